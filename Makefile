@@ -1,0 +1,27 @@
+# Run `make` or `make help` to see the targets.
+
+GO ?= go
+FUZZTIME ?= 60s
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: test
+test: ## Vet, then run every test with the race detector (starts a throwaway PostgreSQL).
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+.PHONY: bench
+bench: ## Run the benchmarks.
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+.PHONY: fuzz
+fuzz: ## Fuzz the SQL statement splitter for FUZZTIME (default 60s).
+	$(GO) test ./internal/sqlsplit -run='^$$' -fuzz=FuzzSplit -fuzztime=$(FUZZTIME)
+
+.PHONY: fmt
+fmt: ## Check that every Go file is gofmt'd.
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
