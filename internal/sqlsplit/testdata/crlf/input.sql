@@ -1,0 +1,7 @@
+SELECT 1;
+-- comment
+SELECT
+  2;
+
+SELECT $$a;
+b$$;

@@ -1,0 +1,4 @@
+;
+SELECT 1;;
+  ; -- a comment;
+SELECT 2 ; ;

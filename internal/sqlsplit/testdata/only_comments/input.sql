@@ -1,0 +1,4 @@
+-- This migration intentionally does nothing.
+/* It only has comments;
+   even a semicolon; */
+   
