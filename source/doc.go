@@ -1,0 +1,65 @@
+// Package source finds, parses and validates migration files in an [fs.FS]:
+// a directory on disk ([FromDir]), files compiled in with go:embed, or an
+// in-memory [testing/fstest.MapFS] ([FromFS]).
+//
+// # File names
+//
+// Only the entries directly inside the directory are considered;
+// sub-directories are not searched. A name that starts with "." is ignored,
+// and so is a name that does not end in ".sql" (compared without regard to
+// case). Every other name must have the form
+//
+//	name      = "v" version [ "_" words ] "." direction ".sql"
+//	version   = digit { digit }            (base 10, 1 to 9223372036854775807)
+//	words     = wordchar { wordchar }      (wordchar: A-Z a-z 0-9 _ -)
+//	direction = "up" | "down"
+//
+// for example v001_create_users.up.sql and v001_create_users.down.sql. The
+// literal parts are lower case: V1.up.sql, v1.UP.sql, 1.up.sql, v1.sql and
+// v1.up.sql.sql are all errors, so a typo is never silently skipped. Leading
+// zeros do not change the version: v1 and v001 are the same version, and
+// both present is an error. Version 0 stands for the empty schema and cannot
+// be a file. Gaps between versions are fine, so timestamps work as versions.
+//
+// Every version needs an up file. A down file is optional; a version without
+// one is irreversible. An up and a down file of the same version must have
+// the same name (the part before ".up.sql" / ".down.sql").
+//
+// # Scripts
+//
+// A script must be valid UTF-8, without a byte order mark and without NUL
+// bytes. An up script must contain at least one statement; a down script may
+// be empty (the version is reversible with nothing to undo). Its [Checksum]
+// is the SHA-256 of the file's bytes.
+//
+// Scripts are split into statements with PostgreSQL's lexical rules (quotes,
+// E'...' strings, quoted identifiers, dollar quotes, nested comments, BEGIN ATOMIC
+// bodies; standard_conforming_strings assumed on), so an unterminated quote
+// or comment is reported at load time with its line and column.
+//
+// # Directives
+//
+// Lines at the top of a script, before anything but blank lines and "--"
+// comments, may hold directives:
+//
+//	-- waymark:no-transaction
+//
+// marks a script that must run outside a transaction block (CREATE INDEX
+// CONCURRENTLY, VACUUM, ALTER TYPE ... ADD VALUE before PostgreSQL 12). Such
+// a script runs statement by statement ([Script.Statements]). Any "--"
+// comment whose text starts with "waymark" must be a known directive, and a
+// directive below the first statement is an error: a misspelt or misplaced
+// directive is never ignored.
+//
+// A script without the directive runs inside one transaction together with
+// its history record, so it must not contain transaction control of its own
+// (BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK, ABORT, PREPARE
+// TRANSACTION); SAVEPOINT and ROLLBACK TO SAVEPOINT are fine.
+//
+// # Errors
+//
+// [FromFS] reports every problem in the set at once: the error it returns
+// joins one [*Error] per problem, each naming its file and, where it helps,
+// the line and column. Use [errors.Is] with the Err* sentinels to branch on
+// the kind of problem, and [errors.As] to get an [*Error].
+package source

@@ -1,0 +1,229 @@
+package source
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// Set is a validated collection of migrations, in ascending version order.
+// A Set is immutable and safe for concurrent use.
+type Set struct {
+	migrations []*Migration
+}
+
+// Migrations returns the migrations in ascending version order. The slice
+// is the caller's; the migrations it points to must not be modified.
+func (s *Set) Migrations() []*Migration { return slices.Clone(s.migrations) }
+
+// Len returns the number of migrations.
+func (s *Set) Len() int { return len(s.migrations) }
+
+// Latest returns the highest version in the set.
+func (s *Set) Latest() int64 {
+	if len(s.migrations) == 0 {
+		return 0
+	}
+	return s.migrations[len(s.migrations)-1].Version
+}
+
+// Lookup returns the migration with version v.
+func (s *Set) Lookup(v int64) (*Migration, bool) {
+	i, ok := slices.BinarySearchFunc(s.migrations, v, func(m *Migration, v int64) int { return cmp.Compare(m.Version, v) })
+	if !ok {
+		return nil, false
+	}
+	return s.migrations[i], true
+}
+
+// FromDir reads the migrations in a directory on disk. Script paths are
+// the directory joined with the file name.
+func FromDir(dir string) (*Set, error) {
+	return load(os.DirFS(dir), ".", func(name string) string { return filepath.Join(dir, name) })
+}
+
+// FromFS reads the migrations in directory dir of fsys ("." for its root).
+// It works with any [fs.FS] that allows concurrent reads (embed.FS,
+// os.DirFS and fstest.MapFS do; large sets are read by several goroutines):
+//
+//	//go:embed migrations/*.sql
+//	var migrations embed.FS
+//
+//	set, err := source.FromFS(migrations, "migrations")
+//
+// Script paths are dir joined with the file name. The error, if any, joins
+// one [*Error] per problem found (see the package doc).
+func FromFS(fsys fs.FS, dir string) (*Set, error) {
+	prefix := path.Clean(dir) + "/"
+	if prefix == "./" {
+		prefix = ""
+	}
+	return load(fsys, dir, func(name string) string { return prefix + name })
+}
+
+// file is one migration file.
+type file struct {
+	fileName
+	entry  string // the name in the directory
+	path   string
+	script *Script  // nil when the script itself has problems
+	errs   []*Error // the script's problems
+}
+
+func load(fsys fs.FS, dir string, display func(string) string) (*Set, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("source: read migration directory %s: %w", display("."), err)
+	}
+	var errs []*Error
+	files := make([]file, 0, len(entries))
+	for _, e := range entries {
+		if e.IsDir() || !isSQLName(e.Name()) {
+			continue
+		}
+		f, perr := parseName(e.Name())
+		if perr != nil {
+			perr.Path = display(e.Name())
+			errs = append(errs, perr)
+			continue
+		}
+		files = append(files, file{fileName: f, entry: e.Name()})
+	}
+
+	inDir := func(name string) string { return name }
+	if dir != "." {
+		inDir = func(name string) string { return dir + "/" + name }
+	}
+	parallel(len(files), func(i int) {
+		f := &files[i]
+		f.path = display(f.entry)
+		data, err := fs.ReadFile(fsys, inDir(f.entry))
+		if err != nil {
+			f.errs = []*Error{{Path: f.path, Err: err, Detail: "cannot read the file"}}
+			return
+		}
+		f.script, f.errs = parseScript(f.path, data, f.direction)
+	})
+
+	// Group by version: ups before downs, then by name. A file with a bad
+	// script stays in, so that its problems do not hide a duplicate.
+	sorted := make([]*file, len(files))
+	for i := range files {
+		sorted[i] = &files[i]
+		errs = append(errs, files[i].errs...)
+	}
+	slices.SortFunc(sorted, func(a, b *file) int {
+		return cmp.Or(cmp.Compare(a.version, b.version), cmp.Compare(a.direction, b.direction), cmp.Compare(a.stem, b.stem))
+	})
+	set := &Set{migrations: make([]*Migration, 0, len(files)/2+1)}
+	for i := 0; i < len(sorted); {
+		j := i + 1
+		for j < len(sorted) && sorted[j].version == sorted[i].version {
+			j++
+		}
+		if m, merrs := pair(sorted[i:j]); merrs != nil {
+			errs = append(errs, merrs...)
+		} else if m != nil {
+			set.migrations = append(set.migrations, m)
+		}
+		i = j
+	}
+
+	if len(errs) > 0 {
+		slices.SortStableFunc(errs, func(a, b *Error) int {
+			return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+		})
+		joined := make([]error, len(errs))
+		for i, e := range errs {
+			joined[i] = e
+		}
+		return nil, errors.Join(joined...)
+	}
+	if len(set.migrations) == 0 {
+		return nil, &Error{Path: display("."), Err: ErrNoMigrations, Detail: "want files named like v001_create_users.up.sql"}
+	}
+	return set, nil
+}
+
+// parallel calls fn(0) ... fn(n-1), spread over the available CPUs when n
+// is large enough to be worth it.
+func parallel(n int, fn func(int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/64)
+	if workers < 2 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// pair turns the files of one version into a migration. The files are
+// sorted ups first. It returns nil and no errors when a file's own
+// problems were already reported.
+func pair(files []*file) (*Migration, []*Error) {
+	var errs []*Error
+	var up, down *file
+	for _, f := range files {
+		if f.direction == Up && up == nil {
+			up = f
+		}
+	}
+	for _, f := range files {
+		// The down file named like the up file is the pair.
+		if f.direction == Down && up != nil && f.stem == up.stem {
+			down = f
+		}
+	}
+	for _, f := range files {
+		if f == up || f == down {
+			continue
+		}
+		if f.direction == Down && down == nil {
+			down = f
+			continue
+		}
+		other := up
+		if f.direction == Down {
+			other = down
+		}
+		errs = append(errs, &Error{Path: f.path, Err: ErrDuplicateVersion,
+			Detail: fmt.Sprintf("version %d is also defined by %s", f.version, other.path)})
+	}
+	switch {
+	case up == nil:
+		errs = append(errs, &Error{Path: down.path, Err: ErrMissingUp,
+			Detail: fmt.Sprintf("add %s.up.sql", down.stem)})
+	case down != nil && down.stem != up.stem:
+		errs = append(errs, &Error{Path: down.path, Err: ErrNameMismatch,
+			Detail: fmt.Sprintf("the up script of version %d is %s", up.version, up.path)})
+	}
+	if errs != nil {
+		return nil, errs
+	}
+	if up.script == nil || (down != nil && down.script == nil) {
+		return nil, nil
+	}
+	m := &Migration{Version: up.version, Name: up.name, Up: up.script}
+	if down != nil {
+		m.Down = down.script
+	}
+	return m, nil
+}

@@ -1,0 +1,2 @@
+-- waymark:no-transactoin
+CREATE INDEX CONCURRENTLY i ON t (x);

@@ -1,0 +1,3 @@
+CREATE TABLE t (x int);
+-- waymark:no-transaction
+CREATE INDEX CONCURRENTLY i ON t (x);

@@ -1,0 +1,3 @@
+CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $body$
+  SELECT 1;
+$bdoy$;
