@@ -1,0 +1,413 @@
+// Package backendtest is the conformance suite for implementations of
+// [backend.Backend]. An implementation passes it by calling [Run] from a
+// test with a [Harness] that opens fresh, empty stores:
+//
+//	func TestConformance(t *testing.T) {
+//		backendtest.Run(t, backendtest.Harness{
+//			Open: func(t *testing.T) func(appKey string) backend.Backend { ... },
+//			GoodSQL: "CREATE TABLE a (x int); CREATE TABLE b (y int)",
+//			BadSQL:  "SELECT 1; SELECT * FROM no_such_table",
+//			BadSQLOffset: 24,
+//			GoodStatement: "SELECT 1",
+//			BadStatement: "SELECT 1/0",
+//		})
+//	}
+//
+// The suite checks the contract written in package backend: reading an
+// empty history, each history change and its sentinel errors, atomicity of
+// Apply, transactions opened by Begin, positions in script errors,
+// separation of app keys, and the exclusive lock with its context handling.
+package backendtest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/waymarkdb/waymark/backend"
+	"github.com/waymarkdb/waymark/source"
+)
+
+// Harness tells the suite how to use an implementation.
+type Harness struct {
+	// Open prepares a new, empty store (a fresh database) for one test and
+	// returns a function that makes backends on it. Backends for different
+	// app keys share the store but not their histories; two calls with the
+	// same key give two backends on the same history.
+	Open func(t *testing.T) func(appKey string) backend.Backend
+	// GoodSQL is a script of two statements that succeeds every time it
+	// runs (it runs several times on one store).
+	GoodSQL string
+	// BadSQL is a script of two statements whose second one fails.
+	BadSQL string
+	// BadSQLOffset is the byte offset in BadSQL at which the failure is
+	// reported, or -1 if the implementation cannot tell.
+	BadSQLOffset int
+	// GoodStatement is one statement that succeeds outside a transaction
+	// block, and BadStatement one that fails; the suite gives them to Exec.
+	GoodStatement, BadStatement string
+}
+
+// Run runs the suite as subtests of t.
+func Run(t *testing.T, h Harness) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, Harness)
+	}{
+		{"EmptyState", testEmptyState},
+		{"InsertAndRead", testInsertAndRead},
+		{"ChangeErrors", testChangeErrors},
+		{"MarkAndDelete", testMarkAndDelete},
+		{"ScriptError", testScriptError},
+		{"Exec", testExec},
+		{"Transaction", testTransaction},
+		{"TransactionFailure", testTransactionFailure},
+		{"AppKeys", testAppKeys},
+		{"LockExclusive", testLockExclusive},
+		{"LockWaiterWakes", testLockWaiterWakes},
+		{"UnlockCancelledContext", testUnlockCancelledContext},
+		{"UseAfterUnlock", testUseAfterUnlock},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, h) })
+	}
+}
+
+// record is the part of a Record the backend must store as given.
+type record struct {
+	Version  int64
+	Name     string
+	Checksum source.Checksum
+	Dirty    source.Direction
+}
+
+func records(rs []backend.Record) []record {
+	out := make([]record, len(rs))
+	for i, r := range rs {
+		out[i] = record{r.Version, r.Name, r.Checksum, r.Dirty}
+	}
+	return out
+}
+
+func rec(v int64, name string) backend.Record {
+	return backend.Record{Version: v, Name: name, Checksum: source.ChecksumOf(name)}
+}
+
+func insert(r backend.Record) backend.Change { return backend.Change{Op: backend.Insert, Record: r} }
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// lock takes the lock or fails the test, and unlocks at cleanup unless the
+// test did.
+func lock(t *testing.T, b backend.Backend) backend.Session {
+	t.Helper()
+	s, err := b.Lock(ctxT(t))
+	if err != nil {
+		t.Fatalf("Lock: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Unlock(context.Background()) })
+	return s
+}
+
+func wantState(t *testing.T, b backend.Backend, want []record) {
+	t.Helper()
+	got, err := b.ReadState(ctxT(t))
+	if err != nil {
+		t.Fatalf("ReadState: %v", err)
+	}
+	if diff := cmp.Diff(want, records(got), cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("state (-want +got):\n%s", diff)
+	}
+}
+
+func must(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func testEmptyState(t *testing.T, h Harness) {
+	b := h.Open(t)("")
+	got, err := b.ReadState(ctxT(t))
+	if err != nil {
+		t.Fatalf("ReadState on an empty store: %v", err)
+	}
+	if len(got) != 0 {
+		t.Errorf("ReadState on an empty store = %v, want none", got)
+	}
+	s := lock(t, b)
+	got, err = s.ReadState(ctxT(t))
+	if err != nil || len(got) != 0 {
+		t.Errorf("Session.ReadState on an empty store = %v, %v; want none, nil", got, err)
+	}
+}
+
+func testInsertAndRead(t *testing.T, h Harness) {
+	b := h.Open(t)("")
+	s := lock(t, b)
+	ctx := ctxT(t)
+	before := time.Now()
+	// Out of order on purpose: the state must come back sorted.
+	must(t, "Apply insert 2", s.Apply(ctx, h.GoodSQL, insert(rec(2, "second"))))
+	dirty := rec(1, "first")
+	dirty.Dirty = source.Up
+	must(t, "Apply insert 1", s.Apply(ctx, "", insert(dirty)))
+	after := time.Now()
+
+	want := []record{{1, "first", source.ChecksumOf("first"), source.Up}, {2, "second", source.ChecksumOf("second"), 0}}
+	wantState(t, b, want)
+	got, err := s.ReadState(ctx)
+	must(t, "Session.ReadState", err)
+	if diff := cmp.Diff(want, records(got)); diff != "" {
+		t.Errorf("Session.ReadState (-want +got):\n%s", diff)
+	}
+	for _, r := range got {
+		// Allow for clock differences between the process and the store.
+		if r.AppliedAt.Before(before.Add(-time.Minute)) || r.AppliedAt.After(after.Add(time.Minute)) {
+			t.Errorf("version %d AppliedAt = %v, want between %v and %v", r.Version, r.AppliedAt, before, after)
+		}
+		if r.Duration < 0 || r.Duration > after.Sub(before)+time.Second {
+			t.Errorf("version %d Duration = %v, want between 0 and %v", r.Version, r.Duration, after.Sub(before))
+		}
+	}
+}
+
+func testChangeErrors(t *testing.T, h Harness) {
+	b := h.Open(t)("")
+	s := lock(t, b)
+	ctx := ctxT(t)
+	must(t, "Apply insert 1", s.Apply(ctx, "", insert(rec(1, "one"))))
+	cases := []struct {
+		name string
+		ch   backend.Change
+		want error
+	}{
+		{"insert existing", insert(rec(1, "again")), backend.ErrExists},
+		{"delete missing", backend.Change{Op: backend.Delete, Record: backend.Record{Version: 7}}, backend.ErrNotRecorded},
+		{"mark missing", backend.Change{Op: backend.Mark, Record: backend.Record{Version: 7, Dirty: source.Up}}, backend.ErrNotRecorded},
+	}
+	for _, c := range cases {
+		err := s.Apply(ctx, h.GoodSQL, c.ch)
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: Apply error = %v, want %v", c.name, err, c.want)
+		}
+	}
+	wantState(t, b, []record{{1, "one", source.ChecksumOf("one"), 0}})
+}
+
+func testMarkAndDelete(t *testing.T, h Harness) {
+	b := h.Open(t)("")
+	s := lock(t, b)
+	ctx := ctxT(t)
+	must(t, "insert 1", s.Apply(ctx, "", insert(rec(1, "one"))))
+	must(t, "insert 2", s.Apply(ctx, "", insert(rec(2, "two"))))
+	must(t, "mark 2 down", s.Apply(ctx, "", backend.Change{Op: backend.Mark, Record: backend.Record{Version: 2, Dirty: source.Down}}))
+	wantState(t, b, []record{{1, "one", source.ChecksumOf("one"), 0}, {2, "two", source.ChecksumOf("two"), source.Down}})
+
+	must(t, "mark 2 clean", s.Apply(ctx, "", backend.Change{Op: backend.Mark, Record: backend.Record{Version: 2, Duration: 1500 * time.Millisecond}}))
+	got, err := b.ReadState(ctx)
+	must(t, "ReadState", err)
+	if len(got) != 2 || got[1].Dirty != 0 || got[1].Duration != 1500*time.Millisecond {
+		t.Errorf("after Mark clean with a duration, state = %+v; want version 2 clean with Duration 1.5s", got)
+	}
+	must(t, "delete 1", s.Apply(ctx, h.GoodSQL, backend.Change{Op: backend.Delete, Record: backend.Record{Version: 1}}))
+	wantState(t, b, []record{{2, "two", source.ChecksumOf("two"), 0}})
+}
+
+func testScriptError(t *testing.T, h Harness) {
+	b := h.Open(t)("")
+	s := lock(t, b)
+	ctx := ctxT(t)
+	err := s.Apply(ctx, h.BadSQL, insert(rec(1, "bad")))
+	var se *backend.ScriptError
+	if !errors.As(err, &se) {
+		t.Fatalf("Apply(BadSQL) error = %v, want a *backend.ScriptError", err)
+	}
+	if se.Statement != 1 {
+		t.Errorf("ScriptError.Statement = %d, want 1 (the second statement)", se.Statement)
+	}
+	if se.Offset != h.BadSQLOffset {
+		t.Errorf("ScriptError.Offset = %d, want %d", se.Offset, h.BadSQLOffset)
+	}
+	wantState(t, b, nil)
+	// The session stays usable after a failed Apply.
+	must(t, "Apply after a failure", s.Apply(ctx, h.GoodSQL, insert(rec(1, "good"))))
+	wantState(t, b, []record{{1, "good", source.ChecksumOf("good"), 0}})
+}
+
+func testExec(t *testing.T, h Harness) {
+	b := h.Open(t)("")
+	s := lock(t, b)
+	ctx := ctxT(t)
+	if err := s.Exec(ctx, h.GoodStatement); err != nil {
+		t.Errorf("Exec(GoodStatement) = %v", err)
+	}
+	var se *backend.ScriptError
+	if err := s.Exec(ctx, h.BadStatement); !errors.As(err, &se) {
+		t.Errorf("Exec(BadStatement) = %v, want a *backend.ScriptError", err)
+	}
+	if err := s.Exec(ctx, h.GoodStatement); err != nil {
+		t.Errorf("Exec after a failure = %v", err)
+	}
+	wantState(t, b, nil)
+}
+
+func testTransaction(t *testing.T, h Harness) {
+	b := h.Open(t)("")
+	s := lock(t, b)
+	ctx := ctxT(t)
+	if err := s.Commit(ctx); !errors.Is(err, backend.ErrNoTransaction) {
+		t.Errorf("Commit without Begin = %v, want ErrNoTransaction", err)
+	}
+	if err := s.Rollback(ctx); !errors.Is(err, backend.ErrNoTransaction) {
+		t.Errorf("Rollback without Begin = %v, want ErrNoTransaction", err)
+	}
+
+	must(t, "Begin", s.Begin(ctx))
+	if err := s.Begin(ctx); !errors.Is(err, backend.ErrInTransaction) {
+		t.Errorf("Begin twice = %v, want ErrInTransaction", err)
+	}
+	if err := s.Exec(ctx, h.GoodStatement); !errors.Is(err, backend.ErrInTransaction) {
+		t.Errorf("Exec inside a transaction = %v, want ErrInTransaction", err)
+	}
+	must(t, "Apply 1", s.Apply(ctx, h.GoodSQL, insert(rec(1, "one"))))
+	must(t, "Apply 2", s.Apply(ctx, "", insert(rec(2, "two"))))
+	must(t, "Rollback", s.Rollback(ctx))
+	wantState(t, b, nil)
+
+	must(t, "Begin again", s.Begin(ctx))
+	must(t, "Apply 1", s.Apply(ctx, h.GoodSQL, insert(rec(1, "one"))))
+	must(t, "Apply 2", s.Apply(ctx, h.GoodSQL, insert(rec(2, "two"))))
+	must(t, "Commit", s.Commit(ctx))
+	wantState(t, b, []record{{1, "one", source.ChecksumOf("one"), 0}, {2, "two", source.ChecksumOf("two"), 0}})
+}
+
+func testTransactionFailure(t *testing.T, h Harness) {
+	b := h.Open(t)("")
+	s := lock(t, b)
+	ctx := ctxT(t)
+	must(t, "Begin", s.Begin(ctx))
+	must(t, "Apply 1", s.Apply(ctx, h.GoodSQL, insert(rec(1, "one"))))
+	if err := s.Apply(ctx, h.BadSQL, insert(rec(2, "two"))); err == nil {
+		t.Fatal("Apply(BadSQL) in a transaction succeeded")
+	}
+	must(t, "Rollback after a failure", s.Rollback(ctx))
+	wantState(t, b, nil)
+
+	// Unlock rolls back an open transaction.
+	must(t, "Begin", s.Begin(ctx))
+	must(t, "Apply 1", s.Apply(ctx, "", insert(rec(1, "one"))))
+	must(t, "Unlock", s.Unlock(ctx))
+	wantState(t, b, nil)
+}
+
+func testAppKeys(t *testing.T, h Harness) {
+	open := h.Open(t)
+	a, z := open("alpha"), open("zulu")
+	ctx := ctxT(t)
+	sa := lock(t, a)
+	// Different keys have different locks: this must not wait.
+	sz := lock(t, z)
+	must(t, "alpha insert", sa.Apply(ctx, "", insert(rec(1, "a1"))))
+	must(t, "zulu insert", sz.Apply(ctx, "", insert(rec(1, "z1"))))
+	must(t, "zulu insert", sz.Apply(ctx, "", insert(rec(2, "z2"))))
+	wantState(t, a, []record{{1, "a1", source.ChecksumOf("a1"), 0}})
+	wantState(t, z, []record{{1, "z1", source.ChecksumOf("z1"), 0}, {2, "z2", source.ChecksumOf("z2"), 0}})
+	wantState(t, open("alpha"), []record{{1, "a1", source.ChecksumOf("a1"), 0}})
+}
+
+func testLockExclusive(t *testing.T, h Harness) {
+	open := h.Open(t)
+	first := open("k")
+	s := lock(t, first)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	s2, err := open("k").Lock(ctx)
+	if err == nil {
+		_ = s2.Unlock(context.Background())
+		t.Fatal("a second Lock on the same history succeeded while the first was held")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("second Lock error = %v, want one wrapping context.DeadlineExceeded", err)
+	}
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Errorf("second Lock returned %v after its context ended, want promptly", waited)
+	}
+	must(t, "Unlock", s.Unlock(context.Background()))
+	s3 := lock(t, open("k"))
+	must(t, "Unlock", s3.Unlock(context.Background()))
+}
+
+func testLockWaiterWakes(t *testing.T, h Harness) {
+	open := h.Open(t)
+	s := lock(t, open("k"))
+	got := make(chan error, 1)
+	go func() {
+		s2, err := open("k").Lock(ctxT(t))
+		if err == nil {
+			err = s2.Unlock(context.Background())
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("waiting Lock returned %v while the lock was held", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	must(t, "Unlock", s.Unlock(context.Background()))
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Errorf("waiting Lock: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("waiting Lock did not get the lock after Unlock")
+	}
+}
+
+func testUnlockCancelledContext(t *testing.T, h Harness) {
+	open := h.Open(t)
+	s := lock(t, open("k"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Unlock(ctx); err != nil {
+		t.Errorf("Unlock with a cancelled context = %v, want nil", err)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	s2, err := open("k").Lock(ctx2)
+	if err != nil {
+		t.Fatalf("Lock after Unlock with a cancelled context: %v", err)
+	}
+	must(t, "Unlock", s2.Unlock(context.Background()))
+}
+
+func testUseAfterUnlock(t *testing.T, h Harness) {
+	b := h.Open(t)("")
+	s := lock(t, b)
+	ctx := ctxT(t)
+	must(t, "Unlock", s.Unlock(ctx))
+	if err := s.Apply(ctx, "", insert(rec(1, "one"))); !errors.Is(err, backend.ErrUnlocked) {
+		t.Errorf("Apply after Unlock = %v, want ErrUnlocked", err)
+	}
+	if err := s.Exec(ctx, h.GoodStatement); !errors.Is(err, backend.ErrUnlocked) {
+		t.Errorf("Exec after Unlock = %v, want ErrUnlocked", err)
+	}
+	if _, err := s.ReadState(ctx); !errors.Is(err, backend.ErrUnlocked) {
+		t.Errorf("ReadState after Unlock = %v, want ErrUnlocked", err)
+	}
+	if err := s.Unlock(ctx); !errors.Is(err, backend.ErrUnlocked) {
+		t.Errorf("second Unlock = %v, want ErrUnlocked", err)
+	}
+	wantState(t, b, nil)
+}

@@ -1,0 +1,271 @@
+// Package memory is an in-memory [backend.Backend] for tests of planning
+// and execution logic. It keeps histories and the migration lock like a
+// database would, but it does not run SQL: it records every script it is
+// given, and an [Options].Fail hook decides which of them fail.
+//
+// It passes the backendtest conformance suite. It is no substitute for a
+// test against PostgreSQL: use it for logic, and a real database for
+// behaviour.
+package memory
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/waymarkdb/waymark/backend"
+)
+
+// Options configure a Backend. A nil *Options means the defaults.
+type Options struct {
+	// Fail is called with every SQL text given to Apply or Exec. An error
+	// it returns fails that call as if the database had raised it; it is
+	// wrapped in a *backend.ScriptError unless it is one. Default: nothing
+	// fails.
+	Fail func(sql string) error
+	// Now is the clock for AppliedAt. Default: time.Now.
+	Now func() time.Time
+}
+
+// Store is an in-memory database: histories by app key, and their locks.
+type Store struct {
+	mu        sync.Mutex
+	histories map[string][]backend.Record
+	executed  map[string][]string
+	locks     map[string]chan struct{}
+}
+
+// NewStore returns an empty store.
+func NewStore() *Store {
+	return &Store{histories: map[string][]backend.Record{}, executed: map[string][]string{}, locks: map[string]chan struct{}{}}
+}
+
+// New returns a Backend on a store of its own, with the app key "".
+func New(opts *Options) *Backend { return NewStore().Backend("", opts) }
+
+// Backend returns a backend for the history of appKey in s.
+func (s *Store) Backend(appKey string, opts *Options) *Backend {
+	b := &Backend{store: s, key: appKey, now: time.Now}
+	if opts != nil {
+		b.fail = opts.Fail
+		if opts.Now != nil {
+			b.now = opts.Now
+		}
+	}
+	s.mu.Lock()
+	if s.locks[appKey] == nil {
+		s.locks[appKey] = make(chan struct{}, 1)
+	}
+	s.mu.Unlock()
+	return b
+}
+
+// Backend is the history of one app key in a [Store]. It is safe for
+// concurrent use.
+type Backend struct {
+	store *Store
+	key   string
+	fail  func(string) error
+	now   func() time.Time
+}
+
+var _ backend.Backend = (*Backend)(nil)
+
+// ReadState returns a copy of the history.
+func (b *Backend) ReadState(ctx context.Context) ([]backend.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memory: read state: %w", err)
+	}
+	b.store.mu.Lock()
+	defer b.store.mu.Unlock()
+	return slices.Clone(b.store.histories[b.key]), nil
+}
+
+// Lock waits for the app key's lock.
+func (b *Backend) Lock(ctx context.Context) (backend.Session, error) {
+	b.store.mu.Lock()
+	lock := b.store.locks[b.key]
+	b.store.mu.Unlock()
+	select {
+	case lock <- struct{}{}:
+		return &session{b: b}, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("memory: wait for the migration lock: %w", ctx.Err())
+	}
+}
+
+// Executed returns every SQL text given to Apply or Exec for this app key,
+// in order, whether it succeeded or not.
+func (b *Backend) Executed() []string {
+	b.store.mu.Lock()
+	defer b.store.mu.Unlock()
+	return slices.Clone(b.store.executed[b.key])
+}
+
+// session holds the lock of one app key.
+type session struct {
+	b        *Backend
+	unlocked bool
+	tx       []backend.Record // working copy while a transaction is open
+	inTx     bool
+	aborted  bool // a statement failed inside the transaction
+}
+
+func (s *session) check(ctx context.Context) error {
+	if s.unlocked {
+		return backend.ErrUnlocked
+	}
+	return ctx.Err()
+}
+
+func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, fmt.Errorf("memory: read state: %w", err)
+	}
+	return s.b.ReadState(ctx)
+}
+
+// run records sql and asks the Fail hook about it.
+func (s *session) run(sql string) error {
+	st := s.b.store
+	st.mu.Lock()
+	st.executed[s.b.key] = append(st.executed[s.b.key], sql)
+	st.mu.Unlock()
+	if s.b.fail == nil {
+		return nil
+	}
+	err := s.b.fail(sql)
+	if _, ok := err.(*backend.ScriptError); err != nil && !ok {
+		err = &backend.ScriptError{Offset: -1, Statement: -1, Err: err}
+	}
+	return err
+}
+
+func (s *session) Apply(ctx context.Context, sql string, ch backend.Change) error {
+	if err := s.check(ctx); err != nil {
+		return fmt.Errorf("memory: apply: %w", err)
+	}
+	if s.aborted {
+		return fmt.Errorf("memory: apply: the transaction failed earlier; roll it back")
+	}
+	st := s.b.store
+	st.mu.Lock()
+	hist := s.tx
+	if !s.inTx {
+		hist = slices.Clone(st.histories[s.b.key])
+	}
+	st.mu.Unlock()
+
+	err := error(nil)
+	if sql != "" {
+		err = s.run(sql)
+	}
+	if err == nil {
+		hist, err = change(hist, ch, s.b.now())
+	}
+	if err != nil {
+		s.aborted = s.inTx
+		return err
+	}
+	if s.inTx {
+		s.tx = hist
+		return nil
+	}
+	st.mu.Lock()
+	st.histories[s.b.key] = hist
+	st.mu.Unlock()
+	return nil
+}
+
+// change applies ch to hist, which it may modify.
+func change(hist []backend.Record, ch backend.Change, now time.Time) ([]backend.Record, error) {
+	v := ch.Record.Version
+	i, found := slices.BinarySearchFunc(hist, v, func(r backend.Record, v int64) int { return cmp.Compare(r.Version, v) })
+	switch {
+	case ch.Op == backend.Insert && found:
+		return nil, fmt.Errorf("memory: insert version %d: %w", v, backend.ErrExists)
+	case ch.Op == backend.Insert:
+		r := ch.Record
+		r.AppliedAt, r.Duration = now, 0
+		return slices.Insert(hist, i, r), nil
+	case !found:
+		return nil, fmt.Errorf("memory: %s version %d: %w", ch.Op, v, backend.ErrNotRecorded)
+	case ch.Op == backend.Delete:
+		return slices.Delete(hist, i, i+1), nil
+	case ch.Op == backend.Mark:
+		hist[i].Dirty = ch.Record.Dirty
+		if ch.Record.Duration != 0 {
+			hist[i].Duration = ch.Record.Duration
+		}
+		return hist, nil
+	}
+	return nil, fmt.Errorf("memory: invalid change op %d", ch.Op)
+}
+
+func (s *session) Exec(ctx context.Context, sql string) error {
+	if err := s.check(ctx); err != nil {
+		return fmt.Errorf("memory: exec: %w", err)
+	}
+	if s.inTx {
+		return fmt.Errorf("memory: exec: %w", backend.ErrInTransaction)
+	}
+	return s.run(sql)
+}
+
+func (s *session) Begin(ctx context.Context) error {
+	if err := s.check(ctx); err != nil {
+		return fmt.Errorf("memory: begin: %w", err)
+	}
+	if s.inTx {
+		return fmt.Errorf("memory: begin: %w", backend.ErrInTransaction)
+	}
+	s.b.store.mu.Lock()
+	s.tx = slices.Clone(s.b.store.histories[s.b.key])
+	s.b.store.mu.Unlock()
+	s.inTx, s.aborted = true, false
+	return nil
+}
+
+func (s *session) Commit(ctx context.Context) error {
+	if err := s.check(ctx); err != nil {
+		return fmt.Errorf("memory: commit: %w", err)
+	}
+	if !s.inTx {
+		return fmt.Errorf("memory: commit: %w", backend.ErrNoTransaction)
+	}
+	tx, aborted := s.tx, s.aborted
+	s.tx, s.inTx, s.aborted = nil, false, false
+	if aborted {
+		return fmt.Errorf("memory: commit: the transaction failed earlier and was rolled back")
+	}
+	s.b.store.mu.Lock()
+	s.b.store.histories[s.b.key] = tx
+	s.b.store.mu.Unlock()
+	return nil
+}
+
+func (s *session) Rollback(ctx context.Context) error {
+	if s.unlocked {
+		return fmt.Errorf("memory: rollback: %w", backend.ErrUnlocked)
+	}
+	if !s.inTx {
+		return fmt.Errorf("memory: rollback: %w", backend.ErrNoTransaction)
+	}
+	s.tx, s.inTx, s.aborted = nil, false, false
+	return nil
+}
+
+func (s *session) Unlock(ctx context.Context) error {
+	if s.unlocked {
+		return fmt.Errorf("memory: unlock: %w", backend.ErrUnlocked)
+	}
+	s.tx, s.inTx, s.aborted, s.unlocked = nil, false, false, true
+	s.b.store.mu.Lock()
+	lock := s.b.store.locks[s.b.key]
+	s.b.store.mu.Unlock()
+	<-lock
+	return nil
+}
