@@ -1,0 +1,94 @@
+package waymark_test
+
+import (
+	"embed"
+	"fmt"
+	"testing/fstest"
+
+	"github.com/waymarkdb/waymark/plan"
+	"github.com/waymarkdb/waymark/source"
+)
+
+//go:embed testdata/sample/*.sql
+var sample embed.FS
+
+// migrations is a small set kept in memory, as a unit test would.
+var migrations = fstest.MapFS{
+	"migrations/v001_users.up.sql":     {Data: []byte("CREATE TABLE users (id bigint PRIMARY KEY, name text);\n")},
+	"migrations/v001_users.down.sql":   {Data: []byte("DROP TABLE users;\n")},
+	"migrations/v002_email.up.sql":     {Data: []byte("ALTER TABLE users ADD COLUMN email text;\n")},
+	"migrations/v002_email.down.sql":   {Data: []byte("ALTER TABLE users DROP COLUMN email;\n")},
+	"migrations/v003_email_idx.up.sql": {Data: []byte("-- waymark:no-transaction\nCREATE INDEX CONCURRENTLY users_email_idx ON users (email);\n")},
+}
+
+// A dry run of the migrations compiled into the binary, against an empty
+// database: no database is needed to see what would happen.
+func Example() {
+	set, err := source.FromFS(sample, "testdata/sample")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	p, err := plan.Compute(set, plan.State{}, plan.Latest(), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Print(p)
+	// Output:
+	// plan: up from 0 to 4 (4 steps)
+	//   up  1  create_users       testdata/sample/v001_create_users.up.sql       transaction     sha256:eb4ac91d
+	//   up  2  add_email          testdata/sample/v002_add_email.up.sql          transaction     sha256:1dcee361
+	//   up  3  users_email_index  testdata/sample/v003_users_email_index.up.sql  no-transaction  sha256:3bf9a306
+	//   up  4  orders             testdata/sample/v004_orders.up.sql             transaction     sha256:720dd23e
+}
+
+// Going down must be asked for, and only reversible versions can be undone.
+func Example_down() {
+	set, _ := source.FromFS(migrations, "migrations")
+	applied := plan.Applied(set, 1, 2, 3)
+
+	if _, err := plan.Compute(set, applied, plan.To(1), nil); err != nil {
+		fmt.Println(err)
+	}
+	if _, err := plan.Compute(set, applied, plan.DownTo(1), nil); err != nil {
+		fmt.Println(err)
+	}
+	p, _ := plan.Compute(set, plan.Applied(set, 1, 2), plan.DownTo(0), nil)
+	fmt.Print(p)
+	fmt.Println(p.Versions())
+	// Output:
+	// target 1: needs steps in the other direction: the database has applied versions 2, 3 above it; going down must be asked for with plan.DownTo(1)
+	// version 3 (migrations/v003_email_idx.up.sql): irreversible version: it has no down script, so the database cannot go below 3
+	// plan: down from 2 to 0 (2 steps)
+	//   down  2  email  migrations/v002_email.down.sql  transaction  sha256:3894a2e1
+	//   down  1  users  migrations/v001_users.down.sql  transaction  sha256:de101570
+	// [2 1]
+}
+
+// A database that is already there gets an empty plan, not an error.
+func Example_noop() {
+	set, _ := source.FromFS(migrations, "migrations")
+	p, _ := plan.Compute(set, plan.Applied(set, 1, 2, 3), plan.Latest(), nil)
+	fmt.Print(p)
+	fmt.Println(p.Empty())
+	// Output:
+	// plan: nothing to do, the database is at version 3
+	// true
+}
+
+// Every problem in a set of files is reported at once, each naming its file.
+func Example_badFiles() {
+	_, err := source.FromFS(fstest.MapFS{
+		"db/V1_init.up.sql":     {Data: []byte("CREATE TABLE t (id int);")},
+		"db/v2.up.sql":          {Data: []byte("-- TODO\n")},
+		"db/v3_idx.up.sql":      {Data: []byte("-- waymark:no-transactoin\nCREATE INDEX CONCURRENTLY i ON t (id);")},
+		"db/v4_lonely.down.sql": {Data: []byte("DROP TABLE t;")},
+	}, "db")
+	fmt.Println(err)
+	// Output:
+	// db/V1_init.up.sql: invalid migration file name: want v<version>[_<name>].up.sql or .down.sql (starting with lower-case "v")
+	// db/v2.up.sql: up script has no statements: the file holds only whitespace and comments
+	// db/v3_idx.up.sql:1:1: invalid directive: unknown directive "waymark:no-transactoin" (known: waymark:no-transaction)
+	// db/v4_lonely.down.sql: down script without an up script: add v4_lonely.up.sql
+}

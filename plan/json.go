@@ -1,0 +1,108 @@
+package plan
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/waymarkdb/waymark/backend"
+	"github.com/waymarkdb/waymark/source"
+)
+
+// jsonFormat names the JSON layout of a plan, so that a plan stored by one
+// release is refused, not misread, by a release that changed it.
+const jsonFormat = "waymark.plan/v1"
+
+type jsonPlan struct {
+	Format    string           `json:"format"`
+	From      int64            `json:"from"`
+	To        int64            `json:"to"`
+	Direction source.Direction `json:"direction"`
+	Steps     []jsonStep       `json:"steps"`
+	Applied   []jsonRecord     `json:"applied"`
+}
+
+type jsonStep struct {
+	Version       int64            `json:"version"`
+	Name          string           `json:"name,omitempty"`
+	Direction     source.Direction `json:"direction"`
+	Path          string           `json:"path"`
+	Checksum      source.Checksum  `json:"checksum"`
+	NoTransaction bool             `json:"no_transaction,omitempty"`
+	SQL           string           `json:"sql"`
+}
+
+type jsonRecord struct {
+	Version   int64            `json:"version"`
+	Name      string           `json:"name,omitempty"`
+	Checksum  source.Checksum  `json:"checksum"`
+	AppliedAt time.Time        `json:"applied_at"`
+	Duration  string           `json:"duration"`
+	Dirty     source.Direction `json:"dirty,omitempty"`
+}
+
+// MarshalJSON encodes the plan, SQL included, so that a plan reviewed in one
+// CI step can be executed unchanged in the next.
+func (p *Plan) MarshalJSON() ([]byte, error) {
+	w := jsonPlan{Format: jsonFormat, From: p.From, To: p.To, Direction: p.Direction,
+		Steps: make([]jsonStep, len(p.Steps)), Applied: make([]jsonRecord, len(p.State.Applied))}
+	for i, s := range p.Steps {
+		w.Steps[i] = jsonStep(s)
+	}
+	for i, r := range p.State.Applied {
+		w.Applied[i] = jsonRecord{Version: r.Version, Name: r.Name, Checksum: r.Checksum,
+			AppliedAt: r.AppliedAt, Duration: r.Duration.String(), Dirty: r.Dirty}
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON decodes a plan written by MarshalJSON. It refuses unknown
+// fields, another format, steps out of order, and a step whose SQL does not
+// match its checksum (an edited plan).
+func (p *Plan) UnmarshalJSON(data []byte) error {
+	var w jsonPlan
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
+		return fmt.Errorf("plan: decode JSON: %w", err)
+	}
+	if w.Format != jsonFormat {
+		return fmt.Errorf("plan: decode JSON: format %q, want %q", w.Format, jsonFormat)
+	}
+	q := Plan{From: w.From, To: w.To, Direction: w.Direction}
+	for i, s := range w.Steps {
+		st := Step(s)
+		if err := checkStep(q.Direction, q.Steps, st); err != nil {
+			return fmt.Errorf("plan: decode JSON: step %d: %w", i+1, err)
+		}
+		q.Steps = append(q.Steps, st)
+	}
+	for _, r := range w.Applied {
+		d, err := time.ParseDuration(r.Duration)
+		if err != nil {
+			return fmt.Errorf("plan: decode JSON: applied version %d: %w", r.Version, err)
+		}
+		q.State.Applied = append(q.State.Applied, backend.Record{Version: r.Version, Name: r.Name,
+			Checksum: r.Checksum, AppliedAt: r.AppliedAt, Duration: d, Dirty: r.Dirty})
+	}
+	*p = q
+	return nil
+}
+
+// checkStep checks that step s can follow steps in a plan going dir.
+func checkStep(dir source.Direction, steps []Step, s Step) error {
+	if s.Direction != dir {
+		return fmt.Errorf("version %d goes %s in a plan going %s", s.Version, s.Direction, dir)
+	}
+	if n := len(steps); n > 0 {
+		prev := steps[n-1].Version
+		if dir == source.Up && s.Version <= prev || dir == source.Down && s.Version >= prev {
+			return fmt.Errorf("version %d out of order after %d", s.Version, prev)
+		}
+	}
+	if source.ChecksumOf(s.SQL) != s.Checksum {
+		return fmt.Errorf("version %d (%s): SQL does not match its checksum; the plan was edited", s.Version, s.Path)
+	}
+	return nil
+}

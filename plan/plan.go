@@ -1,0 +1,198 @@
+// Package plan works out how to take a database from the versions it has
+// applied to a target version, as a [Plan] value that can be printed as a
+// dry run, stored as JSON, compared in tests and then executed.
+//
+// [Compute] is a pure function of a [source.Set], a [State] and a [Target];
+// [Build] reads the state from a backend first and never writes.
+//
+// # Targets
+//
+// [Latest] and [To] only ever go up: a service that boots with an older
+// binary must not drop a column by accident. Going down needs [DownTo],
+// which only ever goes down ([DownTo](0) undoes everything). A target that
+// is already reached gives an empty plan, which is not an error.
+//
+// # Up
+//
+// An up plan applies, in ascending order, every version of the set up to
+// the target that the database has not applied.
+//
+// # Down
+//
+// A down plan runs, in descending order, the down script of every applied
+// version above the target. A version without a down script is
+// irreversible and stops the plan ([ErrIrreversible]).
+//
+// # Refusals
+//
+// Compute refuses to plan, and reports every reason at once, when:
+//
+//   - the target is not a version of the set, nor 0 ([ErrUnknownTarget]);
+//   - reaching the target needs steps in the other direction ([ErrDirection]);
+//   - the database has applied a version the set does not have
+//     ([ErrUnknownVersion]; [Options].AllowNewerDatabase tolerates versions
+//     above the set's latest, so that an older binary can run during a
+//     rolling deploy);
+//   - an applied up script's checksum differs from the file
+//     ([ErrDrift]; [Options].IgnoreDrift turns the check off);
+//   - going up, a version below the database's current one was never
+//     applied ([ErrOutOfOrder]; [Options].AllowOutOfOrder applies it);
+//   - a no-transaction script failed part-way and left its version dirty
+//     ([ErrDirty]), until it is resolved (see execute.Resolve).
+package plan
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/waymarkdb/waymark/backend"
+	"github.com/waymarkdb/waymark/source"
+)
+
+// Target is where a plan should take the database, and in which direction
+// it may go to get there. The zero Target is [Latest].
+type Target struct {
+	kind    targetKind
+	version int64 // unused for latest
+}
+
+type targetKind int8
+
+const (
+	latest targetKind = iota
+	upTo
+	downTo
+)
+
+// Latest is the highest version of the set, reached by going up only.
+func Latest() Target { return Target{} }
+
+// To is version v (0 for the empty schema), reached by going up only.
+func To(v int64) Target { return Target{kind: upTo, version: v} }
+
+// DownTo is version v (0 for the empty schema), reached by going down only.
+func DownTo(v int64) Target { return Target{kind: downTo, version: v} }
+
+// String describes the target: "latest", "up to 3" or "down to 0".
+func (t Target) String() string {
+	switch t.kind {
+	case upTo:
+		return "up to " + strconv.FormatInt(t.version, 10)
+	case downTo:
+		return "down to " + strconv.FormatInt(t.version, 10)
+	}
+	return "latest"
+}
+
+// Options loosen the checks of [Compute]. A nil *Options means all false.
+type Options struct {
+	// AllowNewerDatabase tolerates applied versions above the set's latest
+	// version that the set does not have: an older binary during a rolling
+	// deploy. Up plans leave them alone. Default false: they are an error.
+	AllowNewerDatabase bool
+	// AllowOutOfOrder makes an up plan apply versions below the database's
+	// current version that were never applied (a branch merged late),
+	// instead of refusing. Default false.
+	AllowOutOfOrder bool
+	// IgnoreDrift skips comparing the checksums of applied up scripts with
+	// the files. Default false: a changed file is an error.
+	IgnoreDrift bool
+}
+
+// State is what a database has applied.
+type State struct {
+	// Applied lists the history records in ascending version order.
+	Applied []backend.Record
+}
+
+// Version returns the highest applied version, or 0.
+func (s State) Version() int64 {
+	var v int64
+	for _, r := range s.Applied {
+		v = max(v, r.Version)
+	}
+	return v
+}
+
+// Equal reports whether s and o have the same versions with the same
+// checksums and dirty markers; when and how fast they were applied does not
+// matter.
+func (s State) Equal(o State) bool {
+	return slices.EqualFunc(s.Applied, o.Applied, func(a, b backend.Record) bool {
+		return a.Version == b.Version && a.Checksum == b.Checksum && a.Dirty == b.Dirty
+	})
+}
+
+// Applied builds a State in which the given versions of set are applied
+// cleanly, with their files' checksums. It is meant for tests that plan
+// without a database; it panics if a version is not in the set.
+func Applied(set *source.Set, versions ...int64) State {
+	st := State{Applied: make([]backend.Record, 0, len(versions))}
+	for _, v := range versions {
+		m, ok := set.Lookup(v)
+		if !ok {
+			panic(fmt.Sprintf("plan.Applied: version %d is not in the set", v))
+		}
+		st.Applied = append(st.Applied, backend.Record{Version: v, Name: m.Name, Checksum: m.Up.Checksum})
+	}
+	slices.SortFunc(st.Applied, func(a, b backend.Record) int { return cmp.Compare(a.Version, b.Version) })
+	return st
+}
+
+// Plan is the path from the database's state to a target.
+type Plan struct {
+	// From is the highest applied version before the plan runs.
+	From int64
+	// To is the highest applied version after it has run.
+	To int64
+	// Direction is Up or Down, or zero for an empty plan.
+	Direction source.Direction
+	// Steps are run in order.
+	Steps []Step
+	// State is the state the plan was computed from. Executing the plan
+	// refuses to start if the database's state has changed since.
+	State State
+}
+
+// Step is one script to run and record.
+type Step struct {
+	Version   int64
+	Name      string
+	Direction source.Direction
+	// Path names the script's file.
+	Path string
+	// Checksum is the SHA-256 of SQL.
+	Checksum source.Checksum
+	// NoTransaction says the script runs outside a transaction, one
+	// statement at a time.
+	NoTransaction bool
+	// SQL is the script's text.
+	SQL string
+}
+
+// Empty reports whether the plan has nothing to do.
+func (p *Plan) Empty() bool { return len(p.Steps) == 0 }
+
+// Versions returns the versions of the steps, in the order they run.
+func (p *Plan) Versions() []int64 {
+	vs := make([]int64, len(p.Steps))
+	for i, s := range p.Steps {
+		vs[i] = s.Version
+	}
+	return vs
+}
+
+// stepOf makes the step that runs script sc of migration m.
+func stepOf(m *source.Migration, sc *source.Script) Step {
+	return Step{
+		Version:       m.Version,
+		Name:          m.Name,
+		Direction:     sc.Direction,
+		Path:          sc.Path,
+		SQL:           sc.SQL,
+		Checksum:      sc.Checksum,
+		NoTransaction: sc.NoTransaction,
+	}
+}
