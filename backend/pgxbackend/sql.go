@@ -1,0 +1,116 @@
+package pgxbackend
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/waymarkdb/waymark/backend"
+	"github.com/waymarkdb/waymark/source"
+)
+
+// ident quotes a name as an SQL identifier.
+func ident(name string) string {
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+// literal quotes s as an SQL string literal. It relies on
+// standard_conforming_strings, which the session checks.
+func literal(s string) string {
+	return `'` + strings.ReplaceAll(s, `'`, `''`) + `'`
+}
+
+// checkIdent rejects names PostgreSQL would not keep as given.
+func checkIdent(what, name string) error {
+	switch {
+	case strings.IndexByte(name, 0) >= 0:
+		return fmt.Errorf("pgxbackend: %s %q contains a NUL byte", what, name)
+	case len(name) > 63:
+		return fmt.Errorf("pgxbackend: %s %q is longer than PostgreSQL's 63-byte limit for names", what, name)
+	}
+	return nil
+}
+
+// checkLiteral rejects text PostgreSQL cannot store.
+func checkLiteral(what, s string) error {
+	if strings.IndexByte(s, 0) >= 0 {
+		return fmt.Errorf("pgxbackend: %s %q contains a NUL byte", what, s)
+	}
+	return nil
+}
+
+// createTable returns the statements that create the history table, or
+// none if it exists. They take a transaction-level lock first, so that two
+// app keys creating the table at once do not collide.
+func (s *session) createTable(ctx context.Context) ([]string, error) {
+	if s.tstate == tableExists {
+		return nil, nil
+	}
+	stmts := []string{fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", s.b.initKey)}
+	if s.tstate == tableUnknown || s.b.schema != "" {
+		// One query, before the first write only: does the table exist, and
+		// its schema? (CREATE SCHEMA IF NOT EXISTS needs the CREATE
+		// privilege on the database even when the schema exists.)
+		schema := "true"
+		if s.b.schema != "" {
+			schema = fmt.Sprintf("to_regnamespace(%s) IS NOT NULL", literal(ident(s.b.schema)))
+		}
+		results, err := s.query(ctx, fmt.Sprintf("SELECT to_regclass(%s) IS NOT NULL, %s", literal(s.table), schema))
+		if err != nil {
+			return nil, fmt.Errorf("pgxbackend: look for the history table %s: %w", s.table, err)
+		}
+		row := results[0].Rows[0]
+		if string(row[0]) == "t" {
+			s.tstate = tableExists
+			return nil, nil
+		}
+		if string(row[1]) != "t" {
+			stmts = append(stmts, "CREATE SCHEMA IF NOT EXISTS "+ident(s.b.schema))
+		}
+	}
+	return append(stmts, `CREATE TABLE IF NOT EXISTS `+s.table+` (
+	app_key        text        NOT NULL,
+	version        bigint      NOT NULL CHECK (version > 0),
+	name           text        NOT NULL,
+	checksum       text        NOT NULL,
+	applied_at     timestamptz NOT NULL,
+	execution_time interval    NOT NULL,
+	dirty          text        CHECK (dirty IN ('up', 'down')),
+	PRIMARY KEY (app_key, version)
+)`), nil
+}
+
+// change returns the one statement that makes ch. A Delete or Mark that
+// finds no row divides by zero, so that the failure rolls back the step's
+// SQL too (SQLSTATE 22012, which Apply reports as ErrNotRecorded).
+func (s *session) change(ch backend.Change) (string, error) {
+	r := ch.Record
+	where := fmt.Sprintf("app_key = %s AND version = %d", s.b.appKey, r.Version)
+	switch ch.Op {
+	case backend.Insert:
+		// The migration's SQL and this statement arrive in one message, so
+		// statement_timestamp() is when the SQL started.
+		return fmt.Sprintf(`INSERT INTO %s (app_key, version, name, checksum, applied_at, execution_time, dirty)
+VALUES (%s, %d, %s, %s, clock_timestamp(), clock_timestamp() - statement_timestamp(), %s)`,
+			s.table, s.b.appKey, r.Version, literal(r.Name), literal(r.Checksum.String()), dirty(r.Dirty)), nil
+	case backend.Delete:
+		return fmt.Sprintf(`WITH changed AS (DELETE FROM %s WHERE %s RETURNING 1)
+SELECT 1 / (SELECT count(*)::int FROM changed)`, s.table, where), nil
+	case backend.Mark:
+		set := "dirty = " + dirty(r.Dirty)
+		if r.Duration != 0 {
+			set += fmt.Sprintf(", execution_time = interval '%d microseconds'", r.Duration.Microseconds())
+		}
+		return fmt.Sprintf(`WITH changed AS (UPDATE %s SET %s WHERE %s RETURNING 1)
+SELECT 1 / (SELECT count(*)::int FROM changed)`, s.table, set, where), nil
+	}
+	return "", fmt.Errorf("pgxbackend: invalid change op %d", ch.Op)
+}
+
+// dirty is the SQL value of a dirty marker.
+func dirty(d source.Direction) string {
+	if d == 0 {
+		return "NULL"
+	}
+	return literal(d.String())
+}
