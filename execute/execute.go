@@ -1,0 +1,312 @@
+// Package execute runs a [plan.Plan] against a [backend.Backend], safely.
+//
+// # Guarantees
+//
+// [Run] takes the backend's exclusive migration lock, reads the state again
+// under it and refuses a plan made from another state ([ErrStalePlan]), so
+// two runs never apply a step twice. Each step then runs in a transaction of
+// its own together with its history record: a failing step leaves neither
+// its changes nor its record, and the steps before it stay applied (the
+// [Result] lists them). With [Options].SingleTransaction the whole plan is
+// one transaction: all of it or nothing.
+//
+// A no-transaction step cannot be atomic. It is recorded as dirty first,
+// then its statements run one by one, then it is recorded clean. If a
+// statement fails, the version stays dirty and every later plan refuses to
+// run ([plan.ErrDirty]) until [Resolve] records what the database holds.
+//
+// Cancelling the context stops the running statement on the server; its
+// step is rolled back (or, outside a transaction, left dirty) and the lock
+// is released.
+//
+// [Migrate] is the call for service start-up: when there is nothing to do,
+// it returns after one read, without locking.
+package execute
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/waymarkdb/waymark/backend"
+	"github.com/waymarkdb/waymark/internal/sqlsplit"
+	"github.com/waymarkdb/waymark/plan"
+	"github.com/waymarkdb/waymark/source"
+)
+
+// Options configure Run and Migrate. A nil *Options means the defaults.
+type Options struct {
+	// Plan holds the checks Migrate computes its plan with (Run executes a
+	// plan that is already made and ignores it). Default: nil, the
+	// defaults of plan.Options.
+	Plan *plan.Options
+	// SingleTransaction runs the whole plan in one transaction, so that it
+	// applies completely or not at all. A plan with a no-transaction step
+	// is refused ([ErrBadPlan]). Default false: one transaction per step.
+	SingleTransaction bool
+	// Logger receives a record per step (level Info) and per statement of
+	// no-transaction steps (Debug). Default: nothing is logged.
+	Logger *slog.Logger
+	// Progress, if set, is called before and after each step, from the
+	// goroutine running the plan. Default: nil.
+	Progress func(Event)
+}
+
+// Event reports progress through a plan.
+type Event struct {
+	Step plan.Step
+	// Index is the 0-based position of Step in the plan; Total is the
+	// number of steps.
+	Index, Total int
+	// Done is false before the step runs and true after.
+	Done bool
+	// Duration and Err are set when Done.
+	Duration time.Duration
+	Err      error
+}
+
+// Result is what a run did.
+type Result struct {
+	// Plan is the plan that ran (for Migrate, the one computed under the
+	// lock).
+	Plan *plan.Plan
+	// Applied lists the steps that took effect, in order. After an error it
+	// holds the steps applied before the failure (none with
+	// SingleTransaction).
+	Applied []StepResult
+}
+
+// StepResult is one step that took effect.
+type StepResult struct {
+	Version   int64
+	Name      string
+	Direction source.Direction
+	Duration  time.Duration
+}
+
+// Run executes p: it takes the migration lock, checks that the database is
+// still in the state p was computed from, and runs the steps (see the
+// package doc for the guarantees). An empty plan returns at once without
+// touching the database. The Result is never nil; after an error it says
+// which steps were applied.
+func Run(ctx context.Context, db backend.Backend, p *plan.Plan, opts *Options) (res *Result, err error) {
+	r := newRunner(opts)
+	r.use(p)
+	if p.Empty() {
+		return r.res, nil
+	}
+	if err := r.check(); err != nil {
+		return r.res, err
+	}
+	sess, err := lock(ctx, db, r.log)
+	if err != nil {
+		return r.res, err
+	}
+	defer func() { err = errors.Join(err, unlock(ctx, sess, r.log)) }()
+	records, err := sess.ReadState(ctx)
+	if err != nil {
+		return r.res, fmt.Errorf("execute: read state: %w", err)
+	}
+	if now := (plan.State{Applied: records}); !p.State.Equal(now) {
+		return r.res, &StaleError{Planned: p.State, Current: now}
+	}
+	return r.res, r.run(ctx, sess)
+}
+
+// lock takes the migration lock.
+func lock(ctx context.Context, db backend.Backend, log *slog.Logger) (backend.Session, error) {
+	start := time.Now()
+	sess, err := db.Lock(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("execute: take the migration lock: %w", err)
+	}
+	log.DebugContext(ctx, "waymark: lock taken", "wait", time.Since(start))
+	return sess, nil
+}
+
+// unlock releases the lock, even when ctx is cancelled.
+func unlock(ctx context.Context, sess backend.Session, log *slog.Logger) error {
+	if err := sess.Unlock(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("execute: release the migration lock: %w", err)
+	}
+	log.DebugContext(ctx, "waymark: lock released")
+	return nil
+}
+
+// runner executes the steps of one plan.
+type runner struct {
+	p    *plan.Plan
+	opts Options
+	log  *slog.Logger
+	res  *Result
+}
+
+func newRunner(opts *Options) *runner {
+	r := &runner{res: &Result{}}
+	if opts != nil {
+		r.opts = *opts
+	}
+	r.log = r.opts.Logger
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	return r
+}
+
+// use sets the plan to run.
+func (r *runner) use(p *plan.Plan) {
+	r.p, r.res.Plan = p, p
+}
+
+// check refuses a plan that cannot run as it is, before anything happens.
+func (r *runner) check() error {
+	for _, st := range r.p.Steps {
+		if source.ChecksumOf(st.SQL) != st.Checksum {
+			return fmt.Errorf("execute: %w: version %d (%s): SQL does not match its checksum", ErrBadPlan, st.Version, st.Path)
+		}
+		if _, err := sqlsplit.Split(st.SQL); err != nil {
+			return fmt.Errorf("execute: %w: version %d (%s): %w", ErrBadPlan, st.Version, st.Path, err)
+		}
+		if st.NoTransaction && r.opts.SingleTransaction {
+			return fmt.Errorf("execute: %w: Options.SingleTransaction, but version %d (%s) must run outside a transaction", ErrBadPlan, st.Version, st.Path)
+		}
+	}
+	return nil
+}
+
+// run executes the steps under the lock.
+func (r *runner) run(ctx context.Context, sess backend.Session) error {
+	p := r.p
+	r.log.InfoContext(ctx, "waymark: migrating", "direction", p.Direction.String(), "from", p.From, "to", p.To, "steps", len(p.Steps))
+	if r.opts.SingleTransaction {
+		if err := sess.Begin(ctx); err != nil {
+			return fmt.Errorf("execute: begin: %w", err)
+		}
+	}
+	var applied []StepResult
+	for i, st := range p.Steps {
+		r.progress(Event{Step: st, Index: i, Total: len(p.Steps)})
+		r.log.InfoContext(ctx, "waymark: step", "version", st.Version, "name", st.Name, "direction", st.Direction.String(), "path", st.Path)
+		start := time.Now()
+		var err error
+		if st.NoTransaction {
+			err = r.runNoTx(ctx, sess, st)
+		} else {
+			err = r.runTx(ctx, sess, st)
+		}
+		d := time.Since(start)
+		r.progress(Event{Step: st, Index: i, Total: len(p.Steps), Done: true, Duration: d, Err: err})
+		if err != nil {
+			r.log.ErrorContext(ctx, "waymark: step failed", "version", st.Version, "error", err)
+			if r.opts.SingleTransaction {
+				if rerr := sess.Rollback(context.WithoutCancel(ctx)); rerr != nil {
+					err = errors.Join(err, fmt.Errorf("execute: roll back: %w", rerr))
+				}
+			}
+			return err
+		}
+		r.log.InfoContext(ctx, "waymark: step done", "version", st.Version, "duration", d)
+		applied = append(applied, StepResult{Version: st.Version, Name: st.Name, Direction: st.Direction, Duration: d})
+		if !r.opts.SingleTransaction {
+			r.res.Applied = applied
+		}
+	}
+	if r.opts.SingleTransaction {
+		if err := sess.Commit(ctx); err != nil {
+			return fmt.Errorf("execute: commit: %w", err)
+		}
+		r.res.Applied = applied
+	}
+	r.log.InfoContext(ctx, "waymark: migrated", "version", p.To)
+	return nil
+}
+
+func (r *runner) progress(e Event) {
+	if r.opts.Progress != nil {
+		r.opts.Progress(e)
+	}
+}
+
+// runTx runs a step and its record in one transaction.
+func (r *runner) runTx(ctx context.Context, sess backend.Session, st plan.Step) error {
+	ch := backend.Change{Op: backend.Delete, Record: backend.Record{Version: st.Version}}
+	if st.Direction == source.Up {
+		ch = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum}}
+	}
+	if err := sess.Apply(ctx, st.SQL, ch); err != nil {
+		return stepError(st, err, -1, false)
+	}
+	return nil
+}
+
+// runNoTx runs a step statement by statement: recorded dirty first, clean
+// after.
+func (r *runner) runNoTx(ctx context.Context, sess backend.Session, st plan.Step) error {
+	stmts := statements(st.SQL)
+	mark := backend.Change{Op: backend.Mark, Record: backend.Record{Version: st.Version, Dirty: st.Direction}}
+	if st.Direction == source.Up {
+		mark = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum, Dirty: source.Up}}
+	}
+	if err := sess.Apply(ctx, "", mark); err != nil {
+		return stepError(st, err, -1, false)
+	}
+	start := time.Now()
+	for i, s := range stmts {
+		r.log.DebugContext(ctx, "waymark: statement", "version", st.Version, "statement", i+1, "of", len(stmts), "line", s.Line)
+		if err := sess.Exec(ctx, s.SQL); err != nil {
+			return stepError(st, err, i, true)
+		}
+	}
+	done := backend.Change{Op: backend.Delete, Record: backend.Record{Version: st.Version}}
+	if st.Direction == source.Up {
+		done = backend.Change{Op: backend.Mark, Record: backend.Record{Version: st.Version, Duration: max(time.Since(start), time.Microsecond)}}
+	}
+	if err := sess.Apply(ctx, "", done); err != nil {
+		return stepError(st, err, -1, true)
+	}
+	return nil
+}
+
+// statements splits a step's SQL; check has made sure it splits.
+func statements(sql string) []sqlsplit.Statement {
+	pieces, _ := sqlsplit.Split(sql)
+	out := pieces[:0]
+	for _, p := range pieces {
+		if p.SQL != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// stepError wraps err, locating it in the step's file when the script
+// raised it. stmt is the index of the statement that ran alone
+// (no-transaction steps), or -1 when the whole script ran at once.
+func stepError(st plan.Step, err error, stmt int, dirty bool) error {
+	e := &StepError{Version: st.Version, Direction: st.Direction, Path: st.Path, Dirty: dirty, Err: err}
+	stmts := statements(st.SQL)
+	e.Statements = len(stmts)
+	var se *backend.ScriptError
+	if errors.As(err, &se) {
+		base, index := 0, se.Statement
+		if stmt >= 0 {
+			base, index = stmts[stmt].Start, stmt
+		}
+		switch {
+		case se.Offset >= 0 && base+se.Offset <= len(st.SQL):
+			e.Line, e.Column = sqlsplit.Position(st.SQL, base+se.Offset)
+		case index >= 0 && index < len(stmts):
+			e.Line, e.Column = stmts[index].Line, stmts[index].Column
+		}
+		if index >= 0 && index < len(stmts) {
+			e.Statement = index + 1
+		}
+	}
+	var coded interface{ SQLState() string }
+	if !st.NoTransaction && errors.As(err, &coded) && coded.SQLState() == "25001" {
+		e.Hint = "put -- waymark:no-transaction at the top of the script"
+	}
+	return e
+}

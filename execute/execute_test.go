@@ -1,0 +1,431 @@
+package execute_test
+
+// Logic tests on the in-memory backend. The same behaviours are tested on
+// PostgreSQL in postgres_test.go.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/waymarkdb/waymark/backend"
+	"github.com/waymarkdb/waymark/backend/memory"
+	"github.com/waymarkdb/waymark/execute"
+	"github.com/waymarkdb/waymark/plan"
+	"github.com/waymarkdb/waymark/source"
+)
+
+func fakeSet(t *testing.T) *source.Set {
+	t.Helper()
+	set, err := source.FromFS(fstest.MapFS{
+		"m/v1_one.up.sql":    {Data: []byte("CREATE TABLE one (id int);")},
+		"m/v1_one.down.sql":  {Data: []byte("DROP TABLE one;")},
+		"m/v2_two.up.sql":    {Data: []byte("CREATE TABLE two (id int);\n-- note\nINSERT INTO two VALUES ('café', broken);")},
+		"m/v2_two.down.sql":  {Data: []byte("DROP TABLE two;")},
+		"m/v3_idx.up.sql":    {Data: []byte("-- waymark:no-transaction\nCREATE INDEX CONCURRENTLY a ON two (id);\nCREATE INDEX CONCURRENTLY b ON two (broken);\n")},
+		"m/v3_idx.down.sql":  {Data: []byte("-- waymark:no-transaction\nDROP INDEX CONCURRENTLY a;\nDROP INDEX CONCURRENTLY b;\n")},
+		"m/v4_four.up.sql":   {Data: []byte("CREATE TABLE four (id int);")},
+		"m/v4_four.down.sql": {Data: []byte("DROP TABLE four;")},
+	}, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// failOn returns a Fail hook that fails any SQL containing word, at the
+// word's offset.
+func failOn(word string) *memory.Options {
+	return &memory.Options{Fail: func(sql string) error {
+		if i := strings.Index(sql, word); i >= 0 {
+			return &backend.ScriptError{Offset: i, Statement: -1, Err: errors.New("ERROR: boom (SQLSTATE XX000)")}
+		}
+		return nil
+	}}
+}
+
+func versions(t *testing.T, db backend.Backend) []int64 {
+	t.Helper()
+	rs, err := db.ReadState(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs []int64
+	for _, r := range rs {
+		vs = append(vs, r.Version)
+	}
+	return vs
+}
+
+func applied(res *execute.Result) []int64 {
+	var vs []int64
+	for _, s := range res.Applied {
+		vs = append(vs, s.Version)
+	}
+	return vs
+}
+
+func mustPlan(t *testing.T, db backend.Backend, set *source.Set, target plan.Target) *plan.Plan {
+	t.Helper()
+	p, err := plan.Build(context.Background(), db, set, target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRunUpAndDown(t *testing.T) {
+	set := fakeSet(t)
+	db := memory.New(nil)
+	ctx := context.Background()
+	res, err := execute.Run(ctx, db, mustPlan(t, db, set, plan.To(1)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]int64{1}, applied(res)); diff != "" {
+		t.Errorf("applied (-want +got):\n%s", diff)
+	}
+	res, err = execute.Run(ctx, db, mustPlan(t, db, set, plan.DownTo(0)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]int64{1}, applied(res)); diff != "" || res.Applied[0].Direction != source.Down {
+		t.Errorf("down applied (-want +got):\n%s (direction %v)", diff, res.Applied[0].Direction)
+	}
+	if got := versions(t, db); len(got) != 0 {
+		t.Errorf("state after down to 0 = %v", got)
+	}
+	want := []string{"CREATE TABLE one (id int);", "DROP TABLE one;"}
+	if diff := cmp.Diff(want, db.Executed()); diff != "" {
+		t.Errorf("executed (-want +got):\n%s", diff)
+	}
+}
+
+func TestRunEmptyPlanTakesNoLock(t *testing.T) {
+	set := fakeSet(t)
+	db := memory.New(nil)
+	p := mustPlan(t, db, set, plan.To(0))
+	held, err := db.Lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Unlock(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	res, err := execute.Run(ctx, db, p, nil)
+	if err != nil || len(res.Applied) != 0 {
+		t.Errorf("Run of an empty plan while the lock is held = %v, %v; want no steps, nil", res.Applied, err)
+	}
+}
+
+func TestRunStalePlan(t *testing.T) {
+	set := fakeSet(t)
+	db := memory.New(nil)
+	ctx := context.Background()
+	p := mustPlan(t, db, set, plan.To(1))
+	// Someone else migrates first.
+	if _, err := execute.Run(ctx, db, mustPlan(t, db, set, plan.To(1)), nil); err != nil {
+		t.Fatal(err)
+	}
+	before := db.Executed()
+	res, err := execute.Run(ctx, db, p, nil)
+	var stale *execute.StaleError
+	if !errors.Is(err, execute.ErrStalePlan) || !errors.As(err, &stale) {
+		t.Fatalf("Run of a stale plan = %v, want ErrStalePlan", err)
+	}
+	if stale.Planned.Version() != 0 || stale.Current.Version() != 1 {
+		t.Errorf("StaleError = %+v, want planned at 0, current 1", stale)
+	}
+	if len(res.Applied) != 0 || len(db.Executed()) != len(before) {
+		t.Errorf("a stale plan ran SQL or applied steps")
+	}
+	if !strings.Contains(err.Error(), "build a new plan") {
+		t.Errorf("message %q does not say what to do", err)
+	}
+}
+
+func TestRunFailingStep(t *testing.T) {
+	set := fakeSet(t)
+	db := memory.New(failOn("broken"))
+	ctx := context.Background()
+	res, err := execute.Run(ctx, db, mustPlan(t, db, set, plan.To(2)), nil)
+	var se *execute.StepError
+	if !errors.As(err, &se) {
+		t.Fatalf("Run = %v, want a *StepError", err)
+	}
+	// "broken" follows "é" (one character, two bytes) on line 3: the
+	// column counts characters.
+	want := "m/v2_two.up.sql:3:33: ERROR: boom (SQLSTATE XX000)"
+	if err.Error() != want {
+		t.Errorf("error = %q, want %q", err, want)
+	}
+	if se.Version != 2 || se.Line != 3 || se.Column != 33 || se.Dirty {
+		t.Errorf("StepError = %+v", se)
+	}
+	var scriptErr *backend.ScriptError
+	if !errors.As(err, &scriptErr) {
+		t.Error("errors.As does not reach the backend's ScriptError")
+	}
+	if diff := cmp.Diff([]int64{1}, applied(res)); diff != "" {
+		t.Errorf("result applied (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]int64{1}, versions(t, db)); diff != "" {
+		t.Errorf("state (-want +got):\n%s", diff)
+	}
+}
+
+func TestStepErrorWithoutPosition(t *testing.T) {
+	set := fakeSet(t)
+	db := memory.New(&memory.Options{Fail: func(sql string) error {
+		if strings.Contains(sql, "broken") {
+			return &backend.ScriptError{Offset: -1, Statement: 1, Err: errors.New("ERROR: boom")}
+		}
+		return nil
+	}})
+	_, err := execute.Run(context.Background(), db, mustPlan(t, db, set, plan.To(2)), nil)
+	// No position: the start of the failing (second) statement.
+	if want := "m/v2_two.up.sql:3:1: ERROR: boom"; err == nil || err.Error() != want {
+		t.Errorf("error = %v, want %q", err, want)
+	}
+}
+
+func TestSingleTransaction(t *testing.T) {
+	set := fakeSet(t)
+	db := memory.New(failOn("broken"))
+	ctx := context.Background()
+	opts := &execute.Options{SingleTransaction: true}
+	res, err := execute.Run(ctx, db, mustPlan(t, db, set, plan.To(2)), opts)
+	if err == nil {
+		t.Fatal("Run succeeded")
+	}
+	if len(res.Applied) != 0 || len(versions(t, db)) != 0 {
+		t.Errorf("single transaction left applied = %v, state = %v; want nothing", applied(res), versions(t, db))
+	}
+
+	_, err = execute.Run(ctx, db, mustPlan(t, db, set, plan.To(3)), opts)
+	if !errors.Is(err, execute.ErrBadPlan) || !strings.Contains(err.Error(), "m/v3_idx.up.sql") {
+		t.Errorf("single transaction with a no-transaction step = %v, want ErrBadPlan naming the file", err)
+	}
+
+	good := memory.New(nil)
+	res, err = execute.Run(ctx, good, mustPlan(t, good, set, plan.To(2)), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]int64{1, 2}, applied(res)); diff != "" {
+		t.Errorf("applied (-want +got):\n%s", diff)
+	}
+}
+
+func TestNoTransactionStep(t *testing.T) {
+	set := fakeSet(t)
+	ctx := context.Background()
+	db := memory.New(&memory.Options{Fail: func(sql string) error {
+		if strings.HasPrefix(sql, "CREATE INDEX CONCURRENTLY b") {
+			return &backend.ScriptError{Offset: 30, Statement: 0, Err: errors.New("ERROR: column \"broken\" does not exist (SQLSTATE 42703)")}
+		}
+		return nil
+	}})
+	res, err := execute.Run(ctx, db, mustPlan(t, db, set, plan.To(3)), nil)
+	var se *execute.StepError
+	if !errors.As(err, &se) {
+		t.Fatalf("Run = %v, want a *StepError", err)
+	}
+	if se.Version != 3 || !se.Dirty || se.Statement != 2 || se.Statements != 2 || se.Line != 3 || se.Column != 31 {
+		t.Errorf("StepError = %+v; want version 3, dirty, statement 2 of 2 at 3:31", se)
+	}
+	for _, want := range []string{"m/v3_idx.up.sql:3:31: ", "statement 2 of 2", "version 3 is left dirty", "execute.Resolve"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+	if diff := cmp.Diff([]int64{1, 2}, applied(res)); diff != "" {
+		t.Errorf("applied (-want +got):\n%s", diff)
+	}
+	// The statements ran one at a time, the first one before the failure.
+	log := db.Executed()
+	if n := len(log); n < 2 || log[n-2] != "CREATE INDEX CONCURRENTLY a ON two (id);" || log[n-1] != "CREATE INDEX CONCURRENTLY b ON two (broken);" {
+		t.Errorf("executed = %q", log)
+	}
+	rs, _ := db.ReadState(ctx)
+	if len(rs) != 3 || rs[2].Dirty != source.Up {
+		t.Fatalf("state = %+v, want version 3 dirty (up)", rs)
+	}
+	// Later plans refuse, naming the version.
+	_, err = plan.Build(ctx, db, set, plan.Latest(), nil)
+	if !errors.Is(err, plan.ErrDirty) || !strings.Contains(err.Error(), "version 3") {
+		t.Errorf("Build with a dirty version = %v, want ErrDirty naming version 3", err)
+	}
+	_, err = execute.Migrate(ctx, db, set, plan.Latest(), nil)
+	if !errors.Is(err, plan.ErrDirty) {
+		t.Errorf("Migrate with a dirty version = %v, want ErrDirty", err)
+	}
+
+	// Resolve: only a dirty version can be resolved.
+	if err := execute.Resolve(ctx, db, 2, execute.MarkApplied, nil); !errors.Is(err, execute.ErrNotDirty) {
+		t.Errorf("Resolve of a clean version = %v, want ErrNotDirty", err)
+	}
+	if err := execute.Resolve(ctx, db, 9, execute.MarkApplied, nil); !errors.Is(err, execute.ErrNotDirty) {
+		t.Errorf("Resolve of an unknown version = %v, want ErrNotDirty", err)
+	}
+	if err := execute.Resolve(ctx, db, 3, execute.MarkNotApplied, nil); err != nil {
+		t.Fatalf("Resolve: %v", err)
+	}
+	if diff := cmp.Diff([]int64{1, 2}, versions(t, db)); diff != "" {
+		t.Errorf("state after MarkNotApplied (-want +got):\n%s", diff)
+	}
+}
+
+func TestResolveMarkApplied(t *testing.T) {
+	set := fakeSet(t)
+	store := memory.NewStore()
+	ctx := context.Background()
+	if _, err := execute.Migrate(ctx, store.Backend("", nil), set, plan.To(3), nil); err != nil {
+		t.Fatal(err)
+	}
+	failing := store.Backend("", &memory.Options{Fail: func(sql string) error {
+		if strings.Contains(sql, "DROP INDEX CONCURRENTLY b") {
+			return errors.New("ERROR: boom")
+		}
+		return nil
+	}})
+	_, err := execute.Run(ctx, failing, mustPlan(t, failing, set, plan.DownTo(2)), nil)
+	var se *execute.StepError
+	if !errors.As(err, &se) || !se.Dirty || se.Direction != source.Down {
+		t.Fatalf("Run = %v, want a dirty down step", err)
+	}
+	rs, _ := failing.ReadState(ctx)
+	if len(rs) != 3 || rs[2].Dirty != source.Down {
+		t.Fatalf("state = %+v, want version 3 dirty (down)", rs)
+	}
+	if err := execute.Resolve(ctx, failing, 3, execute.MarkApplied, nil); err != nil {
+		t.Fatal(err)
+	}
+	rs, _ = failing.ReadState(ctx)
+	if len(rs) != 3 || rs[2].Dirty != 0 {
+		t.Errorf("state after MarkApplied = %+v, want version 3 clean", rs)
+	}
+}
+
+func TestRunRefusesEditedPlan(t *testing.T) {
+	set := fakeSet(t)
+	db := memory.New(nil)
+	p := mustPlan(t, db, set, plan.To(1))
+	p.Steps[0].SQL = "DROP TABLE everything;"
+	_, err := execute.Run(context.Background(), db, p, nil)
+	if !errors.Is(err, execute.ErrBadPlan) {
+		t.Errorf("Run of an edited plan = %v, want ErrBadPlan", err)
+	}
+	if got := db.Executed(); len(got) != 0 {
+		t.Errorf("an edited plan ran %q", got)
+	}
+}
+
+func TestRunPlanFromJSON(t *testing.T) {
+	set := fakeSet(t)
+	db := memory.New(nil)
+	data, err := json.Marshal(mustPlan(t, db, set, plan.To(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p plan.Plan
+	if err := json.Unmarshal(data, &p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := execute.Run(context.Background(), db, &p, nil); err != nil {
+		t.Fatalf("Run of a plan read back from JSON: %v", err)
+	}
+	if diff := cmp.Diff([]int64{1}, versions(t, db)); diff != "" {
+		t.Errorf("state (-want +got):\n%s", diff)
+	}
+}
+
+func TestProgressAndLogging(t *testing.T) {
+	set := fakeSet(t)
+	db := memory.New(nil)
+	var events []string
+	var logs bytes.Buffer
+	opts := &execute.Options{
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Progress: func(e execute.Event) {
+			s := e.Step.Path
+			if e.Done {
+				s += " done"
+			}
+			events = append(events, s)
+		},
+	}
+	if _, err := execute.Run(context.Background(), db, mustPlan(t, db, set, plan.To(3)), opts); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"m/v1_one.up.sql", "m/v1_one.up.sql done", "m/v2_two.up.sql", "m/v2_two.up.sql done", "m/v3_idx.up.sql", "m/v3_idx.up.sql done"}
+	if diff := cmp.Diff(want, events); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	for _, want := range []string{"waymark: migrating", "version=3", "waymark: statement", "waymark: migrated"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log does not contain %q:\n%s", want, logs.String())
+		}
+	}
+}
+
+func TestMigrateFastPath(t *testing.T) {
+	set := fakeSet(t)
+	db := memory.New(nil)
+	ctx := context.Background()
+	if _, err := execute.Migrate(ctx, db, set, plan.To(2), nil); err != nil {
+		t.Fatal(err)
+	}
+	held, err := db.Lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Unlock(ctx)
+	// Up to date: returns without waiting for the held lock.
+	short, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	res, err := execute.Migrate(short, db, set, plan.To(2), nil)
+	if err != nil || !res.Plan.Empty() {
+		t.Errorf("Migrate when up to date = %v, %v; want an empty plan, nil", res.Plan, err)
+	}
+	// Not up to date: waits for the lock.
+	_, err = execute.Migrate(short, db, set, plan.Latest(), nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Migrate while another holds the lock = %v, want it to wait until the deadline", err)
+	}
+}
+
+func TestMigrateConcurrently(t *testing.T) {
+	set := fakeSet(t)
+	store := memory.NewStore()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 10)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = execute.Migrate(ctx, store.Backend("", nil), set, plan.To(2), nil)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Migrate %d: %v", i, err)
+		}
+	}
+	db := store.Backend("", nil)
+	want := []string{"CREATE TABLE one (id int);", "CREATE TABLE two (id int);\n-- note\nINSERT INTO two VALUES ('café', broken);"}
+	if diff := cmp.Diff(want, db.Executed()); diff != "" {
+		t.Errorf("executed (-want +got):\n%s", diff)
+	}
+}
