@@ -14,6 +14,10 @@ test: ## Vet, then run every test with the race detector (starts a throwaway Pos
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
+.PHONY: demo
+demo: ## Plan, apply and roll back testdata/sample on a throwaway PostgreSQL.
+	$(GO) run ./internal/demo
+
 .PHONY: bench
 bench: ## Run the benchmarks.
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
