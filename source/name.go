@@ -41,11 +41,11 @@ func parseName(name string) (fileName, *Error) {
 		return f, &Error{Err: ErrBadName, Detail: want + ` (starting with lower-case "v")`}
 	}
 	digits, words, hasWords := strings.Cut(f.stem[1:], "_")
-	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+	if digits == "" || !all(digits, isDigit) {
 		return f, &Error{Err: ErrBadName, Detail: want + ` (digits after "v")`}
 	}
 	if hasWords {
-		if words == "" || strings.Trim(words, wordChars) != "" {
+		if words == "" || !all(words, isWordChar) {
 			return f, &Error{Err: ErrBadName, Detail: want + ` (the name may use only A-Z a-z 0-9 _ -)`}
 		}
 		f.name = words
@@ -61,4 +61,18 @@ func parseName(name string) (fileName, *Error) {
 	return f, nil
 }
 
-const wordChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func isWordChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || isDigit(c) || c == '_' || c == '-'
+}
+
+// all reports whether every byte of s satisfies ok.
+func all(s string, ok func(byte) bool) bool {
+	for i := 0; i < len(s); i++ {
+		if !ok(s[i]) {
+			return false
+		}
+	}
+	return true
+}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -47,7 +48,8 @@ func (s *Set) Lookup(v int64) (*Migration, bool) {
 // FromDir reads the migrations in a directory on disk. Script paths are
 // the directory joined with the file name.
 func FromDir(dir string) (*Set, error) {
-	return load(os.DirFS(dir), ".", func(name string) string { return filepath.Join(dir, name) })
+	// shown ends with exactly one separator byte; load relies on it.
+	return load(os.DirFS(dir), ".", filepath.Clean(dir)+string(filepath.Separator))
 }
 
 // FromFS reads the migrations in directory dir of fsys ("." for its root).
@@ -62,11 +64,7 @@ func FromDir(dir string) (*Set, error) {
 // Script paths are dir joined with the file name. The error, if any, joins
 // one [*Error] per problem found (see the package doc).
 func FromFS(fsys fs.FS, dir string) (*Set, error) {
-	prefix := path.Clean(dir) + "/"
-	if prefix == "./" {
-		prefix = ""
-	}
-	return load(fsys, dir, func(name string) string { return prefix + name })
+	return load(fsys, dir, "")
 }
 
 // file is one migration file.
@@ -78,10 +76,21 @@ type file struct {
 	errs   []*Error // the script's problems
 }
 
-func load(fsys fs.FS, dir string, display func(string) string) (*Set, error) {
+// load reads directory dir of fsys. Script paths are shown as the path in
+// fsys, or, when shown is not empty, as shown followed by the file name.
+func load(fsys fs.FS, dir, shown string) (*Set, error) {
+	dir = path.Clean(dir)
+	prefix := dir + "/"
+	if dir == "." {
+		prefix = ""
+	}
+	display, where := func(name string) string { return prefix + name }, dir
+	if shown != "" {
+		display, where = func(name string) string { return shown + name }, shown[:len(shown)-1]
+	}
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
-		return nil, fmt.Errorf("source: read migration directory %s: %w", display("."), err)
+		return nil, fmt.Errorf("source: read migration directory %s: %w", where, err)
 	}
 	var errs []*Error
 	files := make([]file, 0, len(entries))
@@ -98,14 +107,14 @@ func load(fsys fs.FS, dir string, display func(string) string) (*Set, error) {
 		files = append(files, file{fileName: f, entry: e.Name()})
 	}
 
-	inDir := func(name string) string { return name }
-	if dir != "." {
-		inDir = func(name string) string { return dir + "/" + name }
-	}
 	parallel(len(files), func(i int) {
 		f := &files[i]
-		f.path = display(f.entry)
-		data, err := fs.ReadFile(fsys, inDir(f.entry))
+		inFS := prefix + f.entry
+		f.path = inFS
+		if shown != "" {
+			f.path = shown + f.entry
+		}
+		data, err := fs.ReadFile(fsys, inFS)
 		if err != nil {
 			f.errs = []*Error{{Path: f.path, Err: err, Detail: "cannot read the file"}}
 			return
@@ -121,7 +130,10 @@ func load(fsys fs.FS, dir string, display func(string) string) (*Set, error) {
 		errs = append(errs, files[i].errs...)
 	}
 	slices.SortFunc(sorted, func(a, b *file) int {
-		return cmp.Or(cmp.Compare(a.version, b.version), cmp.Compare(a.direction, b.direction), cmp.Compare(a.stem, b.stem))
+		if a.version != b.version {
+			return cmp.Compare(a.version, b.version)
+		}
+		return cmp.Or(cmp.Compare(a.direction, b.direction), strings.Compare(a.stem, b.stem))
 	})
 	set := &Set{migrations: make([]*Migration, 0, len(files)/2+1)}
 	for i := 0; i < len(sorted); {
@@ -148,7 +160,7 @@ func load(fsys fs.FS, dir string, display func(string) string) (*Set, error) {
 		return nil, errors.Join(joined...)
 	}
 	if len(set.migrations) == 0 {
-		return nil, &Error{Path: display("."), Err: ErrNoMigrations, Detail: "want files named like v001_create_users.up.sql"}
+		return nil, &Error{Path: where, Err: ErrNoMigrations, Detail: "want files named like v001_create_users.up.sql"}
 	}
 	return set, nil
 }
