@@ -91,7 +91,7 @@ type StepResult struct {
 // package doc for the guarantees). An empty plan returns at once without
 // touching the database. The Result is never nil; after an error it says
 // which steps were applied.
-func Run(ctx context.Context, db backend.Backend, p *plan.Plan, opts *Options) (res *Result, err error) {
+func Run(ctx context.Context, db backend.Backend, p *plan.Plan, opts *Options) (*Result, error) {
 	r := newRunner(opts)
 	r.use(p)
 	if p.Empty() {
@@ -100,39 +100,35 @@ func Run(ctx context.Context, db backend.Backend, p *plan.Plan, opts *Options) (
 	if err := r.check(); err != nil {
 		return r.res, err
 	}
-	sess, err := lock(ctx, db, r.log)
-	if err != nil {
-		return r.res, err
-	}
-	defer func() { err = errors.Join(err, unlock(ctx, sess, r.log)) }()
-	records, err := sess.ReadState(ctx)
-	if err != nil {
-		return r.res, fmt.Errorf("execute: read state: %w", err)
-	}
-	if now := (plan.State{Applied: records}); !p.State.Equal(now) {
-		return r.res, &StaleError{Planned: p.State, Current: now}
-	}
-	return r.res, r.run(ctx, sess)
+	return r.res, underLock(ctx, db, r.log, func(sess backend.Session, now plan.State) error {
+		if !p.State.Equal(now) {
+			return &StaleError{Planned: p.State, Current: now}
+		}
+		return r.run(ctx, sess)
+	})
 }
 
-// lock takes the migration lock.
-func lock(ctx context.Context, db backend.Backend, log *slog.Logger) (backend.Session, error) {
+// underLock takes the migration lock, reads the state under it, calls fn
+// and releases the lock, even when ctx is cancelled.
+func underLock(ctx context.Context, db backend.Backend, log *slog.Logger, fn func(backend.Session, plan.State) error) (err error) {
 	start := time.Now()
 	sess, err := db.Lock(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("execute: take the migration lock: %w", err)
+		return fmt.Errorf("execute: take the migration lock: %w", err)
 	}
 	log.DebugContext(ctx, "waymark: lock taken", "wait", time.Since(start))
-	return sess, nil
-}
-
-// unlock releases the lock, even when ctx is cancelled.
-func unlock(ctx context.Context, sess backend.Session, log *slog.Logger) error {
-	if err := sess.Unlock(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("execute: release the migration lock: %w", err)
+	defer func() {
+		if uerr := sess.Unlock(context.WithoutCancel(ctx)); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("execute: release the migration lock: %w", uerr))
+			return
+		}
+		log.DebugContext(ctx, "waymark: lock released")
+	}()
+	records, err := sess.ReadState(ctx)
+	if err != nil {
+		return fmt.Errorf("execute: read state: %w", err)
 	}
-	log.DebugContext(ctx, "waymark: lock released")
-	return nil
+	return fn(sess, plan.State{Applied: records})
 }
 
 // runner executes the steps of one plan.

@@ -2,8 +2,6 @@ package execute
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/waymarkdb/waymark/backend"
 	"github.com/waymarkdb/waymark/plan"
@@ -18,7 +16,7 @@ import (
 // migrated meanwhile) and runs the plan. Many replicas may call Migrate at
 // once: one of them applies each step, the others wait and find nothing left
 // to do. The Result is never nil.
-func Migrate(ctx context.Context, db backend.Backend, set *source.Set, target plan.Target, opts *Options) (res *Result, err error) {
+func Migrate(ctx context.Context, db backend.Backend, set *source.Set, target plan.Target, opts *Options) (*Result, error) {
 	r := newRunner(opts)
 	popts := r.opts.Plan
 	if p, err := plan.Build(ctx, db, set, target, popts); err == nil && p.Empty() {
@@ -27,25 +25,18 @@ func Migrate(ctx context.Context, db backend.Backend, set *source.Set, target pl
 	}
 	// Anything else is decided under the lock: a dirty version seen without
 	// it may belong to a step that another process is still running.
-	sess, err := lock(ctx, db, r.log)
-	if err != nil {
-		return r.res, err
-	}
-	defer func() { err = errors.Join(err, unlock(ctx, sess, r.log)) }()
-	records, err := sess.ReadState(ctx)
-	if err != nil {
-		return r.res, fmt.Errorf("execute: read state: %w", err)
-	}
-	p, err := plan.Compute(set, plan.State{Applied: records}, target, popts)
-	if err != nil {
-		return r.res, err
-	}
-	r.use(p)
-	if p.Empty() {
-		return r.res, nil
-	}
-	if err := r.check(); err != nil {
-		return r.res, err
-	}
-	return r.res, r.run(ctx, sess)
+	return r.res, underLock(ctx, db, r.log, func(sess backend.Session, now plan.State) error {
+		p, err := plan.Compute(set, now, target, popts)
+		if err != nil {
+			return err
+		}
+		r.use(p)
+		if p.Empty() {
+			return nil
+		}
+		if err := r.check(); err != nil {
+			return err
+		}
+		return r.run(ctx, sess)
+	})
 }

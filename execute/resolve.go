@@ -2,10 +2,10 @@ package execute
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/waymarkdb/waymark/backend"
+	"github.com/waymarkdb/waymark/plan"
 	"github.com/waymarkdb/waymark/source"
 )
 
@@ -39,36 +39,29 @@ func (r Resolution) String() string {
 // version, recording it as applied or not. It changes only the history, never
 // the schema, under the migration lock. A version that is not dirty is an
 // error ([ErrNotDirty]) and changes nothing. Of opts, only Logger is used.
-func Resolve(ctx context.Context, db backend.Backend, version int64, how Resolution, opts *Options) (err error) {
+func Resolve(ctx context.Context, db backend.Backend, version int64, how Resolution, opts *Options) error {
 	if how != MarkApplied && how != MarkNotApplied {
 		return fmt.Errorf("execute: resolve version %d: invalid resolution %d", version, how)
 	}
 	logger := newRunner(opts).log
-	sess, err := lock(ctx, db, logger)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, unlock(ctx, sess, logger)) }()
-	records, err := sess.ReadState(ctx)
-	if err != nil {
-		return fmt.Errorf("execute: read state: %w", err)
-	}
-	var dirty source.Direction
-	for _, r := range records {
-		if r.Version == version {
-			dirty = r.Dirty
+	return underLock(ctx, db, logger, func(sess backend.Session, now plan.State) error {
+		var dirty source.Direction
+		for _, r := range now.Applied {
+			if r.Version == version {
+				dirty = r.Dirty
+			}
 		}
-	}
-	if dirty == 0 {
-		return fmt.Errorf("execute: resolve version %d: %w", version, ErrNotDirty)
-	}
-	ch := backend.Change{Op: backend.Mark, Record: backend.Record{Version: version}}
-	if how == MarkNotApplied {
-		ch = backend.Change{Op: backend.Delete, Record: backend.Record{Version: version}}
-	}
-	if err := sess.Apply(ctx, "", ch); err != nil {
-		return fmt.Errorf("execute: resolve version %d: %w", version, err)
-	}
-	logger.InfoContext(ctx, "waymark: resolved", "version", version, "failed", dirty.String(), "now", how.String())
-	return nil
+		if dirty == 0 {
+			return fmt.Errorf("execute: resolve version %d: %w", version, ErrNotDirty)
+		}
+		ch := backend.Change{Op: backend.Mark, Record: backend.Record{Version: version}}
+		if how == MarkNotApplied {
+			ch = backend.Change{Op: backend.Delete, Record: backend.Record{Version: version}}
+		}
+		if err := sess.Apply(ctx, "", ch); err != nil {
+			return fmt.Errorf("execute: resolve version %d: %w", version, err)
+		}
+		logger.InfoContext(ctx, "waymark: resolved", "version", version, "failed", dirty.String(), "now", how.String())
+		return nil
+	})
 }
