@@ -477,6 +477,36 @@ func TestPostgresConcurrentMigrate(t *testing.T) {
 	checkHistory(t, pool, set, 1, 2, 3)
 }
 
+// Replicas that wait for the lock must not block a CREATE INDEX
+// CONCURRENTLY in the migration they wait for: a statement waiting on a lock
+// holds a snapshot, which the index build waits for (a deadlock the server
+// breaks by killing one side). The first step outlasts deadlock_timeout so
+// that the waiters have queued.
+func TestPostgresConcurrentMigrateWithConcurrentIndex(t *testing.T) {
+	pool := pgtest.Pool(t)
+	ctx := context.Background()
+	set := mapSet(t, map[string]string{
+		"v1_t.up.sql":   "CREATE TABLE t (id int);\nSELECT pg_sleep(1.5);",
+		"v2_idx.up.sql": "-- waymark:no-transaction\nCREATE INDEX CONCURRENTLY t_id ON t (id);",
+	})
+	db := pgxbackend.New(pool, nil)
+	errs := make([]error, 5)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = execute.Migrate(ctx, db, set, plan.Latest(), nil) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Migrate %d: %v", i, err)
+		}
+	}
+	checkHistory(t, pool, set, 1, 2)
+	if got := objects(t, pool); !contains(got, "i public.t_id") {
+		t.Errorf("objects = %q, want a valid index t_id", got)
+	}
+}
+
 func TestPostgresAppKeysAndCustomTable(t *testing.T) {
 	pool := pgtest.Pool(t)
 	ctx := context.Background()

@@ -4,7 +4,7 @@
 //
 //	func TestConformance(t *testing.T) {
 //		backendtest.Run(t, backendtest.Harness{
-//			Open: func(t *testing.T) func(appKey string) backend.Backend { ... },
+//			Open: func(t *testing.T) backendtest.Store { ... },
 //			GoodSQL: "CREATE TABLE a (x int); CREATE TABLE b (y int)",
 //			BadSQL:  "SELECT 1; SELECT * FROM no_such_table",
 //			BadSQLOffset: 24,
@@ -15,8 +15,10 @@
 //
 // The suite checks the contract written in package backend: reading an
 // empty history, each history change and its sentinel errors, atomicity of
-// Apply, transactions opened by Begin, positions in script errors,
-// separation of app keys, and the exclusive lock with its context handling.
+// Apply (a failed history write undoes the script's effects, and a failed
+// script writes no history), transactions opened by Begin, positions in
+// script errors, separation of app keys, and the exclusive lock with its
+// context handling.
 package backendtest
 
 import (
@@ -34,13 +36,11 @@ import (
 
 // Harness tells the suite how to use an implementation.
 type Harness struct {
-	// Open prepares a new, empty store (a fresh database) for one test and
-	// returns a function that makes backends on it. Backends for different
-	// app keys share the store but not their histories; two calls with the
-	// same key give two backends on the same history.
-	Open func(t *testing.T) func(appKey string) backend.Backend
+	// Open prepares a new, empty store (a fresh database) for one test.
+	Open func(t *testing.T) Store
 	// GoodSQL is a script of two statements that succeeds every time it
-	// runs (it runs several times on one store).
+	// runs (it runs several times on one store), with an effect that
+	// Store.Effects can count.
 	GoodSQL string
 	// BadSQL is a script of two statements whose second one fails.
 	BadSQL string
@@ -50,6 +50,18 @@ type Harness struct {
 	// GoodStatement is one statement that succeeds outside a transaction
 	// block, and BadStatement one that fails; the suite gives them to Exec.
 	GoodStatement, BadStatement string
+}
+
+// Store is one fresh store (a database) of a test.
+type Store struct {
+	// Backend makes a backend for the history of appKey. Backends for
+	// different app keys share the store but not their histories; two calls
+	// with the same key give two backends on the same history, as two
+	// processes would have.
+	Backend func(appKey string) backend.Backend
+	// Effects returns how many runs of GoodSQL have taken effect (are
+	// committed) in the store.
+	Effects func(t *testing.T) int
 }
 
 // Run runs the suite as subtests of t.
@@ -136,7 +148,7 @@ func must(t *testing.T, what string, err error) {
 }
 
 func testEmptyState(t *testing.T, h Harness) {
-	b := h.Open(t)("")
+	b := h.Open(t).Backend("")
 	got, err := b.ReadState(ctxT(t))
 	if err != nil {
 		t.Fatalf("ReadState on an empty store: %v", err)
@@ -151,8 +163,16 @@ func testEmptyState(t *testing.T, h Harness) {
 	}
 }
 
+func wantEffects(t *testing.T, st Store, want int, when string) {
+	t.Helper()
+	if got := st.Effects(t); got != want {
+		t.Errorf("%s: GoodSQL has taken effect %d times, want %d", when, got, want)
+	}
+}
+
 func testInsertAndRead(t *testing.T, h Harness) {
-	b := h.Open(t)("")
+	st := h.Open(t)
+	b := st.Backend("")
 	s := lock(t, b)
 	ctx := ctxT(t)
 	before := time.Now()
@@ -162,6 +182,7 @@ func testInsertAndRead(t *testing.T, h Harness) {
 	dirty.Dirty = source.Up
 	must(t, "Apply insert 1", s.Apply(ctx, "", insert(dirty)))
 	after := time.Now()
+	wantEffects(t, st, 1, "after one Apply(GoodSQL)")
 
 	want := []record{{1, "first", source.ChecksumOf("first"), source.Up}, {2, "second", source.ChecksumOf("second"), 0}}
 	wantState(t, b, want)
@@ -182,7 +203,8 @@ func testInsertAndRead(t *testing.T, h Harness) {
 }
 
 func testChangeErrors(t *testing.T, h Harness) {
-	b := h.Open(t)("")
+	st := h.Open(t)
+	b := st.Backend("")
 	s := lock(t, b)
 	ctx := ctxT(t)
 	must(t, "Apply insert 1", s.Apply(ctx, "", insert(rec(1, "one"))))
@@ -202,10 +224,12 @@ func testChangeErrors(t *testing.T, h Harness) {
 		}
 	}
 	wantState(t, b, []record{{1, "one", source.ChecksumOf("one"), 0}})
+	// The failed history writes took the script's effects with them.
+	wantEffects(t, st, 0, "after Apply(GoodSQL) calls whose history writes failed")
 }
 
 func testMarkAndDelete(t *testing.T, h Harness) {
-	b := h.Open(t)("")
+	b := h.Open(t).Backend("")
 	s := lock(t, b)
 	ctx := ctxT(t)
 	must(t, "insert 1", s.Apply(ctx, "", insert(rec(1, "one"))))
@@ -224,7 +248,8 @@ func testMarkAndDelete(t *testing.T, h Harness) {
 }
 
 func testScriptError(t *testing.T, h Harness) {
-	b := h.Open(t)("")
+	st := h.Open(t)
+	b := st.Backend("")
 	s := lock(t, b)
 	ctx := ctxT(t)
 	err := s.Apply(ctx, h.BadSQL, insert(rec(1, "bad")))
@@ -242,10 +267,11 @@ func testScriptError(t *testing.T, h Harness) {
 	// The session stays usable after a failed Apply.
 	must(t, "Apply after a failure", s.Apply(ctx, h.GoodSQL, insert(rec(1, "good"))))
 	wantState(t, b, []record{{1, "good", source.ChecksumOf("good"), 0}})
+	wantEffects(t, st, 1, "after a failed and a good Apply")
 }
 
 func testExec(t *testing.T, h Harness) {
-	b := h.Open(t)("")
+	b := h.Open(t).Backend("")
 	s := lock(t, b)
 	ctx := ctxT(t)
 	if err := s.Exec(ctx, h.GoodStatement); err != nil {
@@ -262,7 +288,8 @@ func testExec(t *testing.T, h Harness) {
 }
 
 func testTransaction(t *testing.T, h Harness) {
-	b := h.Open(t)("")
+	st := h.Open(t)
+	b := st.Backend("")
 	s := lock(t, b)
 	ctx := ctxT(t)
 	if err := s.Commit(ctx); !errors.Is(err, backend.ErrNoTransaction) {
@@ -283,16 +310,19 @@ func testTransaction(t *testing.T, h Harness) {
 	must(t, "Apply 2", s.Apply(ctx, "", insert(rec(2, "two"))))
 	must(t, "Rollback", s.Rollback(ctx))
 	wantState(t, b, nil)
+	wantEffects(t, st, 0, "after Rollback")
 
 	must(t, "Begin again", s.Begin(ctx))
 	must(t, "Apply 1", s.Apply(ctx, h.GoodSQL, insert(rec(1, "one"))))
 	must(t, "Apply 2", s.Apply(ctx, h.GoodSQL, insert(rec(2, "two"))))
 	must(t, "Commit", s.Commit(ctx))
 	wantState(t, b, []record{{1, "one", source.ChecksumOf("one"), 0}, {2, "two", source.ChecksumOf("two"), 0}})
+	wantEffects(t, st, 2, "after Commit")
 }
 
 func testTransactionFailure(t *testing.T, h Harness) {
-	b := h.Open(t)("")
+	st := h.Open(t)
+	b := st.Backend("")
 	s := lock(t, b)
 	ctx := ctxT(t)
 	must(t, "Begin", s.Begin(ctx))
@@ -302,6 +332,7 @@ func testTransactionFailure(t *testing.T, h Harness) {
 	}
 	must(t, "Rollback after a failure", s.Rollback(ctx))
 	wantState(t, b, nil)
+	wantEffects(t, st, 0, "after a failed transaction was rolled back")
 
 	// Unlock rolls back an open transaction.
 	must(t, "Begin", s.Begin(ctx))
@@ -311,7 +342,7 @@ func testTransactionFailure(t *testing.T, h Harness) {
 }
 
 func testAppKeys(t *testing.T, h Harness) {
-	open := h.Open(t)
+	open := h.Open(t).Backend
 	a, z := open("alpha"), open("zulu")
 	ctx := ctxT(t)
 	sa := lock(t, a)
@@ -326,7 +357,7 @@ func testAppKeys(t *testing.T, h Harness) {
 }
 
 func testLockExclusive(t *testing.T, h Harness) {
-	open := h.Open(t)
+	open := h.Open(t).Backend
 	first := open("k")
 	s := lock(t, first)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -349,7 +380,7 @@ func testLockExclusive(t *testing.T, h Harness) {
 }
 
 func testLockWaiterWakes(t *testing.T, h Harness) {
-	open := h.Open(t)
+	open := h.Open(t).Backend
 	s := lock(t, open("k"))
 	got := make(chan error, 1)
 	go func() {
@@ -376,7 +407,7 @@ func testLockWaiterWakes(t *testing.T, h Harness) {
 }
 
 func testUnlockCancelledContext(t *testing.T, h Harness) {
-	open := h.Open(t)
+	open := h.Open(t).Backend
 	s := lock(t, open("k"))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -393,7 +424,7 @@ func testUnlockCancelledContext(t *testing.T, h Harness) {
 }
 
 func testUseAfterUnlock(t *testing.T, h Harness) {
-	b := h.Open(t)("")
+	b := h.Open(t).Backend("")
 	s := lock(t, b)
 	ctx := ctxT(t)
 	must(t, "Unlock", s.Unlock(ctx))

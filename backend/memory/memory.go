@@ -34,13 +34,23 @@ type Options struct {
 type Store struct {
 	mu        sync.Mutex
 	histories map[string][]backend.Record
-	executed  map[string][]string
+	executed  map[string][]string // every SQL text given, in order
+	committed []string            // the SQL texts that took effect
 	locks     map[string]chan struct{}
 }
 
 // NewStore returns an empty store.
 func NewStore() *Store {
 	return &Store{histories: map[string][]backend.Record{}, executed: map[string][]string{}, locks: map[string]chan struct{}{}}
+}
+
+// Committed returns, in order, the SQL texts that have taken effect in the
+// store: those of successful Apply calls (once their transaction, if any,
+// committed) and Exec calls, for all app keys.
+func (s *Store) Committed() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.committed)
 }
 
 // New returns a Backend on a store of its own, with the app key "".
@@ -110,6 +120,7 @@ type session struct {
 	b        *Backend
 	unlocked bool
 	tx       []backend.Record // working copy while a transaction is open
+	pending  []string         // SQL applied in the open transaction
 	inTx     bool
 	aborted  bool // a statement failed inside the transaction
 }
@@ -172,10 +183,16 @@ func (s *session) Apply(ctx context.Context, sql string, ch backend.Change) erro
 	}
 	if s.inTx {
 		s.tx = hist
+		if sql != "" {
+			s.pending = append(s.pending, sql)
+		}
 		return nil
 	}
 	st.mu.Lock()
 	st.histories[s.b.key] = hist
+	if sql != "" {
+		st.committed = append(st.committed, sql)
+	}
 	st.mu.Unlock()
 	return nil
 }
@@ -212,7 +229,13 @@ func (s *session) Exec(ctx context.Context, sql string) error {
 	if s.inTx {
 		return fmt.Errorf("memory: exec: %w", backend.ErrInTransaction)
 	}
-	return s.run(sql)
+	if err := s.run(sql); err != nil {
+		return err
+	}
+	s.b.store.mu.Lock()
+	s.b.store.committed = append(s.b.store.committed, sql)
+	s.b.store.mu.Unlock()
+	return nil
 }
 
 func (s *session) Begin(ctx context.Context) error {
@@ -236,13 +259,14 @@ func (s *session) Commit(ctx context.Context) error {
 	if !s.inTx {
 		return fmt.Errorf("memory: commit: %w", backend.ErrNoTransaction)
 	}
-	tx, aborted := s.tx, s.aborted
-	s.tx, s.inTx, s.aborted = nil, false, false
+	tx, pending, aborted := s.tx, s.pending, s.aborted
+	s.tx, s.pending, s.inTx, s.aborted = nil, nil, false, false
 	if aborted {
 		return fmt.Errorf("memory: commit: the transaction failed earlier and was rolled back")
 	}
 	s.b.store.mu.Lock()
 	s.b.store.histories[s.b.key] = tx
+	s.b.store.committed = append(s.b.store.committed, pending...)
 	s.b.store.mu.Unlock()
 	return nil
 }
@@ -254,7 +278,7 @@ func (s *session) Rollback(ctx context.Context) error {
 	if !s.inTx {
 		return fmt.Errorf("memory: rollback: %w", backend.ErrNoTransaction)
 	}
-	s.tx, s.inTx, s.aborted = nil, false, false
+	s.tx, s.pending, s.inTx, s.aborted = nil, nil, false, false
 	return nil
 }
 
@@ -262,7 +286,7 @@ func (s *session) Unlock(ctx context.Context) error {
 	if s.unlocked {
 		return fmt.Errorf("memory: unlock: %w", backend.ErrUnlocked)
 	}
-	s.tx, s.inTx, s.aborted, s.unlocked = nil, false, false, true
+	s.tx, s.pending, s.inTx, s.aborted, s.unlocked = nil, nil, false, false, true
 	s.b.store.mu.Lock()
 	lock := s.b.store.locks[s.b.key]
 	s.b.store.mu.Unlock()

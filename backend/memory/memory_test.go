@@ -12,7 +12,7 @@ import (
 
 func TestConformance(t *testing.T) {
 	backendtest.Run(t, backendtest.Harness{
-		Open: func(t *testing.T) func(string) backend.Backend {
+		Open: func(t *testing.T) backendtest.Store {
 			store := memory.NewStore()
 			// A script fails at its statement that contains "fail".
 			fail := func(sql string) error {
@@ -22,7 +22,10 @@ func TestConformance(t *testing.T) {
 				}
 				return &backend.ScriptError{Offset: i, Statement: strings.Count(sql[:i], ";"), Err: errors.New("fake failure")}
 			}
-			return func(key string) backend.Backend { return store.Backend(key, &memory.Options{Fail: fail}) }
+			return backendtest.Store{
+				Backend: func(key string) backend.Backend { return store.Backend(key, &memory.Options{Fail: fail}) },
+				Effects: func(*testing.T) int { return strings.Count(strings.Join(store.Committed(), "|"), "first; second") },
+			}
 		},
 		GoodSQL:       "first; second",
 		BadSQL:        "first; fail",

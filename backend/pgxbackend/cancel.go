@@ -34,6 +34,11 @@ func (s *session) watch(ctx context.Context, fn func(context.Context) error) err
 			return
 		case <-ctx.Done():
 		}
+		select {
+		case <-finished:
+			return // it ended by itself; a cancel now could hit the next query
+		default:
+		}
 		cctx, cancel := context.WithTimeout(inner, cancelGrace)
 		err := s.conn.PgConn().CancelRequest(cctx)
 		cancel()

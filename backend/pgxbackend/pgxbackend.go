@@ -45,12 +45,9 @@ package pgxbackend
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -84,15 +81,14 @@ type Options struct {
 // Backend keeps the history in PostgreSQL. With a pool it is safe for
 // concurrent use; with a single *pgx.Conn it is not, like the connection.
 type Backend struct {
-	pool    *pgxpool.Pool
-	conn    *pgx.Conn
-	schema  string
-	table   string // quoted, schema-qualified if Schema is set
-	appKey  string // quoted literal
-	lockKey int64  // advisory lock of this history
-	initKey int64  // transaction lock serialising table creation
-	log     *slog.Logger
-	err     error // invalid options, reported by every call
+	pool      *pgxpool.Pool
+	conn      *pgx.Conn
+	schema    string // Options.Schema
+	tableName string // Options.Table, or its default
+	table     string // quoted, schema-qualified if Schema is set
+	appKey    string // quoted literal
+	log       *slog.Logger
+	err       error // invalid options, reported by every call
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -107,7 +103,7 @@ func New[DB *pgxpool.Pool | *pgx.Conn](db DB, opts *Options) *Backend {
 	if o.Table == "" {
 		o.Table = DefaultTable
 	}
-	b := &Backend{schema: o.Schema, log: o.Logger}
+	b := &Backend{schema: o.Schema, tableName: o.Table, log: o.Logger}
 	switch db := any(db).(type) {
 	case *pgxpool.Pool:
 		b.pool = db
@@ -127,15 +123,7 @@ func New[DB *pgxpool.Pool | *pgx.Conn](db DB, opts *Options) *Backend {
 		b.table = ident(o.Schema) + "." + b.table
 	}
 	b.appKey = literal(o.AppKey)
-	b.lockKey = key("lock", o.Schema, o.Table, o.AppKey)
-	b.initKey = key("init", o.Schema, o.Table)
 	return b
-}
-
-// key derives an advisory lock key from its parts.
-func key(parts ...string) int64 {
-	sum := sha256.Sum256([]byte("waymark\x00" + strings.Join(parts, "\x00")))
-	return int64(binary.BigEndian.Uint64(sum[:8]))
 }
 
 // ReadState reads the history of the app key in one query, without a lock
@@ -221,12 +209,7 @@ func (b *Backend) Lock(ctx context.Context) (backend.Session, error) {
 		s.pooled, s.conn = pc, pc.Conn()
 	}
 	if err := s.lock(ctx); err != nil {
-		// The lock may have been granted just before the failure (a session
-		// lock survives the rollback of its transaction): give it back.
 		s.unlocked = true
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
-		defer cancel()
-		_, _ = s.query(uctx, fmt.Sprintf("SELECT pg_advisory_unlock(%d)", s.b.lockKey))
 		_ = s.release(err)
 		return nil, err
 	}

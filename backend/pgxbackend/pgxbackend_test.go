@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -22,7 +23,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 const hostileTable = `x"; DROP TABLE canary; --`
 
-func harness(open func(t *testing.T) func(string) backend.Backend) backendtest.Harness {
+func harness(open func(t *testing.T) backendtest.Store) backendtest.Harness {
 	const bad = "SELECT 1;\nSELECT * FROM no_such_table"
 	return backendtest.Harness{
 		Open:          open,
@@ -34,31 +35,56 @@ func harness(open func(t *testing.T) func(string) backend.Backend) backendtest.H
 	}
 }
 
+// goodRows counts the rows GoodSQL inserted.
+func goodRows(t *testing.T, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) int {
+	t.Helper()
+	var n int
+	err := q.QueryRow(context.Background(), "SELECT count(*) FROM good").Scan(&n)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func TestConformancePool(t *testing.T) {
-	backendtest.Run(t, harness(func(t *testing.T) func(string) backend.Backend {
+	backendtest.Run(t, harness(func(t *testing.T) backendtest.Store {
 		pool := pgtest.Pool(t)
-		return func(key string) backend.Backend { return pgxbackend.New(pool, &pgxbackend.Options{AppKey: key}) }
+		return backendtest.Store{
+			Backend: func(key string) backend.Backend { return pgxbackend.New(pool, &pgxbackend.Options{AppKey: key}) },
+			Effects: func(t *testing.T) int { return goodRows(t, pool) },
+		}
 	}))
 }
 
 func TestConformanceConn(t *testing.T) {
-	backendtest.Run(t, harness(func(t *testing.T) func(string) backend.Backend {
+	backendtest.Run(t, harness(func(t *testing.T) backendtest.Store {
 		url := pgtest.ConnString(t)
-		// A single connection is not for concurrent use: each backend gets
-		// its own, as each process would.
-		return func(key string) backend.Backend {
+		connect := func() *pgx.Conn {
 			conn, err := pgx.Connect(context.Background(), url)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { conn.Close(context.Background()) })
-			return pgxbackend.New(conn, &pgxbackend.Options{AppKey: key})
+			return conn
+		}
+		observer := connect()
+		return backendtest.Store{
+			// A single connection is not for concurrent use: each backend
+			// gets its own, as each process would.
+			Backend: func(key string) backend.Backend { return pgxbackend.New(connect(), &pgxbackend.Options{AppKey: key}) },
+			Effects: func(t *testing.T) int { return goodRows(t, observer) },
 		}
 	}))
 }
 
 func TestConformanceHostileNames(t *testing.T) {
-	backendtest.Run(t, harness(func(t *testing.T) func(string) backend.Backend {
+	backendtest.Run(t, harness(func(t *testing.T) backendtest.Store {
 		pool := pgtest.Pool(t)
 		ctx := context.Background()
 		if _, err := pool.Exec(ctx, "CREATE TABLE canary (id int)"); err != nil {
@@ -71,8 +97,11 @@ func TestConformanceHostileNames(t *testing.T) {
 				t.Errorf("the canary table did not survive: %v", err)
 			}
 		})
-		return func(key string) backend.Backend {
-			return pgxbackend.New(pool, &pgxbackend.Options{Schema: `my "schema"`, Table: hostileTable, AppKey: key + `'; DROP TABLE canary; --`})
+		return backendtest.Store{
+			Backend: func(key string) backend.Backend {
+				return pgxbackend.New(pool, &pgxbackend.Options{Schema: `my "schema"`, Table: hostileTable, AppKey: key + `'; DROP TABLE canary; --`})
+			},
+			Effects: func(t *testing.T) int { return goodRows(t, pool) },
 		}
 	}))
 }
@@ -243,5 +272,99 @@ func TestSessionSettingsDoNotLeakIntoThePool(t *testing.T) {
 	want := []string{"schema other", "table other.t", "table public.waymark_history"}
 	if got := objects(t, pool); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("objects = %q, want %q", got, want)
+	}
+}
+
+func TestOneLockPerTableHoweverItIsNamed(t *testing.T) {
+	pool := pgtest.Pool(t)
+	ctx := context.Background()
+	held, err := pgxbackend.New(pool, nil).Lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Unlock(ctx)
+	// The same table, named with its schema: the same lock.
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if s, err := pgxbackend.New(pool, &pgxbackend.Options{Schema: "public"}).Lock(short); err == nil {
+		s.Unlock(ctx)
+		t.Fatal(`Options{Schema: "public"} took the lock of public.waymark_history while Options{} held it`)
+	}
+	// Another app key: another lock.
+	other, err := pgxbackend.New(pool, &pgxbackend.Options{Schema: "public", AppKey: "other"}).Lock(ctx)
+	if err != nil {
+		t.Fatalf("another app key: %v", err)
+	}
+	other.Unlock(ctx)
+}
+
+func TestApplyRefusesATransactionItDidNotOpen(t *testing.T) {
+	pool := pgtest.Pool(t)
+	ctx := context.Background()
+	db := pgxbackend.New(pool, nil)
+	s, err := db.Lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A no-transaction script that begins a transaction and stops.
+	if err := s.Exec(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Exec(ctx, "CREATE TABLE half (id int)"); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Apply(ctx, "", backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}})
+	if err == nil || !strings.Contains(err.Error(), "inside a transaction") {
+		t.Errorf("Apply inside the script's transaction = %v, want a refusal", err)
+	}
+	if err := s.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := objects(t, pool); len(got) != 0 {
+		t.Errorf("objects = %q: the unfinished transaction was committed", got)
+	}
+}
+
+func TestSavepointsInAStep(t *testing.T) {
+	pool := pgtest.Pool(t)
+	ctx := context.Background()
+	s, err := pgxbackend.New(pool, nil).Lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Unlock(ctx)
+	script := "CREATE TABLE a (id int);\nSAVEPOINT before;\nINSERT INTO a VALUES (1);\nROLLBACK TO SAVEPOINT before;\nINSERT INTO a VALUES (2);"
+	if err := s.Apply(ctx, script, backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}}); err != nil {
+		t.Fatalf("a step with savepoints: %v", err)
+	}
+	var ids string
+	if err := pool.QueryRow(ctx, "SELECT string_agg(id::text, ',') FROM a").Scan(&ids); err != nil || ids != "2" {
+		t.Errorf("rows = %q, %v; want 2", ids, err)
+	}
+}
+
+func TestScriptErrorsAreNotHistoryErrors(t *testing.T) {
+	pool := pgtest.Pool(t)
+	ctx := context.Background()
+	s, err := pgxbackend.New(pool, nil).Lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Unlock(ctx)
+	// A function named begin makes the splitter see a BEGIN ATOMIC block
+	// that is not there, so its statement count is off; the error must
+	// still be the script's.
+	script := "CREATE FUNCTION begin() RETURNS int LANGUAGE sql AS 'SELECT 1';\nCREATE TABLE u (id int PRIMARY KEY);\nINSERT INTO u VALUES (1);\nINSERT INTO u VALUES (1);"
+	err = s.Apply(ctx, script, backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}})
+	var se *backend.ScriptError
+	if !errors.As(err, &se) || errors.Is(err, backend.ErrExists) {
+		t.Fatalf("Apply = %v, want a *backend.ScriptError, not ErrExists", err)
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "23505" || pgErr.TableName != "u" {
+		t.Errorf("PgError = %+v, want the script's unique violation on u", pgErr)
+	}
+	if se.Statement != 3 {
+		t.Errorf("ScriptError.Statement = %d, want 3 (as the server counts)", se.Statement)
 	}
 }

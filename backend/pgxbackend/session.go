@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,43 +36,87 @@ type session struct {
 	conn     *pgx.Conn
 	pooled   *pgxpool.Conn // nil when the Backend has a single *pgx.Conn
 	table    string        // the history table, schema-qualified once locked
+	key      int64         // the advisory lock's key, once locked
 	tstate   tableState
 	ranSQL   bool // migration SQL ran on the connection
 	inTx     bool
 	unlocked bool
 }
 
-// lock waits for the advisory lock, then pins the history table to the
-// schema it resolves to now, so that a script's SET search_path cannot move
-// the history elsewhere.
+// Polling for the lock starts at lockPollMin between tries and backs off to
+// lockPollMax.
+const (
+	lockPollMin = 5 * time.Millisecond
+	lockPollMax = 500 * time.Millisecond
+)
+
+// keyQuery returns a query yielding the schema the history table resolves
+// to now (NULL if none) and the advisory lock key derived from it, the table
+// and the app key. With Options.Schema empty, the schema is the table's, or
+// the one CREATE TABLE would use.
+//
+// The key is computed by the server from the resolved names, so that two
+// processes naming the same table differently ("" and "public") share one
+// lock.
+func (s *session) keyQuery(wrap string) string {
+	schema := literal(s.b.schema)
+	if s.b.schema == "" {
+		schema = fmt.Sprintf(`coalesce((SELECT n.nspname FROM pg_catalog.pg_class c
+	JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)), current_schema())`, literal(ident(s.b.tableName)))
+	}
+	return fmt.Sprintf(`SELECT schema, key, %s FROM (
+	SELECT schema, CASE WHEN schema IS NOT NULL THEN hashtextextended(format('waymark %%I.%%I %%L', schema, %s, %s), 0) END AS key
+	FROM (SELECT %s AS schema) s) k`, wrap, literal(s.b.tableName), s.b.appKey, schema)
+}
+
+// lock polls for the advisory lock until it has it or ctx ends. It never
+// waits inside a statement: a statement blocked on a lock holds a snapshot,
+// which CREATE INDEX CONCURRENTLY in the lock holder's migration would wait
+// for, a deadlock. Once locked, the history table stays pinned to the schema
+// it resolved to, so that a script's SET search_path cannot move it.
 func (s *session) lock(ctx context.Context) error {
 	if scs := s.conn.PgConn().ParameterStatus("standard_conforming_strings"); scs != "on" {
 		return fmt.Errorf("pgxbackend: standard_conforming_strings is %q; waymark needs it on", scs)
 	}
-	s.table = s.b.table
-	resolve := ""
-	if s.b.schema == "" {
-		// The schema the table is in, or the one CREATE TABLE would use.
-		resolve = fmt.Sprintf(`;
-SELECT coalesce((SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE c.oid = to_regclass(%s)), current_schema())`, literal(s.b.table))
-	}
-	q := fmt.Sprintf("SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0; SELECT pg_advisory_lock(%d)%s", s.b.lockKey, resolve)
-	start := time.Now()
-	s.b.log.DebugContext(ctx, "pgxbackend: waiting for the migration lock", "key", s.b.lockKey)
-	results, err := s.query(ctx, q)
-	if err != nil {
-		return fmt.Errorf("pgxbackend: wait for the migration lock: %w", err)
-	}
-	s.b.log.DebugContext(ctx, "pgxbackend: migration lock taken", "wait", time.Since(start))
-	if resolve != "" {
-		schema := lastValue(results)
-		if schema == nil {
+	q := s.keyQuery("CASE WHEN key IS NOT NULL THEN pg_try_advisory_lock(key) END")
+	start, delay, told := time.Now(), lockPollMin, false
+	for {
+		results, err := s.query(ctx, q)
+		if err != nil {
+			// If the try was cancelled after it took the lock, the lock
+			// outlives the statement: give it back. (A pooled connection is
+			// closed anyway.)
+			if s.pooled == nil {
+				uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
+				_, _ = s.query(uctx, s.keyQuery("pg_advisory_unlock(key)"))
+				cancel()
+			}
+			return fmt.Errorf("pgxbackend: wait for the migration lock: %w", err)
+		}
+		row := results[0].Rows[0]
+		if row[0] == nil {
 			return errors.New("pgxbackend: no schema in the search_path for the history table; set Options.Schema")
 		}
-		s.table = ident(*schema) + "." + s.b.table
+		if string(row[2]) == "t" {
+			s.key, err = strconv.ParseInt(string(row[1]), 10, 64)
+			if err != nil {
+				return fmt.Errorf("pgxbackend: lock key %q: %w", row[1], err)
+			}
+			s.table = ident(string(row[0])) + "." + ident(s.b.tableName)
+			s.b.log.DebugContext(ctx, "pgxbackend: migration lock taken", "wait", time.Since(start), "key", s.key)
+			return nil
+		}
+		if !told && time.Since(start) > time.Second {
+			s.b.log.InfoContext(ctx, "pgxbackend: waiting for the migration lock, held by another session", "key", string(row[1]))
+			told = true
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("pgxbackend: wait for the migration lock: %w", ctx.Err())
+		case <-time.After(delay/2 + rand.N(delay)):
+		}
+		delay = min(2*delay, lockPollMax)
 	}
-	return nil
 }
 
 // lastValue returns the first column of the first row of the last result,
@@ -117,12 +163,22 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 	return records, err
 }
 
+// marker names the column of a statement that Apply sends between the
+// migration's SQL and the history writes: an error before its result is the
+// script's, an error after it is the history's.
+const marker = "waymark:history"
+
 // Apply sends sql, the creation of the history table if it is the first
-// write, and the history change as one query: one round trip, one
-// transaction (or part of the one Begin opened).
+// write, and the history change as one query: one round trip. Outside a
+// transaction opened by Begin, the query is wrapped in BEGIN and COMMIT (an
+// explicit block, so that scripts may use SAVEPOINT).
 func (s *session) Apply(ctx context.Context, sql string, ch backend.Change) error {
 	if err := s.usable(ctx); err != nil {
 		return fmt.Errorf("pgxbackend: apply: %w", err)
+	}
+	if st := s.conn.PgConn().TxStatus(); !s.inTx && st != 'I' {
+		return fmt.Errorf("pgxbackend: apply: the connection is inside a transaction (status %q) that waymark did not open; "+
+			"did a no-transaction script BEGIN without COMMIT?", st)
 	}
 	create, err := s.createTable(ctx)
 	if err != nil {
@@ -132,48 +188,55 @@ func (s *session) Apply(ctx context.Context, sql string, ch backend.Change) erro
 	if err != nil {
 		return err
 	}
-	nScript := 0
 	if sql != "" {
-		pieces, err := sqlsplit.Split(sql)
-		if err != nil {
-			return &backend.ScriptError{Offset: -1, Statement: -1, Err: err}
-		}
-		for _, p := range pieces {
-			if p.SQL != "" {
-				nScript++
-			}
-		}
 		s.ranSQL = true
 	}
-	// The script comes first, so that the server's error positions are
-	// positions in it; the newline ends a trailing "--" comment.
+	own := !s.inTx // Apply opens and commits a transaction of its own
 	var q strings.Builder
 	q.Grow(len(sql) + 1024)
+	if own {
+		q.WriteString("BEGIN;\n")
+	}
+	scriptAt := q.Len()
 	if sql != "" {
+		// The newline ends a trailing "--" comment.
 		q.WriteString(sql)
 		q.WriteString("\n;\n")
 	}
+	q.WriteString(`SELECT 1 AS "` + marker + `";` + "\n")
 	for _, c := range create {
 		q.WriteString(c)
 		q.WriteString(";\n")
 	}
 	q.WriteString(change)
+	if own {
+		q.WriteString(";\nCOMMIT")
+	}
 	query := q.String()
 
-	done, err := s.exec(ctx, query)
-	switch {
-	case err == nil:
+	done, history, err := s.exec(ctx, query)
+	if err == nil {
 		if create != nil {
 			s.tstate = tableExists
 			s.b.log.DebugContext(ctx, "pgxbackend: created the history table", "table", s.table)
 		}
 		s.b.log.DebugContext(ctx, "pgxbackend: history written", "op", ch.Op.String(), "version", ch.Record.Version)
 		return nil
-	case done < nScript:
-		return s.scriptError(query, len(sql), done, err)
+	}
+	if own && s.conn.PgConn().TxStatus() != 'I' {
+		// The failed statement left the block aborted.
+		if _, _, rerr := s.exec(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("roll back: %w", rerr))
+		}
+	}
+	if !history {
+		if own {
+			done-- // BEGIN
+		}
+		return s.scriptError(query, scriptAt, len(sql), done, err)
 	}
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && done == nScript+len(create) {
+	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case "23505": // unique_violation of the primary key
 			return fmt.Errorf("pgxbackend: %s version %d: %w", ch.Op, ch.Record.Version, backend.ErrExists)
@@ -184,17 +247,17 @@ func (s *session) Apply(ctx context.Context, sql string, ch backend.Change) erro
 	return fmt.Errorf("pgxbackend: write history of version %d to %s: %w", ch.Record.Version, s.table, err)
 }
 
-// scriptError locates an error raised by the first n bytes of query (the
-// migration's SQL), of which done statements completed.
-func (s *session) scriptError(query string, n, done int, err error) error {
-	se := &backend.ScriptError{Offset: -1, Statement: done, Err: err}
+// scriptError locates an error raised by the migration's SQL, which is
+// query[at:at+n], of which done statements completed.
+func (s *session) scriptError(query string, at, n, done int, err error) error {
+	se := &backend.ScriptError{Offset: -1, Statement: max(done, 0), Err: err}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Position > 0 {
 		off := int(pgErr.Position) - 1 // PostgreSQL counts characters from 1
 		if s.conn.PgConn().ParameterStatus("server_encoding") != "SQL_ASCII" {
 			off = sqlsplit.CharOffset(query, int(pgErr.Position))
 		}
-		if off < n {
+		if off -= at; off >= 0 && off < n {
 			se.Offset = off
 		}
 	}
@@ -210,9 +273,9 @@ func (s *session) Exec(ctx context.Context, sql string) error {
 		return fmt.Errorf("pgxbackend: exec: %w", backend.ErrInTransaction)
 	}
 	s.ranSQL = true
-	done, err := s.exec(ctx, sql)
+	done, _, err := s.exec(ctx, sql)
 	if err != nil {
-		return s.scriptError(sql, len(sql), done, err)
+		return s.scriptError(sql, 0, len(sql), done, err)
 	}
 	return nil
 }
@@ -225,7 +288,10 @@ func (s *session) Begin(ctx context.Context) error {
 	if s.inTx {
 		return fmt.Errorf("pgxbackend: begin: %w", backend.ErrInTransaction)
 	}
-	if _, err := s.exec(ctx, "BEGIN"); err != nil {
+	if st := s.conn.PgConn().TxStatus(); st != 'I' {
+		return fmt.Errorf("pgxbackend: begin: the connection is inside a transaction (status %q) that waymark did not open", st)
+	}
+	if _, _, err := s.exec(ctx, "BEGIN"); err != nil {
 		return fmt.Errorf("pgxbackend: begin: %w", err)
 	}
 	s.inTx = true
@@ -262,7 +328,7 @@ func (s *session) Rollback(ctx context.Context) error {
 	}
 	s.inTx = false
 	s.tstate = tableUnknown // a table created in the transaction is gone
-	if _, err := s.exec(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
+	if _, _, err := s.exec(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
 		return fmt.Errorf("pgxbackend: rollback: %w", err)
 	}
 	return nil
@@ -277,14 +343,20 @@ func (s *session) Unlock(ctx context.Context) error {
 	s.unlocked = true
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
 	defer cancel()
-	q := fmt.Sprintf("SELECT pg_advisory_unlock(%d)", s.b.lockKey)
+	q := fmt.Sprintf("SELECT pg_advisory_unlock(%d)", s.key)
 	if s.inTx || s.conn.PgConn().TxStatus() != 'I' {
 		q = "ROLLBACK; " + q
 	}
-	results, err := s.query(ctx, q)
-	if err == nil {
-		if v := lastValue(results); v == nil || *v != "t" {
-			err = errors.New("the server says this session did not hold it")
+	var err error
+	for try := 0; try < 2; try++ {
+		// A second try, in case a late cancel request of the caller's
+		// context hit the first.
+		var results []*pgconn.Result
+		if results, err = s.query(ctx, q); err == nil {
+			if v := lastValue(results); v == nil || *v != "t" {
+				err = errors.New("the server says this session did not hold it")
+			}
+			break
 		}
 	}
 	if err != nil {
@@ -317,20 +389,25 @@ func (s *session) release(failed error) error {
 	return nil
 }
 
-// exec runs query (one or more statements) with the simple protocol and
-// returns how many of its statements completed.
-func (s *session) exec(ctx context.Context, query string) (done int, err error) {
+// exec runs query (one or more statements) with the simple protocol. It
+// returns how many of its statements completed, and whether the marker
+// statement (see Apply) was among them.
+func (s *session) exec(ctx context.Context, query string) (done int, marked bool, err error) {
 	err = s.watch(ctx, func(ctx context.Context) error {
 		mrr := s.conn.PgConn().Exec(ctx, query)
 		for mrr.NextResult() {
-			if _, err := mrr.ResultReader().Close(); err != nil {
+			rr := mrr.ResultReader()
+			if fds := rr.FieldDescriptions(); len(fds) == 1 && fds[0].Name == marker {
+				marked = true
+			}
+			if _, err := rr.Close(); err != nil {
 				break
 			}
 			done++
 		}
 		return mrr.Close()
 	})
-	return done, err
+	return done, marked, err
 }
 
 // query runs query and returns its results, rows included.

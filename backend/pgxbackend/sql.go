@@ -46,7 +46,9 @@ func (s *session) createTable(ctx context.Context) ([]string, error) {
 	if s.tstate == tableExists {
 		return nil, nil
 	}
-	stmts := []string{fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", s.b.initKey)}
+	// The key of this transaction lock only has to be the same for every
+	// session creating this table.
+	stmts := []string{fmt.Sprintf("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", literal("waymark create "+s.table))}
 	if s.tstate == tableUnknown || s.b.schema != "" {
 		// One query, before the first write only: does the table exist, and
 		// its schema? (CREATE SCHEMA IF NOT EXISTS needs the CREATE
