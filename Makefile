@@ -23,8 +23,9 @@ bench: ## Run the benchmarks.
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
 .PHONY: fuzz
-fuzz: ## Fuzz the SQL statement splitter for FUZZTIME (default 60s).
+fuzz: ## Fuzz the statement splitter, then the file-name parser, FUZZTIME each (default 60s).
 	$(GO) test ./internal/sqlsplit -run='^$$' -fuzz=FuzzSplit -fuzztime=$(FUZZTIME)
+	$(GO) test ./source -run='^$$' -fuzz=FuzzParseName -fuzztime=$(FUZZTIME)
 
 .PHONY: fmt
 fmt: ## Check that every Go file is gofmt'd.

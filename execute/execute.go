@@ -133,10 +133,11 @@ func underLock(ctx context.Context, db backend.Backend, log *slog.Logger, fn fun
 
 // runner executes the steps of one plan.
 type runner struct {
-	p    *plan.Plan
-	opts Options
-	log  *slog.Logger
-	res  *Result
+	p       *plan.Plan
+	scripts []*source.Script // the steps' scripts, parsed by check
+	opts    Options
+	log     *slog.Logger
+	res     *Result
 }
 
 func newRunner(opts *Options) *runner {
@@ -156,18 +157,27 @@ func (r *runner) use(p *plan.Plan) {
 	r.p, r.res.Plan = p, p
 }
 
-// check refuses a plan that cannot run as it is, before anything happens.
+// check refuses a plan that cannot run as it is, before anything happens:
+// each step's SQL is checked again as package source checks a file, so that
+// a plan decoded from JSON or built by hand gets the same scrutiny.
 func (r *runner) check() error {
-	for _, st := range r.p.Steps {
-		if source.ChecksumOf(st.SQL) != st.Checksum {
-			return fmt.Errorf("execute: %w: version %d (%s): SQL does not match its checksum", ErrBadPlan, st.Version, st.Path)
+	r.scripts = make([]*source.Script, len(r.p.Steps))
+	for i, st := range r.p.Steps {
+		bad := func(format string, args ...any) error {
+			return fmt.Errorf("execute: %w: version %d (%s): %s", ErrBadPlan, st.Version, st.Path, fmt.Sprintf(format, args...))
 		}
-		if _, err := sqlsplit.Split(st.SQL); err != nil {
-			return fmt.Errorf("execute: %w: version %d (%s): %w", ErrBadPlan, st.Version, st.Path, err)
+		sc, err := source.ParseScript(st.Path, []byte(st.SQL), st.Direction)
+		switch {
+		case err != nil:
+			return fmt.Errorf("execute: %w: version %d: %w", ErrBadPlan, st.Version, err)
+		case sc.Checksum != st.Checksum:
+			return bad("SQL does not match its checksum")
+		case sc.NoTransaction != st.NoTransaction:
+			return bad("the step's no-transaction flag (%v) does not match its script's directive", st.NoTransaction)
+		case st.NoTransaction && r.opts.SingleTransaction:
+			return bad("Options.SingleTransaction, but the step must run outside a transaction")
 		}
-		if st.NoTransaction && r.opts.SingleTransaction {
-			return fmt.Errorf("execute: %w: Options.SingleTransaction, but version %d (%s) must run outside a transaction", ErrBadPlan, st.Version, st.Path)
-		}
+		r.scripts[i] = sc
 	}
 	return nil
 }
@@ -188,9 +198,9 @@ func (r *runner) run(ctx context.Context, sess backend.Session) error {
 		start := time.Now()
 		var err error
 		if st.NoTransaction {
-			err = r.runNoTx(ctx, sess, st)
+			err = r.runNoTx(ctx, sess, st, r.scripts[i])
 		} else {
-			err = r.runTx(ctx, sess, st)
+			err = r.runTx(ctx, sess, st, r.scripts[i])
 		}
 		d := time.Since(start)
 		r.progress(Event{Step: st, Index: i, Total: len(p.Steps), Done: true, Duration: d, Err: err})
@@ -226,33 +236,33 @@ func (r *runner) progress(e Event) {
 }
 
 // runTx runs a step and its record in one transaction.
-func (r *runner) runTx(ctx context.Context, sess backend.Session, st plan.Step) error {
+func (r *runner) runTx(ctx context.Context, sess backend.Session, st plan.Step, sc *source.Script) error {
 	ch := backend.Change{Op: backend.Delete, Record: backend.Record{Version: st.Version}}
 	if st.Direction == source.Up {
 		ch = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum}}
 	}
 	if err := sess.Apply(ctx, st.SQL, ch); err != nil {
-		return stepError(st, err, -1, false)
+		return stepError(st, sc, err, -1, false)
 	}
 	return nil
 }
 
 // runNoTx runs a step statement by statement: recorded dirty first, clean
 // after.
-func (r *runner) runNoTx(ctx context.Context, sess backend.Session, st plan.Step) error {
-	stmts := statements(st.SQL)
+func (r *runner) runNoTx(ctx context.Context, sess backend.Session, st plan.Step, sc *source.Script) error {
+	stmts := sc.Statements
 	mark := backend.Change{Op: backend.Mark, Record: backend.Record{Version: st.Version, Dirty: st.Direction}}
 	if st.Direction == source.Up {
 		mark = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum, Dirty: source.Up}}
 	}
 	if err := sess.Apply(ctx, "", mark); err != nil {
-		return stepError(st, err, -1, false)
+		return stepError(st, sc, err, -1, false)
 	}
 	start := time.Now()
 	for i, s := range stmts {
 		r.log.DebugContext(ctx, "waymark: statement", "version", st.Version, "statement", i+1, "of", len(stmts), "line", s.Line)
 		if err := sess.Exec(ctx, s.SQL); err != nil {
-			return stepError(st, err, i, true)
+			return stepError(st, sc, err, i, true)
 		}
 	}
 	done := backend.Change{Op: backend.Delete, Record: backend.Record{Version: st.Version}}
@@ -260,35 +270,22 @@ func (r *runner) runNoTx(ctx context.Context, sess backend.Session, st plan.Step
 		done = backend.Change{Op: backend.Mark, Record: backend.Record{Version: st.Version, Duration: max(time.Since(start), time.Microsecond)}}
 	}
 	if err := sess.Apply(ctx, "", done); err != nil {
-		return stepError(st, err, -1, true)
+		return stepError(st, sc, err, -1, true)
 	}
 	return nil
-}
-
-// statements splits a step's SQL; check has made sure it splits.
-func statements(sql string) []sqlsplit.Statement {
-	pieces, _ := sqlsplit.Split(sql)
-	out := pieces[:0]
-	for _, p := range pieces {
-		if p.SQL != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // stepError wraps err, locating it in the step's file when the script
 // raised it. stmt is the index of the statement that ran alone
 // (no-transaction steps), or -1 when the whole script ran at once.
-func stepError(st plan.Step, err error, stmt int, dirty bool) error {
-	e := &StepError{Version: st.Version, Direction: st.Direction, Path: st.Path, Dirty: dirty, Err: err}
-	stmts := statements(st.SQL)
-	e.Statements = len(stmts)
+func stepError(st plan.Step, sc *source.Script, err error, stmt int, dirty bool) error {
+	stmts := sc.Statements
+	e := &StepError{Version: st.Version, Direction: st.Direction, Path: st.Path, Statements: len(stmts), Dirty: dirty, Err: err}
 	var se *backend.ScriptError
 	if errors.As(err, &se) {
 		base, index := 0, se.Statement
 		if stmt >= 0 {
-			base, index = stmts[stmt].Start, stmt
+			base, index = stmts[stmt].Offset, stmt
 		}
 		switch {
 		case se.Offset >= 0 && base+se.Offset <= len(st.SQL):

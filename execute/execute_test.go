@@ -318,15 +318,31 @@ func TestResolveMarkApplied(t *testing.T) {
 
 func TestRunRefusesEditedPlan(t *testing.T) {
 	set := fakeSet(t)
-	db := memory.New(nil)
-	p := mustPlan(t, db, set, plan.To(1))
-	p.Steps[0].SQL = "DROP TABLE everything;"
-	_, err := execute.Run(context.Background(), db, p, nil)
-	if !errors.Is(err, execute.ErrBadPlan) {
-		t.Errorf("Run of an edited plan = %v, want ErrBadPlan", err)
+	edits := []struct {
+		name string
+		edit func(*plan.Step)
+		want string
+	}{
+		{"SQL without its checksum", func(s *plan.Step) { s.SQL = "DROP TABLE everything;" }, "does not match its checksum"},
+		{"no-transaction flag", func(s *plan.Step) { s.NoTransaction = true }, "no-transaction flag"},
+		{"transaction control, checksum and all", func(s *plan.Step) {
+			s.SQL = "CREATE TABLE one (id int);\nCOMMIT;\nDROP TABLE two;"
+			s.Checksum = source.ChecksumOf(s.SQL)
+		}, "transaction control"},
 	}
-	if got := db.Executed(); len(got) != 0 {
-		t.Errorf("an edited plan ran %q", got)
+	for _, e := range edits {
+		t.Run(e.name, func(t *testing.T) {
+			db := memory.New(nil)
+			p := mustPlan(t, db, set, plan.To(1))
+			e.edit(&p.Steps[0])
+			_, err := execute.Run(context.Background(), db, p, nil)
+			if !errors.Is(err, execute.ErrBadPlan) || !strings.Contains(err.Error(), e.want) {
+				t.Errorf("Run of an edited plan = %v, want ErrBadPlan saying %q", err, e.want)
+			}
+			if got := db.Executed(); len(got) != 0 {
+				t.Errorf("an edited plan ran %q", got)
+			}
+		})
 	}
 }
 

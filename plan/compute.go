@@ -131,6 +131,11 @@ func (c *computer) applied(r backend.Record, m *source.Migration) {
 
 // unknown visits a version in the history that the set does not have.
 func (c *computer) unknown(r backend.Record) {
+	if !c.down && r.Version > c.set.Latest() && c.opts.AllowNewerDatabase {
+		// A newer release applied it, or is applying it: leave it alone.
+		c.place(r)
+		return
+	}
 	c.dirty(r, "")
 	c.place(r)
 	switch {
@@ -140,8 +145,6 @@ func (c *computer) unknown(r backend.Record) {
 	case c.down:
 		c.errs = append(c.errs, &Error{Err: ErrUnknownVersion, Version: r.Version,
 			Detail: "was its file deleted or renamed?"})
-	case r.Version > c.set.Latest() && c.opts.AllowNewerDatabase:
-		// A newer binary applied it; leave it alone.
 	case r.Version > c.set.Latest():
 		c.errs = append(c.errs, &Error{Err: ErrUnknownVersion, Version: r.Version,
 			Detail: fmt.Sprintf("the source ends at %d; if a newer release applied it, plan with Options.AllowNewerDatabase", c.set.Latest())})
@@ -157,7 +160,7 @@ func (c *computer) dirty(r backend.Record, path string) {
 		return
 	}
 	c.errs = append(c.errs, &Error{Err: ErrDirty, Version: r.Version, Path: path,
-		Detail: fmt.Sprintf("its no-transaction %s script failed part-way; repair the database by hand, then record the outcome with execute.Resolve", r.Dirty)})
+		Detail: fmt.Sprintf("its no-transaction %s script did not finish; if it failed (rather than still running elsewhere), repair the database by hand, then record the outcome with execute.Resolve", r.Dirty)})
 }
 
 // place tracks the highest applied version not above the target.

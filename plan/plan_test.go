@@ -144,6 +144,8 @@ func TestCompute(t *testing.T) {
 			[]refusal{{plan.ErrUnknownVersion, 100, ""}}},
 		{"newer database tolerated", state(set, 1, 2, 3, 5, 8, 100), plan.Latest(), &plan.Options{AllowNewerDatabase: true},
 			&outcome{100, 100, 0, nil}, nil},
+		{"tolerance covers a newer release's unfinished step", state(set, 1, 2, 3, 5, 8, -100), plan.Latest(), &plan.Options{AllowNewerDatabase: true},
+			&outcome{100, 100, 0, nil}, nil},
 		{"tolerance does not cover versions inside the source's range", state(set, 1, 4), plan.Latest(), &plan.Options{AllowNewerDatabase: true, AllowOutOfOrder: true}, nil,
 			[]refusal{{plan.ErrUnknownVersion, 4, ""}}},
 		{"tolerance does not allow going down through unknown versions", state(set, 1, 2, 3, 5, 8, 100), plan.DownTo(5), &plan.Options{AllowNewerDatabase: true}, nil,

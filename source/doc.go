@@ -39,22 +39,24 @@
 //
 // # Directives
 //
-// Lines at the top of a script, before anything but blank lines and "--"
-// comments, may hold directives:
+// A "--" comment line before a script's first statement may hold a
+// directive:
 //
 //	-- waymark:no-transaction
 //
 // marks a script that must run outside a transaction block (CREATE INDEX
 // CONCURRENTLY, VACUUM, ALTER TYPE ... ADD VALUE before PostgreSQL 12). Such
 // a script runs statement by statement ([Script.Statements]). Any "--"
-// comment whose text starts with "waymark" must be a known directive, and a
-// directive below the first statement is an error: a misspelt or misplaced
-// directive is never ignored.
+// comment line whose text starts with "waymark" must be a known directive,
+// and a directive after the first statement is an error: a misspelt or
+// misplaced directive is never ignored.
 //
 // A script without the directive runs inside one transaction together with
 // its history record, so it must not contain transaction control of its own
 // (BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK, ABORT, PREPARE
-// TRANSACTION); SAVEPOINT and ROLLBACK TO SAVEPOINT are fine.
+// TRANSACTION); SAVEPOINT and ROLLBACK TO SAVEPOINT are fine. A
+// no-transaction script may use transactions, but must end every one it
+// begins.
 //
 // # Errors
 //

@@ -12,6 +12,17 @@ import (
 // directiveNoTransaction is the one directive waymark knows.
 const directiveNoTransaction = "waymark:no-transaction"
 
+// ParseScript checks one script as [FromFS] would, splits it into
+// statements and reads its directives. The error, if any, joins an [*Error]
+// per problem, each naming path.
+func ParseScript(path string, data []byte, dir Direction) (*Script, error) {
+	s, errs := parseScript(path, data, dir)
+	if errs != nil {
+		return nil, join(errs)
+	}
+	return s, nil
+}
+
 // parseScript checks a script's text and splits it into statements. It
 // returns every problem it finds, each an [*Error] naming path.
 func parseScript(path string, data []byte, dir Direction) (*Script, []*Error) {
@@ -47,60 +58,64 @@ func parseScript(path string, data []byte, dir Direction) (*Script, []*Error) {
 		}
 	}
 	s.Statements = make([]Statement, 0, n)
-	header := headerEnd(sql)
 	for _, p := range pieces {
-		// Directives live in comments, which lie outside statements.
+		// Directives live in "--" comments, which lie outside statements;
+		// they count only before the first statement.
 		lead := p.Start - p.Offset
 		for off, text := range lineComments(p.Text[:lead]) {
-			off += p.Offset
 			body := strings.TrimSpace(text)
 			if len(body) < len("waymark") || !strings.EqualFold(body[:len("waymark")], "waymark") {
 				continue
 			}
 			switch {
 			case body != directiveNoTransaction:
-				errs = append(errs, at(off, ErrDirective, "unknown directive "+quote(body)+" (known: "+directiveNoTransaction+")"))
-			case off > header:
-				errs = append(errs, at(off, ErrDirective, directiveNoTransaction+" must come before the first statement"))
+				errs = append(errs, at(p.Offset+off, ErrDirective, "unknown directive "+quote(body)+" (known: "+directiveNoTransaction+")"))
+			case len(s.Statements) > 0:
+				errs = append(errs, at(p.Offset+off, ErrDirective, directiveNoTransaction+" must come before the first statement"))
 			default:
 				s.NoTransaction = true
 			}
 		}
-		if p.SQL == "" {
-			continue
+		if p.SQL != "" {
+			s.Statements = append(s.Statements, Statement{SQL: p.SQL, Offset: p.Start, Line: p.Line, Column: p.Column})
 		}
-		s.Statements = append(s.Statements, Statement{SQL: p.SQL, Offset: p.Start, Line: p.Line, Column: p.Column})
 	}
 	if dir == Up && len(s.Statements) == 0 {
 		errs = append(errs, &Error{Path: path, Err: ErrEmpty, Detail: "the file holds only whitespace and comments"})
 	}
-	if !s.NoTransaction {
-		for _, st := range s.Statements {
-			if kw, ok := transactionControl(st.SQL); ok {
-				errs = append(errs, &Error{Path: path, Line: st.Line, Column: st.Column, Err: ErrTransactionControl,
-					Detail: kw + " would end waymark's transaction early; remove it, or run the script with -- " + directiveNoTransaction})
-			}
-		}
-	}
+	errs = append(errs, checkTransactionControl(s)...)
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	return s, nil
 }
 
-// headerEnd returns the byte offset at which a script's header ends: the
-// start of its first line that is neither blank nor a "--" comment.
-func headerEnd(sql string) int {
-	off := 0
-	for off < len(sql) {
-		line, _, _ := strings.Cut(sql[off:], "\n")
-		t := strings.TrimSpace(line)
-		if t != "" && !strings.HasPrefix(t, "--") {
-			return off
+// checkTransactionControl refuses transaction control in a transactional
+// script, where it would end waymark's transaction early, and a
+// transaction left open by a no-transaction script, which would swallow the
+// history writes that follow it.
+func checkTransactionControl(s *Script) []*Error {
+	var errs []*Error
+	var open *Statement // the statement that opened a transaction
+	for i := range s.Statements {
+		st := &s.Statements[i]
+		kw, ok := transactionControl(st.SQL)
+		switch {
+		case !ok:
+		case !s.NoTransaction:
+			errs = append(errs, &Error{Path: s.Path, Line: st.Line, Column: st.Column, Err: ErrTransactionControl,
+				Detail: kw + " would end waymark's transaction early; remove it, or run the script with -- " + directiveNoTransaction})
+		case kw == "BEGIN" || kw == "START TRANSACTION":
+			open = st
+		default:
+			open = nil
 		}
-		off += len(line) + 1
 	}
-	return len(sql)
+	if open != nil {
+		errs = append(errs, &Error{Path: s.Path, Line: open.Line, Column: open.Column, Err: ErrTransactionControl,
+			Detail: "this transaction is never committed; waymark records the step after its last statement, outside any transaction"})
+	}
+	return errs
 }
 
 // lineComments yields, for each line of trivia (text outside statements:
@@ -145,14 +160,43 @@ func transactionControl(stmt string) (string, bool) {
 }
 
 // nextWord returns the leading run of ASCII letters of s after any
-// whitespace, and what follows it.
+// whitespace and comments, and what follows it.
 func nextWord(s string) (word, rest string) {
-	s = strings.TrimLeft(s, " \t\r\n\f\v")
+	for {
+		s = strings.TrimLeft(s, " \t\r\n\f\v")
+		if strings.HasPrefix(s, "--") {
+			_, s, _ = strings.Cut(s, "\n")
+		} else if strings.HasPrefix(s, "/*") {
+			s = skipBlockComment(s)
+		} else {
+			break
+		}
+	}
 	n := 0
 	for n < len(s) && (s[n]|0x20 >= 'a' && s[n]|0x20 <= 'z') {
 		n++
 	}
 	return s[:n], s[n:]
+}
+
+// skipBlockComment returns what follows the (nested) block comment that s
+// starts with; the splitter has made sure it is closed.
+func skipBlockComment(s string) string {
+	depth := 0
+	for i := 0; i+1 < len(s); i++ {
+		switch s[i : i+2] {
+		case "/*":
+			depth++
+			i++
+		case "*/":
+			depth--
+			i++
+			if depth == 0 {
+				return s[i+1:]
+			}
+		}
+	}
+	return ""
 }
 
 var eq = strings.EqualFold

@@ -2,7 +2,6 @@ package source
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -153,11 +152,7 @@ func load(fsys fs.FS, dir, shown string) (*Set, error) {
 		slices.SortStableFunc(errs, func(a, b *Error) int {
 			return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
 		})
-		joined := make([]error, len(errs))
-		for i, e := range errs {
-			joined[i] = e
-		}
-		return nil, errors.Join(joined...)
+		return nil, join(errs)
 	}
 	if len(set.migrations) == 0 {
 		return nil, &Error{Path: where, Err: ErrNoMigrations, Detail: "want files named like v001_create_users.up.sql"}

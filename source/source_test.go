@@ -104,8 +104,10 @@ func TestFromFSProblems(t *testing.T) {
 			[]problem{{"m/v1.up.sql", 1, 3, source.ErrDirective}}},
 		{"directive below the first statement", map[string]string{"v1.up.sql": "SELECT 1;\n-- waymark:no-transaction\nSELECT 2;"},
 			[]problem{{"m/v1.up.sql", 2, 1, source.ErrDirective}}},
-		{"directive after a block comment", map[string]string{"v1.up.sql": "/* header */\n-- waymark:no-transaction\nSELECT 2;"},
-			[]problem{{"m/v1.up.sql", 2, 1, source.ErrDirective}}},
+		{"directive after the first statement on its line", map[string]string{"v1.up.sql": "SELECT 1; -- waymark:no-transaction\nSELECT 2;"},
+			[]problem{{"m/v1.up.sql", 1, 11, source.ErrDirective}}},
+		{"a no-transaction script that never commits", map[string]string{"v1.up.sql": "-- waymark:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (x);\nBEGIN;\nUPDATE t SET x = 1;\n"},
+			[]problem{{"m/v1.up.sql", 3, 1, source.ErrTransactionControl}}},
 		{"unterminated dollar quote", map[string]string{"v1.up.sql": "SELECT 1;\nDO $body$ BEGIN NULL; END $bdoy$;\n"},
 			[]problem{{"m/v1.up.sql", 2, 4, source.ErrSyntax}}},
 		{"unterminated string in a down script", map[string]string{"v1.up.sql": ok, "v1.down.sql": "SELECT 'oops;\n"},
@@ -143,14 +145,16 @@ func TestFromFSAccepts(t *testing.T) {
 	tests := []struct {
 		name  string
 		files map[string]string
+		noTx  bool // v1's up script runs outside a transaction
 	}{
-		{"transaction control inside a no-transaction script", map[string]string{"v1.up.sql": "-- waymark:no-transaction\nBEGIN;\nSELECT 1;\nCOMMIT;\n"}},
-		{"savepoints", map[string]string{"v1.up.sql": "SAVEPOINT a;\nSELECT 1;\nROLLBACK TO SAVEPOINT a;\nRELEASE a;"}},
-		{"BEGIN inside a function body", map[string]string{"v1.up.sql": "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$\nBEGIN\n  COMMIT;\nEND\n$$;"}},
-		{"empty down script", map[string]string{"v1.up.sql": "SELECT 1;", "v1.down.sql": "-- nothing to undo\n"}},
-		{"directive after a comment header, any spacing", map[string]string{"v1.up.sql": "-- Add an index.\n\n--waymark:no-transaction   \r\nCREATE INDEX CONCURRENTLY i ON t (x);"}},
-		{"a comment mentioning waymark mid-line is not a directive", map[string]string{"v1.up.sql": "SELECT 1; -- see waymark docs? no: this line starts with SELECT\n"}},
-		{"other files are ignored", map[string]string{"v1.up.sql": "SELECT 1;", "README.md": "x", "v2.up.sql~": "x", ".v3.up.sql.swp": "x", ".#v4.up.sql": "x", "sub/v5.up.sql": "not read"}},
+		{"transaction control inside a no-transaction script", map[string]string{"v1.up.sql": "-- waymark:no-transaction\nBEGIN;\nSELECT 1;\nCOMMIT;\n"}, true},
+		{"savepoints", map[string]string{"v1.up.sql": "SAVEPOINT a;\nSELECT 1;\nROLLBACK TO SAVEPOINT a;\nROLLBACK /* undo */ -- all of it\n TO a;\nRELEASE a;"}, false},
+		{"directive after a header block comment", map[string]string{"v1.up.sql": "/* Index\n   the skus. */\n-- waymark:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (x);"}, true},
+		{"BEGIN inside a function body", map[string]string{"v1.up.sql": "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$\nBEGIN\n  COMMIT;\nEND\n$$;"}, false},
+		{"empty down script", map[string]string{"v1.up.sql": "SELECT 1;", "v1.down.sql": "-- nothing to undo\n"}, false},
+		{"directive after a comment header, any spacing", map[string]string{"v1.up.sql": "-- Add an index.\n\n--waymark:no-transaction   \r\nCREATE INDEX CONCURRENTLY i ON t (x);"}, true},
+		{"a comment mentioning waymark mid-line is not a directive", map[string]string{"v1.up.sql": "SELECT 1; -- see waymark docs? no: this line starts with SELECT\n"}, false},
+		{"other files are ignored", map[string]string{"v1.up.sql": "SELECT 1;", "README.md": "x", "v2.up.sql~": "x", ".v3.up.sql.swp": "x", ".#v4.up.sql": "x", "sub/v5.up.sql": "not read"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -159,7 +163,10 @@ func TestFromFSAccepts(t *testing.T) {
 				t.Fatalf("FromFS: %v", err)
 			}
 			if set.Len() != 1 {
-				t.Errorf("Len = %d, want 1", set.Len())
+				t.Fatalf("Len = %d, want 1", set.Len())
+			}
+			if m, _ := set.Lookup(1); m.Up.NoTransaction != tt.noTx {
+				t.Errorf("NoTransaction = %v, want %v", m.Up.NoTransaction, tt.noTx)
 			}
 		})
 	}
@@ -397,5 +404,19 @@ func TestDirectionText(t *testing.T) {
 	var d source.Direction
 	if err := d.UnmarshalText([]byte("sideways")); err == nil {
 		t.Error(`UnmarshalText("sideways") succeeded`)
+	}
+}
+
+func TestParseScript(t *testing.T) {
+	sc, err := source.ParseScript("x.up.sql", []byte("-- waymark:no-transaction\nVACUUM a;\nVACUUM b;"), source.Up)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sc.NoTransaction || len(sc.Statements) != 2 || sc.Checksum != source.ChecksumOf(sc.SQL) {
+		t.Errorf("ParseScript = %+v", sc)
+	}
+	_, err = source.ParseScript("x.up.sql", []byte("COMMIT;\nSELECT 'x"), source.Up)
+	if !errors.Is(err, source.ErrSyntax) || !strings.HasPrefix(err.Error(), "x.up.sql:2:8: ") {
+		t.Errorf("ParseScript of a broken script = %v, want ErrSyntax at x.up.sql:2:8", err)
 	}
 }

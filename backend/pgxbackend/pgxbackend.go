@@ -23,10 +23,13 @@
 //
 // # Locking
 //
-// [Backend.Lock] takes a session-level advisory lock whose key is derived
-// from the schema, table and app key, on a connection of its own, waiting
-// for as long as the context allows (the connection's lock_timeout and
-// statement_timeout do not apply to this wait). The session runs every
+// [Backend.Lock] takes a session-level advisory lock, on a connection of its
+// own, with a key the server derives from the resolved schema, table and
+// app key (so "" and "public" for a table in public are one lock). It polls
+// with pg_try_advisory_lock, backing off to twice a second, for as long as
+// the context allows; it never waits inside a statement, because a waiting
+// statement holds a snapshot that a CREATE INDEX CONCURRENTLY in the lock
+// holder's migration would wait for, a deadlock. The session runs every
 // statement on that connection. When the context ends, the running
 // statement is cancelled on the server (a cancel request, not a closed
 // socket), so the server is not left running it while holding the lock.
@@ -36,11 +39,10 @@
 //
 // # Round trips
 //
-// Every query uses the simple protocol, no prepared statements, so that
-// the backend also works behind a transaction-pooling proxy for reads and
-// writes. A transactional step is one round trip: its SQL and its history
-// record are sent as one multi-statement query, which PostgreSQL runs as one
-// transaction. Reading the state is one round trip.
+// Every query uses the simple protocol, no prepared statements. A
+// transactional step is one round trip: BEGIN, its SQL, its history record
+// and COMMIT are sent as one multi-statement query. Reading the state is one
+// round trip; each try for the lock is one.
 package pgxbackend
 
 import (
