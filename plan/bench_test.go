@@ -2,6 +2,8 @@ package plan_test
 
 import (
 	"fmt"
+	"io/fs"
+	"slices"
 	"testing"
 	"testing/fstest"
 
@@ -9,48 +11,104 @@ import (
 	"github.com/waymarkdb/waymark/source"
 )
 
-// bigFS is n migrations with up and down scripts, named like real ones.
-func bigFS(n int) fstest.MapFS {
+// bigFS is n migrations, named like real ones, with down scripts if downs.
+func bigFS(n int, downs bool) fstest.MapFS {
 	fsys := make(fstest.MapFS, 2*n)
 	for v := 1; v <= n; v++ {
 		stem := fmt.Sprintf("migrations/v%05d_change_%d", v, v)
 		fsys[stem+".up.sql"] = &fstest.MapFile{Data: []byte(fmt.Sprintf(
 			"-- Change %d.\nCREATE TABLE t%d (\n    id bigint PRIMARY KEY,\n    note text DEFAULT 'it''s; fine'\n);\nCREATE INDEX t%d_note ON t%d (note);\n", v, v, v, v))}
-		fsys[stem+".down.sql"] = &fstest.MapFile{Data: []byte(fmt.Sprintf("DROP TABLE t%d;\n", v))}
+		if downs {
+			fsys[stem+".down.sql"] = &fstest.MapFile{Data: []byte(fmt.Sprintf("DROP TABLE t%d;\n", v))}
+		}
 	}
 	return fsys
 }
 
-// BenchmarkLoadAndPlan10k loads 10,000 migrations (20,000 files) from
-// memory and plans them against a database that has applied half.
+// BenchmarkLoadAndPlan10k loads 10,000 migrations from an fstest.MapFS
+// and plans them against a database that has applied half: with down
+// scripts (20,000 files) and without (10,000 files).
 func BenchmarkLoadAndPlan10k(b *testing.B) {
-	fsys := bigFS(10000)
-	set, err := source.FromFS(fsys, "migrations")
-	if err != nil {
-		b.Fatal(err)
+	for _, downs := range []bool{true, false} {
+		b.Run(fmt.Sprintf("downs=%v", downs), func(b *testing.B) {
+			fsys := bigFS(10000, downs)
+			set, err := source.FromFS(fsys, "migrations")
+			if err != nil {
+				b.Fatal(err)
+			}
+			half := make([]int64, 5000)
+			for i := range half {
+				half[i] = int64(i + 1)
+			}
+			st := plan.Applied(set, half...)
+			b.ReportAllocs()
+			for b.Loop() {
+				set, err := source.FromFS(fsys, "migrations")
+				if err != nil {
+					b.Fatal(err)
+				}
+				p, err := plan.Compute(set, st, plan.Latest(), nil)
+				if err != nil || len(p.Steps) != 5000 {
+					b.Fatalf("plan of %d steps, %v", len(p.Steps), err)
+				}
+			}
+		})
 	}
-	half := make([]int64, 5000)
-	for i := range half {
-		half[i] = int64(i + 1)
-	}
-	st := plan.Applied(set, half...)
+}
+
+// BenchmarkMapFSRead10k is what fstest.MapFS alone costs to list and read
+// the 20,000 files of BenchmarkLoadAndPlan10k (one goroutine).
+func BenchmarkMapFSRead10k(b *testing.B) {
+	fsys := bigFS(10000, true)
 	b.ReportAllocs()
-	b.ResetTimer()
 	for b.Loop() {
-		set, err := source.FromFS(fsys, "migrations")
+		entries, err := fs.ReadDir(fsys, "migrations")
 		if err != nil {
 			b.Fatal(err)
 		}
-		p, err := plan.Compute(set, st, plan.Latest(), nil)
-		if err != nil || len(p.Steps) != 5000 {
-			b.Fatalf("plan of %d steps, %v", len(p.Steps), err)
+		for _, e := range entries {
+			if _, err := fs.ReadFile(fsys, "migrations/"+e.Name()); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }
 
+// BenchmarkLoadFastFS10k loads the same 20,000 files from a file system
+// whose listing and reads cost next to nothing: waymark's own work.
+func BenchmarkLoadFastFS10k(b *testing.B) {
+	m := bigFS(10000, true)
+	entries, err := fs.ReadDir(m, "migrations")
+	if err != nil {
+		b.Fatal(err)
+	}
+	fsys := &fastFS{m, entries}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := source.FromFS(fsys, "migrations"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// fastFS serves a MapFS's files from a listing made in advance.
+type fastFS struct {
+	m       fstest.MapFS
+	entries []fs.DirEntry
+}
+
+func (f *fastFS) Open(name string) (fs.File, error)     { return f.m.Open(name) }
+func (f *fastFS) ReadDir(string) ([]fs.DirEntry, error) { return f.entries, nil }
+func (f *fastFS) ReadFile(name string) ([]byte, error) {
+	if mf := f.m[name]; mf != nil {
+		return slices.Clone(mf.Data), nil
+	}
+	return nil, fs.ErrNotExist
+}
+
 // BenchmarkCompute10k plans 10,000 migrations already loaded.
 func BenchmarkCompute10k(b *testing.B) {
-	set, err := source.FromFS(bigFS(10000), "migrations")
+	set, err := source.FromFS(bigFS(10000, true), "migrations")
 	if err != nil {
 		b.Fatal(err)
 	}

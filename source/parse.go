@@ -126,7 +126,7 @@ func lineComments(trivia string) func(yield func(int, string) bool) {
 		off := 0
 		for off < len(trivia) {
 			line, _, _ := strings.Cut(trivia[off:], "\n")
-			trimmed := strings.TrimLeft(line, " \t\r\f\v")
+			trimmed := strings.TrimLeftFunc(line, isSpace)
 			if rest, ok := strings.CutPrefix(trimmed, "--"); ok {
 				if !yield(off+len(line)-len(trimmed), rest) {
 					return
@@ -163,7 +163,7 @@ func transactionControl(stmt string) (string, bool) {
 // whitespace and comments, and what follows it.
 func nextWord(s string) (word, rest string) {
 	for {
-		s = strings.TrimLeft(s, " \t\r\n\f\v")
+		s = strings.TrimLeftFunc(s, isSpace)
 		if strings.HasPrefix(s, "--") {
 			_, s, _ = strings.Cut(s, "\n")
 		} else if strings.HasPrefix(s, "/*") {
@@ -200,6 +200,11 @@ func skipBlockComment(s string) string {
 }
 
 var eq = strings.EqualFold
+
+// isSpace reports whether r is whitespace to SQL.
+func isSpace(r rune) bool {
+	return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v'
+}
 
 // invalidUTF8 returns the byte offset of the first invalid UTF-8 sequence
 // in s, or -1.
