@@ -60,8 +60,9 @@ func BenchmarkMigrate1000(b *testing.B) {
 }
 
 // BenchmarkBaselineLoop1000 is the floor BenchmarkMigrate1000 compares
-// with: a plain loop sending each migration and a history insert as one
-// query, with no lock, no state read, no checks.
+// with: a plain loop sending each migration and an insert into a table
+// shaped like waymark's history as one query, with no lock, no state read
+// and no checks.
 func BenchmarkBaselineLoop1000(b *testing.B) {
 	ctx := context.Background()
 	for i := 0; i < b.N; i++ {
@@ -70,11 +71,12 @@ func BenchmarkBaselineLoop1000(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := conn.Exec(ctx, "CREATE TABLE hist (version bigint PRIMARY KEY, applied_at timestamptz)"); err != nil {
+		if _, err := conn.Exec(ctx, `CREATE TABLE hist (app_key text, version bigint, name text, checksum text,
+			applied_at timestamptz, execution_time interval, dirty text, PRIMARY KEY (app_key, version))`); err != nil {
 			b.Fatal(err)
 		}
 		for v := 1; v <= benchSteps; v++ {
-			q := tinySQL(v) + fmt.Sprintf(";INSERT INTO hist VALUES (%d, now())", v)
+			q := tinySQL(v) + fmt.Sprintf(";INSERT INTO hist VALUES ('', %d, 't%d', '%064d', now(), '1 ms', NULL)", v, v, v)
 			if _, err := conn.Conn().PgConn().Exec(ctx, q).ReadAll(); err != nil {
 				b.Fatal(err)
 			}

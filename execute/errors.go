@@ -74,8 +74,11 @@ func (e *StepError) Error() string {
 	if e.Hint != "" {
 		s += " (hint: " + e.Hint + ")"
 	}
-	if e.Dirty {
+	switch {
+	case e.Dirty && e.Statement > 0:
 		s += fmt.Sprintf("; statement %d of %d failed, so version %d is left dirty: repair the database, then call execute.Resolve", e.Statement, e.Statements, e.Version)
+	case e.Dirty:
+		s += fmt.Sprintf("; version %d is left dirty: check the database, then call execute.Resolve", e.Version)
 	}
 	return s
 }

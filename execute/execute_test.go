@@ -445,3 +445,26 @@ func TestMigrateConcurrently(t *testing.T) {
 		t.Errorf("executed (-want +got):\n%s", diff)
 	}
 }
+
+func TestStepErrorMessages(t *testing.T) {
+	base := execute.StepError{Version: 3, Path: "m/v3.up.sql", Err: errors.New("ERROR: boom")}
+	tests := []struct {
+		edit func(*execute.StepError)
+		want string
+	}{
+		{func(*execute.StepError) {}, "m/v3.up.sql: ERROR: boom"},
+		{func(e *execute.StepError) { e.Line, e.Column = 4, 7 }, "m/v3.up.sql:4:7: ERROR: boom"},
+		{func(e *execute.StepError) { e.Hint = "do this" }, "m/v3.up.sql: ERROR: boom (hint: do this)"},
+		{func(e *execute.StepError) { e.Dirty, e.Statement, e.Statements = true, 2, 5 },
+			"m/v3.up.sql: ERROR: boom; statement 2 of 5 failed, so version 3 is left dirty: repair the database, then call execute.Resolve"},
+		{func(e *execute.StepError) { e.Dirty = true },
+			"m/v3.up.sql: ERROR: boom; version 3 is left dirty: check the database, then call execute.Resolve"},
+	}
+	for _, tt := range tests {
+		e := base
+		tt.edit(&e)
+		if got := e.Error(); got != tt.want {
+			t.Errorf("Error() = %q, want %q", got, tt.want)
+		}
+	}
+}

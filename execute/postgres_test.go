@@ -89,23 +89,6 @@ func checkHistory(t *testing.T, pool *pgxpool.Pool, set *source.Set, vs ...int64
 	}
 }
 
-// objects lists the user-made relations and schemas, with index validity.
-func objects(t *testing.T, pool *pgxpool.Pool) []string {
-	t.Helper()
-	rows, _ := pool.Query(context.Background(), `
-SELECT c.relkind::text || ' ' || n.nspname || '.' || c.relname || CASE WHEN i.indisvalid = false THEN ' (invalid)' ELSE '' END
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_index i ON i.indexrelid = c.oid
-WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema' AND c.relkind IN ('r', 'i', 'S', 'v')
-UNION ALL
-SELECT 'schema ' || nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\_%' AND nspname NOT IN ('information_schema', 'public')
-ORDER BY 1`)
-	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got
-}
-
 func sampleSet(t *testing.T) *source.Set {
 	t.Helper()
 	set, err := source.FromDir("../testdata/sample")
@@ -147,7 +130,7 @@ func TestPostgresUpDownAndBack(t *testing.T) {
 	}
 	want := []string{"S public.orders_id_seq", "S public.users_id_seq", "i public.orders_pkey", "i public.orders_user_id_idx",
 		"i public.users_email_key", "i public.users_pkey", "i public.waymark_history_pkey", "r public.orders", "r public.users", "r public.waymark_history"}
-	if diff := cmp.Diff(want, objects(t, pool)); diff != "" {
+	if diff := cmp.Diff(want, pgtest.Objects(t, pool)); diff != "" {
 		t.Errorf("objects (-want +got):\n%s", diff)
 	}
 	// The trigger of version 2 works, so its dollar-quoted body arrived whole.
@@ -283,7 +266,7 @@ func TestPostgresFailingStepRollsBack(t *testing.T) {
 	// Version 1 stays; nothing of version 2 is left.
 	checkHistory(t, pool, set, 1)
 	wantObjects := []string{"i public.waymark_history_pkey", "r public.a", "r public.waymark_history"}
-	if diff := cmp.Diff(wantObjects, objects(t, pool)); diff != "" {
+	if diff := cmp.Diff(wantObjects, pgtest.Objects(t, pool)); diff != "" {
 		t.Errorf("objects (-want +got):\n%s", diff)
 	}
 }
@@ -301,7 +284,7 @@ func TestPostgresFailingSingleTransaction(t *testing.T) {
 		t.Errorf("Result.Applied = %+v, want none", res.Applied)
 	}
 	// Nothing at all, not even the history table created with version 1.
-	if got := objects(t, pool); len(got) != 0 {
+	if got := pgtest.Objects(t, pool); len(got) != 0 {
 		t.Errorf("objects after a failed single transaction = %q", got)
 	}
 
@@ -328,7 +311,7 @@ func TestPostgresNoTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkHistory(t, pool, set, 1, 2)
-	if got := objects(t, pool); !contains(got, "i public.items_id_idx") {
+	if got := pgtest.Objects(t, pool); !contains(got, "i public.items_id_idx") {
 		t.Errorf("objects = %q, want a valid items_id_idx", got)
 	}
 
@@ -351,7 +334,7 @@ func TestPostgresNoTransaction(t *testing.T) {
 		t.Errorf("history (-want +got):\n%s", diff)
 	}
 	// The first statement took effect; the failed one left an invalid index.
-	if got := objects(t, pool); !contains(got, "i public.items_sku_idx") || !contains(got, "i public.items_sku_key (invalid)") {
+	if got := pgtest.Objects(t, pool); !contains(got, "i public.items_sku_idx") || !contains(got, "i public.items_sku_key (invalid)") {
 		t.Errorf("objects = %q", got)
 	}
 
@@ -374,7 +357,7 @@ func TestPostgresNoTransaction(t *testing.T) {
 		t.Fatalf("Migrate after resolving: %v", err)
 	}
 	checkHistory(t, pool, set, 1, 2, 3)
-	if got := objects(t, pool); !contains(got, "i public.items_sku_key") {
+	if got := pgtest.Objects(t, pool); !contains(got, "i public.items_sku_key") {
 		t.Errorf("objects = %q, want a valid items_sku_key", got)
 	}
 	// Down through no-transaction steps.
@@ -432,13 +415,13 @@ func TestPostgresStalePlan(t *testing.T) {
 	if _, err := execute.Migrate(ctx, db, set, plan.To(1), nil); err != nil {
 		t.Fatal(err)
 	}
-	before := objects(t, pool)
+	before := pgtest.Objects(t, pool)
 	_, err = execute.Run(ctx, db, stale, nil)
 	if !errors.Is(err, execute.ErrStalePlan) {
 		t.Fatalf("Run of a stale plan = %v, want ErrStalePlan", err)
 	}
 	checkHistory(t, pool, set, 1)
-	if diff := cmp.Diff(before, objects(t, pool)); diff != "" {
+	if diff := cmp.Diff(before, pgtest.Objects(t, pool)); diff != "" {
 		t.Errorf("a stale plan changed the schema (-before +after):\n%s", diff)
 	}
 }
@@ -502,7 +485,7 @@ func TestPostgresConcurrentMigrateWithConcurrentIndex(t *testing.T) {
 		}
 	}
 	checkHistory(t, pool, set, 1, 2)
-	if got := objects(t, pool); !contains(got, "i public.t_id") {
+	if got := pgtest.Objects(t, pool); !contains(got, "i public.t_id") {
 		t.Errorf("objects = %q, want a valid index t_id", got)
 	}
 }
@@ -565,7 +548,7 @@ func TestPostgresCancelLongStep(t *testing.T) {
 		t.Errorf("Result.Applied = %+v, want version 1 only", res.Applied)
 	}
 	checkHistory(t, pool, set, 1)
-	if got := objects(t, pool); contains(got, "r public.slow") {
+	if got := pgtest.Objects(t, pool); contains(got, "r public.slow") {
 		t.Errorf("the cancelled step left its table: %q", got)
 	}
 	checkNoLeftovers(t, pool)
@@ -632,7 +615,7 @@ func TestPostgresDryRunCreatesNothing(t *testing.T) {
 			t.Errorf("dry run:\n%s", p)
 		}
 	}
-	if got := objects(t, pool); len(got) != 0 {
+	if got := pgtest.Objects(t, pool); len(got) != 0 {
 		t.Errorf("a dry run created %q", got)
 	}
 }

@@ -127,21 +127,6 @@ func TestHostileNamesCreateTheNamedTable(t *testing.T) {
 	}
 }
 
-// objects lists the tables and schemas a user could have made.
-func objects(t *testing.T, pool *pgxpool.Pool) []string {
-	t.Helper()
-	rows, _ := pool.Query(context.Background(), `
-SELECT 'table ' || schemaname || '.' || tablename FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
-UNION ALL
-SELECT 'schema ' || nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\_%' AND nspname NOT IN ('information_schema', 'public')
-ORDER BY 1`)
-	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got
-}
-
 func TestReadStateWritesNothing(t *testing.T) {
 	pool := pgtest.Pool(t)
 	ctx := context.Background()
@@ -163,7 +148,7 @@ func TestReadStateWritesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := objects(t, pool); len(got) != 0 {
+	if got := pgtest.Objects(t, pool); len(got) != 0 {
 		t.Errorf("reading the state created %q", got)
 	}
 }
@@ -210,18 +195,25 @@ func TestStandardConformingStringsOff(t *testing.T) {
 	}
 }
 
-func TestScriptErrorPosition(t *testing.T) {
+// locked takes the migration lock on a fresh database, for the test.
+func locked(t *testing.T) (*pgxpool.Pool, backend.Session) {
+	t.Helper()
 	pool := pgtest.Pool(t)
-	ctx := context.Background()
-	s, err := pgxbackend.New(pool, nil).Lock(ctx)
+	s, err := pgxbackend.New(pool, nil).Lock(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Unlock(ctx)
+	t.Cleanup(func() { s.Unlock(context.Background()) })
+	return pool, s
+}
+
+func TestScriptErrorPosition(t *testing.T) {
+	_, s := locked(t)
+	ctx := context.Background()
 	// Multi-byte characters before the error: the server counts
 	// characters, the ScriptError reports bytes.
 	script := "SELECT '日本語';\n-- ünïcödé\nSELECT 'é', missing_column FROM pg_class"
-	err = s.Apply(ctx, script, backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1, Checksum: source.ChecksumOf(script)}})
+	err := s.Apply(ctx, script, backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1, Checksum: source.ChecksumOf(script)}})
 	var se *backend.ScriptError
 	if !errors.As(err, &se) {
 		t.Fatalf("Apply = %v, want a *backend.ScriptError", err)
@@ -269,8 +261,8 @@ func TestSessionSettingsDoNotLeakIntoThePool(t *testing.T) {
 			t.Fatalf("a pooled connection has the script's search_path %q", path)
 		}
 	}
-	want := []string{"schema other", "table other.t", "table public.waymark_history"}
-	if got := objects(t, pool); strings.Join(got, ",") != strings.Join(want, ",") {
+	want := []string{"i public.waymark_history_pkey", "r other.t", "r public.waymark_history", "schema other"}
+	if got := pgtest.Objects(t, pool); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("objects = %q, want %q", got, want)
 	}
 }
@@ -320,19 +312,14 @@ func TestApplyRefusesATransactionItDidNotOpen(t *testing.T) {
 	if err := s.Unlock(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := objects(t, pool); len(got) != 0 {
+	if got := pgtest.Objects(t, pool); len(got) != 0 {
 		t.Errorf("objects = %q: the unfinished transaction was committed", got)
 	}
 }
 
 func TestSavepointsInAStep(t *testing.T) {
-	pool := pgtest.Pool(t)
+	pool, s := locked(t)
 	ctx := context.Background()
-	s, err := pgxbackend.New(pool, nil).Lock(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Unlock(ctx)
 	script := "CREATE TABLE a (id int);\nSAVEPOINT before;\nINSERT INTO a VALUES (1);\nROLLBACK TO SAVEPOINT before;\nINSERT INTO a VALUES (2);"
 	if err := s.Apply(ctx, script, backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}}); err != nil {
 		t.Fatalf("a step with savepoints: %v", err)
@@ -344,18 +331,13 @@ func TestSavepointsInAStep(t *testing.T) {
 }
 
 func TestScriptErrorsAreNotHistoryErrors(t *testing.T) {
-	pool := pgtest.Pool(t)
+	_, s := locked(t)
 	ctx := context.Background()
-	s, err := pgxbackend.New(pool, nil).Lock(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Unlock(ctx)
 	// A function named begin makes the splitter see a BEGIN ATOMIC block
 	// that is not there, so its statement count is off; the error must
 	// still be the script's.
 	script := "CREATE FUNCTION begin() RETURNS int LANGUAGE sql AS 'SELECT 1';\nCREATE TABLE u (id int PRIMARY KEY);\nINSERT INTO u VALUES (1);\nINSERT INTO u VALUES (1);"
-	err = s.Apply(ctx, script, backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}})
+	err := s.Apply(ctx, script, backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}})
 	var se *backend.ScriptError
 	if !errors.As(err, &se) || errors.Is(err, backend.ErrExists) {
 		t.Fatalf("Apply = %v, want a *backend.ScriptError, not ErrExists", err)

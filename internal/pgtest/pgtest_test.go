@@ -383,3 +383,20 @@ func BenchmarkCreateDB(b *testing.B) {
 		}
 	}
 }
+
+func TestObjects(t *testing.T) {
+	pool := Pool(t)
+	if got := Objects(t, pool); len(got) != 0 {
+		t.Errorf("Objects of a new database = %q, want none", got)
+	}
+	_, err := pool.Exec(context.Background(), `CREATE SCHEMA audit;
+CREATE TABLE audit.log (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, x int);
+CREATE VIEW v AS SELECT 1 AS one`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"S audit.log_id_seq", "i audit.log_pkey", "r audit.log", "schema audit", "v public.v"}
+	if diff := cmp.Diff(want, Objects(t, pool)); diff != "" {
+		t.Errorf("Objects (-want +got):\n%s", diff)
+	}
+}
