@@ -1,0 +1,3 @@
+CREATE TABLE two (id int);
+-- note
+INSERT INTO two VALUES ('café', broken);

@@ -1,0 +1,3 @@
+-- waymark:no-transaction
+DROP INDEX CONCURRENTLY a;
+DROP INDEX CONCURRENTLY b;

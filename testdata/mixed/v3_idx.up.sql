@@ -1,0 +1,2 @@
+-- waymark:no-transaction
+CREATE INDEX CONCURRENTLY i ON two (id);

@@ -1,0 +1,1 @@
+CREATE TABLE eight (id int);
