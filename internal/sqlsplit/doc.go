@@ -1,13 +1,17 @@
-// Package sqlsplit splits a PostgreSQL script into statements where the
-// server and psql would, and maps byte offsets in a script to lines and
-// columns.
+// Package sqlsplit is waymark's one SQL lexer: it reads a PostgreSQL script
+// as tokens, splits it into statements where the server and psql would, and
+// maps byte offsets in a script to lines and columns.
 //
-// [Split] cuts a script into pieces, one per statement, that together
-// cover the script byte for byte. A script it cannot split, because a
-// string, quoted identifier or comment is never closed, yields an [*Error]
-// that wraps [ErrUnterminated]. [Position] and [CharOffset] convert between
-// byte offsets, lines and columns, and the character positions that
-// PostgreSQL reports in its errors.
+// A [Scanner] yields the tokens of a script ([Token]: words, quoted
+// identifiers, strings, numbers, parameters, operators and, on request,
+// comments). [Split] reads the tokens and cuts the script into pieces, one
+// per statement, that together cover the script byte for byte. Code that
+// needs the key words of a statement reads its tokens rather than scanning
+// the text again. A script that cannot be read, because a string, quoted
+// identifier or comment is never closed, yields an [*Error] that wraps
+// [ErrUnterminated]. [Locate] and [CharOffset] convert between byte
+// offsets, positions ([Pos]: line and column) and the character positions
+// that PostgreSQL reports in its errors.
 //
 // # Grammar
 //

@@ -24,7 +24,7 @@ END;
 		if st.SQL == "" {
 			continue // only whitespace and comments
 		}
-		fmt.Printf("%d:%d %q\n", st.Line, st.Column, st.SQL)
+		fmt.Printf("%d:%d %q\n", st.Start.Line, st.Start.Column, st.SQL)
 	}
 	// Output:
 	// 2:1 "CREATE INDEX CONCURRENTLY users_email_idx ON users (email);"

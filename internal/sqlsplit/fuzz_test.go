@@ -86,11 +86,11 @@ func checkSplit(t *testing.T, src string, stmts []Statement, err error) {
 		if !errors.As(err, &e) {
 			t.Fatalf("error %v (%T) is not an *Error", err, err)
 		}
-		if e.Offset < 0 || e.Offset >= len(src) {
-			t.Fatalf("error offset %d outside input of length %d", e.Offset, len(src))
+		if e.Pos.Offset < 0 || e.Pos.Offset >= len(src) {
+			t.Fatalf("error offset %d outside input of length %d", e.Pos.Offset, len(src))
 		}
-		if line, col := Position(src, e.Offset); e.Line != line || e.Column != col {
-			t.Errorf("error at %d:%d, but Position(src, %d) = %d:%d", e.Line, e.Column, e.Offset, line, col)
+		if want := Locate(src, e.Pos.Offset); e.Pos != want {
+			t.Errorf("error at %+v, but Locate(src, %d) = %+v", e.Pos, e.Pos.Offset, want)
 		}
 		return
 	}
@@ -113,14 +113,15 @@ func checkSplit(t *testing.T, src string, stmts []Statement, err error) {
 		}
 		off = end
 
-		if st.Start < st.Offset || st.Start+len(st.SQL) > end {
-			t.Fatalf("piece %d SQL at %d..%d outside its Text at %d..%d", k, st.Start, st.Start+len(st.SQL), st.Offset, end)
+		start := st.Start.Offset
+		if start < st.Offset || start+len(st.SQL) > end {
+			t.Fatalf("piece %d SQL at %d..%d outside its Text at %d..%d", k, start, start+len(st.SQL), st.Offset, end)
 		}
-		if src[st.Start:st.Start+len(st.SQL)] != st.SQL {
-			t.Errorf("piece %d SQL %q is not the input at %d", k, st.SQL, st.Start)
+		if src[start:start+len(st.SQL)] != st.SQL {
+			t.Errorf("piece %d SQL %q is not the input at %d", k, st.SQL, start)
 		}
-		if line, col := Position(src, st.Start); st.Line != line || st.Column != col {
-			t.Errorf("piece %d at %d:%d, but Position(src, %d) = %d:%d", k, st.Line, st.Column, st.Start, line, col)
+		if want := Locate(src, start); st.Start != want {
+			t.Errorf("piece %d at %+v, but Locate(src, %d) = %+v", k, st.Start, start, want)
 		}
 		if !last && !strings.HasSuffix(st.Text, ";") {
 			t.Errorf("piece %d Text %q does not end with ';'", k, st.Text)
@@ -132,7 +133,7 @@ func checkSplit(t *testing.T, src string, stmts []Statement, err error) {
 			if strings.HasPrefix(sql, "--") || strings.HasPrefix(sql, "/*") {
 				t.Errorf("piece %d SQL %q starts with a comment", k, sql)
 			}
-			if !last && st.Start+len(sql) != end {
+			if !last && start+len(sql) != end {
 				t.Errorf("piece %d SQL %q does not run to its ';'", k, sql)
 			}
 		}
@@ -148,9 +149,9 @@ func checkSplit(t *testing.T, src string, stmts []Statement, err error) {
 			t.Errorf("piece %d Text %q alone splits into %d pieces", k, st.Text, len(sub))
 			continue
 		}
-		if sub[0].SQL != st.SQL || sub[0].Start != st.Start-st.Offset {
+		if sub[0].SQL != st.SQL || sub[0].Start.Offset != start-st.Offset {
 			t.Errorf("piece %d Text %q alone has SQL %q at %d, want %q at %d",
-				k, st.Text, sub[0].SQL, sub[0].Start, st.SQL, st.Start-st.Offset)
+				k, st.Text, sub[0].SQL, sub[0].Start.Offset, st.SQL, start-st.Offset)
 		}
 	}
 	if off != len(src) {

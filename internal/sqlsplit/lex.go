@@ -1,6 +1,9 @@
 package sqlsplit
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // Character classes of single bytes. Bytes 0x80-0xff are letters: they
 // belong to multibyte characters, which PostgreSQL accepts in identifiers.
@@ -265,4 +268,164 @@ func keyword(w, kw string) bool {
 		}
 	}
 	return true
+}
+
+// Kind is the kind of a [Token].
+type Kind uint8
+
+// The kinds of token. A B, X, N or U& prefix of a string is a Word of its
+// own, followed by the String.
+const (
+	Word        Kind = iota + 1 // an unquoted identifier or key word: CREATE, users, e
+	QuotedIdent                 // "Users", with its quotes
+	String                      // 'text', E'text' or $tag$text$tag$, continuations included
+	Number                      // 42, 1.5e3, 0x1F, with any letters that follow
+	Param                       // $1
+	Op                          // any other byte: ; ( ) , = and so on; ".." is one token
+	Comment                     // -- text or /* text */, only from a Scanner with Comments set
+)
+
+// Token is one token of a script.
+type Token struct {
+	Kind Kind
+	// Text is the token as written, quotes and delimiters included.
+	Text string
+	// Offset is the byte offset of Text in the script.
+	Offset int
+}
+
+// End returns the byte offset just past the token.
+func (t Token) End() int { return t.Offset + len(t.Text) }
+
+// Is reports whether t is the unquoted word kw, which must be lower case.
+// Like PostgreSQL it folds ASCII letters only: Is("create") is true for
+// CREATE and Create.
+func (t Token) Is(kw string) bool { return t.Kind == Word && keyword(t.Text, kw) }
+
+// Scanner reads the tokens of a script in order, by the rules in the
+// package doc. The zero Scanner reads an empty script; use [NewScanner].
+type Scanner struct {
+	src string
+	off int
+	err *Error
+	// Comments makes Next return comments as tokens of kind Comment
+	// instead of skipping them.
+	Comments bool
+}
+
+// NewScanner returns a Scanner positioned at the start of src.
+func NewScanner(src string) *Scanner { return &Scanner{src: src} }
+
+// Err returns the error that stopped the scanner, an [*Error] wrapping
+// [ErrUnterminated], or nil if it reached the end of the script.
+func (s *Scanner) Err() error {
+	if s.err == nil {
+		return nil
+	}
+	return s.err
+}
+
+// Next returns the next token. It returns false at the end of the script,
+// and at an unterminated string, quoted identifier or comment, which Err
+// then reports.
+func (s *Scanner) Next() (Token, bool) {
+	src, i := s.src, s.off
+	for i < len(src) {
+		c := src[i]
+		if isSpace(c) {
+			i++
+			continue
+		}
+		var next byte
+		if i+1 < len(src) {
+			next = src[i+1]
+		}
+		start := i
+		kind := Op
+		switch {
+		case c == '-' && next == '-':
+			i = skipLineComment(src, i+2)
+			if !s.Comments {
+				continue
+			}
+			kind = Comment
+		case c == '/' && next == '*':
+			end, ok := skipBlockComment(src, i+2)
+			if !ok {
+				return s.fail(start, "unterminated /* comment")
+			}
+			i = end
+			if !s.Comments {
+				continue
+			}
+			kind = Comment
+		case isIdentStart(c):
+			if c|0x20 == 'e' && next == '\'' {
+				end, ok := skipString(src, i+2, true)
+				if !ok {
+					return s.fail(start, "unterminated escape string")
+				}
+				i, kind = end, String
+				break
+			}
+			i, kind = skipIdent(src, i+1), Word
+		case c == '\'':
+			end, ok := skipString(src, i+1, false)
+			if !ok {
+				return s.fail(start, "unterminated quoted string")
+			}
+			i, kind = end, String
+		case c == '"':
+			end, ok := skipQuotedIdent(src, i+1)
+			if !ok {
+				return s.fail(start, "unterminated quoted identifier")
+			}
+			i, kind = end, QuotedIdent
+		case c == '$' && isDigit(next):
+			i, kind = skipParam(src, i), Param
+		case c == '$':
+			delim := dollarDelim(src, i)
+			if delim == "" {
+				// A lone '$'; what follows starts a new token.
+				i++
+				break
+			}
+			k := strings.Index(src[i+len(delim):], delim)
+			if k < 0 {
+				return s.fail(start, "unterminated dollar-quoted string "+abbrev(delim))
+			}
+			i, kind = i+len(delim)+k+len(delim), String
+		case isDigit(c), c == '.' && isDigit(next):
+			i, kind = skipNumber(src, i), Number
+		case c == '.' && next == '.':
+			i += 2
+		default:
+			i++
+		}
+		s.off = i
+		return Token{Kind: kind, Text: src[start:i], Offset: start}, true
+	}
+	s.off = len(src)
+	return Token{}, false
+}
+
+// fail stops the scanner at an unterminated construct opening at off.
+func (s *Scanner) fail(off int, msg string) (Token, bool) {
+	s.err = &Error{Pos: Locate(s.src, off), Msg: msg}
+	s.off = len(s.src)
+	return Token{}, false
+}
+
+// abbrev shortens a long dollar-quote delimiter for an error message,
+// cutting it at a character boundary.
+func abbrev(delim string) string {
+	const limit = 40
+	if len(delim) <= limit {
+		return delim
+	}
+	n := limit
+	for n > limit-utf8.UTFMax+1 && !utf8.RuneStart(delim[n]) {
+		n--
+	}
+	return delim[:n] + "..."
 }

@@ -5,18 +5,29 @@ import (
 	"unicode/utf8"
 )
 
-// Position returns the 1-based line and column of byte offset off in src.
-// Lines end at '\n'. The column counts characters (runes), not bytes: a tab
-// is one character, and so is each byte that is not part of valid UTF-8.
-// off may equal len(src), the position just past the last character; an
-// offset outside [0, len(src)] is clamped to that range.
-func Position(src string, off int) (line, col int) {
+// Pos is a place in a script.
+type Pos struct {
+	// Offset is the byte offset from the start of the script.
+	Offset int
+	// Line and Column are 1-based; Column counts characters (see the
+	// package doc).
+	Line, Column int
+}
+
+// Locate returns the position of byte offset off in src. Lines end at
+// '\n'. The column counts characters (runes), not bytes: a tab is one
+// character, and so is each byte that is not part of valid UTF-8. off may
+// equal len(src), the position just past the last character; an offset
+// outside [0, len(src)] is clamped to that range.
+func Locate(src string, off int) Pos {
 	off = max(0, min(off, len(src)))
 	before := src[:off]
 	lineStart := strings.LastIndexByte(before, '\n') + 1
-	line = 1 + strings.Count(before, "\n")
-	col = 1 + utf8.RuneCountInString(before[lineStart:])
-	return line, col
+	return Pos{
+		Offset: off,
+		Line:   1 + strings.Count(before, "\n"),
+		Column: 1 + utf8.RuneCountInString(before[lineStart:]),
+	}
 }
 
 // CharOffset returns the byte offset in s of its n-th character (rune),
@@ -40,25 +51,24 @@ func CharOffset(s string, n int) int {
 	return len(s)
 }
 
-// posTracker computes the positions of increasing offsets in one pass.
-type posTracker struct {
-	src       string
-	off       int // offset of the last position computed
-	line, col int // its position
+// tracker computes the positions of increasing offsets in one pass.
+type tracker struct {
+	src string
+	at  Pos // the last position computed
 }
 
 // advance returns the position of off, which must not be less than the
-// offset of the previous call. Like Position it counts runes, assuming no
+// offset of the previous call. Like Locate it counts runes, assuming no
 // character straddles the previous offset, which holds for the token starts
 // that Split asks about.
-func (p *posTracker) advance(off int) (line, col int) {
-	seg := p.src[p.off:off]
+func (p *tracker) advance(off int) Pos {
+	seg := p.src[p.at.Offset:off]
 	if k := strings.LastIndexByte(seg, '\n'); k >= 0 {
-		p.line += strings.Count(seg, "\n")
-		p.col = 1 + utf8.RuneCountInString(seg[k+1:])
+		p.at.Line += strings.Count(seg, "\n")
+		p.at.Column = 1 + utf8.RuneCountInString(seg[k+1:])
 	} else {
-		p.col += utf8.RuneCountInString(seg)
+		p.at.Column += utf8.RuneCountInString(seg)
 	}
-	p.off = off
-	return p.line, p.col
+	p.at.Offset = off
+	return p.at
 }

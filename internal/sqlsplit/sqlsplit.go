@@ -4,7 +4,6 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // Statement is one piece of a script: a statement together with the
@@ -27,13 +26,10 @@ type Statement struct {
 	// statement, which PostgreSQL skips.
 	SQL string
 
-	// Start is the byte offset of SQL in the script. When SQL is empty it is
-	// the end of the leading whitespace and comments: the offset of the lone
-	// semicolon, or the end of the piece.
-	Start int
-
-	// Line and Column are the position of Start, as computed by [Position].
-	Line, Column int
+	// Start is where SQL starts in the script. When SQL is empty it is the
+	// end of the leading whitespace and comments: the lone semicolon, or
+	// the end of the piece.
+	Start Pos
 }
 
 // ErrUnterminated is the error that every [*Error] wraps: the script has a
@@ -44,14 +40,10 @@ var ErrUnterminated = errors.New("unterminated string, quoted identifier or comm
 // Error describes a script that [Split] cannot split. It wraps
 // [ErrUnterminated].
 type Error struct {
-	// Offset is the byte offset of the unterminated construct's opening
-	// delimiter: its quote, its $tag$, its /*, or the E of an escape string.
-	// For a literal made of several strings (see the package doc) it is the
-	// start of the literal.
-	Offset int
-
-	// Line and Column are the position of Offset, as computed by [Position].
-	Line, Column int
+	// Pos is where the unterminated construct opens: its quote, its $tag$,
+	// its /*, or the E of an escape string. For a literal made of several
+	// strings (see the package doc) it is the start of the literal.
+	Pos Pos
 
 	// Msg describes the problem, such as "unterminated quoted string".
 	Msg string
@@ -60,7 +52,7 @@ type Error struct {
 // Error returns "line:col: msg". Callers that know the file name prefix it
 // with "name:".
 func (e *Error) Error() string {
-	return strconv.Itoa(e.Line) + ":" + strconv.Itoa(e.Column) + ": " + e.Msg
+	return strconv.Itoa(e.Pos.Line) + ":" + strconv.Itoa(e.Pos.Column) + ": " + e.Msg
 }
 
 // Unwrap returns [ErrUnterminated].
@@ -82,12 +74,21 @@ func Split(src string) ([]Statement, error) {
 		src: src,
 		// At most one piece per semicolon, plus a final one.
 		out:      make([]Statement, 0, strings.Count(src, ";")+1),
-		pos:      posTracker{src: src, line: 1, col: 1},
+		pos:      tracker{src: src, at: Pos{Line: 1, Column: 1}},
 		sqlStart: -1,
 	}
-	if err := s.run(); err != nil {
-		return nil, err
+	sc := Scanner{src: src}
+	for {
+		tok, ok := sc.Next()
+		if !ok {
+			break
+		}
+		s.token(tok)
 	}
+	if sc.err != nil {
+		return nil, sc.err
+	}
+	s.finish()
 	return s.out, nil
 }
 
@@ -108,7 +109,7 @@ const (
 type splitter struct {
 	src string
 	out []Statement
-	pos posTracker
+	pos tracker
 
 	// The current piece.
 	pieceStart int  // offset of its Text
@@ -119,97 +120,28 @@ type splitter struct {
 	head       head // what its first words say about it
 }
 
-// run scans the script once, emitting a piece at each semicolon that ends a
-// statement.
-func (s *splitter) run() error {
-	src := s.src
-	i := 0
-	for i < len(src) {
-		c := src[i]
-		if isSpace(c) {
-			i++
-			continue
-		}
-		var next byte
-		if i+1 < len(src) {
-			next = src[i+1]
-		}
-		if c == '-' && next == '-' {
-			i = skipLineComment(src, i+2)
-			continue
-		}
-		if c == '/' && next == '*' {
-			end, ok := skipBlockComment(src, i+2)
-			if !ok {
-				return s.fail(i, "unterminated /* comment")
-			}
-			i = end
-			continue
-		}
-
-		// A token starts at i.
-		if s.sqlStart < 0 {
-			s.sqlStart = i
-		}
-		start := i
-		ok := true
-		switch {
-		case isIdentStart(c):
-			if c|0x20 == 'e' && next == '\'' {
-				if i, ok = skipString(src, i+2, true); !ok {
-					return s.fail(start, "unterminated escape string")
-				}
-				break
-			}
-			i = skipIdent(src, i+1)
-			s.word(src[start:i])
-		case c == ';':
-			i++
-			if s.parens == 0 && s.blocks == 0 {
-				s.emit(i)
-				continue
-			}
-		case c == '(':
-			s.parens++
-			i++
-		case c == ')':
-			if s.parens > 0 {
-				s.parens--
-			}
-			i++
-		case c == '\'':
-			if i, ok = skipString(src, i+1, false); !ok {
-				return s.fail(start, "unterminated quoted string")
-			}
-		case c == '"':
-			if i, ok = skipQuotedIdent(src, i+1); !ok {
-				return s.fail(start, "unterminated quoted identifier")
-			}
-		case c == '$' && isDigit(next):
-			i = skipParam(src, i)
-		case c == '$':
-			delim := dollarDelim(src, i)
-			if delim == "" {
-				// A lone '$'; what follows starts a new token.
-				i++
-				break
-			}
-			k := strings.Index(src[i+len(delim):], delim)
-			if k < 0 {
-				return s.fail(start, "unterminated dollar-quoted string "+abbrev(delim))
-			}
-			i += len(delim) + k + len(delim)
-		case isDigit(c), c == '.' && isDigit(next):
-			i = skipNumber(src, i)
-		case c == '.' && next == '.':
-			i += 2
-		default:
-			i++
-		}
-		s.lastEnd = i
+// token takes the next token of the script, emitting a piece at each
+// semicolon that ends a statement.
+func (s *splitter) token(t Token) {
+	if s.sqlStart < 0 {
+		s.sqlStart = t.Offset
 	}
-	s.finish()
-	return nil
+	s.lastEnd = t.End()
+	switch {
+	case t.Kind == Word:
+		s.word(t.Text)
+	case t.Kind != Op:
+	case t.Text == ";":
+		if s.parens == 0 && s.blocks == 0 {
+			s.emit(t.End())
+		}
+	case t.Text == "(":
+		s.parens++
+	case t.Text == ")":
+		if s.parens > 0 {
+			s.parens--
+		}
+	}
 }
 
 // word notes the unquoted identifier w, which the statement has at the
@@ -266,12 +198,11 @@ func (s *splitter) emit(end int) {
 	st := Statement{
 		Text:   s.src[s.pieceStart:end],
 		Offset: s.pieceStart,
-		Start:  s.sqlStart,
 	}
 	if s.sqlStart < end-1 { // not a lone semicolon
 		st.SQL = s.src[s.sqlStart:end]
 	}
-	st.Line, st.Column = s.pos.advance(st.Start)
+	st.Start = s.pos.advance(s.sqlStart)
 	s.out = append(s.out, st)
 
 	s.pieceStart = end
@@ -288,32 +219,12 @@ func (s *splitter) finish() {
 	st := Statement{
 		Text:   s.src[s.pieceStart:],
 		Offset: s.pieceStart,
-		Start:  len(s.src),
 	}
+	start := len(s.src)
 	if s.sqlStart >= 0 {
-		st.Start = s.sqlStart
+		start = s.sqlStart
 		st.SQL = s.src[s.sqlStart:s.lastEnd]
 	}
-	st.Line, st.Column = s.pos.advance(st.Start)
+	st.Start = s.pos.advance(start)
 	s.out = append(s.out, st)
-}
-
-// fail returns the error for an unterminated construct opening at off.
-func (s *splitter) fail(off int, msg string) error {
-	line, col := Position(s.src, off)
-	return &Error{Offset: off, Line: line, Column: col, Msg: msg}
-}
-
-// abbrev shortens a long dollar-quote delimiter for an error message,
-// cutting it at a character boundary.
-func abbrev(delim string) string {
-	const limit = 40
-	if len(delim) <= limit {
-		return delim
-	}
-	n := limit
-	for n > limit-utf8.UTFMax+1 && !utf8.RuneStart(delim[n]) {
-		n--
-	}
-	return delim[:n] + "..."
 }

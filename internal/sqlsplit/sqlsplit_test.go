@@ -70,9 +70,9 @@ func formatPieces(stmts []Statement, err error) string {
 	for _, st := range stmts {
 		sql := "(empty)"
 		if st.SQL != "" {
-			sql = fmt.Sprintf("%d..%d", st.Start, st.Start+len(st.SQL))
+			sql = fmt.Sprintf("%d..%d", st.Start.Offset, st.Start.Offset+len(st.SQL))
 		}
-		fmt.Fprintf(&b, "--- %d:%d sql=%s text=%d..%d\n", st.Line, st.Column, sql, st.Offset, st.Offset+len(st.Text))
+		fmt.Fprintf(&b, "--- %d:%d sql=%s text=%d..%d\n", st.Start.Line, st.Start.Column, sql, st.Offset, st.Offset+len(st.Text))
 		if st.SQL != "" {
 			b.WriteString(strings.ReplaceAll(st.SQL, "\r", "␍"))
 			b.WriteByte('\n')
@@ -205,40 +205,40 @@ func TestSplitPieces(t *testing.T) {
 			name: "trivia attaches to the next statement",
 			in:   "SELECT 1; -- one\n\tSELECT 2;",
 			want: []Statement{
-				{Text: "SELECT 1;", Offset: 0, SQL: "SELECT 1;", Start: 0, Line: 1, Column: 1},
-				{Text: " -- one\n\tSELECT 2;", Offset: 9, SQL: "SELECT 2;", Start: 18, Line: 2, Column: 2},
+				{Text: "SELECT 1;", Offset: 0, SQL: "SELECT 1;", Start: Pos{0, 1, 1}},
+				{Text: " -- one\n\tSELECT 2;", Offset: 9, SQL: "SELECT 2;", Start: Pos{18, 2, 2}},
 			},
 		},
 		{
 			name: "trailing trivia is its own piece",
 			in:   "SELECT 1;\n-- bye",
 			want: []Statement{
-				{Text: "SELECT 1;", Offset: 0, SQL: "SELECT 1;", Start: 0, Line: 1, Column: 1},
-				{Text: "\n-- bye", Offset: 9, SQL: "", Start: 16, Line: 2, Column: 7},
+				{Text: "SELECT 1;", Offset: 0, SQL: "SELECT 1;", Start: Pos{0, 1, 1}},
+				{Text: "\n-- bye", Offset: 9, SQL: "", Start: Pos{16, 2, 7}},
 			},
 		},
 		{
 			name: "lone semicolons",
 			in:   " ;;x",
 			want: []Statement{
-				{Text: " ;", Offset: 0, SQL: "", Start: 1, Line: 1, Column: 2},
-				{Text: ";", Offset: 2, SQL: "", Start: 2, Line: 1, Column: 3},
-				{Text: "x", Offset: 3, SQL: "x", Start: 3, Line: 1, Column: 4},
+				{Text: " ;", Offset: 0, SQL: "", Start: Pos{1, 1, 2}},
+				{Text: ";", Offset: 2, SQL: "", Start: Pos{2, 1, 3}},
+				{Text: "x", Offset: 3, SQL: "x", Start: Pos{3, 1, 4}},
 			},
 		},
 		{
 			name: "no final semicolon",
 			in:   "/* a */ SELECT 1 /* b */ + 2 -- c\n\n",
 			want: []Statement{
-				{Text: "/* a */ SELECT 1 /* b */ + 2 -- c\n\n", Offset: 0, SQL: "SELECT 1 /* b */ + 2", Start: 8, Line: 1, Column: 9},
+				{Text: "/* a */ SELECT 1 /* b */ + 2 -- c\n\n", Offset: 0, SQL: "SELECT 1 /* b */ + 2", Start: Pos{8, 1, 9}},
 			},
 		},
 		{
 			name: "columns count characters",
 			in:   "/* é日🐘 */ SELECT 1;\t\xffSELECT 2;",
 			want: []Statement{
-				{Text: "/* é日🐘 */ SELECT 1;", Offset: 0, SQL: "SELECT 1;", Start: 16, Line: 1, Column: 11},
-				{Text: "\t\xffSELECT 2;", Offset: 25, SQL: "\xffSELECT 2;", Start: 26, Line: 1, Column: 21},
+				{Text: "/* é日🐘 */ SELECT 1;", Offset: 0, SQL: "SELECT 1;", Start: Pos{16, 1, 11}},
+				{Text: "\t\xffSELECT 2;", Offset: 25, SQL: "\xffSELECT 2;", Start: Pos{26, 1, 21}},
 			},
 		},
 	}
@@ -263,35 +263,35 @@ func TestSplitErrors(t *testing.T) {
 		want *Error
 	}{
 		{"quoted string", "SELECT 1;\nSELECT 'abc;\n",
-			&Error{Offset: 17, Line: 2, Column: 8, Msg: "unterminated quoted string"}},
+			&Error{Pos: Pos{17, 2, 8}, Msg: "unterminated quoted string"}},
 		{"doubled quote at end", "SELECT 'it''",
-			&Error{Offset: 7, Line: 1, Column: 8, Msg: "unterminated quoted string"}},
+			&Error{Pos: Pos{7, 1, 8}, Msg: "unterminated quoted string"}},
 		{"prefixed string", "SELECT B'101",
-			&Error{Offset: 8, Line: 1, Column: 9, Msg: "unterminated quoted string"}},
+			&Error{Pos: Pos{8, 1, 9}, Msg: "unterminated quoted string"}},
 		{"continued string reports its start", "SELECT 'a'\n'b",
-			&Error{Offset: 7, Line: 1, Column: 8, Msg: "unterminated quoted string"}},
+			&Error{Pos: Pos{7, 1, 8}, Msg: "unterminated quoted string"}},
 		{"escape string", "SELECT é, E'it\\'s",
-			&Error{Offset: 11, Line: 1, Column: 11, Msg: "unterminated escape string"}},
+			&Error{Pos: Pos{11, 1, 11}, Msg: "unterminated escape string"}},
 		{"escape string ending in backslash", "SELECT e'\\",
-			&Error{Offset: 7, Line: 1, Column: 8, Msg: "unterminated escape string"}},
+			&Error{Pos: Pos{7, 1, 8}, Msg: "unterminated escape string"}},
 		{"escape string ending in escaped backslash", "SELECT E'\\\\",
-			&Error{Offset: 7, Line: 1, Column: 8, Msg: "unterminated escape string"}},
+			&Error{Pos: Pos{7, 1, 8}, Msg: "unterminated escape string"}},
 		{"quoted identifier", "SELECT 1 AS \"a\"\"b",
-			&Error{Offset: 12, Line: 1, Column: 13, Msg: "unterminated quoted identifier"}},
+			&Error{Pos: Pos{12, 1, 13}, Msg: "unterminated quoted identifier"}},
 		{"dollar quote with tag", "SELECT 1;\r\n  DO $fn$ BEGIN END $FN$;",
-			&Error{Offset: 16, Line: 2, Column: 6, Msg: "unterminated dollar-quoted string $fn$"}},
+			&Error{Pos: Pos{16, 2, 6}, Msg: "unterminated dollar-quoted string $fn$"}},
 		{"dollar quote without tag", "\tSELECT $$;",
-			&Error{Offset: 8, Line: 1, Column: 9, Msg: "unterminated dollar-quoted string $$"}},
+			&Error{Pos: Pos{8, 1, 9}, Msg: "unterminated dollar-quoted string $$"}},
 		{"long dollar tag is shortened", "SELECT $" + strings.Repeat("t", 50) + "$",
-			&Error{Offset: 7, Line: 1, Column: 8, Msg: "unterminated dollar-quoted string $" + strings.Repeat("t", 39) + "..."}},
+			&Error{Pos: Pos{7, 1, 8}, Msg: "unterminated dollar-quoted string $" + strings.Repeat("t", 39) + "..."}},
 		{"block comment", "SELECT 1; /* no end",
-			&Error{Offset: 10, Line: 1, Column: 11, Msg: "unterminated /* comment"}},
+			&Error{Pos: Pos{10, 1, 11}, Msg: "unterminated /* comment"}},
 		{"nested block comment", "/* a /* b */ c",
-			&Error{Offset: 0, Line: 1, Column: 1, Msg: "unterminated /* comment"}},
+			&Error{Pos: Pos{0, 1, 1}, Msg: "unterminated /* comment"}},
 		{"block comment ending in star", "/* a *",
-			&Error{Offset: 0, Line: 1, Column: 1, Msg: "unterminated /* comment"}},
+			&Error{Pos: Pos{0, 1, 1}, Msg: "unterminated /* comment"}},
 		{"quote after number junk", "SELECT 1e'",
-			&Error{Offset: 9, Line: 1, Column: 10, Msg: "unterminated quoted string"}},
+			&Error{Pos: Pos{9, 1, 10}, Msg: "unterminated quoted string"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -315,7 +315,7 @@ func TestSplitErrors(t *testing.T) {
 }
 
 func TestErrorString(t *testing.T) {
-	err := error(&Error{Offset: 3, Line: 2, Column: 5, Msg: "unterminated quoted string"})
+	err := error(&Error{Pos: Pos{3, 2, 5}, Msg: "unterminated quoted string"})
 	if got, want := err.Error(), "2:5: unterminated quoted string"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
@@ -325,7 +325,7 @@ func TestErrorString(t *testing.T) {
 	}
 }
 
-func TestPosition(t *testing.T) {
+func TestLocate(t *testing.T) {
 	tests := []struct {
 		name      string
 		src       string
@@ -353,9 +353,9 @@ func TestPosition(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			line, col := Position(tt.src, tt.off)
-			if line != tt.line || col != tt.col {
-				t.Errorf("Position(%q, %d) = %d:%d, want %d:%d", tt.src, tt.off, line, col, tt.line, tt.col)
+			got := Locate(tt.src, tt.off)
+			if got.Line != tt.line || got.Column != tt.col || got.Offset != max(0, min(tt.off, len(tt.src))) {
+				t.Errorf("Locate(%q, %d) = %+v, want %d:%d", tt.src, tt.off, got, tt.line, tt.col)
 			}
 		})
 	}
@@ -391,16 +391,16 @@ func TestCharOffset(t *testing.T) {
 	}
 }
 
-// TestCharOffsetPosition checks that CharOffset inverts Position's column
+// TestCharOffsetPosition checks that CharOffset inverts Locate's column
 // count on a single line.
 func TestCharOffsetPosition(t *testing.T) {
 	s := "SELECT 'é日🐘\xff', x FROM t"
 	for n := 1; n <= 30; n++ {
 		off := CharOffset(s, n)
-		_, col := Position(s, off)
+		col := Locate(s, off).Column
 		want := min(n, len([]rune(s))+1)
 		if col != want {
-			t.Errorf("Position(s, CharOffset(s, %d) = %d) column = %d, want %d", n, off, col, want)
+			t.Errorf("Locate(s, CharOffset(s, %d) = %d) column = %d, want %d", n, off, col, want)
 		}
 	}
 }
