@@ -6,16 +6,31 @@
 // waymark works out how to get there, shows that path as a value you can
 // print, store and test, and then runs exactly that path.
 //
-// The work is split in four packages:
+// # Packages
 //
-//   - [github.com/waymarkdb/waymark/source] reads and validates migration
-//     files from any fs.FS;
-//   - [github.com/waymarkdb/waymark/plan] computes a plan from the files and
-//     the database's state, without side effects;
-//   - [github.com/waymarkdb/waymark/execute] runs a plan under a lock, with a
-//     transaction per step, and records it;
-//   - [github.com/waymarkdb/waymark/backend] is the database interface, with
-//     the PostgreSQL implementation in backend/pgxbackend.
+// The packages form layers, and each imports only the layers below it:
+//
+//	execute      runs a plan under a lock, a transaction per step, and records it
+//	   │
+//	   ▼
+//	plan         computes a plan from the files and the database's state, without side effects
+//	   │
+//	   ▼
+//	backend      the database interface and its history records
+//	   │
+//	   ▼
+//	source       reads and validates migration files from any fs.FS
+//
+// That is: execute imports plan, backend and source; plan imports backend
+// and source; backend imports source; source imports only the standard
+// library (and waymark's internal SQL lexer and error helpers).
+//
+// Beside them: [github.com/waymarkdb/waymark/backend/pgxbackend] is the
+// PostgreSQL backend on pgx v5; [github.com/waymarkdb/waymark/backend/memory]
+// is an in-memory backend for logic tests and
+// [github.com/waymarkdb/waymark/backend/backendtest] the conformance suite
+// every backend passes; [github.com/waymarkdb/waymark/plan/plantest] builds
+// database states for tests that plan without a database.
 //
 // This package itself holds only documentation and examples.
 package waymark

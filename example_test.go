@@ -6,6 +6,7 @@ import (
 	"testing/fstest"
 
 	"github.com/waymarkdb/waymark/plan"
+	"github.com/waymarkdb/waymark/plan/plantest"
 	"github.com/waymarkdb/waymark/source"
 )
 
@@ -46,7 +47,7 @@ func Example() {
 // Going down must be asked for, and only reversible versions can be undone.
 func Example_down() {
 	set, _ := source.FromFS(migrations, "migrations")
-	applied := plan.Applied(set, 1, 2, 3)
+	applied := plantest.Applied(set, 1, 2, 3)
 
 	if _, err := plan.Compute(set, applied, plan.To(1), nil); err != nil {
 		fmt.Println(err)
@@ -54,12 +55,12 @@ func Example_down() {
 	if _, err := plan.Compute(set, applied, plan.DownTo(1), nil); err != nil {
 		fmt.Println(err)
 	}
-	p, _ := plan.Compute(set, plan.Applied(set, 1, 2), plan.DownTo(0), nil)
+	p, _ := plan.Compute(set, plantest.Applied(set, 1, 2), plan.DownTo(0), nil)
 	fmt.Print(p)
 	fmt.Println(p.Versions())
 	// Output:
-	// target 1: needs steps in the other direction: the database has applied versions 2, 3 above it; going down must be asked for with plan.DownTo(1)
-	// version 3 (migrations/v003_email_idx.up.sql): irreversible version: it has no down script, so the database cannot go below 3
+	// plan: target 1: needs steps in the other direction: the database has applied versions 2, 3 above it; going down must be asked for with plan.DownTo(1)
+	// plan: version 3 (migrations/v003_email_idx.up.sql): irreversible version: it has no down script, so the database cannot go below 3
 	// plan: down from 2 to 0 (2 steps)
 	//   down  2  email  migrations/v002_email.down.sql  transaction  sha256:3894a2e1
 	//   down  1  users  migrations/v001_users.down.sql  transaction  sha256:de101570
@@ -69,7 +70,7 @@ func Example_down() {
 // A database that is already there gets an empty plan, not an error.
 func Example_noop() {
 	set, _ := source.FromFS(migrations, "migrations")
-	p, _ := plan.Compute(set, plan.Applied(set, 1, 2, 3), plan.Latest(), nil)
+	p, _ := plan.Compute(set, plantest.Applied(set, 1, 2, 3), plan.Latest(), nil)
 	fmt.Print(p)
 	fmt.Println(p.Empty())
 	// Output:

@@ -40,7 +40,7 @@ var (
 	// ErrExists is returned by an Insert change for a version the history
 	// already has.
 	ErrExists = errors.New("version already in the history")
-	// ErrNotRecorded is returned by a Delete or Mark change for a version
+	// ErrNotRecorded is returned by a Delete or Update change for a version
 	// the history does not have.
 	ErrNotRecorded = errors.New("version not in the history")
 	// ErrInTransaction is returned by Session.Exec and Session.Begin while
@@ -79,9 +79,9 @@ const (
 	Insert Op = iota + 1
 	// Delete removes the record of Record.Version.
 	Delete
-	// Mark sets the dirty marker of Record.Version to Record.Dirty and,
+	// Update sets the dirty marker of Record.Version to Record.Dirty and,
 	// if Record.Duration is not zero, its duration.
-	Mark
+	Update
 )
 
 // String returns the op's name.
@@ -91,8 +91,8 @@ func (o Op) String() string {
 		return "insert"
 	case Delete:
 		return "delete"
-	case Mark:
-		return "mark"
+	case Update:
+		return "update"
 	}
 	return "invalid op"
 }
@@ -120,7 +120,9 @@ type Backend interface {
 // Session is the holder of the migration lock. It runs migration SQL and
 // writes the history; it is not safe for concurrent use.
 type Session interface {
-	// ReadState is Backend.ReadState, read under the lock.
+	// ReadState is Backend.ReadState, read under the lock. Inside a
+	// transaction opened by Begin it includes the changes made in that
+	// transaction so far, as the transaction itself sees them.
 	ReadState(ctx context.Context) ([]Record, error)
 
 	// Apply runs sql (none if empty) and then writes ch, atomically:
@@ -152,12 +154,15 @@ type Session interface {
 // ScriptError is an error raised by a migration's own SQL (rather than by
 // the backend's bookkeeping), with where in that SQL it happened.
 type ScriptError struct {
-	// Offset is the byte offset in the SQL text given to Apply or Exec at
-	// which the database located the error, or -1.
-	Offset int
-	// Statement is the 0-based index of the failing statement among the
-	// non-empty statements of that text, or -1 when unknown.
-	Statement int
+	// Pos locates the error in the SQL text given to Apply or Exec (Path
+	// is empty): the place the database reported, or else the start of
+	// the failing statement. Pos.Line is 0 when neither is known, and
+	// Pos.Statement, the 1-based number of the failing statement among the
+	// text's statements, is 0 when that is not known.
+	Pos source.Position
+	// Detail and Hint are the database's own elaboration of the error
+	// (PostgreSQL's DETAIL and HINT fields), or empty.
+	Detail, Hint string
 	// Err is the driver's error (for pgx, a *pgconn.PgError).
 	Err error
 }

@@ -49,11 +49,11 @@ func freshPool(b *testing.B) *pgxpool.Pool {
 func BenchmarkMigrate1000(b *testing.B) {
 	set := tinySet(b)
 	ctx := context.Background()
-	for i := 0; i < b.N; i++ {
+	for b.Loop() {
 		pool := freshPool(b)
 		res, err := execute.Migrate(ctx, pgxbackend.New(pool, nil), set, plan.Latest(), nil)
-		if err != nil || len(res.Applied) != benchSteps {
-			b.Fatalf("applied %d, %v", len(res.Applied), err)
+		if err != nil || len(res.Steps) != benchSteps {
+			b.Fatalf("applied %d, %v", len(res.Steps), err)
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*benchSteps), "µs/step")
@@ -65,7 +65,7 @@ func BenchmarkMigrate1000(b *testing.B) {
 // and no checks.
 func BenchmarkBaselineLoop1000(b *testing.B) {
 	ctx := context.Background()
-	for i := 0; i < b.N; i++ {
+	for b.Loop() {
 		pool := freshPool(b)
 		conn, err := pool.Acquire(ctx)
 		if err != nil {
@@ -97,8 +97,7 @@ func BenchmarkMigrateUpToDate(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	for b.Loop() {
 		res, err := execute.Migrate(ctx, db, set, plan.Latest(), nil)
 		if err != nil || !res.Plan.Empty() {
 			b.Fatalf("%v, %v", res.Plan, err)

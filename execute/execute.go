@@ -72,10 +72,10 @@ type Result struct {
 	// Plan is the plan that ran (for Migrate, the one computed under the
 	// lock).
 	Plan *plan.Plan
-	// Applied lists the steps that took effect, in order. After an error it
-	// holds the steps applied before the failure (none with
+	// Steps lists the steps that took effect, in order. After an error it
+	// holds the steps that took effect before the failure (none with
 	// SingleTransaction).
-	Applied []StepResult
+	Steps []StepResult
 }
 
 // StepResult is one step that took effect.
@@ -101,8 +101,8 @@ func Run(ctx context.Context, db backend.Backend, p *plan.Plan, opts *Options) (
 		return r.res, err
 	}
 	return r.res, underLock(ctx, db, r.log, func(sess backend.Session, now plan.State) error {
-		if !p.State.Equal(now) {
-			return &StaleError{Planned: p.State, Current: now}
+		if err := stale(p.State, now); err != nil {
+			return err
 		}
 		return r.run(ctx, sess)
 	})
@@ -114,21 +114,21 @@ func underLock(ctx context.Context, db backend.Backend, log *slog.Logger, fn fun
 	start := time.Now()
 	sess, err := db.Lock(ctx)
 	if err != nil {
-		return fmt.Errorf("execute: take the migration lock: %w", err)
+		return &Error{Err: ErrLock, Cause: err}
 	}
 	log.DebugContext(ctx, "waymark: lock taken", "wait", time.Since(start))
 	defer func() {
 		if uerr := sess.Unlock(context.WithoutCancel(ctx)); uerr != nil {
-			err = errors.Join(err, fmt.Errorf("execute: release the migration lock: %w", uerr))
+			err = errors.Join(err, &Error{Err: ErrUnlock, Cause: uerr})
 			return
 		}
 		log.DebugContext(ctx, "waymark: lock released")
 	}()
 	records, err := sess.ReadState(ctx)
 	if err != nil {
-		return fmt.Errorf("execute: read state: %w", err)
+		return &Error{Err: ErrReadState, Cause: err}
 	}
-	return fn(sess, plan.State{Applied: records})
+	return fn(sess, plan.State{Records: records})
 }
 
 // runner executes the steps of one plan.
@@ -164,12 +164,12 @@ func (r *runner) check() error {
 	r.scripts = make([]*source.Script, len(r.p.Steps))
 	for i, st := range r.p.Steps {
 		bad := func(format string, args ...any) error {
-			return fmt.Errorf("execute: %w: version %d (%s): %s", ErrBadPlan, st.Version, st.Path, fmt.Sprintf(format, args...))
+			return &Error{Err: ErrBadPlan, Version: st.Version, Path: st.Path, Detail: fmt.Sprintf(format, args...)}
 		}
 		sc, err := source.ParseScript(st.Path, []byte(st.SQL), st.Direction)
 		switch {
 		case err != nil:
-			return fmt.Errorf("execute: %w: version %d: %w", ErrBadPlan, st.Version, err)
+			return &Error{Err: ErrBadPlan, Version: st.Version, Path: st.Path, Detail: "its SQL is not a valid script", Cause: err}
 		case sc.Checksum != st.Checksum:
 			return bad("SQL does not match its checksum")
 		case sc.NoTransaction != st.NoTransaction:
@@ -188,10 +188,10 @@ func (r *runner) run(ctx context.Context, sess backend.Session) error {
 	r.log.InfoContext(ctx, "waymark: migrating", "direction", p.Direction.String(), "from", p.From, "to", p.To, "steps", len(p.Steps))
 	if r.opts.SingleTransaction {
 		if err := sess.Begin(ctx); err != nil {
-			return fmt.Errorf("execute: begin: %w", err)
+			return &Error{Err: ErrTransaction, Detail: "begin", Cause: err}
 		}
 	}
-	var applied []StepResult
+	var done []StepResult
 	for i, st := range p.Steps {
 		r.progress(Event{Step: st, Index: i, Total: len(p.Steps)})
 		r.log.InfoContext(ctx, "waymark: step", "version", st.Version, "name", st.Name, "direction", st.Direction.String(), "path", st.Path)
@@ -208,22 +208,22 @@ func (r *runner) run(ctx context.Context, sess backend.Session) error {
 			r.log.ErrorContext(ctx, "waymark: step failed", "version", st.Version, "error", err)
 			if r.opts.SingleTransaction {
 				if rerr := sess.Rollback(context.WithoutCancel(ctx)); rerr != nil {
-					err = errors.Join(err, fmt.Errorf("execute: roll back: %w", rerr))
+					err = errors.Join(err, &Error{Err: ErrTransaction, Detail: "roll back", Cause: rerr})
 				}
 			}
 			return err
 		}
 		r.log.InfoContext(ctx, "waymark: step done", "version", st.Version, "duration", d)
-		applied = append(applied, StepResult{Version: st.Version, Name: st.Name, Direction: st.Direction, Duration: d})
+		done = append(done, StepResult{Version: st.Version, Name: st.Name, Direction: st.Direction, Duration: d})
 		if !r.opts.SingleTransaction {
-			r.res.Applied = applied
+			r.res.Steps = done
 		}
 	}
 	if r.opts.SingleTransaction {
 		if err := sess.Commit(ctx); err != nil {
-			return fmt.Errorf("execute: commit: %w", err)
+			return &Error{Err: ErrTransaction, Detail: "commit", Cause: err}
 		}
-		r.res.Applied = applied
+		r.res.Steps = done
 	}
 	r.log.InfoContext(ctx, "waymark: migrated", "version", p.To)
 	return nil
@@ -251,7 +251,7 @@ func (r *runner) runTx(ctx context.Context, sess backend.Session, st plan.Step, 
 // after.
 func (r *runner) runNoTx(ctx context.Context, sess backend.Session, st plan.Step, sc *source.Script) error {
 	stmts := sc.Statements
-	mark := backend.Change{Op: backend.Mark, Record: backend.Record{Version: st.Version, Dirty: st.Direction}}
+	mark := backend.Change{Op: backend.Update, Record: backend.Record{Version: st.Version, Dirty: st.Direction}}
 	if st.Direction == source.Up {
 		mark = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum, Dirty: source.Up}}
 	}
@@ -260,14 +260,14 @@ func (r *runner) runNoTx(ctx context.Context, sess backend.Session, st plan.Step
 	}
 	start := time.Now()
 	for i, s := range stmts {
-		r.log.DebugContext(ctx, "waymark: statement", "version", st.Version, "statement", i+1, "of", len(stmts), "line", s.Line)
+		r.log.DebugContext(ctx, "waymark: statement", "version", st.Version, "statement", i+1, "of", len(stmts), "line", s.Pos.Line)
 		if err := sess.Exec(ctx, s.SQL); err != nil {
 			return stepError(st, sc, err, i, true)
 		}
 	}
 	done := backend.Change{Op: backend.Delete, Record: backend.Record{Version: st.Version}}
 	if st.Direction == source.Up {
-		done = backend.Change{Op: backend.Mark, Record: backend.Record{Version: st.Version, Duration: max(time.Since(start), time.Microsecond)}}
+		done = backend.Change{Op: backend.Update, Record: backend.Record{Version: st.Version, Duration: max(time.Since(start), time.Microsecond)}}
 	}
 	if err := sess.Apply(ctx, "", done); err != nil {
 		return stepError(st, sc, err, -1, true)
@@ -279,27 +279,57 @@ func (r *runner) runNoTx(ctx context.Context, sess backend.Session, st plan.Step
 // raised it. stmt is the index of the statement that ran alone
 // (no-transaction steps), or -1 when the whole script ran at once.
 func stepError(st plan.Step, sc *source.Script, err error, stmt int, dirty bool) error {
-	stmts := sc.Statements
-	e := &StepError{Version: st.Version, Direction: st.Direction, Path: st.Path, Statements: len(stmts), Dirty: dirty, Err: err}
+	e := &StepError{Version: st.Version, Direction: st.Direction, Pos: source.Position{Path: st.Path},
+		Statements: len(sc.Statements), Dirty: dirty, Err: err}
 	var se *backend.ScriptError
 	if errors.As(err, &se) {
-		base, index := 0, se.Statement
-		if stmt >= 0 {
-			base, index = stmts[stmt].Offset, stmt
-		}
-		switch {
-		case se.Offset >= 0 && base+se.Offset <= len(st.SQL):
-			e.Line, e.Column = sqlsplit.Position(st.SQL, base+se.Offset)
-		case index >= 0 && index < len(stmts):
-			e.Line, e.Column = stmts[index].Line, stmts[index].Column
-		}
-		if index >= 0 && index < len(stmts) {
-			e.Statement = index + 1
-		}
+		e.Pos = locate(sc, se.Pos, stmt)
+		e.Detail, e.ServerHint = se.Detail, se.Hint
 	}
 	var coded interface{ SQLState() string }
 	if !st.NoTransaction && errors.As(err, &coded) && coded.SQLState() == "25001" {
 		e.Hint = "put -- waymark:no-transaction at the top of the script"
 	}
 	return e
+}
+
+// locate turns pos, a place in the SQL text the backend ran, into a place
+// in the script's file. The text is the whole script (stmt is -1) or its
+// statement stmt alone.
+func locate(sc *source.Script, pos source.Position, stmt int) source.Position {
+	stmts := sc.Statements
+	statementStart := func(i int) source.Position {
+		if i < 0 || i >= len(stmts) {
+			return source.Position{Path: sc.Path}
+		}
+		return stmts[i].Pos
+	}
+	if stmt >= 0 {
+		if !pos.IsValid() || pos.Offset < 0 || pos.Offset > len(stmts[stmt].SQL) {
+			return statementStart(stmt)
+		}
+		return fileAt(sc, stmts[stmt].Pos.Offset+pos.Offset, stmt+1)
+	}
+	switch {
+	case pos.IsValid() && pos.Offset >= 0 && pos.Offset <= len(sc.SQL):
+		n := pos.Statement
+		if n == 0 {
+			// The statement the offset is in.
+			for i := range stmts {
+				if stmts[i].Pos.Offset <= pos.Offset {
+					n = i + 1
+				}
+			}
+		}
+		return fileAt(sc, pos.Offset, n)
+	case pos.Statement > 0 && pos.Statement <= len(stmts):
+		return statementStart(pos.Statement - 1)
+	}
+	return source.Position{Path: sc.Path, Statement: pos.Statement}
+}
+
+// fileAt is the position of byte offset off in the script's file.
+func fileAt(sc *source.Script, off, statement int) source.Position {
+	at := sqlsplit.Locate(sc.SQL, off)
+	return source.Position{Path: sc.Path, Line: at.Line, Column: at.Column, Offset: at.Offset, Statement: statement}
 }

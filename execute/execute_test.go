@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -20,26 +19,17 @@ import (
 	"github.com/waymarkdb/waymark/backend"
 	"github.com/waymarkdb/waymark/backend/memory"
 	"github.com/waymarkdb/waymark/execute"
+	"github.com/waymarkdb/waymark/internal/sqlsplit"
+	"github.com/waymarkdb/waymark/internal/testsets"
 	"github.com/waymarkdb/waymark/plan"
 	"github.com/waymarkdb/waymark/source"
 )
 
+// fakeSet is testdata/four: versions 1 to 4, with "broken" in v2 and v3
+// for failOn to fail.
 func fakeSet(t *testing.T) *source.Set {
 	t.Helper()
-	set, err := source.FromFS(fstest.MapFS{
-		"m/v1_one.up.sql":    {Data: []byte("CREATE TABLE one (id int);")},
-		"m/v1_one.down.sql":  {Data: []byte("DROP TABLE one;")},
-		"m/v2_two.up.sql":    {Data: []byte("CREATE TABLE two (id int);\n-- note\nINSERT INTO two VALUES ('café', broken);")},
-		"m/v2_two.down.sql":  {Data: []byte("DROP TABLE two;")},
-		"m/v3_idx.up.sql":    {Data: []byte("-- waymark:no-transaction\nCREATE INDEX CONCURRENTLY a ON two (id);\nCREATE INDEX CONCURRENTLY b ON two (broken);\n")},
-		"m/v3_idx.down.sql":  {Data: []byte("-- waymark:no-transaction\nDROP INDEX CONCURRENTLY a;\nDROP INDEX CONCURRENTLY b;\n")},
-		"m/v4_four.up.sql":   {Data: []byte("CREATE TABLE four (id int);")},
-		"m/v4_four.down.sql": {Data: []byte("DROP TABLE four;")},
-	}, "m")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return set
+	return testsets.Load(t, "four")
 }
 
 // failOn returns a Fail hook that fails any SQL containing word, at the
@@ -47,7 +37,8 @@ func fakeSet(t *testing.T) *source.Set {
 func failOn(word string) *memory.Options {
 	return &memory.Options{Fail: func(sql string) error {
 		if i := strings.Index(sql, word); i >= 0 {
-			return &backend.ScriptError{Offset: i, Statement: -1, Err: errors.New("ERROR: boom (SQLSTATE XX000)")}
+			at := sqlsplit.Locate(sql, i)
+			return &backend.ScriptError{Pos: source.Position{Line: at.Line, Column: at.Column, Offset: at.Offset}, Err: errors.New("ERROR: boom (SQLSTATE XX000)")}
 		}
 		return nil
 	}}
@@ -68,7 +59,7 @@ func versions(t *testing.T, db backend.Backend) []int64 {
 
 func applied(res *execute.Result) []int64 {
 	var vs []int64
-	for _, s := range res.Applied {
+	for _, s := range res.Steps {
 		vs = append(vs, s.Version)
 	}
 	return vs
@@ -98,8 +89,8 @@ func TestRunUpAndDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]int64{1}, applied(res)); diff != "" || res.Applied[0].Direction != source.Down {
-		t.Errorf("down applied (-want +got):\n%s (direction %v)", diff, res.Applied[0].Direction)
+	if diff := cmp.Diff([]int64{1}, applied(res)); diff != "" || res.Steps[0].Direction != source.Down {
+		t.Errorf("down applied (-want +got):\n%s (direction %v)", diff, res.Steps[0].Direction)
 	}
 	if got := versions(t, db); len(got) != 0 {
 		t.Errorf("state after down to 0 = %v", got)
@@ -122,8 +113,8 @@ func TestRunEmptyPlanTakesNoLock(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	res, err := execute.Run(ctx, db, p, nil)
-	if err != nil || len(res.Applied) != 0 {
-		t.Errorf("Run of an empty plan while the lock is held = %v, %v; want no steps, nil", res.Applied, err)
+	if err != nil || len(res.Steps) != 0 {
+		t.Errorf("Run of an empty plan while the lock is held = %v, %v; want no steps, nil", res.Steps, err)
 	}
 }
 
@@ -145,7 +136,7 @@ func TestRunStalePlan(t *testing.T) {
 	if stale.Planned.Version() != 0 || stale.Current.Version() != 1 {
 		t.Errorf("StaleError = %+v, want planned at 0, current 1", stale)
 	}
-	if len(res.Applied) != 0 || len(db.Executed()) != len(before) {
+	if len(res.Steps) != 0 || len(db.Executed()) != len(before) {
 		t.Errorf("a stale plan ran SQL or applied steps")
 	}
 	if !strings.Contains(err.Error(), "build a new plan") {
@@ -164,11 +155,11 @@ func TestRunFailingStep(t *testing.T) {
 	}
 	// "broken" follows "é" (one character, two bytes) on line 3: the
 	// column counts characters.
-	want := "m/v2_two.up.sql:3:33: ERROR: boom (SQLSTATE XX000)"
+	want := "four/v2_two.up.sql:3:33: ERROR: boom (SQLSTATE XX000)"
 	if err.Error() != want {
 		t.Errorf("error = %q, want %q", err, want)
 	}
-	if se.Version != 2 || se.Line != 3 || se.Column != 33 || se.Dirty {
+	if se.Version != 2 || se.Pos.Line != 3 || se.Pos.Column != 33 || se.Dirty {
 		t.Errorf("StepError = %+v", se)
 	}
 	var scriptErr *backend.ScriptError
@@ -187,13 +178,13 @@ func TestStepErrorWithoutPosition(t *testing.T) {
 	set := fakeSet(t)
 	db := memory.New(&memory.Options{Fail: func(sql string) error {
 		if strings.Contains(sql, "broken") {
-			return &backend.ScriptError{Offset: -1, Statement: 1, Err: errors.New("ERROR: boom")}
+			return &backend.ScriptError{Pos: source.Position{Statement: 2}, Err: errors.New("ERROR: boom")}
 		}
 		return nil
 	}})
 	_, err := execute.Run(context.Background(), db, mustPlan(t, db, set, plan.To(2)), nil)
 	// No position: the start of the failing (second) statement.
-	if want := "m/v2_two.up.sql:3:1: ERROR: boom"; err == nil || err.Error() != want {
+	if want := "four/v2_two.up.sql:3:1: ERROR: boom"; err == nil || err.Error() != want {
 		t.Errorf("error = %v, want %q", err, want)
 	}
 }
@@ -207,12 +198,12 @@ func TestSingleTransaction(t *testing.T) {
 	if err == nil {
 		t.Fatal("Run succeeded")
 	}
-	if len(res.Applied) != 0 || len(versions(t, db)) != 0 {
+	if len(res.Steps) != 0 || len(versions(t, db)) != 0 {
 		t.Errorf("single transaction left applied = %v, state = %v; want nothing", applied(res), versions(t, db))
 	}
 
 	_, err = execute.Run(ctx, db, mustPlan(t, db, set, plan.To(3)), opts)
-	if !errors.Is(err, execute.ErrBadPlan) || !strings.Contains(err.Error(), "m/v3_idx.up.sql") {
+	if !errors.Is(err, execute.ErrBadPlan) || !strings.Contains(err.Error(), "four/v3_idx.up.sql") {
 		t.Errorf("single transaction with a no-transaction step = %v, want ErrBadPlan naming the file", err)
 	}
 
@@ -231,7 +222,7 @@ func TestNoTransactionStep(t *testing.T) {
 	ctx := context.Background()
 	db := memory.New(&memory.Options{Fail: func(sql string) error {
 		if strings.HasPrefix(sql, "CREATE INDEX CONCURRENTLY b") {
-			return &backend.ScriptError{Offset: 30, Statement: 0, Err: errors.New("ERROR: column \"broken\" does not exist (SQLSTATE 42703)")}
+			return &backend.ScriptError{Pos: source.Position{Line: 1, Column: 31, Offset: 30, Statement: 1}, Err: errors.New("ERROR: column \"broken\" does not exist (SQLSTATE 42703)")}
 		}
 		return nil
 	}})
@@ -240,10 +231,10 @@ func TestNoTransactionStep(t *testing.T) {
 	if !errors.As(err, &se) {
 		t.Fatalf("Run = %v, want a *StepError", err)
 	}
-	if se.Version != 3 || !se.Dirty || se.Statement != 2 || se.Statements != 2 || se.Line != 3 || se.Column != 31 {
+	if se.Version != 3 || !se.Dirty || se.Pos.Statement != 2 || se.Statements != 2 || se.Pos.Line != 3 || se.Pos.Column != 31 {
 		t.Errorf("StepError = %+v; want version 3, dirty, statement 2 of 2 at 3:31", se)
 	}
-	for _, want := range []string{"m/v3_idx.up.sql:3:31: ", "statement 2 of 2", "version 3 is left dirty", "execute.Resolve"} {
+	for _, want := range []string{"four/v3_idx.up.sql:3:31: ", "statement 2 of 2", "version 3 is left dirty", "execute.Resolve"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}
@@ -274,8 +265,12 @@ func TestNoTransactionStep(t *testing.T) {
 	if err := execute.Resolve(ctx, db, 2, execute.MarkApplied, nil); !errors.Is(err, execute.ErrNotDirty) {
 		t.Errorf("Resolve of a clean version = %v, want ErrNotDirty", err)
 	}
-	if err := execute.Resolve(ctx, db, 9, execute.MarkApplied, nil); !errors.Is(err, execute.ErrNotDirty) {
-		t.Errorf("Resolve of an unknown version = %v, want ErrNotDirty", err)
+	if err := execute.Resolve(ctx, db, 9, execute.MarkApplied, nil); !errors.Is(err, execute.ErrNotInHistory) || errors.Is(err, execute.ErrNotDirty) ||
+		err.Error() != "execute: version 9: version is not in the history: there is nothing to resolve" {
+		t.Errorf("Resolve of a version the history lacks = %v, want ErrNotInHistory (and not ErrNotDirty)", err)
+	}
+	if err := execute.Resolve(ctx, db, 3, execute.Resolution(7), nil); !errors.Is(err, execute.ErrBadResolution) {
+		t.Errorf("Resolve with an invalid resolution = %v, want ErrBadResolution", err)
 	}
 	if err := execute.Resolve(ctx, db, 3, execute.MarkNotApplied, nil); err != nil {
 		t.Fatalf("Resolve: %v", err)
@@ -383,7 +378,7 @@ func TestProgressAndLogging(t *testing.T) {
 	if _, err := execute.Run(context.Background(), db, mustPlan(t, db, set, plan.To(3)), opts); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"m/v1_one.up.sql", "m/v1_one.up.sql done", "m/v2_two.up.sql", "m/v2_two.up.sql done", "m/v3_idx.up.sql", "m/v3_idx.up.sql done"}
+	want := []string{"four/v1_one.up.sql", "four/v1_one.up.sql done", "four/v2_two.up.sql", "four/v2_two.up.sql done", "four/v3_idx.up.sql", "four/v3_idx.up.sql done"}
 	if diff := cmp.Diff(want, events); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
@@ -447,18 +442,22 @@ func TestMigrateConcurrently(t *testing.T) {
 }
 
 func TestStepErrorMessages(t *testing.T) {
-	base := execute.StepError{Version: 3, Path: "m/v3.up.sql", Err: errors.New("ERROR: boom")}
+	base := execute.StepError{Version: 3, Pos: source.Position{Path: "four/v3.up.sql"}, Err: errors.New("ERROR: boom")}
 	tests := []struct {
 		edit func(*execute.StepError)
 		want string
 	}{
-		{func(*execute.StepError) {}, "m/v3.up.sql: ERROR: boom"},
-		{func(e *execute.StepError) { e.Line, e.Column = 4, 7 }, "m/v3.up.sql:4:7: ERROR: boom"},
-		{func(e *execute.StepError) { e.Hint = "do this" }, "m/v3.up.sql: ERROR: boom (hint: do this)"},
-		{func(e *execute.StepError) { e.Dirty, e.Statement, e.Statements = true, 2, 5 },
-			"m/v3.up.sql: ERROR: boom; statement 2 of 5 failed, so version 3 is left dirty: repair the database, then call execute.Resolve"},
+		{func(*execute.StepError) {}, "four/v3.up.sql: ERROR: boom"},
+		{func(e *execute.StepError) { e.Pos.Line, e.Pos.Column = 4, 7 }, "four/v3.up.sql:4:7: ERROR: boom"},
+		{func(e *execute.StepError) { e.Hint = "do this" }, "four/v3.up.sql: ERROR: boom (hint: do this)"},
+		{func(e *execute.StepError) { e.Dirty, e.Pos.Statement, e.Statements = true, 2, 5 },
+			"four/v3.up.sql: ERROR: boom; statement 2 of 5 failed, so version 3 is left dirty: repair the database, then call execute.Resolve"},
 		{func(e *execute.StepError) { e.Dirty = true },
-			"m/v3.up.sql: ERROR: boom; version 3 is left dirty: check the database, then call execute.Resolve"},
+			"four/v3.up.sql: ERROR: boom; version 3 is left dirty: check the database, then call execute.Resolve"},
+		{func(e *execute.StepError) {
+			e.Detail, e.ServerHint = "Key (id)=(1) is duplicated.", "Drop the duplicates."
+		},
+			"four/v3.up.sql: ERROR: boom\nDETAIL: Key (id)=(1) is duplicated.\nHINT: Drop the duplicates."},
 	}
 	for _, tt := range tests {
 		e := base
@@ -466,5 +465,63 @@ func TestStepErrorMessages(t *testing.T) {
 		if got := e.Error(); got != tt.want {
 			t.Errorf("Error() = %q, want %q", got, tt.want)
 		}
+	}
+}
+
+// A plan is stale when any record it was made from changed: a version
+// added or removed, a checksum, a dirty marker. The error says which.
+func TestRunStalePlanChanges(t *testing.T) {
+	set := fakeSet(t)
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		change func(t *testing.T, s backend.Session)
+		want   string
+	}{
+		{"dirty marker", func(t *testing.T, s backend.Session) {
+			if err := s.Apply(ctx, "", backend.Change{Op: backend.Update, Record: backend.Record{Version: 1, Dirty: source.Up}}); err != nil {
+				t.Fatal(err)
+			}
+		}, "1 dirty none -> up"},
+		{"checksum", func(t *testing.T, s backend.Session) {
+			must(t, s.Apply(ctx, "", backend.Change{Op: backend.Delete, Record: backend.Record{Version: 1}}))
+			must(t, s.Apply(ctx, "", backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1, Name: "one", Checksum: source.ChecksumOf("edited")}}))
+		}, "1 checksum "},
+		{"removed and added", func(t *testing.T, s backend.Session) {
+			must(t, s.Apply(ctx, "", backend.Change{Op: backend.Delete, Record: backend.Record{Version: 1}}))
+			must(t, s.Apply(ctx, "", backend.Change{Op: backend.Insert, Record: backend.Record{Version: 2, Name: "two"}}))
+		}, "1 removed, 2 added"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := memory.New(nil)
+			if _, err := execute.Run(ctx, db, mustPlan(t, db, set, plan.To(1)), nil); err != nil {
+				t.Fatal(err)
+			}
+			p := mustPlan(t, db, set, plan.To(4))
+			s, err := db.Lock(ctx)
+			must(t, err)
+			tt.change(t, s)
+			must(t, s.Unlock(ctx))
+			before := len(db.Executed())
+			res, err := execute.Run(ctx, db, p, nil)
+			var stale *execute.StaleError
+			if !errors.Is(err, execute.ErrStalePlan) || !errors.As(err, &stale) {
+				t.Fatalf("Run = %v, want ErrStalePlan", err)
+			}
+			if !strings.Contains(err.Error(), "changed since: "+tt.want) {
+				t.Errorf("error %q does not list %q", err, tt.want)
+			}
+			if len(res.Steps) != 0 || len(db.Executed()) != before {
+				t.Error("a stale plan ran SQL")
+			}
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

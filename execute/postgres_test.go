@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -22,6 +21,7 @@ import (
 	"github.com/waymarkdb/waymark/backend/pgxbackend"
 	"github.com/waymarkdb/waymark/execute"
 	"github.com/waymarkdb/waymark/internal/pgtest"
+	"github.com/waymarkdb/waymark/internal/testsets"
 	"github.com/waymarkdb/waymark/plan"
 	"github.com/waymarkdb/waymark/source"
 )
@@ -30,15 +30,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 func mapSet(t *testing.T, files map[string]string) *source.Set {
 	t.Helper()
-	fsys := fstest.MapFS{}
-	for name, sql := range files {
-		fsys["m/"+name] = &fstest.MapFile{Data: []byte(sql)}
-	}
-	set, err := source.FromFS(fsys, "m")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return set
+	return testsets.Map(t, files)
 }
 
 // row is a history row as stored.
@@ -123,8 +115,8 @@ func TestPostgresUpDownAndBack(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: Run: %v", s.target, err)
 		}
-		if len(res.Applied) != len(p.Steps) {
-			t.Errorf("%v: applied %d steps, want %d", s.target, len(res.Applied), len(p.Steps))
+		if len(res.Steps) != len(p.Steps) {
+			t.Errorf("%v: applied %d steps, want %d", s.target, len(res.Steps), len(p.Steps))
 		}
 		checkHistory(t, pool, set, s.want...)
 	}
@@ -257,11 +249,11 @@ func TestPostgresFailingStepRollsBack(t *testing.T) {
 		t.Errorf("errors.As(*pgconn.PgError) = %v", pgErr)
 	}
 	var se *execute.StepError
-	if !errors.As(err, &se) || se.Version != 2 || se.Path != "m/v2_b.up.sql" || se.Line != 4 || se.Column != 26 || se.Statement != 3 {
+	if !errors.As(err, &se) || se.Version != 2 || se.Pos.Path != "m/v2_b.up.sql" || se.Pos.Line != 4 || se.Pos.Column != 26 || se.Pos.Statement != 3 {
 		t.Errorf("StepError = %+v", se)
 	}
-	if len(res.Applied) != 1 || res.Applied[0].Version != 1 {
-		t.Errorf("Result.Applied = %+v, want version 1", res.Applied)
+	if len(res.Steps) != 1 || res.Steps[0].Version != 1 {
+		t.Errorf("Result.Applied = %+v, want version 1", res.Steps)
 	}
 	// Version 1 stays; nothing of version 2 is left.
 	checkHistory(t, pool, set, 1)
@@ -280,8 +272,8 @@ func TestPostgresFailingSingleTransaction(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), "m/v2_b.up.sql:4:26: ") {
 		t.Fatalf("Migrate = %v, want the positioned error", err)
 	}
-	if len(res.Applied) != 0 {
-		t.Errorf("Result.Applied = %+v, want none", res.Applied)
+	if len(res.Steps) != 0 {
+		t.Errorf("Result.Applied = %+v, want none", res.Steps)
 	}
 	// Nothing at all, not even the history table created with version 1.
 	if got := pgtest.Objects(t, pool); len(got) != 0 {
@@ -320,10 +312,11 @@ func TestPostgresNoTransaction(t *testing.T) {
 	if !errors.As(err, &se) {
 		t.Fatalf("Migrate = %v, want a *StepError", err)
 	}
-	if se.Version != 3 || !se.Dirty || se.Statement != 2 || se.Line != 4 || se.Column != 3 {
+	if se.Version != 3 || !se.Dirty || se.Pos.Statement != 2 || se.Pos.Line != 4 || se.Pos.Column != 3 {
 		t.Errorf("StepError = %+v, want version 3 dirty at statement 2, 4:3", se)
 	}
-	for _, want := range []string{"m/v3_uniq.up.sql:4:3: ERROR: could not create unique index", "(SQLSTATE 23505)", "statement 2 of 2", "version 3 is left dirty"} {
+	for _, want := range []string{"m/v3_uniq.up.sql:4:3: ERROR: could not create unique index", "(SQLSTATE 23505)", "statement 2 of 2", "version 3 is left dirty",
+		"\nDETAIL: Key (sku)=("} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}
@@ -544,8 +537,8 @@ func TestPostgresCancelLongStep(t *testing.T) {
 	if err != nil && !strings.HasPrefix(err.Error(), "m/v2_slow.up.sql:2:1: ") {
 		t.Errorf("error %q does not point at the running statement", err)
 	}
-	if len(res.Applied) != 1 {
-		t.Errorf("Result.Applied = %+v, want version 1 only", res.Applied)
+	if len(res.Steps) != 1 {
+		t.Errorf("Result.Applied = %+v, want version 1 only", res.Steps)
 	}
 	checkHistory(t, pool, set, 1)
 	if got := pgtest.Objects(t, pool); contains(got, "r public.slow") {

@@ -3,10 +3,10 @@ package execute
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/waymarkdb/waymark/backend"
 	"github.com/waymarkdb/waymark/plan"
-	"github.com/waymarkdb/waymark/source"
 )
 
 // Resolution says what a dirty version's database holds after someone
@@ -35,33 +35,48 @@ func (r Resolution) String() string {
 	return fmt.Sprintf("Resolution(%d)", int8(r))
 }
 
+// ResolveOptions configure Resolve. A nil *ResolveOptions means the
+// defaults.
+type ResolveOptions struct {
+	// Logger receives a record (level Info) of what was resolved.
+	// Default: nothing is logged.
+	Logger *slog.Logger
+}
+
 // Resolve clears the dirty marker that a failed no-transaction step left on
 // version, recording it as applied or not. It changes only the history, never
-// the schema, under the migration lock. A version that is not dirty is an
-// error ([ErrNotDirty]) and changes nothing. Of opts, only Logger is used.
-func Resolve(ctx context.Context, db backend.Backend, version int64, how Resolution, opts *Options) error {
+// the schema, under the migration lock. It refuses, changing nothing, a
+// version the history does not have ([ErrNotInHistory]), one that is not
+// dirty ([ErrNotDirty]) and an invalid resolution ([ErrBadResolution]).
+func Resolve(ctx context.Context, db backend.Backend, version int64, how Resolution, opts *ResolveOptions) error {
 	if how != MarkApplied && how != MarkNotApplied {
-		return fmt.Errorf("execute: resolve version %d: invalid resolution %d", version, how)
+		return &Error{Err: ErrBadResolution, Version: version, Detail: fmt.Sprintf("%v: want MarkApplied or MarkNotApplied", how)}
 	}
-	logger := newRunner(opts).log
+	logger := slog.New(slog.DiscardHandler)
+	if opts != nil && opts.Logger != nil {
+		logger = opts.Logger
+	}
 	return underLock(ctx, db, logger, func(sess backend.Session, now plan.State) error {
-		var dirty source.Direction
-		for _, r := range now.Applied {
+		var rec *backend.Record
+		for i, r := range now.Records {
 			if r.Version == version {
-				dirty = r.Dirty
+				rec = &now.Records[i]
 			}
 		}
-		if dirty == 0 {
-			return fmt.Errorf("execute: resolve version %d: %w", version, ErrNotDirty)
+		switch {
+		case rec == nil:
+			return &Error{Err: ErrNotInHistory, Version: version, Detail: "there is nothing to resolve"}
+		case rec.Dirty == 0:
+			return &Error{Err: ErrNotDirty, Version: version, Detail: "it is recorded as applied"}
 		}
-		ch := backend.Change{Op: backend.Mark, Record: backend.Record{Version: version}}
+		ch := backend.Change{Op: backend.Update, Record: backend.Record{Version: version}}
 		if how == MarkNotApplied {
 			ch = backend.Change{Op: backend.Delete, Record: backend.Record{Version: version}}
 		}
 		if err := sess.Apply(ctx, "", ch); err != nil {
-			return fmt.Errorf("execute: resolve version %d: %w", version, err)
+			return &Error{Err: ErrWriteHistory, Version: version, Cause: err}
 		}
-		logger.InfoContext(ctx, "waymark: resolved", "version", version, "failed", dirty.String(), "now", how.String())
+		logger.InfoContext(ctx, "waymark: resolved", "version", version, "failed", rec.Dirty.String(), "now", how.String())
 		return nil
 	})
 }

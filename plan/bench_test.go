@@ -8,6 +8,7 @@ import (
 	"testing/fstest"
 
 	"github.com/waymarkdb/waymark/plan"
+	"github.com/waymarkdb/waymark/plan/plantest"
 	"github.com/waymarkdb/waymark/source"
 )
 
@@ -40,7 +41,7 @@ func BenchmarkLoadAndPlan10k(b *testing.B) {
 			for i := range half {
 				half[i] = int64(i + 1)
 			}
-			st := plan.Applied(set, half...)
+			st := plantest.Applied(set, half...)
 			b.ReportAllocs()
 			for b.Loop() {
 				set, err := source.FromFS(fsys, "migrations")
@@ -112,7 +113,7 @@ func BenchmarkCompute10k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	st := plan.Applied(set, 1, 2, 3)
+	st := plantest.Applied(set, 1, 2, 3)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := plan.Compute(set, st, plan.Latest(), nil); err != nil {

@@ -16,5 +16,5 @@ func Build(ctx context.Context, db backend.Backend, set *source.Set, target Targ
 	if err != nil {
 		return nil, fmt.Errorf("plan: read state: %w", err)
 	}
-	return Compute(set, State{Applied: records}, target, opts)
+	return Compute(set, State{Records: records}, target, opts)
 }

@@ -2,7 +2,6 @@ package plan
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,16 +13,16 @@ import (
 // Compute works out the plan that takes a database in state to target,
 // using the migrations of set. It does no I/O. A nil opts means the
 // defaults of [Options]. When it refuses (see the package doc), the error
-// joins an [*Error] per reason.
+// is an [ErrorList] with an [*Error] per reason.
 func Compute(set *source.Set, state State, target Target, opts *Options) (*Plan, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	applied := slices.Clone(state.Applied)
+	applied := slices.Clone(state.Records)
 	slices.SortFunc(applied, func(a, b backend.Record) int { return cmp.Compare(a.Version, b.Version) })
 	for i, r := range applied {
 		if r.Version <= 0 || i > 0 && applied[i-1].Version == r.Version {
-			return nil, &Error{Err: ErrBadState, Version: r.Version, Detail: "listed twice, or not a positive version"}
+			return nil, ErrorList{{Err: ErrBadState, Version: r.Version, Detail: "listed twice, or not a positive version"}}
 		}
 	}
 	c := computer{set: set, opts: opts, down: target.kind == downTo, target: target.version,
@@ -32,8 +31,8 @@ func Compute(set *source.Set, state State, target Target, opts *Options) (*Plan,
 		c.target = set.Latest()
 	}
 	if c.target < 0 || c.target > 0 && !has(set, c.target) {
-		return nil, &Error{Err: ErrUnknownTarget, Version: c.target,
-			Detail: fmt.Sprintf("the source has versions %d to %d", first(set), set.Latest())}
+		return nil, ErrorList{{Err: ErrUnknownTarget, Version: c.target,
+			Detail: fmt.Sprintf("the source has versions %d to %d", first(set), set.Latest())}}
 	}
 	if len(applied) > 0 {
 		c.current = applied[len(applied)-1].Version
@@ -58,11 +57,10 @@ func Compute(set *source.Set, state State, target Target, opts *Options) (*Plan,
 		c.unapplied(ms[i])
 	}
 	c.checkDirection()
-	if len(c.errs) > 0 {
-		return nil, errors.Join(c.errs...)
+	if err := c.errs.Err(); err != nil {
+		return nil, err
 	}
-
-	p := &Plan{From: c.current, To: c.current, Steps: c.steps, State: State{Applied: applied}}
+	p := &Plan{From: c.current, To: c.current, Steps: c.steps, State: State{Records: applied}}
 	if c.down {
 		slices.Reverse(p.Steps)
 		p.To = c.below
@@ -87,7 +85,7 @@ type computer struct {
 	below   int64 // highest applied version not above target
 	steps   []Step
 	above   []int64 // applied versions above an up target
-	errs    []error
+	errs    ErrorList
 }
 
 // unapplied visits a version of the set that the database has not applied.

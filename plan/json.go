@@ -46,11 +46,11 @@ type jsonRecord struct {
 // CI step can be executed unchanged in the next.
 func (p *Plan) MarshalJSON() ([]byte, error) {
 	w := jsonPlan{Format: jsonFormat, From: p.From, To: p.To, Direction: p.Direction,
-		Steps: make([]jsonStep, len(p.Steps)), Applied: make([]jsonRecord, len(p.State.Applied))}
+		Steps: make([]jsonStep, len(p.Steps)), Applied: make([]jsonRecord, len(p.State.Records))}
 	for i, s := range p.Steps {
 		w.Steps[i] = jsonStep(s)
 	}
-	for i, r := range p.State.Applied {
+	for i, r := range p.State.Records {
 		w.Applied[i] = jsonRecord{Version: r.Version, Name: r.Name, Checksum: r.Checksum,
 			AppliedAt: r.AppliedAt, Duration: r.Duration.String(), Dirty: r.Dirty}
 	}
@@ -83,7 +83,7 @@ func (p *Plan) UnmarshalJSON(data []byte) error {
 		if err != nil {
 			return fmt.Errorf("plan: decode JSON: applied version %d: %w", r.Version, err)
 		}
-		q.State.Applied = append(q.State.Applied, backend.Record{Version: r.Version, Name: r.Name,
+		q.State.Records = append(q.State.Records, backend.Record{Version: r.Version, Name: r.Name,
 			Checksum: r.Checksum, AppliedAt: r.AppliedAt, Duration: d, Dirty: r.Dirty})
 	}
 	*p = q

@@ -42,8 +42,6 @@
 package plan
 
 import (
-	"cmp"
-	"fmt"
 	"slices"
 	"strconv"
 
@@ -101,16 +99,17 @@ type Options struct {
 	IgnoreDrift bool
 }
 
-// State is what a database has applied.
+// State is what a database has applied: its history.
 type State struct {
-	// Applied lists the history records in ascending version order.
-	Applied []backend.Record
+	// Records lists the history records in ascending version order, one
+	// per applied version (dirty ones included).
+	Records []backend.Record
 }
 
 // Version returns the highest applied version, or 0.
 func (s State) Version() int64 {
 	var v int64
-	for _, r := range s.Applied {
+	for _, r := range s.Records {
 		v = max(v, r.Version)
 	}
 	return v
@@ -120,25 +119,9 @@ func (s State) Version() int64 {
 // checksums and dirty markers; when and how fast they were applied does not
 // matter.
 func (s State) Equal(o State) bool {
-	return slices.EqualFunc(s.Applied, o.Applied, func(a, b backend.Record) bool {
+	return slices.EqualFunc(s.Records, o.Records, func(a, b backend.Record) bool {
 		return a.Version == b.Version && a.Checksum == b.Checksum && a.Dirty == b.Dirty
 	})
-}
-
-// Applied builds a State in which the given versions of set are applied
-// cleanly, with their files' checksums. It is meant for tests that plan
-// without a database; it panics if a version is not in the set.
-func Applied(set *source.Set, versions ...int64) State {
-	st := State{Applied: make([]backend.Record, 0, len(versions))}
-	for _, v := range versions {
-		m, ok := set.Lookup(v)
-		if !ok {
-			panic(fmt.Sprintf("plan.Applied: version %d is not in the set", v))
-		}
-		st.Applied = append(st.Applied, backend.Record{Version: v, Name: m.Name, Checksum: m.Up.Checksum})
-	}
-	slices.SortFunc(st.Applied, func(a, b backend.Record) int { return cmp.Compare(a.Version, b.Version) })
-	return st
 }
 
 // Plan is the path from the database's state to a target.

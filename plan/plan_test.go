@@ -7,36 +7,23 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/waymarkdb/waymark/backend"
 	"github.com/waymarkdb/waymark/backend/memory"
+	"github.com/waymarkdb/waymark/internal/testsets"
 	"github.com/waymarkdb/waymark/plan"
+	"github.com/waymarkdb/waymark/plan/plantest"
 	"github.com/waymarkdb/waymark/source"
 )
 
 // testSet has versions 1, 2, 3, 5 and 8; 5 is irreversible and 3 runs
-// outside a transaction.
+// outside a transaction (testdata/mixed).
 func testSet(t testing.TB) *source.Set {
 	t.Helper()
-	set, err := source.FromFS(fstest.MapFS{
-		"m/v1_one.up.sql":     {Data: []byte("CREATE TABLE one (id int);")},
-		"m/v1_one.down.sql":   {Data: []byte("DROP TABLE one;")},
-		"m/v2_two.up.sql":     {Data: []byte("CREATE TABLE two (id int);")},
-		"m/v2_two.down.sql":   {Data: []byte("DROP TABLE two;")},
-		"m/v3_idx.up.sql":     {Data: []byte("-- waymark:no-transaction\nCREATE INDEX CONCURRENTLY i ON two (id);")},
-		"m/v3_idx.down.sql":   {Data: []byte("-- waymark:no-transaction\nDROP INDEX CONCURRENTLY i;")},
-		"m/v5_five.up.sql":    {Data: []byte("INSERT INTO one VALUES (5);")},
-		"m/v8_eight.up.sql":   {Data: []byte("CREATE TABLE eight (id int);")},
-		"m/v8_eight.down.sql": {Data: []byte("DROP TABLE eight;")},
-	}, "m")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return set
+	return testsets.Load(t, "mixed")
 }
 
 // state builds a state from versions; a negative version is applied dirty
@@ -52,7 +39,7 @@ func state(set *source.Set, versions ...int64) plan.State {
 		if m, ok := set.Lookup(v); ok {
 			r.Name, r.Checksum = m.Name, m.Up.Checksum
 		}
-		st.Applied = append(st.Applied, r)
+		st.Records = append(st.Records, r)
 	}
 	return st
 }
@@ -72,17 +59,17 @@ type refusal struct {
 
 func refusals(t *testing.T, err error) []refusal {
 	t.Helper()
-	var errs []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	} else {
-		errs = []error{err}
+	var list plan.ErrorList
+	if !errors.As(err, &list) {
+		t.Fatalf("error %q is a %T, want a plan.ErrorList", err, err)
+	}
+	if lines := strings.Split(err.Error(), "\n"); len(lines) != len(list) {
+		t.Errorf("the list of %d reasons prints as %d lines", len(list), len(lines))
 	}
 	var out []refusal
-	for _, e := range errs {
-		var pe *plan.Error
-		if !errors.As(e, &pe) {
-			t.Fatalf("error %q is a %T, want *plan.Error", e, e)
+	for _, pe := range list {
+		if !strings.HasPrefix(pe.Error(), "plan: ") {
+			t.Errorf("message %q does not start with \"plan: \"", pe)
 		}
 		out = append(out, refusal{pe.Err, pe.Version, pe.Path})
 	}
@@ -137,9 +124,9 @@ func TestCompute(t *testing.T) {
 		{"down target above the database needs up", state(set, 1), plan.DownTo(3), nil, nil,
 			[]refusal{{plan.ErrDirection, 3, ""}}},
 		{"down through an irreversible version", state(set, 1, 2, 3, 5, 8), plan.DownTo(2), nil, nil,
-			[]refusal{{plan.ErrIrreversible, 5, "m/v5_five.up.sql"}}},
+			[]refusal{{plan.ErrIrreversible, 5, "mixed/v5_five.up.sql"}}},
 		{"unknown version in the middle", state(set, 1, 4), plan.Latest(), nil, nil,
-			[]refusal{{plan.ErrOutOfOrder, 2, "m/v2_two.up.sql"}, {plan.ErrOutOfOrder, 3, "m/v3_idx.up.sql"}, {plan.ErrUnknownVersion, 4, ""}}},
+			[]refusal{{plan.ErrOutOfOrder, 2, "mixed/v2_two.up.sql"}, {plan.ErrOutOfOrder, 3, "mixed/v3_idx.up.sql"}, {plan.ErrUnknownVersion, 4, ""}}},
 		{"newer database refused by default", state(set, 1, 2, 3, 5, 8, 100), plan.Latest(), nil, nil,
 			[]refusal{{plan.ErrUnknownVersion, 100, ""}}},
 		{"newer database tolerated", state(set, 1, 2, 3, 5, 8, 100), plan.Latest(), &plan.Options{AllowNewerDatabase: true},
@@ -151,7 +138,7 @@ func TestCompute(t *testing.T) {
 		{"tolerance does not allow going down through unknown versions", state(set, 1, 2, 3, 5, 8, 100), plan.DownTo(5), &plan.Options{AllowNewerDatabase: true}, nil,
 			[]refusal{{plan.ErrUnknownVersion, 100, ""}}},
 		{"out of order refused", state(set, 1, 3), plan.Latest(), nil, nil,
-			[]refusal{{plan.ErrOutOfOrder, 2, "m/v2_two.up.sql"}}},
+			[]refusal{{plan.ErrOutOfOrder, 2, "mixed/v2_two.up.sql"}}},
 		{"out of order allowed", state(set, 1, 3), plan.Latest(), &plan.Options{AllowOutOfOrder: true},
 			&outcome{3, 8, source.Up, []int64{2, 5, 8}}, nil},
 		{"out of order below an up target", state(set, 1, 3), plan.To(5), &plan.Options{AllowOutOfOrder: true},
@@ -159,11 +146,11 @@ func TestCompute(t *testing.T) {
 		{"out of order only: the plan ends where it started", state(set, 1, 3, 5, 8), plan.Latest(), &plan.Options{AllowOutOfOrder: true},
 			&outcome{8, 8, source.Up, []int64{2}}, nil},
 		{"dirty version", state(set, 1, 2, -3), plan.Latest(), nil, nil,
-			[]refusal{{plan.ErrDirty, 3, "m/v3_idx.up.sql"}}},
+			[]refusal{{plan.ErrDirty, 3, "mixed/v3_idx.up.sql"}}},
 		{"dirty version blocks down too", state(set, 1, 2, -3), plan.DownTo(0), nil, nil,
-			[]refusal{{plan.ErrDirty, 3, "m/v3_idx.up.sql"}}},
+			[]refusal{{plan.ErrDirty, 3, "mixed/v3_idx.up.sql"}}},
 		{"dirty version blocks a no-op", state(set, 1, 2, 3, 5, -8), plan.Latest(), nil, nil,
-			[]refusal{{plan.ErrDirty, 8, "m/v8_eight.up.sql"}}},
+			[]refusal{{plan.ErrDirty, 8, "mixed/v8_eight.up.sql"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,16 +189,21 @@ func TestCompute(t *testing.T) {
 func TestComputeDrift(t *testing.T) {
 	set := testSet(t)
 	st := state(set, 1, 2)
-	st.Applied[1].Checksum = source.ChecksumOf("CREATE TABLE two (id bigint);")
+	st.Records[1].Checksum = source.ChecksumOf("CREATE TABLE two (id bigint);")
 	_, err := plan.Compute(set, st, plan.Latest(), nil)
 	if !errors.Is(err, plan.ErrDrift) {
 		t.Fatalf("Compute with a changed file = %v, want ErrDrift", err)
 	}
 	m, _ := set.Lookup(2)
-	want := fmt.Sprintf("version 2 (m/v2_two.up.sql): checksum drift: applied with checksum %s, the file now has %s",
-		st.Applied[1].Checksum.Short(), m.Up.Checksum.Short())
+	want := fmt.Sprintf("plan: version 2 (mixed/v2_two.up.sql): checksum drift: applied with checksum %s, the file now has %s",
+		st.Records[1].Checksum.Short(), m.Up.Checksum.Short())
 	if !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("error = %q, want it to start with %q", err, want)
+	}
+	// Going down through a changed file is refused too: its down script
+	// was written for the up script that is in the file, not the applied one.
+	if _, err := plan.Compute(set, st, plan.DownTo(0), nil); !errors.Is(err, plan.ErrDrift) {
+		t.Errorf("Compute down through a changed file = %v, want ErrDrift", err)
 	}
 	p, err := plan.Compute(set, st, plan.Latest(), &plan.Options{IgnoreDrift: true})
 	if err != nil {
@@ -242,14 +234,14 @@ func TestComputeUnsortedSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := plan.Compute(set, plan.Applied(set, 1, 2), plan.To(10), nil)
+	p, err := plan.Compute(set, plantest.Applied(set, 1, 2), plan.To(10), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]int64{3, 4, 5, 6, 7, 8, 9, 10}, p.Versions()); diff != "" {
 		t.Errorf("versions (-want +got):\n%s", diff)
 	}
-	p, err = plan.Compute(set, plan.Applied(set, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10), plan.DownTo(8), nil)
+	p, err = plan.Compute(set, plantest.Applied(set, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10), plan.DownTo(8), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,8 +259,8 @@ func TestSteps(t *testing.T) {
 	m3, _ := set.Lookup(3)
 	m2, _ := set.Lookup(2)
 	want := []plan.Step{
-		{Version: 3, Name: "idx", Direction: source.Down, Path: "m/v3_idx.down.sql", Checksum: m3.Down.Checksum, NoTransaction: true, SQL: m3.Down.SQL},
-		{Version: 2, Name: "two", Direction: source.Down, Path: "m/v2_two.down.sql", Checksum: m2.Down.Checksum, SQL: m2.Down.SQL},
+		{Version: 3, Name: "idx", Direction: source.Down, Path: "mixed/v3_idx.down.sql", Checksum: m3.Down.Checksum, NoTransaction: true, SQL: m3.Down.SQL},
+		{Version: 2, Name: "two", Direction: source.Down, Path: "mixed/v2_two.down.sql", Checksum: m2.Down.Checksum, SQL: m2.Down.SQL},
 	}
 	if diff := cmp.Diff(want, p.Steps); diff != "" {
 		t.Errorf("steps (-want +got):\n%s", diff)
@@ -283,9 +275,9 @@ func TestString(t *testing.T) {
 	}
 	short := func(v int64) string { m, _ := set.Lookup(v); return m.Up.Checksum.Short() }
 	want := "plan: up from 1 to 5 (3 steps)\n" +
-		"  up  2  two   m/v2_two.up.sql   transaction     sha256:" + short(2) + "\n" +
-		"  up  3  idx   m/v3_idx.up.sql   no-transaction  sha256:" + short(3) + "\n" +
-		"  up  5  five  m/v5_five.up.sql  transaction     sha256:" + short(5) + "\n"
+		"  up  2  two   mixed/v2_two.up.sql   transaction     sha256:" + short(2) + "\n" +
+		"  up  3  idx   mixed/v3_idx.up.sql   no-transaction  sha256:" + short(3) + "\n" +
+		"  up  5  five  mixed/v5_five.up.sql  transaction     sha256:" + short(5) + "\n"
 	if got := p.String(); got != want {
 		t.Errorf("String:\n%s\nwant:\n%s", got, want)
 	}
@@ -301,9 +293,9 @@ func TestString(t *testing.T) {
 func TestJSONRoundTrip(t *testing.T) {
 	set := testSet(t)
 	st := state(set, 1, 2, 3)
-	for i := range st.Applied {
-		st.Applied[i].AppliedAt = time.Date(2026, 11, 23, 10, 0, i, 123456000, time.UTC)
-		st.Applied[i].Duration = time.Duration(i+1) * 1234567 * time.Nanosecond
+	for i := range st.Records {
+		st.Records[i].AppliedAt = time.Date(2026, 11, 23, 10, 0, i, 123456000, time.UTC)
+		st.Records[i].Duration = time.Duration(i+1) * 1234567 * time.Nanosecond
 	}
 	for _, target := range []plan.Target{plan.Latest(), plan.DownTo(1), plan.To(3)} {
 		p, err := plan.Compute(set, st, target, nil)
@@ -342,7 +334,7 @@ func TestJSONRefusesEditedPlans(t *testing.T) {
 		{"other format", `"format":"waymark.plan/v1"`, `"format":"waymark.plan/v9"`, "format"},
 		{"unknown field", `"from":1`, `"from":1,"force":true`, "unknown field"},
 		{"steps out of order", `"version":2,`, `"version":9,`, "out of order"},
-		{"wrong direction", `"direction":"up","path":"m/v3`, `"direction":"down","path":"m/v3`, "goes down in a plan going up"},
+		{"wrong direction", `"direction":"up","path":"mixed/v3`, `"direction":"down","path":"mixed/v3`, "goes down in a plan going up"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -387,6 +379,40 @@ func TestTargetString(t *testing.T) {
 	for target, want := range map[plan.Target]string{plan.Latest(): "latest", plan.To(3): "up to 3", plan.DownTo(0): "down to 0", plan.To(0): "up to 0"} {
 		if got := target.String(); got != want {
 			t.Errorf("String = %q, want %q", got, want)
+		}
+	}
+}
+
+// TestStateEqual pins what makes two states the same: versions, checksums
+// and dirty markers, but not when or how fast they were applied.
+func TestStateEqual(t *testing.T) {
+	set := testSet(t)
+	base := state(set, 1, 2, 3)
+	same := state(set, 1, 2, 3)
+	same.Records[1].AppliedAt = time.Now()
+	same.Records[1].Duration = time.Hour
+	same.Records[2].Name = "renamed"
+	dirty := state(set, 1, 2, -3)
+	checksum := state(set, 1, 2, 3)
+	checksum.Records[0].Checksum = source.ChecksumOf("edited")
+	for _, tt := range []struct {
+		name  string
+		other plan.State
+		want  bool
+	}{
+		{"itself", base, true},
+		{"other times, durations and names", same, true},
+		{"a dirty marker", dirty, false},
+		{"a checksum", checksum, false},
+		{"a version fewer", state(set, 1, 2), false},
+		{"another version", state(set, 1, 2, 5), false},
+		{"empty", plan.State{}, false},
+	} {
+		if got := base.Equal(tt.other); got != tt.want {
+			t.Errorf("Equal(%s) = %v, want %v", tt.name, got, tt.want)
+		}
+		if got := tt.other.Equal(base); got != tt.want {
+			t.Errorf("Equal(%s), reversed = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

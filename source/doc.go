@@ -60,8 +60,10 @@
 //
 // # Errors
 //
-// [FromFS] reports every problem in the set at once: the error it returns
-// joins one [*Error] per problem, each naming its file and, where it helps,
-// the line and column. Use [errors.Is] with the Err* sentinels to branch on
-// the kind of problem, and [errors.As] to get an [*Error].
+// [FromFS] reports every problem in the set at once, as an [ErrorList]
+// sorted by file and position that prints one problem per line. Each
+// problem is an [*Error] that names its file and, where it helps, the line
+// and column ([Position]) in the form "path:line:col: kind: detail". Use
+// [errors.Is] with the Err* sentinels to branch on the kind of problem, and
+// [errors.As] to get the list or its first [*Error].
 package source

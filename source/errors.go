@@ -1,8 +1,11 @@
 package source
 
 import (
+	"cmp"
 	"errors"
-	"fmt"
+	"slices"
+
+	"github.com/waymarkdb/waymark/internal/errfmt"
 )
 
 // Sentinel errors for the kinds of problem a migration set can have. An
@@ -18,47 +21,60 @@ var (
 	ErrDirective          = errors.New("invalid directive")
 	ErrSyntax             = errors.New("cannot split script")
 	ErrTransactionControl = errors.New("transaction control in a transactional script")
+	ErrOpenTransaction    = errors.New("transaction left open")
+	ErrRead               = errors.New("cannot read")
 	ErrNoMigrations       = errors.New("no migration files")
 )
 
-// Error is one problem with one file of a migration set.
+// Error is one problem with one file (or the directory) of a migration set.
 type Error struct {
-	// Path is the file's path as the set names it (see [Script.Path]).
-	Path string
-	// Line and Column locate the problem inside the file, 1-based, the
-	// column counted in characters; both are 0 when the problem is about
+	// Pos is where the problem is. Pos.Line is 0 when the problem is about
 	// the file as a whole (its name, for instance).
-	Line, Column int
-	// Err is one of the Err* sentinels, or the error that reading the file
-	// returned.
+	Pos Position
+	// Err is one of the Err* sentinels.
 	Err error
 	// Detail says what exactly is wrong; it may be empty.
 	Detail string
+	// Cause is the underlying error, or nil. For ErrRead it is what the
+	// file system returned (fs.ErrNotExist, fs.ErrPermission, ...).
+	Cause error
 }
 
-// Error formats the problem as "path:line:col: kind: detail".
+// Error formats the problem as "path:line:col: kind: detail", followed by
+// ": cause" when there is one.
 func (e *Error) Error() string {
-	where := e.Path
-	if e.Line > 0 {
-		where = fmt.Sprintf("%s:%d:%d", e.Path, e.Line, e.Column)
-	}
-	if e.Detail == "" {
-		return where + ": " + e.Err.Error()
-	}
-	return where + ": " + e.Err.Error() + ": " + e.Detail
+	return e.Pos.String() + ": " + e.Err.Error() + errfmt.Tail(e.Detail, e.Cause)
 }
 
-// Unwrap returns e.Err.
-func (e *Error) Unwrap() error { return e.Err }
+// Unwrap returns Err and, if set, Cause, so that [errors.Is] finds both
+// the sentinel and, say, fs.ErrNotExist.
+func (e *Error) Unwrap() []error { return errfmt.Unwrap(e.Err, e.Cause) }
 
-// join joins problems into one error, or returns nil if there are none.
-func join(errs []*Error) error {
-	if len(errs) == 0 {
+// ErrorList is every problem found in a migration set, sorted by file and
+// position. [FromFS], [FromDir] and [ParseScript] return one when a set
+// has problems: use [errors.As] to get it, or to get its first [*Error],
+// and [errors.Is] to ask whether any of them is of a kind.
+type ErrorList []*Error
+
+// Error returns the problems, one per line.
+func (l ErrorList) Error() string { return errfmt.Lines(l) }
+
+// Unwrap returns the problems, for errors.Is and errors.As.
+func (l ErrorList) Unwrap() []error { return errfmt.Errors(l) }
+
+// Sort orders the list by path, line and column, keeping the order of
+// problems at the same place.
+func (l ErrorList) Sort() {
+	slices.SortStableFunc(l, func(a, b *Error) int {
+		return cmp.Or(cmp.Compare(a.Pos.Path, b.Pos.Path), cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Column, b.Pos.Column))
+	})
+}
+
+// Err returns the sorted list as an error, or nil if it is empty.
+func (l ErrorList) Err() error {
+	if len(l) == 0 {
 		return nil
 	}
-	joined := make([]error, len(errs))
-	for i, e := range errs {
-		joined[i] = e
-	}
-	return errors.Join(joined...)
+	l.Sort()
+	return l
 }

@@ -21,7 +21,7 @@ func isSQLName(name string) bool {
 }
 
 // parseName parses a migration file name (see the package doc for the
-// grammar). On failure it returns an [*Error] without its Path.
+// grammar). On failure it returns an [*Error] without its position.
 func parseName(name string) (fileName, *Error) {
 	const want = `want v<version>[_<name>].up.sql or .down.sql`
 	var f fileName
@@ -41,8 +41,11 @@ func parseName(name string) (fileName, *Error) {
 		return f, &Error{Err: ErrBadName, Detail: want + ` (starting with lower-case "v")`}
 	}
 	digits, words, hasWords := strings.Cut(f.stem[1:], "_")
-	if digits == "" || !all(digits, isDigit) {
+	if n := leadingDigits(digits); n == 0 {
 		return f, &Error{Err: ErrBadName, Detail: want + ` (digits after "v")`}
+	} else if n < len(digits) {
+		// v6-bad, v6.1: the version is there, what follows it is not.
+		return f, &Error{Err: ErrBadName, Detail: want + ` ("_" between the version and the name, not ` + strconv.Quote(digits[n:n+1]) + `)`}
 	}
 	if hasWords {
 		if words == "" || !all(words, isWordChar) {
@@ -65,6 +68,15 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 func isWordChar(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || isDigit(c) || c == '_' || c == '-'
+}
+
+// leadingDigits returns how many bytes at the start of s are digits.
+func leadingDigits(s string) int {
+	n := 0
+	for n < len(s) && isDigit(s[n]) {
+		n++
+	}
+	return n
 }
 
 // all reports whether every byte of s satisfies ok.

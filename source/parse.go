@@ -13,44 +13,43 @@ import (
 const directiveNoTransaction = "waymark:no-transaction"
 
 // ParseScript checks one script as [FromFS] would, splits it into
-// statements and reads its directives. The error, if any, joins an [*Error]
-// per problem, each naming path.
+// statements and reads its directives. The error, if any, is an
+// [ErrorList] whose problems name path.
 func ParseScript(path string, data []byte, dir Direction) (*Script, error) {
 	s, errs := parseScript(path, data, dir)
 	if errs != nil {
-		return nil, join(errs)
+		return nil, errs.Err()
 	}
 	return s, nil
 }
 
 // parseScript checks a script's text and splits it into statements. It
 // returns every problem it finds, each an [*Error] naming path.
-func parseScript(path string, data []byte, dir Direction) (*Script, []*Error) {
+func parseScript(path string, data []byte, dir Direction) (*Script, ErrorList) {
 	sql := string(data)
 	s := &Script{Path: path, Direction: dir, SQL: sql, Checksum: sha256.Sum256(data)}
-	at := func(off int, err error, detail string) *Error {
-		line, col := sqlsplit.Position(sql, off)
-		return &Error{Path: path, Line: line, Column: col, Err: err, Detail: detail}
+	at := func(pos sqlsplit.Pos, err error, detail string) *Error {
+		return &Error{Pos: position(path, pos, 0), Err: err, Detail: detail}
 	}
 	if off := invalidUTF8(sql); off >= 0 {
-		return nil, []*Error{at(off, ErrEncoding, "not valid UTF-8")}
+		return nil, ErrorList{at(sqlsplit.Locate(sql, off), ErrEncoding, "not valid UTF-8")}
 	}
 	if strings.HasPrefix(sql, "\uFEFF") {
-		return nil, []*Error{at(0, ErrEncoding, "starts with a byte order mark; save the file as UTF-8 without BOM")}
+		return nil, ErrorList{at(sqlsplit.Locate(sql, 0), ErrEncoding, "starts with a byte order mark; save the file as UTF-8 without BOM")}
 	}
 	if off := strings.IndexByte(sql, 0); off >= 0 {
-		return nil, []*Error{at(off, ErrEncoding, "contains a NUL byte")}
+		return nil, ErrorList{at(sqlsplit.Locate(sql, off), ErrEncoding, "contains a NUL byte")}
 	}
 	pieces, err := sqlsplit.Split(sql)
 	if err != nil {
 		var se *sqlsplit.Error
 		if errors.As(err, &se) {
-			return nil, []*Error{at(se.Offset, ErrSyntax, se.Msg)}
+			return nil, ErrorList{at(se.Pos, ErrSyntax, se.Msg)}
 		}
-		return nil, []*Error{{Path: path, Err: ErrSyntax, Detail: err.Error()}}
+		return nil, ErrorList{{Pos: Position{Path: path}, Err: ErrSyntax, Detail: err.Error()}}
 	}
 
-	var errs []*Error
+	var errs ErrorList
 	n := 0
 	for _, p := range pieces {
 		if p.SQL != "" {
@@ -61,27 +60,28 @@ func parseScript(path string, data []byte, dir Direction) (*Script, []*Error) {
 	for _, p := range pieces {
 		// Directives live in "--" comments, which lie outside statements;
 		// they count only before the first statement.
-		lead := p.Start - p.Offset
-		for off, text := range lineComments(p.Text[:lead]) {
-			body := strings.TrimSpace(text)
+		trivia := p.Text[:p.Start.Offset-p.Offset]
+		for c := range lineComments(trivia) {
+			body := strings.TrimSpace(c.Text[len("--"):])
 			if len(body) < len("waymark") || !strings.EqualFold(body[:len("waymark")], "waymark") {
 				continue
 			}
+			pos := sqlsplit.Locate(sql, p.Offset+c.Offset)
 			switch {
 			case body != directiveNoTransaction:
-				errs = append(errs, at(p.Offset+off, ErrDirective, "unknown directive "+quote(body)+" (known: "+directiveNoTransaction+")"))
+				errs = append(errs, at(pos, ErrDirective, "unknown directive "+quote(body)+" (known: "+directiveNoTransaction+")"))
 			case len(s.Statements) > 0:
-				errs = append(errs, at(p.Offset+off, ErrDirective, directiveNoTransaction+" must come before the first statement"))
+				errs = append(errs, at(pos, ErrDirective, directiveNoTransaction+" must come before the first statement"))
 			default:
 				s.NoTransaction = true
 			}
 		}
 		if p.SQL != "" {
-			s.Statements = append(s.Statements, Statement{SQL: p.SQL, Offset: p.Start, Line: p.Line, Column: p.Column})
+			s.Statements = append(s.Statements, Statement{SQL: p.SQL, Pos: position(path, p.Start, len(s.Statements)+1)})
 		}
 	}
 	if dir == Up && len(s.Statements) == 0 {
-		errs = append(errs, &Error{Path: path, Err: ErrEmpty, Detail: "the file holds only whitespace and comments"})
+		errs = append(errs, &Error{Pos: Position{Path: path}, Err: ErrEmpty, Detail: "the file holds only whitespace and comments"})
 	}
 	errs = append(errs, checkTransactionControl(s)...)
 	if len(errs) > 0 {
@@ -90,12 +90,17 @@ func parseScript(path string, data []byte, dir Direction) (*Script, []*Error) {
 	return s, nil
 }
 
+// position makes the Position of pos in the file at path.
+func position(path string, pos sqlsplit.Pos, statement int) Position {
+	return Position{Path: path, Line: pos.Line, Column: pos.Column, Offset: pos.Offset, Statement: statement}
+}
+
 // checkTransactionControl refuses transaction control in a transactional
 // script, where it would end waymark's transaction early, and a
 // transaction left open by a no-transaction script, which would swallow the
 // history writes that follow it.
-func checkTransactionControl(s *Script) []*Error {
-	var errs []*Error
+func checkTransactionControl(s *Script) ErrorList {
+	var errs ErrorList
 	var open *Statement // the statement that opened a transaction
 	for i := range s.Statements {
 		st := &s.Statements[i]
@@ -103,7 +108,7 @@ func checkTransactionControl(s *Script) []*Error {
 		switch {
 		case !ok:
 		case !s.NoTransaction:
-			errs = append(errs, &Error{Path: s.Path, Line: st.Line, Column: st.Column, Err: ErrTransactionControl,
+			errs = append(errs, &Error{Pos: st.Pos, Err: ErrTransactionControl,
 				Detail: kw + " would end waymark's transaction early; remove it, or run the script with -- " + directiveNoTransaction})
 		case kw == "BEGIN" || kw == "START TRANSACTION":
 			open = st
@@ -112,98 +117,55 @@ func checkTransactionControl(s *Script) []*Error {
 		}
 	}
 	if open != nil {
-		errs = append(errs, &Error{Path: s.Path, Line: open.Line, Column: open.Column, Err: ErrTransactionControl,
-			Detail: "this transaction is never committed; waymark records the step after its last statement, outside any transaction"})
+		errs = append(errs, &Error{Pos: open.Pos, Err: ErrOpenTransaction,
+			Detail: "this transaction is never committed; end it with COMMIT, because waymark records the step after the script's last statement, outside any transaction"})
 	}
 	return errs
 }
 
-// lineComments yields, for each line of trivia (text outside statements:
-// whitespace and comments) that begins with "--", the offset of the "--"
-// and the comment's text after it.
-func lineComments(trivia string) func(yield func(int, string) bool) {
-	return func(yield func(int, string) bool) {
-		off := 0
-		for off < len(trivia) {
-			line, _, _ := strings.Cut(trivia[off:], "\n")
-			trimmed := strings.TrimLeftFunc(line, isSpace)
-			if rest, ok := strings.CutPrefix(trimmed, "--"); ok {
-				if !yield(off+len(line)-len(trimmed), rest) {
-					return
-				}
+// lineComments yields the "--" comments of trivia (text outside
+// statements: whitespace and comments) that begin their line.
+func lineComments(trivia string) func(yield func(sqlsplit.Token) bool) {
+	return func(yield func(sqlsplit.Token) bool) {
+		sc := sqlsplit.NewScanner(trivia)
+		sc.Comments = true
+		for {
+			t, ok := sc.Next()
+			if !ok {
+				return
 			}
-			off += len(line) + 1
+			if t.Kind != sqlsplit.Comment || !strings.HasPrefix(t.Text, "--") {
+				continue
+			}
+			lineStart := strings.LastIndexByte(trivia[:t.Offset], '\n') + 1
+			if strings.TrimSpace(trivia[lineStart:t.Offset]) == "" && !yield(t) {
+				return
+			}
 		}
 	}
 }
 
 // transactionControl reports whether a statement starts or ends a
-// transaction, and if so its keyword(s).
+// transaction, and if so its key words.
 func transactionControl(stmt string) (string, bool) {
-	w0, rest := nextWord(stmt)
-	w1, rest := nextWord(rest)
+	sc := sqlsplit.NewScanner(stmt)
+	w0, _ := sc.Next()
+	w1, _ := sc.Next()
 	switch {
-	case eq(w0, "BEGIN"), eq(w0, "COMMIT"), eq(w0, "END"), eq(w0, "ABORT"):
-		return strings.ToUpper(w0), true
-	case eq(w0, "START") && eq(w1, "TRANSACTION"):
+	case w0.Is("begin"), w0.Is("commit"), w0.Is("end"), w0.Is("abort"):
+		return strings.ToUpper(w0.Text), true
+	case w0.Is("start") && w1.Is("transaction"):
 		return "START TRANSACTION", true
-	case eq(w0, "PREPARE") && eq(w1, "TRANSACTION"):
+	case w0.Is("prepare") && w1.Is("transaction"):
 		return "PREPARE TRANSACTION", true
-	case eq(w0, "ROLLBACK"):
-		if eq(w1, "WORK") || eq(w1, "TRANSACTION") {
-			w1, _ = nextWord(rest)
+	case w0.Is("rollback"):
+		if w1.Is("work") || w1.Is("transaction") {
+			w1, _ = sc.Next()
 		}
 		// ROLLBACK TO SAVEPOINT stays inside the transaction.
-		return "ROLLBACK", !eq(w1, "TO")
+		return "ROLLBACK", !w1.Is("to")
 	}
 	return "", false
-}
-
-// nextWord returns the leading run of ASCII letters of s after any
-// whitespace and comments, and what follows it.
-func nextWord(s string) (word, rest string) {
-	for {
-		s = strings.TrimLeftFunc(s, isSpace)
-		if strings.HasPrefix(s, "--") {
-			_, s, _ = strings.Cut(s, "\n")
-		} else if strings.HasPrefix(s, "/*") {
-			s = skipBlockComment(s)
-		} else {
-			break
-		}
-	}
-	n := 0
-	for n < len(s) && (s[n]|0x20 >= 'a' && s[n]|0x20 <= 'z') {
-		n++
-	}
-	return s[:n], s[n:]
-}
-
-// skipBlockComment returns what follows the (nested) block comment that s
-// starts with; the splitter has made sure it is closed.
-func skipBlockComment(s string) string {
-	depth := 0
-	for i := 0; i+1 < len(s); i++ {
-		switch s[i : i+2] {
-		case "/*":
-			depth++
-			i++
-		case "*/":
-			depth--
-			i++
-			if depth == 0 {
-				return s[i+1:]
-			}
-		}
-	}
-	return ""
-}
-
-var eq = strings.EqualFold
-
-// isSpace reports whether r is whitespace to SQL.
-func isSpace(r rune) bool {
-	return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v'
 }
 
 // invalidUTF8 returns the byte offset of the first invalid UTF-8 sequence

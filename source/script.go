@@ -128,9 +128,7 @@ type Statement struct {
 	// SQL is the statement from its first token through its terminating
 	// semicolon (if any), as written; comments inside it are kept.
 	SQL string
-	// Offset is the byte offset of SQL in the script.
-	Offset int
-	// Line and Column are the 1-based position of SQL in the file, the
-	// column counted in characters.
-	Line, Column int
+	// Pos is where SQL starts in the file; Pos.Statement is the
+	// statement's 1-based number in the script.
+	Pos Position
 }

@@ -2,6 +2,7 @@ package source
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -60,8 +61,8 @@ func FromDir(dir string) (*Set, error) {
 //
 //	set, err := source.FromFS(migrations, "migrations")
 //
-// Script paths are dir joined with the file name. The error, if any, joins
-// one [*Error] per problem found (see the package doc).
+// Script paths are dir joined with the file name. The error, if any, is an
+// [ErrorList] of every problem found (see the package doc).
 func FromFS(fsys fs.FS, dir string) (*Set, error) {
 	return load(fsys, dir, "")
 }
@@ -71,8 +72,8 @@ type file struct {
 	fileName
 	entry  string // the name in the directory
 	path   string
-	script *Script  // nil when the script itself has problems
-	errs   []*Error // the script's problems
+	script *Script   // nil when the script itself has problems
+	errs   ErrorList // the script's problems
 }
 
 // load reads directory dir of fsys. Script paths are shown as the path in
@@ -89,9 +90,9 @@ func load(fsys fs.FS, dir, shown string) (*Set, error) {
 	}
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
-		return nil, fmt.Errorf("source: read migration directory %s: %w", where, err)
+		return nil, ErrorList{{Pos: Position{Path: where}, Err: ErrRead, Detail: "the migration directory", Cause: fsCause(err)}}
 	}
-	var errs []*Error
+	var errs ErrorList
 	files := make([]file, 0, len(entries))
 	for _, e := range entries {
 		if e.IsDir() || !isSQLName(e.Name()) {
@@ -99,7 +100,7 @@ func load(fsys fs.FS, dir, shown string) (*Set, error) {
 		}
 		f, perr := parseName(e.Name())
 		if perr != nil {
-			perr.Path = display(e.Name())
+			perr.Pos.Path = display(e.Name())
 			errs = append(errs, perr)
 			continue
 		}
@@ -115,7 +116,7 @@ func load(fsys fs.FS, dir, shown string) (*Set, error) {
 		}
 		data, err := fs.ReadFile(fsys, inFS)
 		if err != nil {
-			f.errs = []*Error{{Path: f.path, Err: err, Detail: "cannot read the file"}}
+			f.errs = ErrorList{{Pos: Position{Path: f.path}, Err: ErrRead, Cause: fsCause(err)}}
 			return
 		}
 		f.script, f.errs = parseScript(f.path, data, f.direction)
@@ -149,15 +150,22 @@ func load(fsys fs.FS, dir, shown string) (*Set, error) {
 	}
 
 	if len(errs) > 0 {
-		slices.SortStableFunc(errs, func(a, b *Error) int {
-			return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
-		})
-		return nil, join(errs)
+		return nil, errs.Err()
 	}
 	if len(set.migrations) == 0 {
-		return nil, &Error{Path: where, Err: ErrNoMigrations, Detail: "want files named like v001_create_users.up.sql"}
+		return nil, ErrorList{{Pos: Position{Path: where}, Err: ErrNoMigrations, Detail: "want files named like v001_create_users.up.sql"}}
 	}
 	return set, nil
+}
+
+// fsCause returns what the file system said, without the path that a
+// *fs.PathError repeats (the Error's position names it already).
+func fsCause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // parallel calls fn(0) ... fn(n-1), spread over the available CPUs when n
@@ -185,8 +193,8 @@ func parallel(n int, fn func(int)) {
 // pair turns the files of one version into a migration. The files are
 // sorted ups first. It returns nil and no errors when a file's own
 // problems were already reported.
-func pair(files []*file) (*Migration, []*Error) {
-	var errs []*Error
+func pair(files []*file) (*Migration, ErrorList) {
+	var errs ErrorList
 	var up, down *file
 	for _, f := range files {
 		if f.direction == Up && up == nil {
@@ -211,15 +219,15 @@ func pair(files []*file) (*Migration, []*Error) {
 		if f.direction == Down {
 			other = down
 		}
-		errs = append(errs, &Error{Path: f.path, Err: ErrDuplicateVersion,
+		errs = append(errs, &Error{Pos: Position{Path: f.path}, Err: ErrDuplicateVersion,
 			Detail: fmt.Sprintf("version %d is also defined by %s", f.version, other.path)})
 	}
 	switch {
 	case up == nil:
-		errs = append(errs, &Error{Path: down.path, Err: ErrMissingUp,
+		errs = append(errs, &Error{Pos: Position{Path: down.path}, Err: ErrMissingUp,
 			Detail: fmt.Sprintf("add %s.up.sql", down.stem)})
 	case down != nil && down.stem != up.stem:
-		errs = append(errs, &Error{Path: down.path, Err: ErrNameMismatch,
+		errs = append(errs, &Error{Pos: Position{Path: down.path}, Err: ErrNameMismatch,
 			Detail: fmt.Sprintf("the up script of version %d is %s", up.version, up.path)})
 	}
 	if errs != nil {

@@ -31,26 +31,29 @@ type problem struct {
 	Err          error
 }
 
-// problems unpacks the errors FromFS joined.
+// problems unpacks the ErrorList that FromFS returned.
 func problems(t *testing.T, err error) []problem {
 	t.Helper()
 	if err == nil {
 		return nil
 	}
-	joined, ok := err.(interface{ Unwrap() []error })
-	if !ok {
-		t.Fatalf("error %q (%T) does not join problems", err, err)
+	var list source.ErrorList
+	if !errors.As(err, &list) {
+		t.Fatalf("error %q (%T) is not a source.ErrorList", err, err)
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(list) {
+		t.Errorf("the list of %d problems prints as %d lines", len(list), len(lines))
 	}
 	var out []problem
-	for _, e := range joined.Unwrap() {
-		var se *source.Error
-		if !errors.As(e, &se) {
-			t.Fatalf("joined error %q is a %T, want *source.Error", e, e)
+	for i, se := range list {
+		if !strings.HasPrefix(se.Error(), se.Pos.Path+":") {
+			t.Errorf("message %q does not start with the file's path %q", se, se.Pos.Path)
 		}
-		if !strings.HasPrefix(e.Error(), se.Path+":") {
-			t.Errorf("message %q does not start with the file's path %q", e, se.Path)
+		if i < len(lines) && lines[i] != se.Error() {
+			t.Errorf("line %d of the list is %q, want %q", i+1, lines[i], se)
 		}
-		out = append(out, problem{se.Path, se.Line, se.Column, se.Err})
+		out = append(out, problem{se.Pos.Path, se.Pos.Line, se.Pos.Column, se.Err})
 	}
 	return out
 }
@@ -107,7 +110,7 @@ func TestFromFSProblems(t *testing.T) {
 		{"directive after the first statement on its line", map[string]string{"v1.up.sql": "SELECT 1; -- waymark:no-transaction\nSELECT 2;"},
 			[]problem{{"m/v1.up.sql", 1, 11, source.ErrDirective}}},
 		{"a no-transaction script that never commits", map[string]string{"v1.up.sql": "-- waymark:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (x);\nBEGIN;\nUPDATE t SET x = 1;\n"},
-			[]problem{{"m/v1.up.sql", 3, 1, source.ErrTransactionControl}}},
+			[]problem{{"m/v1.up.sql", 3, 1, source.ErrOpenTransaction}}},
 		{"unterminated dollar quote", map[string]string{"v1.up.sql": "SELECT 1;\nDO $body$ BEGIN NULL; END $bdoy$;\n"},
 			[]problem{{"m/v1.up.sql", 2, 4, source.ErrSyntax}}},
 		{"unterminated string in a down script", map[string]string{"v1.up.sql": ok, "v1.down.sql": "SELECT 'oops;\n"},
@@ -346,8 +349,8 @@ func TestScripts(t *testing.T) {
 	wantUp := &source.Script{
 		Path: "v3_idx.up.sql", Direction: source.Up, SQL: up, Checksum: source.ChecksumOf(up), NoTransaction: true,
 		Statements: []source.Statement{
-			{SQL: "CREATE INDEX CONCURRENTLY a ON t (x);", Offset: 60, Line: 3, Column: 1},
-			{SQL: "CREATE INDEX CONCURRENTLY b ON t (y)", Offset: 110, Line: 5, Column: 11},
+			{SQL: "CREATE INDEX CONCURRENTLY a ON t (x);", Pos: source.Position{Path: "v3_idx.up.sql", Line: 3, Column: 1, Offset: 60, Statement: 1}},
+			{SQL: "CREATE INDEX CONCURRENTLY b ON t (y)", Pos: source.Position{Path: "v3_idx.up.sql", Line: 5, Column: 11, Offset: 110, Statement: 2}},
 		},
 	}
 	if diff := cmp.Diff(wantUp, m.Up); diff != "" {
@@ -356,7 +359,7 @@ func TestScripts(t *testing.T) {
 	if m.Down.NoTransaction || m.Down.Direction != source.Down || len(m.Down.Statements) != 2 {
 		t.Errorf("down script = %+v, want a transactional down script of 2 statements", m.Down)
 	}
-	if got := up[wantUp.Statements[1].Offset:]; !strings.HasPrefix(got, "CREATE INDEX CONCURRENTLY b") {
+	if got := up[wantUp.Statements[1].Pos.Offset:]; !strings.HasPrefix(got, "CREATE INDEX CONCURRENTLY b") {
 		t.Errorf("Offset of statement 2 points at %q", got)
 	}
 	if set.Latest() != 3 {

@@ -31,6 +31,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/waymarkdb/waymark/backend"
+	"github.com/waymarkdb/waymark/internal/sqlsplit"
 	"github.com/waymarkdb/waymark/source"
 )
 
@@ -45,7 +46,8 @@ type Harness struct {
 	// BadSQL is a script of two statements whose second one fails.
 	BadSQL string
 	// BadSQLOffset is the byte offset in BadSQL at which the failure is
-	// reported, or -1 if the implementation cannot tell.
+	// reported, or -1 if the implementation cannot tell. The suite expects
+	// ScriptError.Pos to be that place, and Pos.Statement to be 2.
 	BadSQLOffset int
 	// GoodStatement is one statement that succeeds outside a transaction
 	// block, and BadStatement one that fails; the suite gives them to Exec.
@@ -73,11 +75,12 @@ func Run(t *testing.T, h Harness) {
 		{"EmptyState", testEmptyState},
 		{"InsertAndRead", testInsertAndRead},
 		{"ChangeErrors", testChangeErrors},
-		{"MarkAndDelete", testMarkAndDelete},
+		{"UpdateAndDelete", testUpdateAndDelete},
 		{"ScriptError", testScriptError},
 		{"Exec", testExec},
 		{"Transaction", testTransaction},
 		{"TransactionFailure", testTransactionFailure},
+		{"ReadStateInTransaction", testReadStateInTransaction},
 		{"AppKeys", testAppKeys},
 		{"LockExclusive", testLockExclusive},
 		{"LockWaiterWakes", testLockWaiterWakes},
@@ -117,6 +120,11 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
+// cleanupTimeout bounds how long the suite waits for an Unlock at the end
+// of a test: a backend whose Unlock hangs fails the suite rather than
+// hanging it.
+const cleanupTimeout = 30 * time.Second
+
 // lock takes the lock or fails the test, and unlocks at cleanup unless the
 // test did.
 func lock(t *testing.T, b backend.Backend) backend.Session {
@@ -125,7 +133,20 @@ func lock(t *testing.T, b backend.Backend) backend.Session {
 	if err != nil {
 		t.Fatalf("Lock: %v", err)
 	}
-	t.Cleanup(func() { _ = s.Unlock(context.Background()) })
+	t.Cleanup(func() {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+			defer cancel()
+			_ = s.Unlock(ctx) // ErrUnlocked when the test unlocked already
+		}()
+		select {
+		case <-done:
+		case <-time.After(cleanupTimeout + 5*time.Second):
+			t.Errorf("Unlock at the end of the test did not return within %v", cleanupTimeout)
+		}
+	})
 	return s
 }
 
@@ -215,7 +236,7 @@ func testChangeErrors(t *testing.T, h Harness) {
 	}{
 		{"insert existing", insert(rec(1, "again")), backend.ErrExists},
 		{"delete missing", backend.Change{Op: backend.Delete, Record: backend.Record{Version: 7}}, backend.ErrNotRecorded},
-		{"mark missing", backend.Change{Op: backend.Mark, Record: backend.Record{Version: 7, Dirty: source.Up}}, backend.ErrNotRecorded},
+		{"update missing", backend.Change{Op: backend.Update, Record: backend.Record{Version: 7, Dirty: source.Up}}, backend.ErrNotRecorded},
 	}
 	for _, c := range cases {
 		err := s.Apply(ctx, h.GoodSQL, c.ch)
@@ -228,20 +249,20 @@ func testChangeErrors(t *testing.T, h Harness) {
 	wantEffects(t, st, 0, "after Apply(GoodSQL) calls whose history writes failed")
 }
 
-func testMarkAndDelete(t *testing.T, h Harness) {
+func testUpdateAndDelete(t *testing.T, h Harness) {
 	b := h.Open(t).Backend("")
 	s := lock(t, b)
 	ctx := ctxT(t)
 	must(t, "insert 1", s.Apply(ctx, "", insert(rec(1, "one"))))
 	must(t, "insert 2", s.Apply(ctx, "", insert(rec(2, "two"))))
-	must(t, "mark 2 down", s.Apply(ctx, "", backend.Change{Op: backend.Mark, Record: backend.Record{Version: 2, Dirty: source.Down}}))
+	must(t, "update 2 down", s.Apply(ctx, "", backend.Change{Op: backend.Update, Record: backend.Record{Version: 2, Dirty: source.Down}}))
 	wantState(t, b, []record{{1, "one", source.ChecksumOf("one"), 0}, {2, "two", source.ChecksumOf("two"), source.Down}})
 
-	must(t, "mark 2 clean", s.Apply(ctx, "", backend.Change{Op: backend.Mark, Record: backend.Record{Version: 2, Duration: 1500 * time.Millisecond}}))
+	must(t, "update 2 clean", s.Apply(ctx, "", backend.Change{Op: backend.Update, Record: backend.Record{Version: 2, Duration: 1500 * time.Millisecond}}))
 	got, err := b.ReadState(ctx)
 	must(t, "ReadState", err)
 	if len(got) != 2 || got[1].Dirty != 0 || got[1].Duration != 1500*time.Millisecond {
-		t.Errorf("after Mark clean with a duration, state = %+v; want version 2 clean with Duration 1.5s", got)
+		t.Errorf("after an Update to clean with a duration, state = %+v; want version 2 clean with Duration 1.5s", got)
 	}
 	must(t, "delete 1", s.Apply(ctx, h.GoodSQL, backend.Change{Op: backend.Delete, Record: backend.Record{Version: 1}}))
 	wantState(t, b, []record{{2, "two", source.ChecksumOf("two"), 0}})
@@ -257,11 +278,16 @@ func testScriptError(t *testing.T, h Harness) {
 	if !errors.As(err, &se) {
 		t.Fatalf("Apply(BadSQL) error = %v, want a *backend.ScriptError", err)
 	}
-	if se.Statement != 1 {
-		t.Errorf("ScriptError.Statement = %d, want 1 (the second statement)", se.Statement)
+	if se.Pos.Statement != 2 {
+		t.Errorf("ScriptError.Pos.Statement = %d, want 2 (the second statement)", se.Pos.Statement)
 	}
-	if se.Offset != h.BadSQLOffset {
-		t.Errorf("ScriptError.Offset = %d, want %d", se.Offset, h.BadSQLOffset)
+	if h.BadSQLOffset >= 0 {
+		if want := sqlsplit.Locate(h.BadSQL, h.BadSQLOffset); se.Pos.Offset != want.Offset || se.Pos.Line != want.Line || se.Pos.Column != want.Column {
+			t.Errorf("ScriptError.Pos = %+v, want offset %d at %d:%d", se.Pos, want.Offset, want.Line, want.Column)
+		}
+	}
+	if se.Pos.Path != "" {
+		t.Errorf("ScriptError.Pos.Path = %q, want none: the backend does not know the file", se.Pos.Path)
 	}
 	wantState(t, b, nil)
 	// The session stays usable after a failed Apply.
@@ -339,6 +365,27 @@ func testTransactionFailure(t *testing.T, h Harness) {
 	must(t, "Apply 1", s.Apply(ctx, "", insert(rec(1, "one"))))
 	must(t, "Unlock", s.Unlock(ctx))
 	wantState(t, b, nil)
+}
+
+func testReadStateInTransaction(t *testing.T, h Harness) {
+	b := h.Open(t).Backend("")
+	s := lock(t, b)
+	ctx := ctxT(t)
+	must(t, "insert 1", s.Apply(ctx, "", insert(rec(1, "one"))))
+	must(t, "Begin", s.Begin(ctx))
+	must(t, "insert 2 in the transaction", s.Apply(ctx, "", insert(rec(2, "two"))))
+	must(t, "delete 1 in the transaction", s.Apply(ctx, "", backend.Change{Op: backend.Delete, Record: backend.Record{Version: 1}}))
+	got, err := s.ReadState(ctx)
+	must(t, "Session.ReadState in the transaction", err)
+	if diff := cmp.Diff([]record{{2, "two", source.ChecksumOf("two"), 0}}, records(got)); diff != "" {
+		t.Errorf("Session.ReadState inside the transaction must see its changes (-want +got):\n%s", diff)
+	}
+	must(t, "Rollback", s.Rollback(ctx))
+	got, err = s.ReadState(ctx)
+	must(t, "Session.ReadState after Rollback", err)
+	if diff := cmp.Diff([]record{{1, "one", source.ChecksumOf("one"), 0}}, records(got)); diff != "" {
+		t.Errorf("Session.ReadState after Rollback (-want +got):\n%s", diff)
+	}
 }
 
 func testAppKeys(t *testing.T, h Harness) {

@@ -136,6 +136,9 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, fmt.Errorf("memory: read state: %w", err)
 	}
+	if s.inTx {
+		return slices.Clone(s.tx), nil
+	}
 	return s.b.ReadState(ctx)
 }
 
@@ -150,7 +153,7 @@ func (s *session) run(sql string) error {
 	}
 	err := s.b.fail(sql)
 	if _, ok := err.(*backend.ScriptError); err != nil && !ok {
-		err = &backend.ScriptError{Offset: -1, Statement: -1, Err: err}
+		err = &backend.ScriptError{Err: err}
 	}
 	return err
 }
@@ -212,7 +215,7 @@ func change(hist []backend.Record, ch backend.Change, now time.Time) ([]backend.
 		return nil, fmt.Errorf("memory: %s version %d: %w", ch.Op, v, backend.ErrNotRecorded)
 	case ch.Op == backend.Delete:
 		return slices.Delete(hist, i, i+1), nil
-	case ch.Op == backend.Mark:
+	case ch.Op == backend.Update:
 		hist[i].Dirty = ch.Record.Dirty
 		if ch.Record.Duration != 0 {
 			hist[i].Duration = ch.Record.Duration

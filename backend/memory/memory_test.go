@@ -8,6 +8,8 @@ import (
 	"github.com/waymarkdb/waymark/backend"
 	"github.com/waymarkdb/waymark/backend/backendtest"
 	"github.com/waymarkdb/waymark/backend/memory"
+	"github.com/waymarkdb/waymark/internal/sqlsplit"
+	"github.com/waymarkdb/waymark/source"
 )
 
 func TestConformance(t *testing.T) {
@@ -20,7 +22,9 @@ func TestConformance(t *testing.T) {
 				if i < 0 {
 					return nil
 				}
-				return &backend.ScriptError{Offset: i, Statement: strings.Count(sql[:i], ";"), Err: errors.New("fake failure")}
+				at := sqlsplit.Locate(sql, i)
+				pos := source.Position{Line: at.Line, Column: at.Column, Offset: at.Offset, Statement: strings.Count(sql[:i], ";") + 1}
+				return &backend.ScriptError{Pos: pos, Err: errors.New("fake failure")}
 			}
 			return backendtest.Store{
 				Backend: func(key string) backend.Backend { return store.Backend(key, &memory.Options{Fail: fail}) },

@@ -3,6 +3,7 @@ package pgxbackend
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -19,12 +20,21 @@ const cancelGrace = 5 * time.Second
 // statement takes. Instead, fn gets a context that ctx's end does not
 // reach; when ctx ends, watch sends a cancel request, and only if the
 // statement has not returned cancelGrace later does it end fn's context.
+//
+// Once fn has returned, no cancel request is sent: one could reach the
+// session's next statement. (A request already on its way when fn returns
+// finds the session idle, which the server ignores; watch waits for it to
+// be delivered before it returns.)
 func (s *session) watch(ctx context.Context, fn func(context.Context) error) error {
 	if ctx.Done() == nil {
 		return fn(ctx)
 	}
 	inner, breakConn := context.WithCancel(context.WithoutCancel(ctx))
 	defer breakConn()
+	var (
+		mu       sync.Mutex
+		returned bool // fn has returned
+	)
 	finished := make(chan struct{})
 	watcher := make(chan struct{})
 	go func() {
@@ -34,11 +44,13 @@ func (s *session) watch(ctx context.Context, fn func(context.Context) error) err
 			return
 		case <-ctx.Done():
 		}
-		select {
-		case <-finished:
-			return // it ended by itself; a cancel now could hit the next query
-		default:
+		mu.Lock()
+		late := returned
+		mu.Unlock()
+		if late {
+			return
 		}
+		s.b.hooks.cancelSent()
 		cctx, cancel := context.WithTimeout(inner, cancelGrace)
 		err := s.conn.PgConn().CancelRequest(cctx)
 		cancel()
@@ -52,10 +64,27 @@ func (s *session) watch(ctx context.Context, fn func(context.Context) error) err
 		}
 	}()
 	err := fn(inner)
+	mu.Lock()
+	returned = true
+	mu.Unlock()
+	s.b.hooks.returned(ctx)
 	close(finished)
 	<-watcher
 	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("%w: %w", ctx.Err(), err)
+		return &cancelled{ctx: ctx.Err(), err: err}
 	}
 	return err
 }
+
+// cancelled is the error of a statement stopped because its context ended.
+// It reads as the context's error and unwraps to both it and the error the
+// statement returned (for pgx, a *pgconn.PgError with SQLSTATE 57014).
+type cancelled struct {
+	ctx, err error
+}
+
+func (c *cancelled) Error() string {
+	return fmt.Sprintf("%v (the statement was cancelled on the server)", c.ctx)
+}
+
+func (c *cancelled) Unwrap() []error { return []error{c.ctx, c.err} }

@@ -91,6 +91,7 @@ type Backend struct {
 	appKey    string // quoted literal
 	log       *slog.Logger
 	err       error // invalid options, reported by every call
+	hooks     hooks
 }
 
 var _ backend.Backend = (*Backend)(nil)

@@ -218,8 +218,8 @@ func TestScriptErrorPosition(t *testing.T) {
 	if !errors.As(err, &se) {
 		t.Fatalf("Apply = %v, want a *backend.ScriptError", err)
 	}
-	if want := strings.Index(script, "missing_column"); se.Offset != want || se.Statement != 1 {
-		t.Errorf("ScriptError = {Offset %d, Statement %d}, want {%d, 1}", se.Offset, se.Statement, want)
+	if want := strings.Index(script, "missing_column"); se.Pos.Offset != want || se.Pos.Statement != 2 || se.Pos.Line != 3 || se.Pos.Column != 13 {
+		t.Errorf("ScriptError.Pos = %+v, want offset %d, 3:13, statement 2", se.Pos, want)
 	}
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || pgErr.Code != "42703" {
@@ -346,7 +346,42 @@ func TestScriptErrorsAreNotHistoryErrors(t *testing.T) {
 	if !errors.As(err, &pgErr) || pgErr.Code != "23505" || pgErr.TableName != "u" {
 		t.Errorf("PgError = %+v, want the script's unique violation on u", pgErr)
 	}
-	if se.Statement != 3 {
-		t.Errorf("ScriptError.Statement = %d, want 3 (as the server counts)", se.Statement)
+	if se.Pos.Statement != 4 {
+		t.Errorf("ScriptError.Pos.Statement = %d, want 4 (as the server counts)", se.Pos.Statement)
+	}
+}
+
+// A syntax error fails the whole query before any statement runs; the
+// failing statement is the one the error's position is in.
+func TestScriptErrorSyntaxStatement(t *testing.T) {
+	_, s := locked(t)
+	ctx := context.Background()
+	script := "CREATE TABLE a (id int);\nCREATE TABLE b (id int);\n\nINSERT INTO a\nVALUES (1),\n       (2),\n       (3,,);\n"
+	err := s.Apply(ctx, script, backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}})
+	var se *backend.ScriptError
+	if !errors.As(err, &se) {
+		t.Fatalf("Apply = %v, want a *backend.ScriptError", err)
+	}
+	if se.Pos.Statement != 3 || se.Pos.Line != 7 || se.Pos.Column != 11 {
+		t.Errorf("ScriptError.Pos = %+v, want statement 3 at 7:11", se.Pos)
+	}
+}
+
+// The server's DETAIL and HINT travel with the error.
+func TestScriptErrorDetailAndHint(t *testing.T) {
+	_, s := locked(t)
+	ctx := context.Background()
+	script := "CREATE TABLE u (email text);\nINSERT INTO u VALUES ('a@example.com'), ('a@example.com');\nCREATE UNIQUE INDEX u_email ON u (email);"
+	err := s.Apply(ctx, script, backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}})
+	var se *backend.ScriptError
+	if !errors.As(err, &se) {
+		t.Fatalf("Apply = %v, want a *backend.ScriptError", err)
+	}
+	if want := "Key (email)=(a@example.com) is duplicated."; se.Detail != want {
+		t.Errorf("ScriptError.Detail = %q, want %q", se.Detail, want)
+	}
+	err = s.Apply(ctx, "SELECT lenght('x')", backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}})
+	if !errors.As(err, &se) || !strings.Contains(se.Hint, "explicit type casts") {
+		t.Errorf("ScriptError.Hint = %q, want the server's hint about explicit type casts", se.Hint)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/waymarkdb/waymark/backend"
 	"github.com/waymarkdb/waymark/internal/sqlsplit"
+	"github.com/waymarkdb/waymark/source"
 )
 
 // unlockTimeout bounds the work of Unlock, which runs without the caller's
@@ -82,6 +83,9 @@ func (s *session) lock(ctx context.Context) error {
 	start, delay, told := time.Now(), lockPollMin, false
 	for {
 		results, err := s.query(ctx, q)
+		if err == nil && s.b.hooks.lockTried != nil {
+			err = s.b.hooks.lockTried(string(results[0].Rows[0][2]) == "t")
+		}
 		if err != nil {
 			// If the try was cancelled after it took the lock, the lock
 			// outlives the statement: give it back. (A pooled connection is
@@ -250,18 +254,51 @@ func (s *session) Apply(ctx context.Context, sql string, ch backend.Change) erro
 // scriptError locates an error raised by the migration's SQL, which is
 // query[at:at+n], of which done statements completed.
 func (s *session) scriptError(query string, at, n, done int, err error) error {
-	se := &backend.ScriptError{Offset: -1, Statement: max(done, 0), Err: err}
+	off := -1
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Position > 0 {
-		off := int(pgErr.Position) - 1 // PostgreSQL counts characters from 1
+		off = int(pgErr.Position) - 1 // PostgreSQL counts characters from 1
 		if s.conn.PgConn().ParameterStatus("server_encoding") != "SQL_ASCII" {
 			off = sqlsplit.CharOffset(query, int(pgErr.Position))
 		}
-		if off -= at; off >= 0 && off < n {
-			se.Offset = off
+		if off -= at; off < 0 || off >= n {
+			off = -1
 		}
 	}
+	se := &backend.ScriptError{Pos: locate(query[at:at+n], off, done), Err: err}
+	if pgErr != nil {
+		se.Detail, se.Hint = pgErr.Detail, pgErr.Hint
+	}
 	return se
+}
+
+// locate returns the position in sql of byte offset off, or, when off is
+// -1, of the start of the statement after the done that completed. The
+// server parses a whole multi-statement query before it runs any of it, so
+// for a syntax error done is 0 whatever the failing statement: the
+// statement is found from the offset instead.
+func locate(sql string, off, done int) source.Position {
+	pieces, _ := sqlsplit.Split(sql) // migration SQL was checked by package source
+	n := 0
+	for _, p := range pieces {
+		if p.SQL == "" {
+			continue
+		}
+		if off >= 0 && p.Start.Offset > off {
+			break
+		}
+		n++
+		if off < 0 && n == done+1 {
+			return source.Position{Line: p.Start.Line, Column: p.Start.Column, Offset: p.Start.Offset, Statement: n}
+		}
+	}
+	if off < 0 {
+		// The server counted more statements than the splitter found (see
+		// the package doc of sqlsplit on BEGIN ATOMIC): its count stands.
+		return source.Position{Statement: done + 1}
+	}
+	at := sqlsplit.Locate(sql, off)
+	return source.Position{Line: at.Line, Column: at.Column, Offset: at.Offset, Statement: n}
 }
 
 // Exec runs one statement of a no-transaction script on its own.
@@ -352,6 +389,11 @@ func (s *session) Unlock(ctx context.Context) error {
 		// A second try, in case a late cancel request of the caller's
 		// context hit the first.
 		var results []*pgconn.Result
+		if s.b.hooks.unlockTry != nil {
+			if err = s.b.hooks.unlockTry(try); err != nil {
+				continue
+			}
+		}
 		if results, err = s.query(ctx, q); err == nil {
 			if v := lastValue(results); v == nil || *v != "t" {
 				err = errors.New("the server says this session did not hold it")

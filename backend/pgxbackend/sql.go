@@ -82,7 +82,7 @@ func (s *session) createTable(ctx context.Context) ([]string, error) {
 )`), nil
 }
 
-// change returns the one statement that makes ch. A Delete or Mark that
+// change returns the one statement that makes ch. A Delete or Update that
 // finds no row divides by zero, so that the failure rolls back the step's
 // SQL too (SQLSTATE 22012, which Apply reports as ErrNotRecorded).
 func (s *session) change(ch backend.Change) (string, error) {
@@ -98,7 +98,7 @@ VALUES (%s, %d, %s, %s, clock_timestamp(), clock_timestamp() - statement_timesta
 	case backend.Delete:
 		return fmt.Sprintf(`WITH changed AS (DELETE FROM %s WHERE %s RETURNING 1)
 SELECT 1 / (SELECT count(*)::int FROM changed)`, s.table, where), nil
-	case backend.Mark:
+	case backend.Update:
 		set := "dirty = " + dirty(r.Dirty)
 		if r.Duration != 0 {
 			set += fmt.Sprintf(", execution_time = interval '%d microseconds'", r.Duration.Microseconds())

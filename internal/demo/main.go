@@ -118,7 +118,7 @@ func section(title string) {
 }
 
 func summary(res *execute.Result) {
-	for _, s := range res.Applied {
+	for _, s := range res.Steps {
 		fmt.Printf("  %-4s %d %-20s %v\n", s.Direction, s.Version, s.Name, s.Duration.Round(10*time.Microsecond))
 	}
 }

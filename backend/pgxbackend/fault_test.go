@@ -1,0 +1,160 @@
+package pgxbackend_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/waymarkdb/waymark/backend"
+	"github.com/waymarkdb/waymark/backend/pgxbackend"
+	"github.com/waymarkdb/waymark/internal/pgtest"
+)
+
+// connBackends returns a function making backends, each on a connection of
+// its own to one fresh database, as separate processes would have.
+func connBackends(t *testing.T) func() *pgxbackend.Backend {
+	t.Helper()
+	url := pgtest.ConnString(t)
+	return func() *pgxbackend.Backend {
+		conn, err := pgx.Connect(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close(context.Background()) })
+		return pgxbackend.New(conn, nil)
+	}
+}
+
+// lockWithin reports whether b takes the lock within d (and releases it).
+func lockWithin(t *testing.T, b *pgxbackend.Backend, d time.Duration) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	s, err := b.Lock(ctx)
+	if err != nil {
+		return false
+	}
+	if err := s.Unlock(context.Background()); err != nil {
+		t.Errorf("Unlock: %v", err)
+	}
+	return true
+}
+
+// A release whose first round trip is lost is tried again, and succeeds.
+func TestUnlockRetriesALostRelease(t *testing.T) {
+	open := connBackends(t)
+	b := open()
+	var tries atomic.Int32
+	pgxbackend.SetHooks(b, pgxbackend.Hooks{UnlockTry: func(try int) error {
+		tries.Add(1)
+		if try == 0 {
+			return errors.New("injected: the first release was lost")
+		}
+		return nil
+	}})
+	s, err := b.Lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Unlock(context.Background()); err != nil {
+		t.Errorf("Unlock after one lost try = %v, want nil", err)
+	}
+	if tries.Load() != 2 {
+		t.Errorf("Unlock tried %d times, want 2", tries.Load())
+	}
+	if !lockWithin(t, open(), 2*time.Second) {
+		t.Error("the lock is still held after Unlock")
+	}
+}
+
+// A try that took the lock but whose result was lost (its context ended)
+// gives the lock back before Lock returns the error.
+func TestCancelledTryGivesTheLockBack(t *testing.T) {
+	open := connBackends(t)
+	b := open()
+	pgxbackend.SetHooks(b, pgxbackend.Hooks{LockTried: func(took bool) error {
+		if took {
+			return context.Canceled
+		}
+		return nil
+	}})
+	if s, err := b.Lock(context.Background()); err == nil {
+		s.Unlock(context.Background())
+		t.Fatal("Lock succeeded although its try failed")
+	}
+	if !lockWithin(t, open(), 2*time.Second) {
+		t.Error("the lock taken by the failed try is still held")
+	}
+}
+
+// A context that ends after a statement returned sends no cancel request:
+// one could cancel the session's next statement instead.
+func TestNoCancelRequestAfterTheStatement(t *testing.T) {
+	pool := pgtest.Pool(t)
+	b := pgxbackend.New(pool, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var cancels atomic.Int32
+	var armed atomic.Bool
+	pgxbackend.SetHooks(b, pgxbackend.Hooks{
+		OnCancel: func() { cancels.Add(1) },
+		OnReturn: func(context.Context) {
+			if armed.Load() {
+				cancel()
+			}
+		},
+	})
+	s, err := b.Lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Unlock(context.Background())
+	// The first write creates the history table; the second is one query.
+	if err := s.Apply(ctx, "", backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	armed.Store(true)
+	if err := s.Apply(ctx, "SELECT 1", backend.Change{Op: backend.Insert, Record: backend.Record{Version: 2}}); err != nil {
+		t.Fatalf("Apply = %v", err)
+	}
+	if n := cancels.Load(); n != 0 {
+		t.Errorf("%d cancel requests sent after the statement returned, want 0", n)
+	}
+}
+
+// A context that ends during a statement cancels it on the server, and the
+// error reads as the context's.
+func TestCancelDuringAStatement(t *testing.T) {
+	pool := pgtest.Pool(t)
+	b := pgxbackend.New(pool, nil)
+	var cancels atomic.Int32
+	pgxbackend.SetHooks(b, pgxbackend.Hooks{OnCancel: func() { cancels.Add(1) }})
+	s, err := b.Lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Unlock(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = s.Exec(ctx, "SELECT pg_sleep(30)")
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("Exec returned after %v, want soon after its context ended", took)
+	}
+	var pgErr *pgconn.PgError
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &pgErr) || pgErr.Code != "57014" {
+		t.Fatalf("Exec = %v, want context.DeadlineExceeded and the server's 57014", err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "context canceled") || !strings.HasPrefix(msg, "context deadline exceeded") {
+		t.Errorf("message %q, want it to read as the context's error", msg)
+	}
+	if cancels.Load() != 1 {
+		t.Errorf("%d cancel requests, want 1", cancels.Load())
+	}
+}

@@ -1,0 +1,119 @@
+package source_test
+
+import (
+	"errors"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/waymarkdb/waymark/source"
+)
+
+// TestMessages pins the exact text of problems whose wording matters: each
+// says what is wrong in the terms of the file the user wrote.
+func TestMessages(t *testing.T) {
+	const ok = "SELECT 1;"
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"a dash after the version", map[string]string{"v6-bad.up.sql": ok},
+			`m/v6-bad.up.sql: invalid migration file name: want v<version>[_<name>].up.sql or .down.sql ("_" between the version and the name, not "-")`},
+		{"a dot after the version", map[string]string{"v6.1_x.up.sql": ok},
+			`m/v6.1_x.up.sql: invalid migration file name: want v<version>[_<name>].up.sql or .down.sql ("_" between the version and the name, not ".")`},
+		{"no digits", map[string]string{"vx_1.up.sql": ok},
+			`m/vx_1.up.sql: invalid migration file name: want v<version>[_<name>].up.sql or .down.sql (digits after "v")`},
+		{"a transaction left open", map[string]string{"v1.up.sql": "-- waymark:no-transaction\nBEGIN;\nSELECT 1;\n"},
+			"m/v1.up.sql:2:1: transaction left open: this transaction is never committed; end it with COMMIT, because waymark records the step after the script's last statement, outside any transaction"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := source.FromFS(files("m", tt.files), "m")
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("FromFS error =\n%v\nwant\n%s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestMissingDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "migrations")
+	_, err := source.FromDir(dir)
+	want := dir + ": cannot read: the migration directory: "
+	if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "open .") {
+		t.Errorf("FromDir of a missing directory = %v, want it to start %q and not mention \"open .\"", err, want)
+	}
+	if !errors.Is(err, source.ErrRead) || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("errors.Is(%v, ErrRead / fs.ErrNotExist) = %v / %v, want both", err, errors.Is(err, source.ErrRead), errors.Is(err, fs.ErrNotExist))
+	}
+	_, err = source.FromFS(fstest.MapFS{}, "db/migrations")
+	if err == nil || !strings.HasPrefix(err.Error(), "db/migrations: cannot read: the migration directory: ") {
+		t.Errorf("FromFS of a missing directory = %v", err)
+	}
+}
+
+func TestErrorList(t *testing.T) {
+	_, err := source.FromFS(fstest.MapFS{
+		"m/v3.up.sql":   {Data: []byte("SELECT 1;\nSELECT 'x")},
+		"m/V2.up.sql":   {Data: []byte("SELECT 1;")},
+		"m/v1.up.sql":   {Data: []byte("-- waymark:nope\n")},
+		"m/v4.down.sql": {Data: []byte("SELECT 1;")},
+	}, "m")
+	var list source.ErrorList
+	if !errors.As(err, &list) {
+		t.Fatalf("FromFS error is a %T, want a source.ErrorList", err)
+	}
+	want := []string{
+		"m/V2.up.sql: invalid migration file name",
+		"m/v1.up.sql: up script has no statements",
+		"m/v1.up.sql:1:1: invalid directive",
+		"m/v3.up.sql:2:8: cannot split script",
+		"m/v4.down.sql: down script without an up script",
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("error has %d lines, want %d:\n%v", len(lines), len(want), err)
+	}
+	for i := range want {
+		if !strings.HasPrefix(lines[i], want[i]) {
+			t.Errorf("line %d = %q, want it to start %q", i+1, lines[i], want[i])
+		}
+	}
+	var first *source.Error
+	if !errors.As(err, &first) || first != list[0] {
+		t.Errorf("errors.As(*source.Error) = %v, want the first problem", first)
+	}
+	for _, sentinel := range []error{source.ErrBadName, source.ErrEmpty, source.ErrDirective, source.ErrSyntax, source.ErrMissingUp} {
+		if !errors.Is(err, sentinel) {
+			t.Errorf("errors.Is(err, %v) = false", sentinel)
+		}
+	}
+	if errors.Is(err, source.ErrDuplicateVersion) {
+		t.Error("errors.Is(err, ErrDuplicateVersion) = true for a list without one")
+	}
+	if (source.ErrorList{}).Err() != nil {
+		t.Error("an empty list's Err() is not nil")
+	}
+}
+
+func TestPositionString(t *testing.T) {
+	for _, tt := range []struct {
+		pos  source.Position
+		want string
+	}{
+		{source.Position{Path: "m/v1.up.sql", Line: 4, Column: 26, Offset: 90, Statement: 3}, "m/v1.up.sql:4:26"},
+		{source.Position{Path: "m/v1.up.sql"}, "m/v1.up.sql"},
+		{source.Position{Line: 2, Column: 1}, "2:1"},
+		{source.Position{}, "-"},
+	} {
+		if got := tt.pos.String(); got != tt.want {
+			t.Errorf("%+v.String() = %q, want %q", tt.pos, got, tt.want)
+		}
+		if tt.pos.IsValid() != (tt.pos.Line > 0) {
+			t.Errorf("%+v.IsValid() = %v", tt.pos, tt.pos.IsValid())
+		}
+	}
+}
