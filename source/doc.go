@@ -39,19 +39,30 @@
 //
 // # Directives
 //
-// A "--" comment line before a script's first statement may hold a
-// directive:
+// A "--" comment line (nothing but whitespace before it on its line) whose
+// text starts with "waymark" is a directive, and must be one that waymark
+// knows, written exactly (lower case, "waymark:" and the name):
 //
 //	-- waymark:no-transaction
+//	-- waymark:allow <rule> "<reason>"
 //
-// marks a script that must run outside a transaction block (CREATE INDEX
+// waymark:no-transaction, before the script's first statement, marks a
+// script that must run outside a transaction block (CREATE INDEX
 // CONCURRENTLY, VACUUM, ALTER TYPE ... ADD VALUE before PostgreSQL 12). Such
-// a script runs statement by statement ([Script.Statements]). Any "--"
-// comment line whose text starts with "waymark" must be a known directive,
-// and a directive after the first statement is an error: a misspelt or
-// misplaced directive is never ignored.
+// a script runs statement by statement ([Script.Statements]).
 //
-// A script without the directive runs inside one transaction together with
+// waymark:allow accepts a hazard that a checker of migrations would report
+// for the statement the directive comes before ([Script.Allows]); the rule
+// is a name of lower-case letters, digits and dashes, and the reason, in
+// double quotes, must say something. Which rule names exist is up to the
+// checker.
+//
+// A misspelt directive, one with arguments it does not take, and a
+// file-level directive (no-transaction) after the first statement are
+// errors: a directive is never silently ignored. [Script.Directives] lists
+// a script's directives.
+//
+// A script without waymark:no-transaction runs inside one transaction with
 // its history record, so it must not contain transaction control of its own
 // (BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK, ABORT, PREPARE
 // TRANSACTION); SAVEPOINT and ROLLBACK TO SAVEPOINT are fine. A

@@ -117,3 +117,41 @@ func TestPositionString(t *testing.T) {
 		}
 	}
 }
+
+func TestAllowDirectives(t *testing.T) {
+	up := "-- waymark:no-transaction\n" +
+		"-- waymark:allow create-index-blocking \"the table is empty\"\n" +
+		"CREATE INDEX i ON t (x);\n" +
+		"-- a comment\n" +
+		"  -- waymark:allow rename \"nobody reads it yet\"\n" +
+		"ALTER TABLE t RENAME TO u;\n"
+	sc, err := source.ParseScript("v1.up.sql", []byte(up), source.Up)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []source.Allow{
+		{Rule: "create-index-blocking", Reason: "the table is empty", Pos: source.Position{Path: "v1.up.sql", Line: 2, Column: 1, Offset: 26, Statement: 1}},
+		{Rule: "rename", Reason: "nobody reads it yet", Pos: source.Position{Path: "v1.up.sql", Line: 5, Column: 3, Offset: 126, Statement: 2}},
+	}
+	if len(sc.Allows) != 2 || sc.Allows[0] != want[0] || sc.Allows[1] != want[1] {
+		t.Errorf("Allows = %+v\nwant %+v", sc.Allows, want)
+	}
+	if len(sc.Directives) != 3 || sc.Directives[2].Name != "allow" || sc.Directives[2].Args != `rename "nobody reads it yet"` {
+		t.Errorf("Directives = %+v", sc.Directives)
+	}
+
+	for _, bad := range []struct{ sql, want string }{
+		{"-- waymark:allow\nSELECT 1;", `v1.up.sql:1:1: invalid directive: waymark:allow: want waymark:allow <rule> "<reason>" (a rule name of a-z 0-9 -)`},
+		{"-- waymark:allow Rename \"x\"\nSELECT 1;", `(a rule name of a-z 0-9 -)`},
+		{"-- waymark:allow rename because\nSELECT 1;", `(the reason in double quotes)`},
+		{"-- waymark:allow rename \"  \"\nSELECT 1;", `(a reason that says why the hazard is acceptable)`},
+		{"-- waymark:no-transaction now\nSELECT 1;", `waymark:no-transaction: takes no arguments`},
+		{"-- waymark:alow rename \"x\"\nSELECT 1;", `unknown directive "waymark:alow" (known: waymark:no-transaction, waymark:allow)`},
+		{"-- waymark no-transaction\nSELECT 1;", `unknown directive "waymark no-transaction"`},
+	} {
+		_, err := source.ParseScript("v1.up.sql", []byte(bad.sql), source.Up)
+		if !errors.Is(err, source.ErrDirective) || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("ParseScript(%q) = %v, want ErrDirective saying %q", bad.sql, err, bad.want)
+		}
+	}
+}

@@ -9,7 +9,8 @@ import (
 	"github.com/waymarkdb/waymark/internal/sqlsplit"
 )
 
-// directiveNoTransaction is the one directive waymark knows.
+// directiveNoTransaction is the directive that runs a script outside a
+// transaction, as it is written.
 const directiveNoTransaction = "waymark:no-transaction"
 
 // ParseScript checks one script as [FromFS] would, splits it into
@@ -61,19 +62,36 @@ func parseScript(path string, data []byte, dir Direction) (*Script, ErrorList) {
 		// Directives live in "--" comments, which lie outside statements;
 		// they count only before the first statement.
 		trivia := p.Text[:p.Start.Offset-p.Offset]
+		next := 0 // the statement the directives come before
+		if p.SQL != "" {
+			next = len(s.Statements) + 1
+		}
 		for c := range lineComments(trivia) {
-			body := strings.TrimSpace(c.Text[len("--"):])
-			if len(body) < len("waymark") || !strings.EqualFold(body[:len("waymark")], "waymark") {
+			name, args, written, ok := readDirective(c.Text[len("--"):])
+			if !ok {
 				continue
 			}
-			pos := sqlsplit.Locate(sql, p.Offset+c.Offset)
+			pos := position(path, sqlsplit.Locate(sql, p.Offset+c.Offset), next)
+			spec, known := directives[name]
 			switch {
-			case body != directiveNoTransaction:
-				errs = append(errs, at(pos, ErrDirective, "unknown directive "+quote(body)+" (known: "+directiveNoTransaction+")"))
-			case len(s.Statements) > 0:
-				errs = append(errs, at(pos, ErrDirective, directiveNoTransaction+" must come before the first statement"))
-			default:
+			case !known:
+				errs = append(errs, &Error{Pos: pos, Err: ErrDirective, Detail: "unknown directive " + quote(written) + " (known: " + knownDirectives + ")"})
+				continue
+			case spec.fileLevel && len(s.Statements) > 0:
+				errs = append(errs, &Error{Pos: pos, Err: ErrDirective, Detail: "waymark:" + name + " must come before the first statement"})
+				continue
+			}
+			if problem := spec.check(args); problem != "" {
+				errs = append(errs, &Error{Pos: pos, Err: ErrDirective, Detail: "waymark:" + name + ": " + problem})
+				continue
+			}
+			s.Directives = append(s.Directives, Directive{Name: name, Args: args, Pos: pos})
+			switch name {
+			case "no-transaction":
 				s.NoTransaction = true
+			case "allow":
+				rule, reason, _ := parseAllow(args)
+				s.Allows = append(s.Allows, Allow{Rule: rule, Reason: reason, Pos: pos})
 			}
 		}
 		if p.SQL != "" {

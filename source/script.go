@@ -117,6 +117,11 @@ type Script struct {
 	Checksum Checksum
 	// NoTransaction is set by the -- waymark:no-transaction directive.
 	NoTransaction bool
+	// Directives lists the script's directives in order.
+	Directives []Directive
+	// Allows lists the hazards the script's author accepted with
+	// -- waymark:allow, in order.
+	Allows []Allow
 	// Statements lists the statements of SQL in order, without the empty
 	// ones (whitespace, comments, lone semicolons). A no-transaction script
 	// is run one statement at a time, in this order.

@@ -348,6 +348,7 @@ func TestScripts(t *testing.T) {
 	m, _ := set.Lookup(3)
 	wantUp := &source.Script{
 		Path: "v3_idx.up.sql", Direction: source.Up, SQL: up, Checksum: source.ChecksumOf(up), NoTransaction: true,
+		Directives: []source.Directive{{Name: "no-transaction", Pos: source.Position{Path: "v3_idx.up.sql", Line: 1, Column: 1, Statement: 1}}},
 		Statements: []source.Statement{
 			{SQL: "CREATE INDEX CONCURRENTLY a ON t (x);", Pos: source.Position{Path: "v3_idx.up.sql", Line: 3, Column: 1, Offset: 60, Statement: 1}},
 			{SQL: "CREATE INDEX CONCURRENTLY b ON t (y)", Pos: source.Position{Path: "v3_idx.up.sql", Line: 5, Column: 11, Offset: 110, Statement: 2}},
