@@ -25,11 +25,28 @@
 //
 // Reading the state never writes: a database without a history yields an
 // empty state. The history storage is created by the first write.
+//
+// # The lock
+//
+// [Backend.TryLock] tries once to take the exclusive migration lock of a
+// history; waiting, backing off and telling the user who holds the lock are
+// the caller's (package execute does it). A [Session] holds the lock for its
+// whole life, and every write it makes proves that it still does (a fence):
+// a write made after the lock was lost fails with [ErrLockLost] and changes
+// nothing. [Session.Unlock] releases the lock and reports honestly: an error
+// wrapping [ErrLockMayBeHeld] when the lock may still be held.
+//
+// # Optional interfaces
+//
+// A Backend may also implement [Checker], to report invalid options before
+// anything touches the database.
 package backend
 
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/waymarkdb/waymark/source"
@@ -51,6 +68,24 @@ var (
 	ErrNoTransaction = errors.New("no transaction is open")
 	// ErrUnlocked is returned by Session methods after Unlock.
 	ErrUnlocked = errors.New("session is unlocked")
+	// ErrLocked is returned (as a [*LockedError]) by TryLock when another
+	// session holds the lock.
+	ErrLocked = errors.New("the migration lock is held by another session")
+	// ErrLockLost is returned by a Session write that found the lock no
+	// longer held by the session; the write changed nothing.
+	ErrLockLost = errors.New("the migration lock was lost")
+	// ErrLockMayBeHeld is returned by Unlock when it could not make sure
+	// that the lock was released.
+	ErrLockMayBeHeld = errors.New("the migration lock may still be held")
+	// ErrConnectionLost is returned (as a [*ConnectionError]) when the
+	// connection to the database broke during a call.
+	ErrConnectionLost = errors.New("connection to the database lost")
+	// ErrInvalidIndex is returned (inside a [*ScriptError]) by Exec when a
+	// statement that builds an index concurrently left it invalid.
+	ErrInvalidIndex = errors.New("index left invalid")
+	// ErrBadOptions is returned by every call of a backend whose options
+	// are invalid (see [Checker]).
+	ErrBadOptions = errors.New("invalid backend options")
 )
 
 // Record is one version in the history.
@@ -110,11 +145,132 @@ type Backend interface {
 	// slice and no error.
 	ReadState(ctx context.Context) ([]Record, error)
 
-	// Lock waits until it holds the exclusive migration lock of this
-	// history (and app key), or until ctx ends, and returns a Session that
-	// holds it. Only one Session per history exists at a time, across all
-	// processes sharing the database.
-	Lock(ctx context.Context) (Session, error)
+	// TryLock tries once to take the exclusive migration lock of this
+	// history (and app key) and returns a Session that holds it. When
+	// another session holds the lock it returns a [*LockedError] (which
+	// wraps [ErrLocked]) at once. Only one Session per history exists at a
+	// time, across all processes sharing the database.
+	TryLock(ctx context.Context) (Session, error)
+}
+
+// Checker is implemented by a Backend that can tell, without touching the
+// database, whether it is usable as configured. Check returns an error
+// wrapping [ErrBadOptions], or nil.
+type Checker interface {
+	Check() error
+}
+
+// Holder describes the session that holds the migration lock, as far as
+// the database tells. Any field may be empty.
+type Holder struct {
+	// ID identifies the holder: for PostgreSQL, "pid 1234" or a lease
+	// holder's id.
+	ID string
+	// Application is the holder's application name; Client its address.
+	Application, Client string
+	// Since is when the holder took the lock, or, when that is not known,
+	// when its current statement began.
+	Since time.Time
+	// Query is what the holder runs now, shortened.
+	Query string
+}
+
+// String describes the holder in one line.
+func (h Holder) String() string {
+	s := h.ID
+	if s == "" {
+		s = "another session"
+	}
+	var about []string
+	if h.Application != "" {
+		about = append(about, "application "+strconv.Quote(h.Application))
+	}
+	if h.Client != "" {
+		about = append(about, "client "+h.Client)
+	}
+	if !h.Since.IsZero() {
+		about = append(about, "since "+h.Since.UTC().Format(time.RFC3339))
+	}
+	if h.Query != "" {
+		about = append(about, "running "+strconv.Quote(h.Query))
+	}
+	if len(about) > 0 {
+		s += " (" + strings.Join(about, ", ") + ")"
+	}
+	return s
+}
+
+// LockedError is TryLock's answer when another session holds the lock.
+type LockedError struct {
+	// Holder is who holds the lock, as far as the database tells.
+	Holder Holder
+}
+
+// Error names the holder.
+func (e *LockedError) Error() string { return "the migration lock is held by " + e.Holder.String() }
+
+// Unwrap returns [ErrLocked].
+func (e *LockedError) Unwrap() error { return ErrLocked }
+
+// Outcome is what became of a transaction whose connection broke.
+type Outcome int8
+
+const (
+	// OutcomeUnknown: the commit may or may not have happened; the
+	// history, read again, tells.
+	OutcomeUnknown Outcome = iota
+	// OutcomeRolledBack: the server ended the transaction without
+	// committing it.
+	OutcomeRolledBack
+)
+
+// String returns "unknown" or "rolled back".
+func (o Outcome) String() string {
+	if o == OutcomeRolledBack {
+		return "rolled back"
+	}
+	return "unknown"
+}
+
+// ConnectionError is a call that failed because the connection to the
+// database broke (the server stopped, the network failed, the session was
+// terminated), not because of the SQL it ran.
+type ConnectionError struct {
+	// Outcome says whether the transaction of the call, if it had one, was
+	// rolled back or may have committed.
+	Outcome Outcome
+	// Err is the driver's error.
+	Err error
+}
+
+// Error says that the connection was lost and what became of the work.
+func (e *ConnectionError) Error() string {
+	return "connection to the database lost (transaction " + e.Outcome.String() + "): " + e.Err.Error()
+}
+
+// Unwrap returns [ErrConnectionLost] and Err.
+func (e *ConnectionError) Unwrap() []error { return []error{ErrConnectionLost, e.Err} }
+
+// Limits bound how long a step may wait and run on the server. Zero means
+// no limit of waymark's (the server's settings apply).
+type Limits struct {
+	// LockTimeout bounds each wait for a table lock (PostgreSQL's
+	// lock_timeout), so that a step queued behind a long transaction gives
+	// up instead of blocking the traffic that queues behind it.
+	LockTimeout time.Duration
+	// StatementTimeout bounds each statement (statement_timeout).
+	StatementTimeout time.Duration
+}
+
+// Step is what Session.Apply runs: migration SQL and the history change
+// that records it, atomically.
+type Step struct {
+	// SQL is the migration's SQL; empty for a change to the history only.
+	SQL string
+	// Change is the write to the history.
+	Change Change
+	// Limits bound the SQL's waits and run time.
+	Limits Limits
 }
 
 // Session is the holder of the migration lock. It runs migration SQL and
@@ -125,15 +281,20 @@ type Session interface {
 	// transaction so far, as the transaction itself sees them.
 	ReadState(ctx context.Context) ([]Record, error)
 
-	// Apply runs sql (none if empty) and then writes ch, atomically:
-	// either both take effect or neither does. An error raised by sql
-	// itself is a [*ScriptError]. Inside a transaction opened by Begin,
-	// Apply joins it; otherwise it runs in a transaction of its own.
-	Apply(ctx context.Context, sql string, ch Change) error
+	// Apply runs st.SQL (none if empty) and then writes st.Change,
+	// atomically: either both take effect or neither does. Every step
+	// starts from the same session state (the settings, role and absence
+	// of temporary objects the session had when it took the lock),
+	// whatever earlier steps did. An error raised by the SQL itself is a
+	// [*ScriptError]. Inside a transaction opened by Begin, Apply joins it;
+	// otherwise it runs in a transaction of its own.
+	Apply(ctx context.Context, st Step) error
 
 	// Exec runs one statement outside any transaction block, for scripts
-	// that cannot run inside one. Its errors are [*ScriptError]s.
-	Exec(ctx context.Context, sql string) error
+	// that cannot run inside one, within limits. Its errors are
+	// [*ScriptError]s; a statement that builds an index concurrently and
+	// leaves it invalid fails with one wrapping [ErrInvalidIndex].
+	Exec(ctx context.Context, sql string, limits Limits) error
 
 	// Begin opens a transaction that the following Apply calls join until
 	// Commit or Rollback.
@@ -147,7 +308,9 @@ type Session interface {
 	// Unlock rolls back an open transaction, releases the lock and the
 	// session's resources. It must release the lock even when ctx is
 	// already cancelled: callers pass context.WithoutCancel(ctx) so it can
-	// finish. After Unlock, other methods return ErrUnlocked.
+	// finish. It returns an error wrapping [ErrLockMayBeHeld] when it
+	// cannot make sure the lock is released. After Unlock, other methods
+	// return ErrUnlocked.
 	Unlock(ctx context.Context) error
 }
 

@@ -26,6 +26,9 @@ var (
 	ErrBadPlan = errors.New("plan cannot be executed")
 	// ErrLock means the migration lock could not be taken; nothing ran.
 	ErrLock = errors.New("cannot take the migration lock")
+	// ErrLockTimeout means the context ended while another session held
+	// the migration lock (see [LockError]); nothing ran.
+	ErrLockTimeout = errors.New("gave up waiting for the migration lock")
 	// ErrUnlock means releasing the migration lock failed; see the Cause.
 	ErrUnlock = errors.New("cannot release the migration lock")
 	// ErrReadState means the history could not be read under the lock.

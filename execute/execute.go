@@ -15,9 +15,22 @@
 // statement fails, the version stays dirty and every later plan refuses to
 // run ([plan.ErrDirty]) until [Resolve] records what the database holds.
 //
+// Every step's SQL starts from the same session state, whatever earlier
+// steps of the run set (see the backend), and runs within
+// [Options].LockTimeout and StatementTimeout when they are set.
+//
 // Cancelling the context stops the running statement on the server; its
 // step is rolled back (or, outside a transaction, left dirty) and the lock
 // is released.
+//
+// # The lock
+//
+// Waiting for the migration lock, held by another process, lasts as long
+// as the context allows: the Logger hears when the wait starts and every
+// few seconds, with who holds the lock and what it runs, and a wait that
+// the context ends returns a [*LockError] ([ErrLockTimeout]) naming the
+// holder. A step that finds the lock lost (a transaction-mode pooler, an
+// expired lease) changes nothing and fails with backend.ErrLockLost.
 //
 // [Migrate] is the call for service start-up: when there is nothing to do,
 // it returns after one read, without locking.
@@ -31,7 +44,6 @@ import (
 	"time"
 
 	"github.com/waymarkdb/waymark/backend"
-	"github.com/waymarkdb/waymark/internal/sqlsplit"
 	"github.com/waymarkdb/waymark/plan"
 	"github.com/waymarkdb/waymark/source"
 )
@@ -46,8 +58,28 @@ type Options struct {
 	// applies completely or not at all. A plan with a no-transaction step
 	// is refused ([ErrBadPlan]). Default false: one transaction per step.
 	SingleTransaction bool
-	// Logger receives a record per step (level Info) and per statement of
-	// no-transaction steps (Debug). Default: nothing is logged.
+	// LockTimeout bounds each wait of a step's SQL for a table lock
+	// (PostgreSQL's lock_timeout, set for the step only), so that a step
+	// queued behind a long transaction gives up instead of blocking every
+	// query that queues behind it. It does not bound the wait for waymark's
+	// own migration lock, which the context does. Default 0: the server's
+	// setting.
+	LockTimeout time.Duration
+	// StatementTimeout bounds each statement of a step (PostgreSQL's
+	// statement_timeout, set for the step only). Default 0: the server's
+	// setting.
+	StatementTimeout time.Duration
+	// LockTimeoutRetries is how many more times a transactional step that
+	// failed because its LockTimeout passed is tried, after a pause that
+	// doubles from one second up to half a minute (with jitter). Each try
+	// is a new transaction; nothing of a failed try stays. No-transaction
+	// steps are never retried. Default 0: the first failure stands.
+	LockTimeoutRetries int
+	// Logger receives a record per step (level Info), per statement of
+	// no-transaction steps (Debug), and, while another session holds the
+	// migration lock, one when the wait starts and one every few seconds
+	// naming the holder (Info). It is the one logger of a run: backends
+	// report through errors, not logs. Default: nothing is logged.
 	Logger *slog.Logger
 	// Progress, if set, is called before and after each step, from the
 	// goroutine running the plan. Default: nil.
@@ -100,35 +132,15 @@ func Run(ctx context.Context, db backend.Backend, p *plan.Plan, opts *Options) (
 	if err := r.check(); err != nil {
 		return r.res, err
 	}
+	if err := checkBackend(db); err != nil {
+		return r.res, err
+	}
 	return r.res, underLock(ctx, db, r.log, func(sess backend.Session, now plan.State) error {
 		if err := stale(p.State, now); err != nil {
 			return err
 		}
 		return r.run(ctx, sess)
 	})
-}
-
-// underLock takes the migration lock, reads the state under it, calls fn
-// and releases the lock, even when ctx is cancelled.
-func underLock(ctx context.Context, db backend.Backend, log *slog.Logger, fn func(backend.Session, plan.State) error) (err error) {
-	start := time.Now()
-	sess, err := db.Lock(ctx)
-	if err != nil {
-		return &Error{Err: ErrLock, Cause: err}
-	}
-	log.DebugContext(ctx, "waymark: lock taken", "wait", time.Since(start))
-	defer func() {
-		if uerr := sess.Unlock(context.WithoutCancel(ctx)); uerr != nil {
-			err = errors.Join(err, &Error{Err: ErrUnlock, Cause: uerr})
-			return
-		}
-		log.DebugContext(ctx, "waymark: lock released")
-	}()
-	records, err := sess.ReadState(ctx)
-	if err != nil {
-		return &Error{Err: ErrReadState, Cause: err}
-	}
-	return fn(sess, plan.State{Records: records})
 }
 
 // runner executes the steps of one plan.
@@ -235,101 +247,7 @@ func (r *runner) progress(e Event) {
 	}
 }
 
-// runTx runs a step and its record in one transaction.
-func (r *runner) runTx(ctx context.Context, sess backend.Session, st plan.Step, sc *source.Script) error {
-	ch := backend.Change{Op: backend.Delete, Record: backend.Record{Version: st.Version}}
-	if st.Direction == source.Up {
-		ch = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum}}
-	}
-	if err := sess.Apply(ctx, st.SQL, ch); err != nil {
-		return stepError(st, sc, err, -1, false)
-	}
-	return nil
-}
-
-// runNoTx runs a step statement by statement: recorded dirty first, clean
-// after.
-func (r *runner) runNoTx(ctx context.Context, sess backend.Session, st plan.Step, sc *source.Script) error {
-	stmts := sc.Statements
-	mark := backend.Change{Op: backend.Update, Record: backend.Record{Version: st.Version, Dirty: st.Direction}}
-	if st.Direction == source.Up {
-		mark = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum, Dirty: source.Up}}
-	}
-	if err := sess.Apply(ctx, "", mark); err != nil {
-		return stepError(st, sc, err, -1, false)
-	}
-	start := time.Now()
-	for i, s := range stmts {
-		r.log.DebugContext(ctx, "waymark: statement", "version", st.Version, "statement", i+1, "of", len(stmts), "line", s.Pos.Line)
-		if err := sess.Exec(ctx, s.SQL); err != nil {
-			return stepError(st, sc, err, i, true)
-		}
-	}
-	done := backend.Change{Op: backend.Delete, Record: backend.Record{Version: st.Version}}
-	if st.Direction == source.Up {
-		done = backend.Change{Op: backend.Update, Record: backend.Record{Version: st.Version, Duration: max(time.Since(start), time.Microsecond)}}
-	}
-	if err := sess.Apply(ctx, "", done); err != nil {
-		return stepError(st, sc, err, -1, true)
-	}
-	return nil
-}
-
-// stepError wraps err, locating it in the step's file when the script
-// raised it. stmt is the index of the statement that ran alone
-// (no-transaction steps), or -1 when the whole script ran at once.
-func stepError(st plan.Step, sc *source.Script, err error, stmt int, dirty bool) error {
-	e := &StepError{Version: st.Version, Direction: st.Direction, Pos: source.Position{Path: st.Path},
-		Statements: len(sc.Statements), Dirty: dirty, Err: err}
-	var se *backend.ScriptError
-	if errors.As(err, &se) {
-		e.Pos = locate(sc, se.Pos, stmt)
-		e.Detail, e.ServerHint = se.Detail, se.Hint
-	}
-	var coded interface{ SQLState() string }
-	if !st.NoTransaction && errors.As(err, &coded) && coded.SQLState() == "25001" {
-		e.Hint = "put -- waymark:no-transaction at the top of the script"
-	}
-	return e
-}
-
-// locate turns pos, a place in the SQL text the backend ran, into a place
-// in the script's file. The text is the whole script (stmt is -1) or its
-// statement stmt alone.
-func locate(sc *source.Script, pos source.Position, stmt int) source.Position {
-	stmts := sc.Statements
-	statementStart := func(i int) source.Position {
-		if i < 0 || i >= len(stmts) {
-			return source.Position{Path: sc.Path}
-		}
-		return stmts[i].Pos
-	}
-	if stmt >= 0 {
-		if !pos.IsValid() || pos.Offset < 0 || pos.Offset > len(stmts[stmt].SQL) {
-			return statementStart(stmt)
-		}
-		return fileAt(sc, stmts[stmt].Pos.Offset+pos.Offset, stmt+1)
-	}
-	switch {
-	case pos.IsValid() && pos.Offset >= 0 && pos.Offset <= len(sc.SQL):
-		n := pos.Statement
-		if n == 0 {
-			// The statement the offset is in.
-			for i := range stmts {
-				if stmts[i].Pos.Offset <= pos.Offset {
-					n = i + 1
-				}
-			}
-		}
-		return fileAt(sc, pos.Offset, n)
-	case pos.Statement > 0 && pos.Statement <= len(stmts):
-		return statementStart(pos.Statement - 1)
-	}
-	return source.Position{Path: sc.Path, Statement: pos.Statement}
-}
-
-// fileAt is the position of byte offset off in the script's file.
-func fileAt(sc *source.Script, off, statement int) source.Position {
-	at := sqlsplit.Locate(sc.SQL, off)
-	return source.Position{Path: sc.Path, Line: at.Line, Column: at.Column, Offset: at.Offset, Statement: statement}
+// limits are the limits each step runs with.
+func (r *runner) limits() backend.Limits {
+	return backend.Limits{LockTimeout: r.opts.LockTimeout, StatementTimeout: r.opts.StatementTimeout}
 }

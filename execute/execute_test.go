@@ -105,7 +105,7 @@ func TestRunEmptyPlanTakesNoLock(t *testing.T) {
 	set := fakeSet(t)
 	db := memory.New(nil)
 	p := mustPlan(t, db, set, plan.To(0))
-	held, err := db.Lock(context.Background())
+	held, err := db.TryLock(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +396,7 @@ func TestMigrateFastPath(t *testing.T) {
 	if _, err := execute.Migrate(ctx, db, set, plan.To(2), nil); err != nil {
 		t.Fatal(err)
 	}
-	held, err := db.Lock(ctx)
+	held, err := db.TryLock(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -479,17 +479,17 @@ func TestRunStalePlanChanges(t *testing.T) {
 		want   string
 	}{
 		{"dirty marker", func(t *testing.T, s backend.Session) {
-			if err := s.Apply(ctx, "", backend.Change{Op: backend.Update, Record: backend.Record{Version: 1, Dirty: source.Up}}); err != nil {
+			if err := s.Apply(ctx, backend.Step{Change: backend.Change{Op: backend.Update, Record: backend.Record{Version: 1, Dirty: source.Up}}}); err != nil {
 				t.Fatal(err)
 			}
 		}, "1 dirty none -> up"},
 		{"checksum", func(t *testing.T, s backend.Session) {
-			must(t, s.Apply(ctx, "", backend.Change{Op: backend.Delete, Record: backend.Record{Version: 1}}))
-			must(t, s.Apply(ctx, "", backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1, Name: "one", Checksum: source.ChecksumOf("edited")}}))
+			must(t, s.Apply(ctx, backend.Step{Change: backend.Change{Op: backend.Delete, Record: backend.Record{Version: 1}}}))
+			must(t, s.Apply(ctx, backend.Step{Change: backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1, Name: "one", Checksum: source.ChecksumOf("edited")}}}))
 		}, "1 checksum "},
 		{"removed and added", func(t *testing.T, s backend.Session) {
-			must(t, s.Apply(ctx, "", backend.Change{Op: backend.Delete, Record: backend.Record{Version: 1}}))
-			must(t, s.Apply(ctx, "", backend.Change{Op: backend.Insert, Record: backend.Record{Version: 2, Name: "two"}}))
+			must(t, s.Apply(ctx, backend.Step{Change: backend.Change{Op: backend.Delete, Record: backend.Record{Version: 1}}}))
+			must(t, s.Apply(ctx, backend.Step{Change: backend.Change{Op: backend.Insert, Record: backend.Record{Version: 2, Name: "two"}}}))
 		}, "1 removed, 2 added"},
 	}
 	for _, tt := range tests {
@@ -499,7 +499,7 @@ func TestRunStalePlanChanges(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := mustPlan(t, db, set, plan.To(4))
-			s, err := db.Lock(ctx)
+			s, err := db.TryLock(ctx)
 			must(t, err)
 			tt.change(t, s)
 			must(t, s.Unlock(ctx))

@@ -18,6 +18,9 @@ import (
 // to do. The Result is never nil.
 func Migrate(ctx context.Context, db backend.Backend, set *source.Set, target plan.Target, opts *Options) (*Result, error) {
 	r := newRunner(opts)
+	if err := checkBackend(db); err != nil {
+		return r.res, err
+	}
 	popts := r.opts.Plan
 	if p, err := plan.Build(ctx, db, set, target, popts); err == nil && p.Empty() {
 		r.use(p)

@@ -56,6 +56,9 @@ func Resolve(ctx context.Context, db backend.Backend, version int64, how Resolut
 	if opts != nil && opts.Logger != nil {
 		logger = opts.Logger
 	}
+	if err := checkBackend(db); err != nil {
+		return err
+	}
 	return underLock(ctx, db, logger, func(sess backend.Session, now plan.State) error {
 		var rec *backend.Record
 		for i, r := range now.Records {
@@ -73,7 +76,7 @@ func Resolve(ctx context.Context, db backend.Backend, version int64, how Resolut
 		if how == MarkNotApplied {
 			ch = backend.Change{Op: backend.Delete, Record: backend.Record{Version: version}}
 		}
-		if err := sess.Apply(ctx, "", ch); err != nil {
+		if err := sess.Apply(ctx, backend.Step{Change: ch}); err != nil {
 			return &Error{Err: ErrWriteHistory, Version: version, Cause: err}
 		}
 		logger.InfoContext(ctx, "waymark: resolved", "version", version, "failed", rec.Dirty.String(), "now", how.String())

@@ -22,6 +22,7 @@ var (
 	ErrSyntax             = errors.New("cannot split script")
 	ErrTransactionControl = errors.New("transaction control in a transactional script")
 	ErrOpenTransaction    = errors.New("transaction left open")
+	ErrNeedsNoTransaction = errors.New("statement cannot run in a transaction")
 	ErrRead               = errors.New("cannot read")
 	ErrNoMigrations       = errors.New("no migration files")
 )

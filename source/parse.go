@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/waymarkdb/waymark/internal/sqlsplit"
+	"github.com/waymarkdb/waymark/internal/sqlstmt"
 )
 
 // directiveNoTransaction is the directive that runs a script outside a
@@ -101,7 +102,10 @@ func parseScript(path string, data []byte, dir Direction) (*Script, ErrorList) {
 	if dir == Up && len(s.Statements) == 0 {
 		errs = append(errs, &Error{Pos: Position{Path: path}, Err: ErrEmpty, Detail: "the file holds only whitespace and comments"})
 	}
-	errs = append(errs, checkTransactionControl(s)...)
+	// A misspelt or misplaced directive is most likely a no-transaction
+	// directive gone wrong: say that, not what follows from it.
+	directiveTrouble := len(errs) > 0
+	errs = append(errs, checkTransactionControl(s, directiveTrouble)...)
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -113,15 +117,20 @@ func position(path string, pos sqlsplit.Pos, statement int) Position {
 	return Position{Path: path, Line: pos.Line, Column: pos.Column, Offset: pos.Offset, Statement: statement}
 }
 
-// checkTransactionControl refuses transaction control in a transactional
-// script, where it would end waymark's transaction early, and a
-// transaction left open by a no-transaction script, which would swallow the
-// history writes that follow it.
-func checkTransactionControl(s *Script) ErrorList {
+// checkTransactionControl refuses, in a transactional script, transaction
+// control, which would end waymark's transaction early, and statements that
+// cannot run in a transaction block, which the server would refuse half-way
+// through a run; and, in a no-transaction script, a transaction left open,
+// which would swallow the history writes that follow it.
+func checkTransactionControl(s *Script, directiveTrouble bool) ErrorList {
 	var errs ErrorList
 	var open *Statement // the statement that opened a transaction
 	for i := range s.Statements {
 		st := &s.Statements[i]
+		if what, ok := sqlstmt.NoTransaction(st.SQL); ok && !s.NoTransaction && !directiveTrouble {
+			errs = append(errs, &Error{Pos: st.Pos, Err: ErrNeedsNoTransaction,
+				Detail: what + " cannot run inside a transaction block; put -- " + directiveNoTransaction + " at the top of the script (and keep the script to statements that can be re-run)"})
+		}
 		kw, ok := transactionControl(st.SQL)
 		switch {
 		case !ok:

@@ -83,7 +83,7 @@ func Run(t *testing.T, h Harness) {
 		{"ReadStateInTransaction", testReadStateInTransaction},
 		{"AppKeys", testAppKeys},
 		{"LockExclusive", testLockExclusive},
-		{"LockWaiterWakes", testLockWaiterWakes},
+		{"TryLockCancelledContext", testTryLockCancelledContext},
 		{"UnlockCancelledContext", testUnlockCancelledContext},
 		{"UseAfterUnlock", testUseAfterUnlock},
 	}
@@ -114,6 +114,8 @@ func rec(v int64, name string) backend.Record {
 
 func insert(r backend.Record) backend.Change { return backend.Change{Op: backend.Insert, Record: r} }
 
+func step(sql string, ch backend.Change) backend.Step { return backend.Step{SQL: sql, Change: ch} }
+
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
@@ -129,9 +131,9 @@ const cleanupTimeout = 30 * time.Second
 // test did.
 func lock(t *testing.T, b backend.Backend) backend.Session {
 	t.Helper()
-	s, err := b.Lock(ctxT(t))
+	s, err := b.TryLock(ctxT(t))
 	if err != nil {
-		t.Fatalf("Lock: %v", err)
+		t.Fatalf("TryLock: %v", err)
 	}
 	t.Cleanup(func() {
 		done := make(chan struct{})
@@ -198,10 +200,10 @@ func testInsertAndRead(t *testing.T, h Harness) {
 	ctx := ctxT(t)
 	before := time.Now()
 	// Out of order on purpose: the state must come back sorted.
-	must(t, "Apply insert 2", s.Apply(ctx, h.GoodSQL, insert(rec(2, "second"))))
+	must(t, "Apply insert 2", s.Apply(ctx, step(h.GoodSQL, insert(rec(2, "second")))))
 	dirty := rec(1, "first")
 	dirty.Dirty = source.Up
-	must(t, "Apply insert 1", s.Apply(ctx, "", insert(dirty)))
+	must(t, "Apply insert 1", s.Apply(ctx, step("", insert(dirty))))
 	after := time.Now()
 	wantEffects(t, st, 1, "after one Apply(GoodSQL)")
 
@@ -228,7 +230,7 @@ func testChangeErrors(t *testing.T, h Harness) {
 	b := st.Backend("")
 	s := lock(t, b)
 	ctx := ctxT(t)
-	must(t, "Apply insert 1", s.Apply(ctx, "", insert(rec(1, "one"))))
+	must(t, "Apply insert 1", s.Apply(ctx, step("", insert(rec(1, "one")))))
 	cases := []struct {
 		name string
 		ch   backend.Change
@@ -239,7 +241,7 @@ func testChangeErrors(t *testing.T, h Harness) {
 		{"update missing", backend.Change{Op: backend.Update, Record: backend.Record{Version: 7, Dirty: source.Up}}, backend.ErrNotRecorded},
 	}
 	for _, c := range cases {
-		err := s.Apply(ctx, h.GoodSQL, c.ch)
+		err := s.Apply(ctx, step(h.GoodSQL, c.ch))
 		if !errors.Is(err, c.want) {
 			t.Errorf("%s: Apply error = %v, want %v", c.name, err, c.want)
 		}
@@ -253,18 +255,18 @@ func testUpdateAndDelete(t *testing.T, h Harness) {
 	b := h.Open(t).Backend("")
 	s := lock(t, b)
 	ctx := ctxT(t)
-	must(t, "insert 1", s.Apply(ctx, "", insert(rec(1, "one"))))
-	must(t, "insert 2", s.Apply(ctx, "", insert(rec(2, "two"))))
-	must(t, "update 2 down", s.Apply(ctx, "", backend.Change{Op: backend.Update, Record: backend.Record{Version: 2, Dirty: source.Down}}))
+	must(t, "insert 1", s.Apply(ctx, step("", insert(rec(1, "one")))))
+	must(t, "insert 2", s.Apply(ctx, step("", insert(rec(2, "two")))))
+	must(t, "update 2 down", s.Apply(ctx, step("", backend.Change{Op: backend.Update, Record: backend.Record{Version: 2, Dirty: source.Down}})))
 	wantState(t, b, []record{{1, "one", source.ChecksumOf("one"), 0}, {2, "two", source.ChecksumOf("two"), source.Down}})
 
-	must(t, "update 2 clean", s.Apply(ctx, "", backend.Change{Op: backend.Update, Record: backend.Record{Version: 2, Duration: 1500 * time.Millisecond}}))
+	must(t, "update 2 clean", s.Apply(ctx, step("", backend.Change{Op: backend.Update, Record: backend.Record{Version: 2, Duration: 1500 * time.Millisecond}})))
 	got, err := b.ReadState(ctx)
 	must(t, "ReadState", err)
 	if len(got) != 2 || got[1].Dirty != 0 || got[1].Duration != 1500*time.Millisecond {
 		t.Errorf("after an Update to clean with a duration, state = %+v; want version 2 clean with Duration 1.5s", got)
 	}
-	must(t, "delete 1", s.Apply(ctx, h.GoodSQL, backend.Change{Op: backend.Delete, Record: backend.Record{Version: 1}}))
+	must(t, "delete 1", s.Apply(ctx, step(h.GoodSQL, backend.Change{Op: backend.Delete, Record: backend.Record{Version: 1}})))
 	wantState(t, b, []record{{2, "two", source.ChecksumOf("two"), 0}})
 }
 
@@ -273,7 +275,7 @@ func testScriptError(t *testing.T, h Harness) {
 	b := st.Backend("")
 	s := lock(t, b)
 	ctx := ctxT(t)
-	err := s.Apply(ctx, h.BadSQL, insert(rec(1, "bad")))
+	err := s.Apply(ctx, step(h.BadSQL, insert(rec(1, "bad"))))
 	var se *backend.ScriptError
 	if !errors.As(err, &se) {
 		t.Fatalf("Apply(BadSQL) error = %v, want a *backend.ScriptError", err)
@@ -291,7 +293,7 @@ func testScriptError(t *testing.T, h Harness) {
 	}
 	wantState(t, b, nil)
 	// The session stays usable after a failed Apply.
-	must(t, "Apply after a failure", s.Apply(ctx, h.GoodSQL, insert(rec(1, "good"))))
+	must(t, "Apply after a failure", s.Apply(ctx, step(h.GoodSQL, insert(rec(1, "good")))))
 	wantState(t, b, []record{{1, "good", source.ChecksumOf("good"), 0}})
 	wantEffects(t, st, 1, "after a failed and a good Apply")
 }
@@ -300,14 +302,14 @@ func testExec(t *testing.T, h Harness) {
 	b := h.Open(t).Backend("")
 	s := lock(t, b)
 	ctx := ctxT(t)
-	if err := s.Exec(ctx, h.GoodStatement); err != nil {
+	if err := s.Exec(ctx, h.GoodStatement, backend.Limits{}); err != nil {
 		t.Errorf("Exec(GoodStatement) = %v", err)
 	}
 	var se *backend.ScriptError
-	if err := s.Exec(ctx, h.BadStatement); !errors.As(err, &se) {
+	if err := s.Exec(ctx, h.BadStatement, backend.Limits{}); !errors.As(err, &se) {
 		t.Errorf("Exec(BadStatement) = %v, want a *backend.ScriptError", err)
 	}
-	if err := s.Exec(ctx, h.GoodStatement); err != nil {
+	if err := s.Exec(ctx, h.GoodStatement, backend.Limits{}); err != nil {
 		t.Errorf("Exec after a failure = %v", err)
 	}
 	wantState(t, b, nil)
@@ -329,18 +331,18 @@ func testTransaction(t *testing.T, h Harness) {
 	if err := s.Begin(ctx); !errors.Is(err, backend.ErrInTransaction) {
 		t.Errorf("Begin twice = %v, want ErrInTransaction", err)
 	}
-	if err := s.Exec(ctx, h.GoodStatement); !errors.Is(err, backend.ErrInTransaction) {
+	if err := s.Exec(ctx, h.GoodStatement, backend.Limits{}); !errors.Is(err, backend.ErrInTransaction) {
 		t.Errorf("Exec inside a transaction = %v, want ErrInTransaction", err)
 	}
-	must(t, "Apply 1", s.Apply(ctx, h.GoodSQL, insert(rec(1, "one"))))
-	must(t, "Apply 2", s.Apply(ctx, "", insert(rec(2, "two"))))
+	must(t, "Apply 1", s.Apply(ctx, step(h.GoodSQL, insert(rec(1, "one")))))
+	must(t, "Apply 2", s.Apply(ctx, step("", insert(rec(2, "two")))))
 	must(t, "Rollback", s.Rollback(ctx))
 	wantState(t, b, nil)
 	wantEffects(t, st, 0, "after Rollback")
 
 	must(t, "Begin again", s.Begin(ctx))
-	must(t, "Apply 1", s.Apply(ctx, h.GoodSQL, insert(rec(1, "one"))))
-	must(t, "Apply 2", s.Apply(ctx, h.GoodSQL, insert(rec(2, "two"))))
+	must(t, "Apply 1", s.Apply(ctx, step(h.GoodSQL, insert(rec(1, "one")))))
+	must(t, "Apply 2", s.Apply(ctx, step(h.GoodSQL, insert(rec(2, "two")))))
 	must(t, "Commit", s.Commit(ctx))
 	wantState(t, b, []record{{1, "one", source.ChecksumOf("one"), 0}, {2, "two", source.ChecksumOf("two"), 0}})
 	wantEffects(t, st, 2, "after Commit")
@@ -352,8 +354,8 @@ func testTransactionFailure(t *testing.T, h Harness) {
 	s := lock(t, b)
 	ctx := ctxT(t)
 	must(t, "Begin", s.Begin(ctx))
-	must(t, "Apply 1", s.Apply(ctx, h.GoodSQL, insert(rec(1, "one"))))
-	if err := s.Apply(ctx, h.BadSQL, insert(rec(2, "two"))); err == nil {
+	must(t, "Apply 1", s.Apply(ctx, step(h.GoodSQL, insert(rec(1, "one")))))
+	if err := s.Apply(ctx, step(h.BadSQL, insert(rec(2, "two")))); err == nil {
 		t.Fatal("Apply(BadSQL) in a transaction succeeded")
 	}
 	must(t, "Rollback after a failure", s.Rollback(ctx))
@@ -362,7 +364,7 @@ func testTransactionFailure(t *testing.T, h Harness) {
 
 	// Unlock rolls back an open transaction.
 	must(t, "Begin", s.Begin(ctx))
-	must(t, "Apply 1", s.Apply(ctx, "", insert(rec(1, "one"))))
+	must(t, "Apply 1", s.Apply(ctx, step("", insert(rec(1, "one")))))
 	must(t, "Unlock", s.Unlock(ctx))
 	wantState(t, b, nil)
 }
@@ -371,10 +373,10 @@ func testReadStateInTransaction(t *testing.T, h Harness) {
 	b := h.Open(t).Backend("")
 	s := lock(t, b)
 	ctx := ctxT(t)
-	must(t, "insert 1", s.Apply(ctx, "", insert(rec(1, "one"))))
+	must(t, "insert 1", s.Apply(ctx, step("", insert(rec(1, "one")))))
 	must(t, "Begin", s.Begin(ctx))
-	must(t, "insert 2 in the transaction", s.Apply(ctx, "", insert(rec(2, "two"))))
-	must(t, "delete 1 in the transaction", s.Apply(ctx, "", backend.Change{Op: backend.Delete, Record: backend.Record{Version: 1}}))
+	must(t, "insert 2 in the transaction", s.Apply(ctx, step("", insert(rec(2, "two")))))
+	must(t, "delete 1 in the transaction", s.Apply(ctx, step("", backend.Change{Op: backend.Delete, Record: backend.Record{Version: 1}})))
 	got, err := s.ReadState(ctx)
 	must(t, "Session.ReadState in the transaction", err)
 	if diff := cmp.Diff([]record{{2, "two", source.ChecksumOf("two"), 0}}, records(got)); diff != "" {
@@ -395,9 +397,9 @@ func testAppKeys(t *testing.T, h Harness) {
 	sa := lock(t, a)
 	// Different keys have different locks: this must not wait.
 	sz := lock(t, z)
-	must(t, "alpha insert", sa.Apply(ctx, "", insert(rec(1, "a1"))))
-	must(t, "zulu insert", sz.Apply(ctx, "", insert(rec(1, "z1"))))
-	must(t, "zulu insert", sz.Apply(ctx, "", insert(rec(2, "z2"))))
+	must(t, "alpha insert", sa.Apply(ctx, step("", insert(rec(1, "a1")))))
+	must(t, "zulu insert", sz.Apply(ctx, step("", insert(rec(1, "z1")))))
+	must(t, "zulu insert", sz.Apply(ctx, step("", insert(rec(2, "z2")))))
 	wantState(t, a, []record{{1, "a1", source.ChecksumOf("a1"), 0}})
 	wantState(t, z, []record{{1, "z1", source.ChecksumOf("z1"), 0}, {2, "z2", source.ChecksumOf("z2"), 0}})
 	wantState(t, open("alpha"), []record{{1, "a1", source.ChecksumOf("a1"), 0}})
@@ -405,52 +407,42 @@ func testAppKeys(t *testing.T, h Harness) {
 
 func testLockExclusive(t *testing.T, h Harness) {
 	open := h.Open(t).Backend
-	first := open("k")
-	s := lock(t, first)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
+	s := lock(t, open("k"))
 	start := time.Now()
-	s2, err := open("k").Lock(ctx)
+	s2, err := open("k").TryLock(ctxT(t))
 	if err == nil {
 		_ = s2.Unlock(context.Background())
-		t.Fatal("a second Lock on the same history succeeded while the first was held")
+		t.Fatal("a second TryLock on the same history succeeded while the first was held")
 	}
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("second Lock error = %v, want one wrapping context.DeadlineExceeded", err)
+	var locked *backend.LockedError
+	if !errors.Is(err, backend.ErrLocked) || !errors.As(err, &locked) {
+		t.Fatalf("second TryLock error = %v, want a *backend.LockedError wrapping ErrLocked", err)
+	}
+	if locked.Holder.ID == "" {
+		t.Errorf("LockedError.Holder = %+v, want at least its ID", locked.Holder)
 	}
 	if waited := time.Since(start); waited > 5*time.Second {
-		t.Errorf("second Lock returned %v after its context ended, want promptly", waited)
+		t.Errorf("second TryLock returned after %v, want at once", waited)
 	}
 	must(t, "Unlock", s.Unlock(context.Background()))
+	// Free again: another backend of the same history takes it.
 	s3 := lock(t, open("k"))
 	must(t, "Unlock", s3.Unlock(context.Background()))
 }
 
-func testLockWaiterWakes(t *testing.T, h Harness) {
-	open := h.Open(t).Backend
-	s := lock(t, open("k"))
-	got := make(chan error, 1)
-	go func() {
-		s2, err := open("k").Lock(ctxT(t))
-		if err == nil {
-			err = s2.Unlock(context.Background())
-		}
-		got <- err
-	}()
-	select {
-	case err := <-got:
-		t.Fatalf("waiting Lock returned %v while the lock was held", err)
-	case <-time.After(200 * time.Millisecond):
+func testTryLockCancelledContext(t *testing.T, h Harness) {
+	b := h.Open(t).Backend("k")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if s, err := b.TryLock(ctx); err == nil {
+		_ = s.Unlock(context.Background())
+		t.Fatal("TryLock with a cancelled context succeeded")
+	} else if !errors.Is(err, context.Canceled) {
+		t.Errorf("TryLock with a cancelled context = %v, want one wrapping context.Canceled", err)
 	}
+	// The failed try left nothing held.
+	s := lock(t, b)
 	must(t, "Unlock", s.Unlock(context.Background()))
-	select {
-	case err := <-got:
-		if err != nil {
-			t.Errorf("waiting Lock: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("waiting Lock did not get the lock after Unlock")
-	}
 }
 
 func testUnlockCancelledContext(t *testing.T, h Harness) {
@@ -461,11 +453,9 @@ func testUnlockCancelledContext(t *testing.T, h Harness) {
 	if err := s.Unlock(ctx); err != nil {
 		t.Errorf("Unlock with a cancelled context = %v, want nil", err)
 	}
-	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel2()
-	s2, err := open("k").Lock(ctx2)
+	s2, err := open("k").TryLock(ctxT(t))
 	if err != nil {
-		t.Fatalf("Lock after Unlock with a cancelled context: %v", err)
+		t.Fatalf("TryLock after Unlock with a cancelled context: %v", err)
 	}
 	must(t, "Unlock", s2.Unlock(context.Background()))
 }
@@ -475,10 +465,10 @@ func testUseAfterUnlock(t *testing.T, h Harness) {
 	s := lock(t, b)
 	ctx := ctxT(t)
 	must(t, "Unlock", s.Unlock(ctx))
-	if err := s.Apply(ctx, "", insert(rec(1, "one"))); !errors.Is(err, backend.ErrUnlocked) {
+	if err := s.Apply(ctx, step("", insert(rec(1, "one")))); !errors.Is(err, backend.ErrUnlocked) {
 		t.Errorf("Apply after Unlock = %v, want ErrUnlocked", err)
 	}
-	if err := s.Exec(ctx, h.GoodStatement); !errors.Is(err, backend.ErrUnlocked) {
+	if err := s.Exec(ctx, h.GoodStatement, backend.Limits{}); !errors.Is(err, backend.ErrUnlocked) {
 		t.Errorf("Exec after Unlock = %v, want ErrUnlocked", err)
 	}
 	if _, err := s.ReadState(ctx); !errors.Is(err, backend.ErrUnlocked) {

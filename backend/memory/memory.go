@@ -34,14 +34,16 @@ type Options struct {
 type Store struct {
 	mu        sync.Mutex
 	histories map[string][]backend.Record
-	executed  map[string][]string // every SQL text given, in order
-	committed []string            // the SQL texts that took effect
+	executed  map[string][]string         // every SQL text given, in order
+	limits    map[string][]backend.Limits // the limits each was given with
+	committed []string                    // the SQL texts that took effect
 	locks     map[string]chan struct{}
 }
 
 // NewStore returns an empty store.
 func NewStore() *Store {
-	return &Store{histories: map[string][]backend.Record{}, executed: map[string][]string{}, locks: map[string]chan struct{}{}}
+	return &Store{histories: map[string][]backend.Record{}, executed: map[string][]string{},
+		limits: map[string][]backend.Limits{}, locks: map[string]chan struct{}{}}
 }
 
 // Committed returns, in order, the SQL texts that have taken effect in the
@@ -94,16 +96,19 @@ func (b *Backend) ReadState(ctx context.Context) ([]backend.Record, error) {
 	return slices.Clone(b.store.histories[b.key]), nil
 }
 
-// Lock waits for the app key's lock.
-func (b *Backend) Lock(ctx context.Context) (backend.Session, error) {
+// TryLock takes the app key's lock if it is free.
+func (b *Backend) TryLock(ctx context.Context) (backend.Session, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memory: try the migration lock: %w", err)
+	}
 	b.store.mu.Lock()
 	lock := b.store.locks[b.key]
 	b.store.mu.Unlock()
 	select {
 	case lock <- struct{}{}:
 		return &session{b: b}, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("memory: wait for the migration lock: %w", ctx.Err())
+	default:
+		return nil, &backend.LockedError{Holder: backend.Holder{ID: "memory session", Application: "app key " + b.key}}
 	}
 }
 
@@ -113,6 +118,13 @@ func (b *Backend) Executed() []string {
 	b.store.mu.Lock()
 	defer b.store.mu.Unlock()
 	return slices.Clone(b.store.executed[b.key])
+}
+
+// Limits returns the limits that each SQL text of Executed was given with.
+func (b *Backend) Limits() []backend.Limits {
+	b.store.mu.Lock()
+	defer b.store.mu.Unlock()
+	return slices.Clone(b.store.limits[b.key])
 }
 
 // session holds the lock of one app key.
@@ -142,11 +154,12 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 	return s.b.ReadState(ctx)
 }
 
-// run records sql and asks the Fail hook about it.
-func (s *session) run(sql string) error {
+// run records sql and its limits and asks the Fail hook about it.
+func (s *session) run(sql string, limits backend.Limits) error {
 	st := s.b.store
 	st.mu.Lock()
 	st.executed[s.b.key] = append(st.executed[s.b.key], sql)
+	st.limits[s.b.key] = append(st.limits[s.b.key], limits)
 	st.mu.Unlock()
 	if s.b.fail == nil {
 		return nil
@@ -158,7 +171,8 @@ func (s *session) run(sql string) error {
 	return err
 }
 
-func (s *session) Apply(ctx context.Context, sql string, ch backend.Change) error {
+func (s *session) Apply(ctx context.Context, step backend.Step) error {
+	sql, ch := step.SQL, step.Change
 	if err := s.check(ctx); err != nil {
 		return fmt.Errorf("memory: apply: %w", err)
 	}
@@ -175,7 +189,7 @@ func (s *session) Apply(ctx context.Context, sql string, ch backend.Change) erro
 
 	err := error(nil)
 	if sql != "" {
-		err = s.run(sql)
+		err = s.run(sql, step.Limits)
 	}
 	if err == nil {
 		hist, err = change(hist, ch, s.b.now())
@@ -225,14 +239,14 @@ func change(hist []backend.Record, ch backend.Change, now time.Time) ([]backend.
 	return nil, fmt.Errorf("memory: invalid change op %d", ch.Op)
 }
 
-func (s *session) Exec(ctx context.Context, sql string) error {
+func (s *session) Exec(ctx context.Context, sql string, limits backend.Limits) error {
 	if err := s.check(ctx); err != nil {
 		return fmt.Errorf("memory: exec: %w", err)
 	}
 	if s.inTx {
 		return fmt.Errorf("memory: exec: %w", backend.ErrInTransaction)
 	}
-	if err := s.run(sql); err != nil {
+	if err := s.run(sql, limits); err != nil {
 		return err
 	}
 	s.b.store.mu.Lock()

@@ -55,7 +55,11 @@ func (s *session) watch(ctx context.Context, fn func(context.Context) error) err
 		err := s.conn.PgConn().CancelRequest(cctx)
 		cancel()
 		if err != nil {
-			s.b.log.Warn("pgxbackend: cancel request failed", "error", err)
+			// The request did not reach the server: close the connection
+			// at once, which at least ends the wait; the server notices
+			// the closed socket within client_connection_check_interval.
+			breakConn()
+			return
 		}
 		select {
 		case <-finished:

@@ -8,9 +8,10 @@ type Hooks struct {
 	OnReturn  func(ctx context.Context)
 	LockTried func(took bool) error
 	UnlockTry func(try int) error
+	Terminate func() error
 }
 
 // SetHooks installs h on b.
 func SetHooks(b *Backend, h Hooks) {
-	b.hooks = hooks{onCancel: h.OnCancel, onReturn: h.OnReturn, lockTried: h.LockTried, unlockTry: h.UnlockTry}
+	b.hooks = hooks{onCancel: h.OnCancel, onReturn: h.OnReturn, lockTried: h.LockTried, unlockTry: h.UnlockTry, terminate: h.Terminate}
 }

@@ -36,7 +36,7 @@ func lockWithin(t *testing.T, b *pgxbackend.Backend, d time.Duration) bool {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	s, err := b.Lock(ctx)
+	s, err := b.TryLock(ctx)
 	if err != nil {
 		return false
 	}
@@ -58,7 +58,7 @@ func TestUnlockRetriesALostRelease(t *testing.T) {
 		}
 		return nil
 	}})
-	s, err := b.Lock(context.Background())
+	s, err := b.TryLock(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestCancelledTryGivesTheLockBack(t *testing.T) {
 		}
 		return nil
 	}})
-	if s, err := b.Lock(context.Background()); err == nil {
+	if s, err := b.TryLock(context.Background()); err == nil {
 		s.Unlock(context.Background())
 		t.Fatal("Lock succeeded although its try failed")
 	}
@@ -110,17 +110,17 @@ func TestNoCancelRequestAfterTheStatement(t *testing.T) {
 			}
 		},
 	})
-	s, err := b.Lock(ctx)
+	s, err := b.TryLock(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Unlock(context.Background())
 	// The first write creates the history table; the second is one query.
-	if err := s.Apply(ctx, "", backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}}); err != nil {
+	if err := s.Apply(ctx, backend.Step{SQL: "", Change: backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}}}); err != nil {
 		t.Fatal(err)
 	}
 	armed.Store(true)
-	if err := s.Apply(ctx, "SELECT 1", backend.Change{Op: backend.Insert, Record: backend.Record{Version: 2}}); err != nil {
+	if err := s.Apply(ctx, backend.Step{SQL: "SELECT 1", Change: backend.Change{Op: backend.Insert, Record: backend.Record{Version: 2}}}); err != nil {
 		t.Fatalf("Apply = %v", err)
 	}
 	if n := cancels.Load(); n != 0 {
@@ -135,7 +135,7 @@ func TestCancelDuringAStatement(t *testing.T) {
 	b := pgxbackend.New(pool, nil)
 	var cancels atomic.Int32
 	pgxbackend.SetHooks(b, pgxbackend.Hooks{OnCancel: func() { cancels.Add(1) }})
-	s, err := b.Lock(context.Background())
+	s, err := b.TryLock(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestCancelDuringAStatement(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err = s.Exec(ctx, "SELECT pg_sleep(30)")
+	err = s.Exec(ctx, "SELECT pg_sleep(30)", backend.Limits{})
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("Exec returned after %v, want soon after its context ended", took)
 	}
@@ -156,5 +156,70 @@ func TestCancelDuringAStatement(t *testing.T) {
 	}
 	if cancels.Load() != 1 {
 		t.Errorf("%d cancel requests, want 1", cancels.Load())
+	}
+}
+
+// When the release cannot get through on the session's connection, the
+// session ends its own server process from another connection, which
+// releases the lock, and says so only once it is sure.
+func TestUnlockEndsItsOwnProcessWhenTheReleaseFails(t *testing.T) {
+	open := connBackends(t)
+	b := open()
+	pgxbackend.SetHooks(b, pgxbackend.Hooks{UnlockTry: func(int) error { return errors.New("injected: the release was lost") }})
+	s, err := b.TryLock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Unlock(context.Background()); err != nil {
+		t.Errorf("Unlock = %v, want nil: ending the session released the lock", err)
+	}
+	if !lockWithin(t, open(), 2*time.Second) {
+		t.Error("the lock is still held")
+	}
+}
+
+// When neither the release nor ending the process works, Unlock says the
+// lock may still be held.
+func TestUnlockSaysWhenTheLockMayBeHeld(t *testing.T) {
+	open := connBackends(t)
+	b := open()
+	pgxbackend.SetHooks(b, pgxbackend.Hooks{
+		UnlockTry: func(int) error { return errors.New("injected: the release was lost") },
+		Terminate: func() error { return errors.New("injected: no other connection") },
+	})
+	s, err := b.TryLock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Unlock(context.Background())
+	if !errors.Is(err, backend.ErrLockMayBeHeld) {
+		t.Errorf("Unlock = %v, want ErrLockMayBeHeld", err)
+	}
+	if lockWithin(t, open(), 200*time.Millisecond) {
+		t.Error("the lock was free after all: the error was not honest")
+	}
+}
+
+// A script that swallows the cancel request keeps running after its context
+// ended; once the connection is closed the server notices the dead client
+// (client_connection_check_interval) and ends it, and Unlock makes sure the
+// lock is gone before it reports success.
+func TestUnlockAfterAScriptThatIgnoresCancel(t *testing.T) {
+	open := connBackends(t)
+	s, err := open().TryLock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	stubborn := "DO $$ BEGIN LOOP BEGIN PERFORM pg_sleep(0.1); EXCEPTION WHEN query_canceled THEN NULL; END; END LOOP; END $$"
+	if err := s.Apply(ctx, backend.Step{SQL: stubborn, Change: backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}}}); err == nil {
+		t.Fatal("the endless step succeeded")
+	}
+	if err := s.Unlock(context.Background()); err != nil {
+		t.Errorf("Unlock = %v", err)
+	}
+	if !lockWithin(t, open(), 3*time.Second) {
+		t.Error("the lock is still held after Unlock reported success")
 	}
 }

@@ -16,6 +16,9 @@ type hooks struct {
 	// unlockTry, if set, is called before each try to release the lock; an
 	// error it returns fails that try as a lost round trip would.
 	unlockTry func(try int) error
+	// terminate, if set, is called before the session ends its own server
+	// process to release the lock; an error it returns fails that too.
+	terminate func() error
 }
 
 func (h *hooks) cancelSent() {

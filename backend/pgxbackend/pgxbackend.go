@@ -23,33 +23,84 @@
 //
 // # Locking
 //
-// [Backend.Lock] takes a session-level advisory lock, on a connection of its
-// own, with a key the server derives from the resolved schema, table and
-// app key (so "" and "public" for a table in public are one lock). It polls
-// with pg_try_advisory_lock, backing off to twice a second, for as long as
-// the context allows; it never waits inside a statement, because a waiting
-// statement holds a snapshot that a CREATE INDEX CONCURRENTLY in the lock
-// holder's migration would wait for, a deadlock. The session runs every
-// statement on that connection. When the context ends, the running
-// statement is cancelled on the server (a cancel request, not a closed
-// socket), so the server is not left running it while holding the lock.
-// With a pool, a connection that ran migration SQL is closed rather than
-// returned to the pool, so settings a script made (SET, temporary tables)
-// never reach the application.
+// [Backend.TryLock] takes the migration lock of the resolved history table
+// and app key (so "" and "public" for a table in public are one lock). It
+// holds it in one of two ways ([Options].Lock):
+//
+//   - A session-level advisory lock on the session's own connection, the
+//     default on a direct connection. Its key is derived by the server from
+//     the resolved schema, table and app key.
+//   - A lease: a row in the table waymark_lease, in the history table's
+//     schema, with a holder id and an expiry. It works through
+//     transaction-mode poolers such as PgBouncer, where a session-level
+//     lock would stay on whichever server connection took it. It is renewed
+//     every third of Options.LeaseTTL from a connection of its own, and by
+//     every step; a holder that dies without releasing it is replaced once
+//     the lease expires. The default when a pooler is detected (the backend
+//     process id that the connection reports differs from the server's).
+//
+// Every step proves in its own transaction, before its script runs, that
+// the lock is still the session's (a fence): the advisory lock must be held
+// by the step's own server process; the lease must still name the session
+// as holder, and the step renews it. A step that fails the fence changes
+// nothing and returns backend.ErrLockLost. A transactional step holds the
+// lease row locked, so no one can take over while it runs.
+//
+// TryLock never waits inside a statement: a waiting statement holds a
+// snapshot that a CREATE INDEX CONCURRENTLY in the lock holder's migration
+// would wait for, a deadlock. Waiting and backing off are the caller's.
+//
+// # Sessions
+//
+// The session runs every statement on its own connection. On a direct
+// connection it sets client_connection_check_interval (250ms) and TCP
+// keepalives, so the server stops a migration whose client died (was killed,
+// lost its network) instead of running it to the end.
+//
+// Every step starts from the session state the connection had when the
+// lock was taken: settings (RESET ALL, then the settings the connection had
+// made with SET), the session user and role, no temporary tables, as if it
+// ran alone. So the schema a set produces does not depend on how its
+// versions were batched into runs. Behind a pooler, each step also leaves
+// the server connection reset. When the run ends, the connection gets its
+// settings and role back; on a pool it is then returned to the pool, with
+// its advisory locks, LISTENs and cursors released as well. Prepared
+// statements a script made stay. A *pgx.Conn you pass in keeps its
+// settings; its temporary tables are dropped at every step.
+//
+// When the context ends, the running statement is cancelled on the server
+// (a cancel request, not a closed socket), so the server is not left
+// running it while holding the lock.
+//
+// Releasing the lock reports honestly: when it cannot release the advisory
+// lock over its connection, the session ends its own server process from
+// another connection and checks that the lock is gone; only when that fails
+// too does Unlock return backend.ErrLockMayBeHeld.
+//
+// # Faults
+//
+// A connection that breaks during a call yields a *backend.ConnectionError,
+// never a script error: its Outcome is OutcomeRolledBack when the server
+// ended the session (terminated, shut down), OutcomeUnknown when the reply
+// to a COMMIT may have been lost. A CREATE INDEX CONCURRENTLY (or REINDEX
+// CONCURRENTLY) that completes but leaves its index invalid fails with
+// backend.ErrInvalidIndex.
 //
 // # Round trips
 //
 // Every query uses the simple protocol, no prepared statements. A
-// transactional step is one round trip: BEGIN, its SQL, its history record
-// and COMMIT are sent as one multi-statement query. Reading the state is one
-// round trip; each try for the lock is one.
+// transactional step is one round trip: BEGIN, its fence, the session
+// reset and limits, its SQL, its history record and COMMIT are sent as one
+// multi-statement query. Reading the state is one round trip; each try for
+// the lock is one (two the first time with LockAuto, and with leases).
 package pgxbackend
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -60,74 +111,70 @@ import (
 	"github.com/waymarkdb/waymark/source"
 )
 
-// DefaultTable is the history table's name when Options.Table is empty.
-const DefaultTable = "waymark_history"
-
-// Options configure a Backend. A nil *Options means the defaults.
-type Options struct {
-	// Schema holds the history table. Default "": the table is looked up
-	// through the search_path, and created in the current schema (the first
-	// existing schema of the search_path).
-	Schema string
-	// Table is the history table's name. Default [DefaultTable].
-	Table string
-	// AppKey tells apart independent migration sets that share one database
-	// (and one history table): each key has its own history and its own
-	// lock. Default "".
-	AppKey string
-	// Logger receives debug records of locking, table creation and history
-	// writes. Default: nothing is logged.
-	Logger *slog.Logger
-}
-
 // Backend keeps the history in PostgreSQL. With a pool it is safe for
 // concurrent use; with a single *pgx.Conn it is not, like the connection.
 type Backend struct {
 	pool      *pgxpool.Pool
 	conn      *pgx.Conn
-	schema    string // Options.Schema
-	tableName string // Options.Table, or its default
+	opts      Options
 	table     string // quoted, schema-qualified if Schema is set
 	appKey    string // quoted literal
-	log       *slog.Logger
-	err       error // invalid options, reported by every call
+	err       error  // invalid options, reported by every call
 	hooks     hooks
+	modeOnce  sync.Mutex
+	mode      LockMode // LockAdvisory or LockLease once known
+	pooler    *bool    // whether a pooler was found, once asked
+	connected func(ctx context.Context) (*pgx.Conn, error)
 }
 
-var _ backend.Backend = (*Backend)(nil)
+var (
+	_ backend.Backend = (*Backend)(nil)
+	_ backend.Checker = (*Backend)(nil)
+)
 
 // New returns a Backend on db, a *pgxpool.Pool or a *pgx.Conn. Invalid
-// options are reported by the first call that uses the backend.
+// options are reported, before anything touches the database, by
+// [Backend.Check] and by every call.
 func New[DB *pgxpool.Pool | *pgx.Conn](db DB, opts *Options) *Backend {
-	var o Options
+	b := &Backend{}
 	if opts != nil {
-		o = *opts
+		b.opts = *opts
 	}
-	if o.Table == "" {
-		o.Table = DefaultTable
+	if b.opts.Table == "" {
+		b.opts.Table = DefaultTable
 	}
-	b := &Backend{schema: o.Schema, tableName: o.Table, log: o.Logger}
+	if b.opts.LeaseTTL == 0 {
+		b.opts.LeaseTTL = DefaultLeaseTTL
+	}
 	switch db := any(db).(type) {
 	case *pgxpool.Pool:
 		b.pool = db
+		if db != nil {
+			b.connected = func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, db.Config().ConnConfig) }
+		}
 	case *pgx.Conn:
 		b.conn = db
-	}
-	if b.log == nil {
-		b.log = slog.New(slog.DiscardHandler)
+		if db != nil {
+			b.connected = func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, db.Config()) }
+		}
 	}
 	if b.pool == nil && b.conn == nil {
-		b.err = errors.New("pgxbackend: nil database")
+		b.err = &OptionError{Option: "database", Value: "<nil>", Reason: "New needs a *pgxpool.Pool or a *pgx.Conn"}
+	} else {
+		b.err = b.opts.check()
 	}
-	b.err = errors.Join(b.err, checkIdent("Options.Table", o.Table), checkIdent("Options.Schema", o.Schema),
-		checkLiteral("Options.AppKey", o.AppKey))
-	b.table = ident(o.Table)
-	if o.Schema != "" {
-		b.table = ident(o.Schema) + "." + b.table
+	b.table = ident(b.opts.Table)
+	if b.opts.Schema != "" {
+		b.table = ident(b.opts.Schema) + "." + b.table
 	}
-	b.appKey = literal(o.AppKey)
+	b.appKey = literal(b.opts.AppKey)
+	b.mode = b.opts.Lock
 	return b
 }
+
+// Check reports invalid options (an *OptionError wrapping
+// backend.ErrBadOptions), or nil. It does not touch the database.
+func (b *Backend) Check() error { return b.err }
 
 // ReadState reads the history of the app key in one query, without a lock
 // and without writing.
@@ -139,29 +186,47 @@ func (b *Backend) ReadState(ctx context.Context) ([]backend.Record, error) {
 	if b.pool != nil {
 		q = b.pool
 	}
-	records, _, err := readState(ctx, q, b.table, b.appKey)
+	// Through pgx's query API, so that a tracer configured on the pool or
+	// connection sees it; simple protocol, one round trip.
+	rows, err := q.Query(ctx, historyQuery(b.table, b.appKey), pgx.QueryExecModeSimpleProtocol)
+	var result pgconn.Result
+	if err == nil {
+		for rows.Next() {
+			raw := rows.RawValues()
+			row := make([][]byte, len(raw))
+			for i, v := range raw {
+				if v != nil {
+					row[i] = append([]byte{}, v...)
+				}
+			}
+			result.Rows = append(result.Rows, row)
+		}
+		rows.Close()
+		err = rows.Err()
+	}
+	records, _, err := parseHistory([]*pgconn.Result{&result}, err, b.table)
 	return records, err
 }
 
 // querier is what *pgx.Conn and *pgxpool.Pool have in common that
-// readState needs.
+// ReadState needs.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// readState reads the history from table. found is false when the table
-// does not exist.
-func readState(ctx context.Context, q querier, table, appKey string) (records []backend.Record, found bool, err error) {
-	// Times come back as microseconds, so that the DateStyle and
-	// IntervalStyle settings of the server cannot change how they read.
-	sql := `SELECT version, name, checksum, dirty,
-	(extract(epoch FROM applied_at) * 1000000)::bigint,
-	(extract(epoch FROM execution_time) * 1000000)::bigint
+// historyQuery reads the history of appKey from table. Times come back as
+// microseconds, so that the DateStyle and IntervalStyle settings of the
+// server cannot change how they read.
+func historyQuery(table, appKey string) string {
+	return `SELECT version, name, checksum, dirty,
+	(pg_catalog.date_part('epoch', applied_at) * 1000000)::bigint,
+	(pg_catalog.date_part('epoch', execution_time) * 1000000)::bigint
 FROM ` + table + ` WHERE app_key = ` + appKey + ` ORDER BY version`
-	rows, err := q.Query(ctx, sql, pgx.QueryExecModeSimpleProtocol)
-	if err == nil {
-		records, err = pgx.CollectRows(rows, scanRecord)
-	}
+}
+
+// parseHistory reads the records from the last result of a query that
+// ended with historyQuery. found is false when the table does not exist.
+func parseHistory(results []*pgconn.Result, err error, table string) (records []backend.Record, found bool, _ error) {
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &pgErr) && (pgErr.Code == "42P01" || pgErr.Code == "3F000"):
@@ -169,52 +234,47 @@ FROM ` + table + ` WHERE app_key = ` + appKey + ` ORDER BY version`
 	case errors.As(err, &pgErr) && pgErr.Code == "42703":
 		return nil, true, fmt.Errorf("pgxbackend: %s exists but is not a waymark history table: %w", table, err)
 	case err != nil:
-		return nil, true, fmt.Errorf("pgxbackend: read history from %s: %w", table, err)
+		return nil, true, fmt.Errorf("pgxbackend: read history from %s: %w", table, connError(err, false, false))
+	case len(results) == 0:
+		return nil, true, fmt.Errorf("pgxbackend: read history from %s: no result", table)
+	}
+	rows := results[len(results)-1].Rows
+	records = make([]backend.Record, 0, len(rows))
+	for _, row := range rows {
+		r, err := scanRecord(row)
+		if err != nil {
+			return nil, true, fmt.Errorf("pgxbackend: read history from %s: %w", table, err)
+		}
+		records = append(records, r)
 	}
 	return records, true, nil
 }
 
-func scanRecord(row pgx.CollectableRow) (backend.Record, error) {
-	var (
-		r                backend.Record
-		checksum         string
-		dirty            *string
-		appliedAt, taken int64
-	)
-	if err := row.Scan(&r.Version, &r.Name, &checksum, &dirty, &appliedAt, &taken); err != nil {
-		return r, err
+// scanRecord reads one row of historyQuery.
+func scanRecord(row [][]byte) (backend.Record, error) {
+	var r backend.Record
+	if len(row) != 6 || row[0] == nil || row[1] == nil || row[2] == nil || row[4] == nil || row[5] == nil {
+		return r, errors.New("unexpected row")
 	}
 	var err error
-	if r.Checksum, err = source.ParseChecksum(checksum); err != nil {
+	if r.Version, err = strconv.ParseInt(string(row[0]), 10, 64); err != nil {
+		return r, err
+	}
+	r.Name = string(row[1])
+	if r.Checksum, err = source.ParseChecksum(string(row[2])); err != nil {
 		return r, fmt.Errorf("version %d: %w", r.Version, err)
 	}
-	if dirty != nil {
-		if err := r.Dirty.UnmarshalText([]byte(*dirty)); err != nil {
+	if row[3] != nil {
+		if err := r.Dirty.UnmarshalText(row[3]); err != nil {
 			return r, fmt.Errorf("version %d: dirty: %w", r.Version, err)
 		}
+	}
+	appliedAt, err1 := strconv.ParseInt(string(row[4]), 10, 64)
+	taken, err2 := strconv.ParseInt(string(row[5]), 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return r, fmt.Errorf("version %d: %w", r.Version, err)
 	}
 	r.AppliedAt = time.UnixMicro(appliedAt)
 	r.Duration = time.Duration(taken) * time.Microsecond
 	return r, nil
-}
-
-// Lock takes the migration lock on a connection of its own.
-func (b *Backend) Lock(ctx context.Context) (backend.Session, error) {
-	if b.err != nil {
-		return nil, b.err
-	}
-	s := &session{b: b, conn: b.conn}
-	if b.pool != nil {
-		pc, err := b.pool.Acquire(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("pgxbackend: acquire a connection for the migration lock: %w", err)
-		}
-		s.pooled, s.conn = pc, pc.Conn()
-	}
-	if err := s.lock(ctx); err != nil {
-		s.unlocked = true
-		_ = s.release(err)
-		return nil, err
-	}
-	return s, nil
 }

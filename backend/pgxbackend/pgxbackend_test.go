@@ -110,11 +110,11 @@ func TestHostileNamesCreateTheNamedTable(t *testing.T) {
 	pool := pgtest.Pool(t)
 	ctx := context.Background()
 	db := pgxbackend.New(pool, &pgxbackend.Options{Schema: `my "schema"`, Table: hostileTable})
-	s, err := db.Lock(ctx)
+	s, err := db.TryLock(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Apply(ctx, "", backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1, Name: "x", Checksum: source.ChecksumOf("x")}}); err != nil {
+	if err := s.Apply(ctx, backend.Step{SQL: "", Change: backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1, Name: "x", Checksum: source.ChecksumOf("x")}}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Unlock(ctx); err != nil {
@@ -137,7 +137,7 @@ func TestReadStateWritesNothing(t *testing.T) {
 			t.Errorf("ReadState of an empty database = %v, %v", st, err)
 		}
 		// Under the lock too, until the first write.
-		s, err := db.Lock(ctx)
+		s, err := db.TryLock(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,20 +166,57 @@ func TestNotAHistoryTable(t *testing.T) {
 }
 
 func TestInvalidOptions(t *testing.T) {
-	pool := pgtest.Pool(t)
+	// A pool whose every connection attempt would fail: invalid options
+	// must be reported before anything touches the database.
+	cfg, err := pgxpool.ParseConfig("host=/nonexistent port=1 user=u dbname=d connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MinConns = 0
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
 	ctx := context.Background()
-	for _, opts := range []*pgxbackend.Options{
-		{Table: "a\x00b"},
-		{Schema: strings.Repeat("s", 64)},
-		{AppKey: "k\x00"},
-	} {
-		db := pgxbackend.New(pool, opts)
-		if _, err := db.ReadState(ctx); err == nil {
-			t.Errorf("ReadState with %+v succeeded", opts)
+	tests := []struct {
+		opts   pgxbackend.Options
+		option string
+		reason string
+	}{
+		{pgxbackend.Options{Table: "a\x00b"}, "Options.Table", "contains a NUL byte"},
+		{pgxbackend.Options{Table: strings.Repeat("t", 64)}, "Options.Table", "is 64 bytes long; PostgreSQL keeps names of at most 63 bytes"},
+		{pgxbackend.Options{Schema: strings.Repeat("s", 64)}, "Options.Schema", "63 bytes"},
+		{pgxbackend.Options{Schema: "bad\xff"}, "Options.Schema", "is not valid UTF-8"},
+		{pgxbackend.Options{AppKey: "k\x00"}, "Options.AppKey", "contains a NUL byte"},
+		{pgxbackend.Options{AppKey: strings.Repeat("k", 1<<20)}, "Options.AppKey", "is 1048576 bytes long; at most 256"},
+		{pgxbackend.Options{Lock: pgxbackend.LockMode(9)}, "Options.Lock", "want LockAuto, LockAdvisory or LockLease"},
+		{pgxbackend.Options{LeaseTTL: time.Millisecond}, "Options.LeaseTTL", "want between 1s and 1h"},
+	}
+	for _, tt := range tests {
+		db := pgxbackend.New(pool, &tt.opts)
+		check := func(what string, err error) {
+			t.Helper()
+			var oe *pgxbackend.OptionError
+			if !errors.Is(err, backend.ErrBadOptions) || !errors.As(err, &oe) || oe.Option != tt.option ||
+				!strings.Contains(err.Error(), tt.reason) || !strings.HasPrefix(err.Error(), "pgxbackend: "+tt.option+" ") {
+				t.Errorf("%s with %s = %v, want an OptionError for %s saying %q", what, tt.option, err, tt.option, tt.reason)
+			}
+			if len(err.Error()) > 200 {
+				t.Errorf("%s: message of %d bytes; the value must be shortened", what, len(err.Error()))
+			}
 		}
-		if _, err := db.Lock(ctx); err == nil {
-			t.Errorf("Lock with %+v succeeded", opts)
-		}
+		check("Check", db.Check())
+		_, err := db.ReadState(ctx)
+		check("ReadState", err)
+		_, err = db.TryLock(ctx)
+		check("TryLock", err)
+	}
+	if err := pgxbackend.New(pool, nil).Check(); err != nil {
+		t.Errorf("Check of the defaults = %v", err)
+	}
+	if err := pgxbackend.New((*pgxpool.Pool)(nil), nil).Check(); !errors.Is(err, backend.ErrBadOptions) {
+		t.Errorf("Check of a nil pool = %v, want ErrBadOptions", err)
 	}
 }
 
@@ -189,7 +226,7 @@ func TestStandardConformingStringsOff(t *testing.T) {
 	if _, err := conn.Exec(ctx, "SET standard_conforming_strings = off"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := pgxbackend.New(conn, nil).Lock(ctx)
+	_, err := pgxbackend.New(conn, nil).TryLock(ctx)
 	if err == nil || !strings.Contains(err.Error(), "standard_conforming_strings") {
 		t.Errorf("Lock with standard_conforming_strings off = %v, want a refusal", err)
 	}
@@ -199,7 +236,7 @@ func TestStandardConformingStringsOff(t *testing.T) {
 func locked(t *testing.T) (*pgxpool.Pool, backend.Session) {
 	t.Helper()
 	pool := pgtest.Pool(t)
-	s, err := pgxbackend.New(pool, nil).Lock(context.Background())
+	s, err := pgxbackend.New(pool, nil).TryLock(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +250,7 @@ func TestScriptErrorPosition(t *testing.T) {
 	// Multi-byte characters before the error: the server counts
 	// characters, the ScriptError reports bytes.
 	script := "SELECT '日本語';\n-- ünïcödé\nSELECT 'é', missing_column FROM pg_class"
-	err := s.Apply(ctx, script, backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1, Checksum: source.ChecksumOf(script)}})
+	err := s.Apply(ctx, backend.Step{SQL: script, Change: backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1, Checksum: source.ChecksumOf(script)}}})
 	var se *backend.ScriptError
 	if !errors.As(err, &se) {
 		t.Fatalf("Apply = %v, want a *backend.ScriptError", err)
@@ -231,7 +268,7 @@ func TestSessionSettingsDoNotLeakIntoThePool(t *testing.T) {
 	pool := pgtest.Pool(t)
 	ctx := context.Background()
 	db := pgxbackend.New(pool, nil)
-	s, err := db.Lock(ctx)
+	s, err := db.TryLock(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,10 +276,10 @@ func TestSessionSettingsDoNotLeakIntoThePool(t *testing.T) {
 	// table the session started with, and the setting must not reach the
 	// pool's other users.
 	script := "CREATE SCHEMA other; SET search_path = other"
-	if err := s.Apply(ctx, script, backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1, Checksum: source.ChecksumOf(script)}}); err != nil {
+	if err := s.Apply(ctx, backend.Step{SQL: script, Change: backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1, Checksum: source.ChecksumOf(script)}}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Apply(ctx, "CREATE TABLE t (id int)", backend.Change{Op: backend.Insert, Record: backend.Record{Version: 2}}); err != nil {
+	if err := s.Apply(ctx, backend.Step{SQL: "CREATE TABLE t (id int)", Change: backend.Change{Op: backend.Insert, Record: backend.Record{Version: 2}}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Unlock(ctx); err != nil {
@@ -261,7 +298,9 @@ func TestSessionSettingsDoNotLeakIntoThePool(t *testing.T) {
 			t.Fatalf("a pooled connection has the script's search_path %q", path)
 		}
 	}
-	want := []string{"i public.waymark_history_pkey", "r other.t", "r public.waymark_history", "schema other"}
+	// Step 2 starts from the session state the lock was taken with: the
+	// search_path step 1 set is gone, so t is in public.
+	want := []string{"i public.waymark_history_pkey", "r public.t", "r public.waymark_history", "schema other"}
 	if got := pgtest.Objects(t, pool); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("objects = %q, want %q", got, want)
 	}
@@ -270,7 +309,7 @@ func TestSessionSettingsDoNotLeakIntoThePool(t *testing.T) {
 func TestOneLockPerTableHoweverItIsNamed(t *testing.T) {
 	pool := pgtest.Pool(t)
 	ctx := context.Background()
-	held, err := pgxbackend.New(pool, nil).Lock(ctx)
+	held, err := pgxbackend.New(pool, nil).TryLock(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,12 +317,12 @@ func TestOneLockPerTableHoweverItIsNamed(t *testing.T) {
 	// The same table, named with its schema: the same lock.
 	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
-	if s, err := pgxbackend.New(pool, &pgxbackend.Options{Schema: "public"}).Lock(short); err == nil {
+	if s, err := pgxbackend.New(pool, &pgxbackend.Options{Schema: "public"}).TryLock(short); err == nil {
 		s.Unlock(ctx)
 		t.Fatal(`Options{Schema: "public"} took the lock of public.waymark_history while Options{} held it`)
 	}
 	// Another app key: another lock.
-	other, err := pgxbackend.New(pool, &pgxbackend.Options{Schema: "public", AppKey: "other"}).Lock(ctx)
+	other, err := pgxbackend.New(pool, &pgxbackend.Options{Schema: "public", AppKey: "other"}).TryLock(ctx)
 	if err != nil {
 		t.Fatalf("another app key: %v", err)
 	}
@@ -294,18 +333,18 @@ func TestApplyRefusesATransactionItDidNotOpen(t *testing.T) {
 	pool := pgtest.Pool(t)
 	ctx := context.Background()
 	db := pgxbackend.New(pool, nil)
-	s, err := db.Lock(ctx)
+	s, err := db.TryLock(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A no-transaction script that begins a transaction and stops.
-	if err := s.Exec(ctx, "BEGIN"); err != nil {
+	if err := s.Exec(ctx, "BEGIN", backend.Limits{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Exec(ctx, "CREATE TABLE half (id int)"); err != nil {
+	if err := s.Exec(ctx, "CREATE TABLE half (id int)", backend.Limits{}); err != nil {
 		t.Fatal(err)
 	}
-	err = s.Apply(ctx, "", backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}})
+	err = s.Apply(ctx, backend.Step{SQL: "", Change: backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}}})
 	if err == nil || !strings.Contains(err.Error(), "inside a transaction") {
 		t.Errorf("Apply inside the script's transaction = %v, want a refusal", err)
 	}
@@ -321,7 +360,7 @@ func TestSavepointsInAStep(t *testing.T) {
 	pool, s := locked(t)
 	ctx := context.Background()
 	script := "CREATE TABLE a (id int);\nSAVEPOINT before;\nINSERT INTO a VALUES (1);\nROLLBACK TO SAVEPOINT before;\nINSERT INTO a VALUES (2);"
-	if err := s.Apply(ctx, script, backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}}); err != nil {
+	if err := s.Apply(ctx, backend.Step{SQL: script, Change: backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}}}); err != nil {
 		t.Fatalf("a step with savepoints: %v", err)
 	}
 	var ids string
@@ -337,7 +376,7 @@ func TestScriptErrorsAreNotHistoryErrors(t *testing.T) {
 	// that is not there, so its statement count is off; the error must
 	// still be the script's.
 	script := "CREATE FUNCTION begin() RETURNS int LANGUAGE sql AS 'SELECT 1';\nCREATE TABLE u (id int PRIMARY KEY);\nINSERT INTO u VALUES (1);\nINSERT INTO u VALUES (1);"
-	err := s.Apply(ctx, script, backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}})
+	err := s.Apply(ctx, backend.Step{SQL: script, Change: backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}}})
 	var se *backend.ScriptError
 	if !errors.As(err, &se) || errors.Is(err, backend.ErrExists) {
 		t.Fatalf("Apply = %v, want a *backend.ScriptError, not ErrExists", err)
@@ -357,7 +396,7 @@ func TestScriptErrorSyntaxStatement(t *testing.T) {
 	_, s := locked(t)
 	ctx := context.Background()
 	script := "CREATE TABLE a (id int);\nCREATE TABLE b (id int);\n\nINSERT INTO a\nVALUES (1),\n       (2),\n       (3,,);\n"
-	err := s.Apply(ctx, script, backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}})
+	err := s.Apply(ctx, backend.Step{SQL: script, Change: backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}}})
 	var se *backend.ScriptError
 	if !errors.As(err, &se) {
 		t.Fatalf("Apply = %v, want a *backend.ScriptError", err)
@@ -372,7 +411,7 @@ func TestScriptErrorDetailAndHint(t *testing.T) {
 	_, s := locked(t)
 	ctx := context.Background()
 	script := "CREATE TABLE u (email text);\nINSERT INTO u VALUES ('a@example.com'), ('a@example.com');\nCREATE UNIQUE INDEX u_email ON u (email);"
-	err := s.Apply(ctx, script, backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}})
+	err := s.Apply(ctx, backend.Step{SQL: script, Change: backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}}})
 	var se *backend.ScriptError
 	if !errors.As(err, &se) {
 		t.Fatalf("Apply = %v, want a *backend.ScriptError", err)
@@ -380,8 +419,36 @@ func TestScriptErrorDetailAndHint(t *testing.T) {
 	if want := "Key (email)=(a@example.com) is duplicated."; se.Detail != want {
 		t.Errorf("ScriptError.Detail = %q, want %q", se.Detail, want)
 	}
-	err = s.Apply(ctx, "SELECT lenght('x')", backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}})
+	err = s.Apply(ctx, backend.Step{SQL: "SELECT lenght('x')", Change: backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}}})
 	if !errors.As(err, &se) || !strings.Contains(se.Hint, "explicit type casts") {
 		t.Errorf("ScriptError.Hint = %q, want the server's hint about explicit type casts", se.Hint)
 	}
+}
+
+func TestConformanceLease(t *testing.T) {
+	backendtest.Run(t, harness(func(t *testing.T) backendtest.Store {
+		pool := pgtest.Pool(t)
+		return backendtest.Store{
+			Backend: func(key string) backend.Backend {
+				return pgxbackend.New(pool, &pgxbackend.Options{AppKey: key, Lock: pgxbackend.LockLease})
+			},
+			Effects: func(t *testing.T) int { return goodRows(t, pool) },
+		}
+	}))
+}
+
+// Through PgBouncer in transaction pooling mode, where the default lock
+// mode finds the pooler and takes leases.
+func TestConformanceThroughPgBouncer(t *testing.T) {
+	backendtest.Run(t, harness(func(t *testing.T) backendtest.Store {
+		pool, err := pgxpool.New(context.Background(), pgtest.Bouncer(t, "transaction"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		return backendtest.Store{
+			Backend: func(key string) backend.Backend { return pgxbackend.New(pool, &pgxbackend.Options{AppKey: key}) },
+			Effects: func(t *testing.T) int { return goodRows(t, pool) },
+		}
+	}))
 }

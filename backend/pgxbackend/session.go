@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 
 	"github.com/waymarkdb/waymark/backend"
 	"github.com/waymarkdb/waymark/internal/sqlsplit"
+	"github.com/waymarkdb/waymark/internal/sqlstmt"
 	"github.com/waymarkdb/waymark/source"
 )
 
@@ -31,115 +30,40 @@ const (
 	tableExists
 )
 
+// setting is a session setting the connection had made with SET when the
+// lock was taken.
+type setting struct{ name, value string }
+
 // session holds the migration lock on one connection.
 type session struct {
-	b        *Backend
-	conn     *pgx.Conn
-	pooled   *pgxpool.Conn // nil when the Backend has a single *pgx.Conn
-	table    string        // the history table, schema-qualified once locked
-	key      int64         // the advisory lock's key, once locked
+	b      *Backend
+	conn   *pgx.Conn
+	pooled *pgxpool.Conn // nil when the Backend has a single *pgx.Conn
+	mode   LockMode      // LockAdvisory or LockLease
+	locked bool          // the lock was taken (and must be released)
+
+	schema, table string // the resolved history schema and the qualified table
+	key           int64  // the lock key
+	pid           string // the server process holding an advisory lock
+	leaseTable    string // the qualified lease table
+	holder        string // the lease holder id
+	hb            *heartbeat
+
+	// The session state to return to (advisory mode).
+	settings          []setting // made with SET before the lock was taken
+	role, sessionUser string
+
 	tstate   tableState
-	ranSQL   bool // migration SQL ran on the connection
 	inTx     bool
 	unlocked bool
-}
-
-// Polling for the lock starts at lockPollMin between tries and backs off to
-// lockPollMax.
-const (
-	lockPollMin = 5 * time.Millisecond
-	lockPollMax = 500 * time.Millisecond
-)
-
-// keyQuery returns a query yielding the schema the history table resolves
-// to now (NULL if none) and the advisory lock key derived from it, the table
-// and the app key. With Options.Schema empty, the schema is the table's, or
-// the one CREATE TABLE would use.
-//
-// The key is computed by the server from the resolved names, so that two
-// processes naming the same table differently ("" and "public") share one
-// lock.
-func (s *session) keyQuery(wrap string) string {
-	schema := literal(s.b.schema)
-	if s.b.schema == "" {
-		schema = fmt.Sprintf(`coalesce((SELECT n.nspname FROM pg_catalog.pg_class c
-	JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)), current_schema())`, literal(ident(s.b.tableName)))
-	}
-	return fmt.Sprintf(`SELECT schema, key, %s FROM (
-	SELECT schema, CASE WHEN schema IS NOT NULL THEN hashtextextended(format('waymark %%I.%%I %%L', schema, %s, %s), 0) END AS key
-	FROM (SELECT %s AS schema) s) k`, wrap, literal(s.b.tableName), s.b.appKey, schema)
-}
-
-// lock polls for the advisory lock until it has it or ctx ends. It never
-// waits inside a statement: a statement blocked on a lock holds a snapshot,
-// which CREATE INDEX CONCURRENTLY in the lock holder's migration would wait
-// for, a deadlock. Once locked, the history table stays pinned to the schema
-// it resolved to, so that a script's SET search_path cannot move it.
-func (s *session) lock(ctx context.Context) error {
-	if scs := s.conn.PgConn().ParameterStatus("standard_conforming_strings"); scs != "on" {
-		return fmt.Errorf("pgxbackend: standard_conforming_strings is %q; waymark needs it on", scs)
-	}
-	q := s.keyQuery("CASE WHEN key IS NOT NULL THEN pg_try_advisory_lock(key) END")
-	start, delay, told := time.Now(), lockPollMin, false
-	for {
-		results, err := s.query(ctx, q)
-		if err == nil && s.b.hooks.lockTried != nil {
-			err = s.b.hooks.lockTried(string(results[0].Rows[0][2]) == "t")
-		}
-		if err != nil {
-			// If the try was cancelled after it took the lock, the lock
-			// outlives the statement: give it back. (A pooled connection is
-			// closed anyway.)
-			if s.pooled == nil {
-				uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
-				_, _ = s.query(uctx, s.keyQuery("pg_advisory_unlock(key)"))
-				cancel()
-			}
-			return fmt.Errorf("pgxbackend: wait for the migration lock: %w", err)
-		}
-		row := results[0].Rows[0]
-		if row[0] == nil {
-			return errors.New("pgxbackend: no schema in the search_path for the history table; set Options.Schema")
-		}
-		if string(row[2]) == "t" {
-			s.key, err = strconv.ParseInt(string(row[1]), 10, 64)
-			if err != nil {
-				return fmt.Errorf("pgxbackend: lock key %q: %w", row[1], err)
-			}
-			s.table = ident(string(row[0])) + "." + ident(s.b.tableName)
-			s.b.log.DebugContext(ctx, "pgxbackend: migration lock taken", "wait", time.Since(start), "key", s.key)
-			return nil
-		}
-		if !told && time.Since(start) > time.Second {
-			s.b.log.InfoContext(ctx, "pgxbackend: waiting for the migration lock, held by another session", "key", string(row[1]))
-			told = true
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("pgxbackend: wait for the migration lock: %w", ctx.Err())
-		case <-time.After(delay/2 + rand.N(delay)):
-		}
-		delay = min(2*delay, lockPollMax)
-	}
-}
-
-// lastValue returns the first column of the first row of the last result,
-// or nil if it is NULL or missing.
-func lastValue(results []*pgconn.Result) *string {
-	if len(results) == 0 {
-		return nil
-	}
-	last := results[len(results)-1]
-	if len(last.Rows) == 0 || last.Rows[0][0] == nil {
-		return nil
-	}
-	v := string(last.Rows[0][0])
-	return &v
 }
 
 func (s *session) usable(ctx context.Context) error {
 	if s.unlocked {
 		return backend.ErrUnlocked
+	}
+	if s.hb != nil && s.hb.lost.Load() {
+		return fmt.Errorf("%w: the lease %s held in %s was taken over after it expired", backend.ErrLockLost, s.holder, s.leaseTable)
 	}
 	return ctx.Err()
 }
@@ -149,14 +73,8 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 	if err := s.usable(ctx); err != nil {
 		return nil, fmt.Errorf("pgxbackend: read state: %w", err)
 	}
-	var (
-		records []backend.Record
-		found   bool
-	)
-	err := s.watch(ctx, func(ctx context.Context) (err error) {
-		records, found, err = readState(ctx, s.conn, s.table, s.b.appKey)
-		return err
-	})
+	results, err := s.query(ctx, historyQuery(s.table, s.b.appKey))
+	records, found, err := parseHistory(results, err, s.table)
 	switch {
 	case err != nil:
 	case found:
@@ -167,54 +85,143 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 	return records, err
 }
 
+// ourSettings are set on a direct connection for the whole run, so that
+// the server notices a client that died mid-step and stops its work: a
+// check of the socket while a statement runs, and TCP keepalives.
+var ourSettings = []setting{
+	{"client_connection_check_interval", "250"},
+	{"tcp_keepalives_idle", "15"},
+	{"tcp_keepalives_interval", "5"},
+	{"tcp_keepalives_count", "4"},
+}
+
+// restore returns the statements that bring the session back to the state
+// it had when the lock was taken: settings, session user and role, no
+// temporary tables. During the run (withOurs) the settings include
+// ourSettings. Behind a pooler there is no state to keep: the server
+// connection is reset to its defaults.
+func (s *session) restore(withOurs bool) []string {
+	if s.mode == LockLease {
+		return []string{"RESET ALL", "SET SESSION AUTHORIZATION DEFAULT", "RESET ROLE", "DISCARD TEMP"}
+	}
+	stmts := append([]string{"RESET ALL"}, s.identity()...)
+	stmts = append(stmts, "DISCARD TEMP")
+	settings := s.settings
+	if withOurs {
+		settings = append(settings[:len(settings):len(settings)], ourSettings...)
+	}
+	if len(settings) > 0 {
+		values := make([]string, len(settings))
+		for i, st := range settings {
+			values[i] = "(" + literal(st.name) + ", " + literal(st.value) + ")"
+		}
+		stmts = append(stmts, "SELECT pg_catalog.set_config(n, v, false) FROM (VALUES "+strings.Join(values, ", ")+") AS s(n, v)")
+	}
+	return stmts
+}
+
+// identity returns the statements that restore the session user and role
+// the session had when it took the lock, so that the history is written as
+// the user waymark connected as, whatever role a script set.
+func (s *session) identity() []string {
+	if s.mode == LockLease {
+		return []string{"SET SESSION AUTHORIZATION DEFAULT", "RESET ROLE"}
+	}
+	stmts := []string{"SET SESSION AUTHORIZATION " + ident(s.sessionUser)}
+	if s.role == "none" || s.role == "" {
+		return append(stmts, "RESET ROLE")
+	}
+	return append(stmts, "SET ROLE "+ident(s.role))
+}
+
+// limits returns the statements that apply l: SET LOCAL inside a step's
+// transaction (local), or session-wide SETs before a statement that runs
+// alone, which also put back the session's own values of the limits it
+// does not set.
+func (s *session) limits(l backend.Limits, local bool) []string {
+	var stmts []string
+	for _, lim := range []struct {
+		name string
+		d    time.Duration
+	}{{"lock_timeout", l.LockTimeout}, {"statement_timeout", l.StatementTimeout}} {
+		switch {
+		case lim.d > 0 && local:
+			stmts = append(stmts, fmt.Sprintf("SET LOCAL %s = '%dms'", lim.name, max(lim.d.Milliseconds(), 1)))
+		case lim.d > 0:
+			stmts = append(stmts, fmt.Sprintf("SET %s = '%dms'", lim.name, max(lim.d.Milliseconds(), 1)))
+		case !local:
+			stmts = append(stmts, "RESET "+lim.name)
+			for _, st := range s.settings {
+				if st.name == lim.name {
+					stmts[len(stmts)-1] = fmt.Sprintf("SET %s = %s", lim.name, literal(st.value))
+				}
+			}
+		}
+	}
+	return stmts
+}
+
 // marker names the column of a statement that Apply sends between the
 // migration's SQL and the history writes: an error before its result is the
 // script's, an error after it is the history's.
 const marker = "waymark:history"
 
-// Apply sends sql, the creation of the history table if it is the first
-// write, and the history change as one query: one round trip. Outside a
-// transaction opened by Begin, the query is wrapped in BEGIN and COMMIT (an
-// explicit block, so that scripts may use SAVEPOINT).
-func (s *session) Apply(ctx context.Context, sql string, ch backend.Change) error {
+// Apply sends, as one query (one round trip): BEGIN, the fence, the session
+// reset and limits, the step's SQL, the creation of the history table if it
+// is the first write, the history change, the lease renewal and COMMIT.
+// Inside a transaction opened by Begin it leaves out BEGIN and COMMIT.
+func (s *session) Apply(ctx context.Context, st backend.Step) error {
 	if err := s.usable(ctx); err != nil {
 		return fmt.Errorf("pgxbackend: apply: %w", err)
 	}
-	if st := s.conn.PgConn().TxStatus(); !s.inTx && st != 'I' {
+	if tx := s.conn.PgConn().TxStatus(); !s.inTx && tx != 'I' {
 		return fmt.Errorf("pgxbackend: apply: the connection is inside a transaction (status %q) that waymark did not open; "+
-			"did a no-transaction script BEGIN without COMMIT?", st)
+			"did a no-transaction script BEGIN without COMMIT?", tx)
 	}
 	create, err := s.createTable(ctx)
 	if err != nil {
 		return err
 	}
-	change, err := s.change(ch)
+	change, err := s.change(st.Change)
 	if err != nil {
 		return err
 	}
-	if sql != "" {
-		s.ranSQL = true
-	}
 	own := !s.inTx // Apply opens and commits a transaction of its own
 	var q strings.Builder
-	q.Grow(len(sql) + 1024)
-	if own {
-		q.WriteString("BEGIN;\n")
+	q.Grow(len(st.SQL) + 2048)
+	n := 0 // statements so far
+	add := func(stmts ...string) {
+		for _, stmt := range stmts {
+			q.WriteString(stmt)
+			q.WriteString(";\n")
+			n++
+		}
 	}
-	scriptAt := q.Len()
-	if sql != "" {
+	if own {
+		add("BEGIN")
+	}
+	fenceAt := n
+	add(s.fence())
+	add(s.restore(true)...)
+	add(s.limits(st.Limits, true)...)
+	prefix, scriptAt := n, q.Len()
+	if st.SQL != "" {
 		// The newline ends a trailing "--" comment.
-		q.WriteString(sql)
+		q.WriteString(st.SQL)
 		q.WriteString("\n;\n")
 	}
-	q.WriteString(`SELECT 1 AS "` + marker + `";` + "\n")
-	for _, c := range create {
-		q.WriteString(c)
-		q.WriteString(";\n")
+	add(`SELECT 1 AS "` + marker + `"`)
+	add(s.identity()...)
+	add(create...)
+	add(change)
+	if s.mode == LockLease {
+		add(s.renewal())
 	}
-	q.WriteString(change)
 	if own {
-		q.WriteString(";\nCOMMIT")
+		add("COMMIT")
+		if s.mode == LockLease {
+			add(s.restore(false)...) // leave the pooler's server connection clean
+		}
 	}
 	query := q.String()
 
@@ -222,33 +229,64 @@ func (s *session) Apply(ctx context.Context, sql string, ch backend.Change) erro
 	if err == nil {
 		if create != nil {
 			s.tstate = tableExists
-			s.b.log.DebugContext(ctx, "pgxbackend: created the history table", "table", s.table)
 		}
-		s.b.log.DebugContext(ctx, "pgxbackend: history written", "op", ch.Op.String(), "version", ch.Record.Version)
 		return nil
 	}
-	if own && s.conn.PgConn().TxStatus() != 'I' {
+	closed := s.conn.PgConn().IsClosed()
+	if own && !closed && s.conn.PgConn().TxStatus() != 'I' {
 		// The failed statement left the block aborted.
 		if _, _, rerr := s.exec(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("roll back: %w", rerr))
 		}
 	}
-	if !history {
-		if own {
-			done-- // BEGIN
-		}
-		return s.scriptError(query, scriptAt, len(sql), done, err)
+	if cerr := connError(err, own, closed); cerr != err {
+		return fmt.Errorf("pgxbackend: apply version %d: %w", st.Change.Record.Version, cerr)
 	}
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch pgErr.Code {
-		case "23505": // unique_violation of the primary key
-			return fmt.Errorf("pgxbackend: %s version %d: %w", ch.Op, ch.Record.Version, backend.ErrExists)
-		case "22012": // the division that reports "no row changed"
-			return fmt.Errorf("pgxbackend: %s version %d: %w", ch.Op, ch.Record.Version, backend.ErrNotRecorded)
+	isPg := errors.As(err, &pgErr)
+	if isPg && pgErr.Position > 0 {
+		// A syntax error fails the whole query before any of it runs: the
+		// position says whose it is.
+		if off := s.offset(query, pgErr.Position); off >= scriptAt && off < scriptAt+len(st.SQL) {
+			return s.scriptError(query, scriptAt, len(st.SQL), 0, err)
 		}
 	}
-	return fmt.Errorf("pgxbackend: write history of version %d to %s: %w", ch.Record.Version, s.table, err)
+	switch {
+	case done == fenceAt && isPg && pgErr.Code == "22012":
+		return fmt.Errorf("pgxbackend: apply version %d: %w: %s", st.Change.Record.Version, backend.ErrLockLost, s.lostHint())
+	case done < prefix:
+		return fmt.Errorf("pgxbackend: apply version %d: prepare the session: %w", st.Change.Record.Version, err)
+	case !history:
+		return s.scriptError(query, scriptAt, len(st.SQL), done-prefix, err)
+	}
+	if isPg {
+		switch pgErr.Code {
+		case "23505": // unique_violation of the primary key
+			return fmt.Errorf("pgxbackend: %s version %d: %w", st.Change.Op, st.Change.Record.Version, backend.ErrExists)
+		case "22012": // the division that reports "no row changed"
+			return fmt.Errorf("pgxbackend: %s version %d: %w", st.Change.Op, st.Change.Record.Version, backend.ErrNotRecorded)
+		}
+	}
+	return fmt.Errorf("pgxbackend: write history of version %d to %s: %w", st.Change.Record.Version, s.table, err)
+}
+
+// lostHint says what to do about a lost lock.
+func (s *session) lostHint() string {
+	if s.mode == LockLease {
+		return "the lease no longer names this session as its holder (it expired and another session took it over); nothing of this step ran"
+	}
+	return "this step's transaction runs on a server process that does not hold the advisory lock, so nothing of it ran; " +
+		"a transaction-mode connection pooler (such as PgBouncer with pool_mode = transaction) is the likely cause: " +
+		"use pgxbackend.Options{Lock: pgxbackend.LockLease}, or connect waymark to PostgreSQL directly"
+}
+
+// offset turns a position the server reported in query (characters,
+// from 1) into a byte offset.
+func (s *session) offset(query string, pos int32) int {
+	if s.conn.PgConn().ParameterStatus("server_encoding") == "SQL_ASCII" {
+		return int(pos) - 1
+	}
+	return sqlsplit.CharOffset(query, int(pos))
 }
 
 // scriptError locates an error raised by the migration's SQL, which is
@@ -257,11 +295,7 @@ func (s *session) scriptError(query string, at, n, done int, err error) error {
 	off := -1
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Position > 0 {
-		off = int(pgErr.Position) - 1 // PostgreSQL counts characters from 1
-		if s.conn.PgConn().ParameterStatus("server_encoding") != "SQL_ASCII" {
-			off = sqlsplit.CharOffset(query, int(pgErr.Position))
-		}
-		if off -= at; off < 0 || off >= n {
+		if off = s.offset(query, pgErr.Position) - at; off < 0 || off >= n {
 			off = -1
 		}
 	}
@@ -301,20 +335,63 @@ func locate(sql string, off, done int) source.Position {
 	return source.Position{Line: at.Line, Column: at.Column, Offset: at.Offset, Statement: n}
 }
 
-// Exec runs one statement of a no-transaction script on its own.
-func (s *session) Exec(ctx context.Context, sql string) error {
+// Exec runs one statement of a no-transaction script on its own, after a
+// query that checks the fence and sets the limits. A statement that builds
+// an index concurrently is followed by a check that the index is valid.
+func (s *session) Exec(ctx context.Context, sql string, limits backend.Limits) error {
 	if err := s.usable(ctx); err != nil {
 		return fmt.Errorf("pgxbackend: exec: %w", err)
 	}
 	if s.inTx {
 		return fmt.Errorf("pgxbackend: exec: %w", backend.ErrInTransaction)
 	}
-	s.ranSQL = true
+	pre := []string{s.fence()}
+	if s.mode != LockLease {
+		// Behind a pooler the statement may run on another server
+		// connection: session settings would go astray.
+		pre = append(pre, s.limits(limits, false)...)
+	}
+	if _, _, err := s.exec(ctx, strings.Join(pre, ";\n")); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "22012" {
+			return fmt.Errorf("pgxbackend: exec: %w: %s", backend.ErrLockLost, s.lostHint())
+		}
+		return fmt.Errorf("pgxbackend: exec: %w", connError(err, false, s.conn.PgConn().IsClosed()))
+	}
 	done, _, err := s.exec(ctx, sql)
 	if err != nil {
+		if cerr := connError(err, false, s.conn.PgConn().IsClosed()); cerr != err {
+			return fmt.Errorf("pgxbackend: exec: %w", cerr)
+		}
 		return s.scriptError(sql, 0, len(sql), done, err)
 	}
+	if build, ok := sqlstmt.BuildsIndexConcurrently(sql); ok {
+		return s.checkIndex(ctx, sql, build)
+	}
 	return nil
+}
+
+// checkIndex fails a statement that built an index concurrently and left
+// it, or another index of its table, invalid: a failed CREATE INDEX
+// CONCURRENTLY leaves one behind, and CREATE INDEX CONCURRENTLY IF NOT
+// EXISTS then "succeeds" without building anything.
+func (s *session) checkIndex(ctx context.Context, sql string, build sqlstmt.IndexBuild) error {
+	where := "i.indexrelid = pg_catalog.to_regclass(" + literal(build.Index) + ")"
+	if build.Index == "" {
+		where = "i.indrelid = pg_catalog.to_regclass(" + literal(build.Table) + ")"
+	}
+	results, err := s.query(ctx, `SELECT pg_catalog.string_agg(i.indexrelid::regclass::text, ', ' ORDER BY 1)
+FROM pg_catalog.pg_index i WHERE NOT i.indisvalid AND `+where)
+	if err != nil {
+		return fmt.Errorf("pgxbackend: check the index that %q built: %w", oneLine(sql), connError(err, false, s.conn.PgConn().IsClosed()))
+	}
+	invalid := results[0].Rows[0][0]
+	if invalid == nil {
+		return nil
+	}
+	return &backend.ScriptError{Pos: locate(sql, -1, 0),
+		Hint: fmt.Sprintf("drop it with DROP INDEX CONCURRENTLY %s; then resolve the version as not applied and run again", invalid),
+		Err:  fmt.Errorf("%w: %s is INVALID after the statement; it enforces nothing and is not used", backend.ErrInvalidIndex, invalid)}
 }
 
 // Begin opens the transaction of a whole plan.
@@ -325,11 +402,11 @@ func (s *session) Begin(ctx context.Context) error {
 	if s.inTx {
 		return fmt.Errorf("pgxbackend: begin: %w", backend.ErrInTransaction)
 	}
-	if st := s.conn.PgConn().TxStatus(); st != 'I' {
-		return fmt.Errorf("pgxbackend: begin: the connection is inside a transaction (status %q) that waymark did not open", st)
+	if tx := s.conn.PgConn().TxStatus(); tx != 'I' {
+		return fmt.Errorf("pgxbackend: begin: the connection is inside a transaction (status %q) that waymark did not open", tx)
 	}
 	if _, _, err := s.exec(ctx, "BEGIN"); err != nil {
-		return fmt.Errorf("pgxbackend: begin: %w", err)
+		return fmt.Errorf("pgxbackend: begin: %w", connError(err, false, s.conn.PgConn().IsClosed()))
 	}
 	s.inTx = true
 	return nil
@@ -344,13 +421,19 @@ func (s *session) Commit(ctx context.Context) error {
 	if !s.inTx {
 		return fmt.Errorf("pgxbackend: commit: %w", backend.ErrNoTransaction)
 	}
-	results, err := s.query(ctx, "COMMIT")
-	if err != nil {
-		return fmt.Errorf("pgxbackend: commit: %w", err)
+	q := "COMMIT"
+	if s.mode == LockLease {
+		q = s.renewal() + ";\nCOMMIT;\n" + strings.Join(s.restore(false), ";\n")
 	}
+	results, err := s.query(ctx, q)
 	s.inTx = false
-	if len(results) == 1 && results[0].CommandTag.String() == "ROLLBACK" {
-		return errors.New("pgxbackend: commit: the transaction had failed and was rolled back")
+	if err != nil {
+		return fmt.Errorf("pgxbackend: commit: %w", connError(err, true, s.conn.PgConn().IsClosed()))
+	}
+	for _, r := range results {
+		if r.CommandTag.String() == "ROLLBACK" {
+			return errors.New("pgxbackend: commit: the transaction had failed and was rolled back")
+		}
 	}
 	return nil
 }
@@ -366,68 +449,8 @@ func (s *session) Rollback(ctx context.Context) error {
 	s.inTx = false
 	s.tstate = tableUnknown // a table created in the transaction is gone
 	if _, _, err := s.exec(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
-		return fmt.Errorf("pgxbackend: rollback: %w", err)
+		return fmt.Errorf("pgxbackend: rollback: %w", connError(err, false, s.conn.PgConn().IsClosed()))
 	}
-	return nil
-}
-
-// Unlock rolls back an open transaction, releases the advisory lock and
-// gives the connection back (or closes it, see the package doc).
-func (s *session) Unlock(ctx context.Context) error {
-	if s.unlocked {
-		return fmt.Errorf("pgxbackend: unlock: %w", backend.ErrUnlocked)
-	}
-	s.unlocked = true
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
-	defer cancel()
-	q := fmt.Sprintf("SELECT pg_advisory_unlock(%d)", s.key)
-	if s.inTx || s.conn.PgConn().TxStatus() != 'I' {
-		q = "ROLLBACK; " + q
-	}
-	var err error
-	for try := 0; try < 2; try++ {
-		// A second try, in case a late cancel request of the caller's
-		// context hit the first.
-		var results []*pgconn.Result
-		if s.b.hooks.unlockTry != nil {
-			if err = s.b.hooks.unlockTry(try); err != nil {
-				continue
-			}
-		}
-		if results, err = s.query(ctx, q); err == nil {
-			if v := lastValue(results); v == nil || *v != "t" {
-				err = errors.New("the server says this session did not hold it")
-			}
-			break
-		}
-	}
-	if err != nil {
-		err = fmt.Errorf("pgxbackend: release the migration lock: %w", err)
-	}
-	s.b.log.DebugContext(ctx, "pgxbackend: migration lock released", "error", err)
-	return s.release(err)
-}
-
-// release ends the session's use of the connection. A pooled connection
-// goes back to the pool unless migration SQL ran on it or the lock may
-// still be held (failed is not nil); then it is closed, which also ends
-// any lock. A single *pgx.Conn belongs to the caller and stays open.
-func (s *session) release(failed error) error {
-	if s.pooled == nil {
-		return failed
-	}
-	if failed == nil && !s.ranSQL {
-		s.pooled.Release()
-		return nil
-	}
-	if failed != nil {
-		s.b.log.Warn("pgxbackend: closing the connection to end its session", "error", failed)
-	}
-	conn := s.pooled.Hijack()
-	ctx, cancel := context.WithTimeout(context.Background(), unlockTimeout)
-	defer cancel()
-	_ = conn.Close(ctx)
-	// Closing the connection ended the session, and with it the lock.
 	return nil
 }
 

@@ -20,25 +20,6 @@ func literal(s string) string {
 	return `'` + strings.ReplaceAll(s, `'`, `''`) + `'`
 }
 
-// checkIdent rejects names PostgreSQL would not keep as given.
-func checkIdent(what, name string) error {
-	switch {
-	case strings.IndexByte(name, 0) >= 0:
-		return fmt.Errorf("pgxbackend: %s %q contains a NUL byte", what, name)
-	case len(name) > 63:
-		return fmt.Errorf("pgxbackend: %s %q is longer than PostgreSQL's 63-byte limit for names", what, name)
-	}
-	return nil
-}
-
-// checkLiteral rejects text PostgreSQL cannot store.
-func checkLiteral(what, s string) error {
-	if strings.IndexByte(s, 0) >= 0 {
-		return fmt.Errorf("pgxbackend: %s %q contains a NUL byte", what, s)
-	}
-	return nil
-}
-
 // createTable returns the statements that create the history table, or
 // none if it exists. They take a transaction-level lock first, so that two
 // app keys creating the table at once do not collide.
@@ -48,18 +29,18 @@ func (s *session) createTable(ctx context.Context) ([]string, error) {
 	}
 	// The key of this transaction lock only has to be the same for every
 	// session creating this table.
-	stmts := []string{fmt.Sprintf("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", literal("waymark create "+s.table))}
-	if s.tstate == tableUnknown || s.b.schema != "" {
+	stmts := []string{fmt.Sprintf("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(%s, 0))", literal("waymark create "+s.table))}
+	if s.tstate == tableUnknown || s.b.opts.Schema != "" {
 		// One query, before the first write only: does the table exist, and
 		// its schema? (CREATE SCHEMA IF NOT EXISTS needs the CREATE
 		// privilege on the database even when the schema exists.)
 		schema := "true"
-		if s.b.schema != "" {
-			schema = fmt.Sprintf("to_regnamespace(%s) IS NOT NULL", literal(ident(s.b.schema)))
+		if s.b.opts.Schema != "" {
+			schema = fmt.Sprintf("pg_catalog.to_regnamespace(%s) IS NOT NULL", literal(ident(s.b.opts.Schema)))
 		}
-		results, err := s.query(ctx, fmt.Sprintf("SELECT to_regclass(%s) IS NOT NULL, %s", literal(s.table), schema))
+		results, err := s.query(ctx, fmt.Sprintf("SELECT pg_catalog.to_regclass(%s) IS NOT NULL, %s", literal(s.table), schema))
 		if err != nil {
-			return nil, fmt.Errorf("pgxbackend: look for the history table %s: %w", s.table, err)
+			return nil, fmt.Errorf("pgxbackend: look for the history table %s: %w", s.table, connError(err, false, s.conn.PgConn().IsClosed()))
 		}
 		row := results[0].Rows[0]
 		if string(row[0]) == "t" {
@@ -67,7 +48,7 @@ func (s *session) createTable(ctx context.Context) ([]string, error) {
 			return nil, nil
 		}
 		if string(row[1]) != "t" {
-			stmts = append(stmts, "CREATE SCHEMA IF NOT EXISTS "+ident(s.b.schema))
+			stmts = append(stmts, "CREATE SCHEMA IF NOT EXISTS "+ident(s.b.opts.Schema))
 		}
 	}
 	return append(stmts, `CREATE TABLE IF NOT EXISTS `+s.table+` (
@@ -93,7 +74,7 @@ func (s *session) change(ch backend.Change) (string, error) {
 		// The migration's SQL and this statement arrive in one message, so
 		// statement_timestamp() is when the SQL started.
 		return fmt.Sprintf(`INSERT INTO %s (app_key, version, name, checksum, applied_at, execution_time, dirty)
-VALUES (%s, %d, %s, %s, clock_timestamp(), clock_timestamp() - statement_timestamp(), %s)`,
+VALUES (%s, %d, %s, %s, pg_catalog.clock_timestamp(), pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp(), %s)`,
 			s.table, s.b.appKey, r.Version, literal(r.Name), literal(r.Checksum.String()), dirty(r.Dirty)), nil
 	case backend.Delete:
 		return fmt.Sprintf(`WITH changed AS (DELETE FROM %s WHERE %s RETURNING 1)

@@ -76,6 +76,9 @@ type Cluster struct {
 	dir    string // temporary directory: socket, log file and data/
 	port   int
 	logf   func(format string, args ...any)
+	binDir string
+	cred   *syscall.Credential
+	mu     sync.Mutex // guards server across Crash and Restart
 	server *process
 
 	stopOnce sync.Once
@@ -119,7 +122,7 @@ func Start(ctx context.Context, opts *Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{dir: dir, port: pickPort(), logf: logf}
+	c := &Cluster{dir: dir, port: pickPort(), logf: logf, binDir: binDir, cred: cred}
 	if err := c.initdb(ctx, binDir, cred); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -152,7 +155,10 @@ func (c *Cluster) Stop() error {
 
 func (c *Cluster) stop() error {
 	var errs []error
-	if p := c.server; p != nil {
+	c.mu.Lock()
+	p := c.server
+	c.mu.Unlock()
+	if p != nil {
 		if err := p.shutdown(10*time.Second, 5*time.Second); err != nil {
 			errs = append(errs, fmt.Errorf("pgcluster: stop server: %w", err))
 		} else {
@@ -210,9 +216,13 @@ func (c *Cluster) start(ctx context.Context, binDir string, cred *syscall.Creden
 		"-c", "full_page_writes=off",
 	)
 	prepare(cmd, c.dir, cred, log)
-	if c.server, err = startProcess(cmd); err != nil {
+	server, err := startProcess(cmd)
+	if err != nil {
 		return fmt.Errorf("pgcluster: start postgres: %w", err)
 	}
+	c.mu.Lock()
+	c.server = server
+	c.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
@@ -225,8 +235,8 @@ func (c *Cluster) start(ctx context.Context, binDir string, cred *syscall.Creden
 			return nil
 		}
 		select {
-		case <-c.server.done:
-			return fmt.Errorf("pgcluster: postgres exited during start: %v\n%s", c.server.err, c.logTail())
+		case <-server.done:
+			return fmt.Errorf("pgcluster: postgres exited during start: %v\n%s", server.err, c.logTail())
 		case <-ctx.Done():
 			return fmt.Errorf("pgcluster: waiting for postgres to accept connections: %w (last attempt: %v)\n%s",
 				ctx.Err(), err, c.logTail())

@@ -1,0 +1,177 @@
+package pgxbackend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/waymarkdb/waymark/backend"
+)
+
+// Unlock rolls back an open transaction, brings the session back to the
+// state it had when it took the lock, releases the lock and gives the
+// connection back to its pool (or leaves it to its owner). It reports
+// honestly whether the lock may still be held (see the package doc).
+func (s *session) Unlock(ctx context.Context) error {
+	if s.unlocked {
+		return fmt.Errorf("pgxbackend: unlock: %w", backend.ErrUnlocked)
+	}
+	s.unlocked = true
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
+	defer cancel()
+	s.stopHeartbeat()
+	var err error
+	if s.mode == LockLease {
+		err = s.releaseLease(ctx)
+	} else {
+		err = s.releaseAdvisory(ctx)
+	}
+	s.giveBack(err != nil)
+	return err
+}
+
+// releaseAdvisory resets the session and releases the advisory lock in one
+// query, tried twice (a late cancel request of the caller's context may hit
+// the first try). If neither try succeeds, it ends the session's server
+// process from another connection, which releases the lock.
+func (s *session) releaseAdvisory(ctx context.Context) error {
+	var stmts []string
+	if s.inTx || s.conn.PgConn().TxStatus() != 'I' {
+		stmts = append(stmts, "ROLLBACK")
+	}
+	s.inTx = false
+	stmts = append(stmts, s.restore(false)...)
+	if s.pooled != nil {
+		// The connection goes back to the application's pool: nothing a
+		// script left on it may follow.
+		stmts = append(stmts, "UNLISTEN *", "CLOSE ALL")
+	}
+	stmts = append(stmts, fmt.Sprintf(`SELECT pg_catalog.pg_advisory_unlock(%d) AS "waymark:unlocked"`, s.key))
+	if s.pooled != nil {
+		stmts = append(stmts, "SELECT pg_catalog.pg_advisory_unlock_all()")
+	}
+	q := strings.Join(stmts, ";\n")
+	var err error
+	for try := range 2 {
+		if s.conn.PgConn().IsClosed() {
+			err = errors.New("the connection is closed")
+			break
+		}
+		if s.b.hooks.unlockTry != nil {
+			if err = s.b.hooks.unlockTry(try); err != nil {
+				continue
+			}
+		}
+		var results []*pgconn.Result
+		if results, err = s.query(ctx, q); err == nil {
+			if !unlocked(results) {
+				return fmt.Errorf("pgxbackend: release the migration lock: %w: the server says this session did not hold it", backend.ErrLockLost)
+			}
+			return nil
+		}
+	}
+	if ferr := s.terminate(ctx); ferr != nil {
+		return fmt.Errorf("pgxbackend: release the migration lock: %w: %w; and ending the session's server process %s failed: %w",
+			backend.ErrLockMayBeHeld, err, s.pid, ferr)
+	}
+	return nil
+}
+
+// unlocked reports whether the result of pg_advisory_unlock says true.
+func unlocked(results []*pgconn.Result) bool {
+	for _, r := range results {
+		if len(r.FieldDescriptions) == 1 && r.FieldDescriptions[0].Name == "waymark:unlocked" {
+			return len(r.Rows) == 1 && string(r.Rows[0][0]) == "t"
+		}
+	}
+	return false
+}
+
+// terminate ends the session's server process from another connection
+// and checks that no process holds the lock as that process any more.
+func (s *session) terminate(ctx context.Context) error {
+	if s.b.hooks.terminate != nil {
+		if err := s.b.hooks.terminate(); err != nil {
+			return err
+		}
+	}
+	conn, err := s.b.connected(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	q := fmt.Sprintf(`SELECT pg_catalog.pg_terminate_backend(%[1]s, 5000);
+SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = %[1]s AND objsubid = 1
+	AND classid = '%[2]d'::oid AND objid = '%[3]d'::oid`, s.pid, uint64(s.key)>>32, uint64(s.key)&0xffffffff)
+	results, err := conn.PgConn().Exec(ctx, q).ReadAll()
+	if err != nil {
+		return err
+	}
+	if n := string(results[1].Rows[0][0]); n != "0" {
+		return fmt.Errorf("server process %s still holds the lock", s.pid)
+	}
+	return nil
+}
+
+// releaseLease resets the session and deletes the lease, tried on the
+// session's connection and, if that fails, on a new one. A lease that can
+// be neither released nor found expires on its own, after at most LeaseTTL.
+func (s *session) releaseLease(ctx context.Context) error {
+	var stmts []string
+	if s.inTx || s.conn.PgConn().TxStatus() != 'I' {
+		stmts = append(stmts, "ROLLBACK")
+	}
+	s.inTx = false
+	stmts = append(stmts, s.restore(false)...)
+	release := fmt.Sprintf(`DELETE FROM %s WHERE lock_key = %d AND holder = %s`, s.leaseTable, s.key, literal(s.holder))
+	stmts = append(stmts, release)
+	var (
+		results []*pgconn.Result
+		err     error
+	)
+	if !s.conn.PgConn().IsClosed() {
+		results, err = s.query(ctx, strings.Join(stmts, ";\n"))
+	} else {
+		err = errors.New("the connection is closed")
+	}
+	if err != nil {
+		conn, cerr := s.b.connected(ctx)
+		if cerr != nil {
+			return fmt.Errorf("pgxbackend: release the migration lease: %w: %w; it expires within %v",
+				backend.ErrLockMayBeHeld, errors.Join(err, cerr), s.b.opts.LeaseTTL)
+		}
+		defer conn.Close(context.WithoutCancel(ctx))
+		if results, err = conn.PgConn().Exec(ctx, release).ReadAll(); err != nil {
+			return fmt.Errorf("pgxbackend: release the migration lease: %w: %w; it expires within %v",
+				backend.ErrLockMayBeHeld, err, s.b.opts.LeaseTTL)
+		}
+	}
+	last := results[len(results)-1].CommandTag
+	if !last.Delete() || last.RowsAffected() != 1 {
+		return fmt.Errorf("pgxbackend: release the migration lease: %w: it had expired and another session took it over", backend.ErrLockLost)
+	}
+	return nil
+}
+
+// giveBack ends the session's use of its connection. A pooled connection
+// goes back to the pool, unless its state is not known to be clean (broken
+// is set, or it is inside a transaction): then it is closed. A single
+// *pgx.Conn belongs to the caller and stays open.
+func (s *session) giveBack(broken bool) {
+	if s.pooled == nil {
+		return
+	}
+	pc := s.pooled.Conn().PgConn()
+	if !broken && !pc.IsClosed() && pc.TxStatus() == 'I' {
+		s.pooled.Release()
+		return
+	}
+	conn := s.pooled.Hijack()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = conn.Close(ctx)
+}
