@@ -87,8 +87,11 @@ func TestStartStop(t *testing.T) {
 	for _, c := range clusters {
 		conn := connect(t, c.ConnString("postgres"))
 		var got settings
+		// The database's collation: the setting lc_collate is gone in
+		// PostgreSQL 16.
 		err := conn.QueryRow(t.Context(), `SELECT current_user, current_setting('server_encoding'),
-			current_setting('lc_collate'), current_setting('fsync'), current_setting('synchronous_commit'),
+			(SELECT datcollate FROM pg_database WHERE datname = current_database()),
+			current_setting('fsync'), current_setting('synchronous_commit'),
 			current_setting('full_page_writes'), current_setting('listen_addresses'),
 			current_setting('max_connections')`).Scan(
 			&got.User, &got.Encoding, &got.Collate, &got.Fsync, &got.SyncCommit,
