@@ -223,7 +223,7 @@ func Cached(cache string, r Release) (binDir string, ok bool) {
 // Fetch returns the bin directory of release r in cache directory cache,
 // fetching r with npm first when it is not there. It creates the cache
 // directory when needed. logf, if not nil, receives a line when Fetch
-// starts downloading and when it waits for another process's fetch.
+// starts and ends a download and when it waits for another process's.
 // Cancelling ctx stops the download.
 func Fetch(ctx context.Context, cache string, r Release, logf func(format string, args ...any)) (string, error) {
 	return (&fetcher{npm: "npm"}).fetch(ctx, cache, r, logf)
@@ -254,7 +254,7 @@ func (f *fetcher) fetch(ctx context.Context, cache string, r Release, logf func(
 	final := filepath.Join(cache, name)
 	binDir := filepath.Join(final, "native", "bin")
 	if isExecutable(filepath.Join(binDir, "postgres")) && isExecutable(filepath.Join(binDir, "initdb")) {
-		return binDir, nil
+		return binDir, checkReachable(cache)
 	}
 
 	if err := makeCache(cache); err != nil {
@@ -347,6 +347,13 @@ func makeCache(cache string) error {
 			return fmt.Errorf("pgfetch: %w", err)
 		}
 	}
+	return checkReachable(cache)
+}
+
+// checkReachable returns an error when the process runs as root and not
+// every user can search the directories down to cache: the server then
+// runs as an unprivileged user, who could not run the programs.
+func checkReachable(cache string) error {
 	if os.Geteuid() == 0 && !traversable(cache) {
 		return fmt.Errorf("pgfetch: cache directory %s is not reachable by other users, and the server runs as one "+
 			"when started by root; set %s to a directory every user can search, such as /var/cache/waymark/postgresql",

@@ -447,8 +447,21 @@ func TestCacheUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = (&fetcher{npm: "npm", platform: "linux-x64"}).fetch(t.Context(), filepath.Join(private, "cache"), r, t.Logf)
-	if err == nil || !strings.Contains(err.Error(), "not reachable by other users") || !strings.Contains(err.Error(), EnvCache) {
-		t.Errorf("fetch into %s = %v; want an error saying the cache is unreachable and naming %s", private, err, EnvCache)
+	// Empty, and holding the release already.
+	full := filepath.Join(private, "full")
+	bin := filepath.Join(full, "16.14.0-beta.17-linux-x64", "native", "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"initdb", "postgres"} {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, cache := range []string{filepath.Join(private, "empty"), full} {
+		_, err = (&fetcher{npm: "npm", platform: "linux-x64"}).fetch(t.Context(), cache, r, t.Logf)
+		if err == nil || !strings.Contains(err.Error(), "not reachable by other users") || !strings.Contains(err.Error(), EnvCache) {
+			t.Errorf("fetch into %s = %v; want an error saying the cache is unreachable and naming %s", cache, err, EnvCache)
+		}
 	}
 }
