@@ -93,8 +93,8 @@ type Options struct {
 	BinDir string
 
 	// Logf receives progress messages (one line each, no trailing newline),
-	// such as where the cluster is and how long starting it took.
-	// Default: no messages.
+	// such as which binaries FindBinDir chose, a fetch's progress, where
+	// the cluster is and how long starting it took. Default: no messages.
 	Logf func(format string, args ...any)
 }
 
