@@ -59,7 +59,7 @@ func main() {
 	}
 	versions := flag.String("versions", strings.Join(majors, ","),
 		"comma-separated versions to test: major versions, or exact npm package versions")
-	run := flag.String("run", "", "run only the tests matching this regexp (go test -run)")
+	run := flag.String("run", "", "run only the tests matching this regexp (go test -run), and TestServerVersion")
 	goCmd := flag.String("go", "go", "the go command")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -128,7 +128,11 @@ func matrix(ctx context.Context, goCmd string, specs []string, run string, w io.
 	if !allOK {
 		verdict = "FAILED"
 	}
-	fmt.Fprintf(w, "matrix: %d versions in %s: %s\n", len(releases), roundDuration(time.Since(begin)), verdict)
+	plural := "s"
+	if len(releases) == 1 {
+		plural = ""
+	}
+	fmt.Fprintf(w, "matrix: %d version%s in %s: %s\n", len(releases), plural, roundDuration(time.Since(begin)), verdict)
 	return allOK, nil
 }
 
@@ -186,7 +190,9 @@ func linking(goList []byte, target string) ([]string, error) {
 func testVersion(ctx context.Context, goCmd string, r pgfetch.Release, pkgs []string, run string) *result {
 	args := []string{"test", "-count=1", "-json"}
 	if run != "" {
-		args = append(args, "-run="+run)
+		// TestServerVersion reports the version; at the top level, "|"
+		// binds looser than the "/" between test and subtest patterns.
+		args = append(args, "-run=^TestServerVersion$|"+run)
 	}
 	cmd := exec.CommandContext(ctx, goCmd, append(args, pkgs...)...)
 	cmd.Env = append(environWithout(os.Environ(), "WAYMARK_TEST_DATABASE_URL", pgcluster.EnvBinDir, pgcluster.EnvIgnoreSystem),
