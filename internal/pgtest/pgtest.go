@@ -19,9 +19,10 @@
 // waymark_test_<pid>_<n>.
 //
 // Otherwise the first test that asks for a database starts a throwaway
-// cluster from the local PostgreSQL server binaries (see package
-// [github.com/waymarkdb/waymark/internal/pgcluster]), shared by all tests of
-// the test binary; [Main] stops it and removes its files after the tests.
+// cluster, shared by all tests of the test binary, with the server binaries
+// that package [github.com/waymarkdb/waymark/internal/pgcluster] finds (or
+// fetches; its doc says how to choose a version); [Main] stops it and
+// removes its files after the tests.
 // When the tests run as root the server itself runs as the unprivileged user
 // postgres (or nobody). On Linux the server never outlives the test binary,
 // even one that crashes or is killed; its files are then left in the
@@ -34,6 +35,13 @@
 // every test that asks for a database fails, with a message that says how to
 // get one, and without retrying. With go test -short such tests are skipped
 // instead.
+//
+// # Server versions
+//
+// [ServerVersion] tells a test which version its databases run on, for
+// behaviour that differs between versions. TestServerVersion logs the
+// server's version() string, which is how make test-matrix shows the
+// version each run used.
 //
 // # Cost
 //
@@ -159,6 +167,15 @@ func Conn(t testing.TB) *pgx.Conn {
 	return conn
 }
 
+// ServerVersion returns the server_version_num of the server the test's
+// databases are on, such as 160014 for PostgreSQL 16.14, for tests whose
+// expectations depend on the version. Like [ConnString], it ends the test
+// when there is no server.
+func ServerVersion(t testing.TB) int {
+	t.Helper()
+	return getServer(t).version
+}
+
 // newDatabase creates a database for t, to be dropped in t.Cleanup, and
 // returns its name.
 func newDatabase(t testing.TB, s *server) string {
@@ -239,6 +256,7 @@ type server struct {
 	adminConn  string                     // connection string of admin
 	connString func(dbname string) string // for a database of the server
 	strategy   string                     // clause of CREATE DATABASE choosing how to copy
+	version    int                        // server_version_num
 	cluster    *pgcluster.Cluster         // nil when the server is not ours
 }
 
@@ -274,7 +292,7 @@ func connectServer(ctx context.Context, adminConn string, connString func(string
 		admin.Close()
 		return nil, err
 	}
-	s := &server{admin: admin, adminConn: adminConn, connString: connString}
+	s := &server{admin: admin, adminConn: adminConn, connString: connString, version: version}
 	if version >= 150000 {
 		// The default there, WAL_LOG, was a little slower in our
 		// measurements (see the package doc), and it copies the whole

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/waymarkdb/waymark/internal/pgcluster"
+	"github.com/waymarkdb/waymark/internal/pgfetch"
 )
 
 func TestMain(m *testing.M) { os.Exit(Main(m)) }
@@ -398,5 +399,35 @@ CREATE VIEW v AS SELECT 1 AS one`)
 	want := []string{"S audit.log_id_seq", "i audit.log_pkey", "r audit.log", "schema audit", "v public.v"}
 	if diff := cmp.Diff(want, Objects(t, pool)); diff != "" {
 		t.Errorf("Objects (-want +got):\n%s", diff)
+	}
+}
+
+// TestServerVersion logs the server's version() (make test-matrix reads
+// the line) and checks that a cluster started for the tests runs the
+// version WAYMARK_PG_VERSION asks for, and that ServerVersion agrees with
+// the server.
+func TestServerVersion(t *testing.T) {
+	t.Parallel()
+	pool := Pool(t)
+	var version string
+	var num int
+	if err := pool.QueryRow(t.Context(), "SELECT version(), current_setting('server_version_num')::int").Scan(&version, &num); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("server version(): %s", version)
+	if got := ServerVersion(t); got != num {
+		t.Errorf("ServerVersion = %d; the server says %d", got, num)
+	}
+	spec := os.Getenv(pgcluster.EnvVersion)
+	if spec == "" || shared(t).cluster == nil || os.Getenv(pgcluster.EnvBinDir) != "" {
+		return // the version was not chosen through the variable
+	}
+	r, err := pgfetch.Parse(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := r.Server()
+	if got := fmt.Sprintf("%d.%d", num/10000, num%10000); got != want {
+		t.Errorf("%s=%s: the server is PostgreSQL %s; want %s", pgcluster.EnvVersion, spec, got, want)
 	}
 }
