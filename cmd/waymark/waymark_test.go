@@ -466,3 +466,19 @@ func TestProgressOnTerminal(t *testing.T) {
 		t.Errorf("progress without a terminal:\n%s", r.stdout)
 	}
 }
+
+// TestREADMEShowsTheCIRecipe keeps the README's CI recipe the script that
+// TestCIRecipe runs.
+func TestREADMEShowsTheCIRecipe(t *testing.T) {
+	script, err := os.ReadFile("ci.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(readme, []byte("```bash\n"+string(script)+"```\n")) {
+		t.Error("README.md does not show cmd/waymark/ci.sh as it is, in a ```bash block")
+	}
+}
