@@ -28,27 +28,19 @@ With -detailed-exitcode: 0 nothing to do, 4 steps applied.`,
 		Setup: func(fs *flag.FlagSet, env *Env) func(context.Context, []string) (Outcome, error) {
 			env.AddFlags(fs, DatabaseFlags|SetFlags|JSONFlag|DetailedFlag|KeyFlag)
 			planFile := fs.String("plan", "", "the saved plan to apply")
-			to := fs.String("to", "", "without -plan: target version, reached going up (default: the latest)")
-			downTo := fs.String("down-to", "", "without -plan: target version, reached going down")
+			var tf targetFlags
+			tf.add(fs, "without -plan: ")
 			single := fs.Bool("single-transaction", false, "run the whole plan in one transaction (no no-transaction steps)")
 			return func(ctx context.Context, args []string) (Outcome, error) {
 				if len(args) > 0 {
 					return Usage, usagef("apply takes no arguments, got %q (a saved plan is given with -plan)", args)
 				}
-				if *planFile != "" && (*to != "" || *downTo != "") {
+				if *planFile != "" && tf.set() {
 					return Usage, usagef("-plan cannot be combined with -to or -down-to: the plan has its target")
 				}
-				t, err := target(*to, *downTo)
+				t, key, set, err := env.planning(tf)
 				if err != nil {
-					return Usage, err
-				}
-				key, err := env.key()
-				if err != nil {
-					return Usage, err
-				}
-				set, err := env.Set()
-				if err != nil {
-					return Failed, err
+					return 0, err
 				}
 				var saved *plan.Plan
 				if *planFile != "" {
@@ -56,13 +48,11 @@ With -detailed-exitcode: 0 nothing to do, 4 steps applied.`,
 						return 0, err
 					}
 				}
-				ctx, cancel := env.Context(ctx)
-				defer cancel()
-				db, closeDB, err := env.Backend(ctx)
+				ctx, db, done, err := env.Connect(ctx)
 				if err != nil {
 					return 0, err
 				}
-				defer closeDB()
+				defer done()
 
 				opts := &execute.Options{Plan: env.cfg.Plan, SingleTransaction: *single, Logger: env.Logger(), Files: set}
 				if env.terminal() {
@@ -106,9 +96,7 @@ func loadPlan(path string, key []byte) (*plan.Plan, error) {
 }
 
 type jsonApply struct {
-	Command   string           `json:"command"`
-	Outcome   Outcome          `json:"outcome"`
-	ExitCode  int              `json:"exit_code"`
+	jsonResult
 	From      int64            `json:"from"`
 	To        int64            `json:"to"`
 	Direction source.Direction `json:"direction"`
@@ -127,7 +115,7 @@ type jsonStep struct {
 func report(env *Env, set *source.Set, res *execute.Result, out Outcome, err error) {
 	p := res.Plan
 	if env.JSON {
-		j := jsonApply{Command: "apply", Outcome: out, ExitCode: out.Code(env.detailed), Steps: []jsonStep{}}
+		j := jsonApply{jsonResult: jsonResult{"apply", out, out.Code(env.detailed)}, Steps: []jsonStep{}}
 		if p != nil {
 			j.From, j.To, j.Direction = p.From, p.To, p.Direction
 		}

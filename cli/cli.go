@@ -342,10 +342,8 @@ func Classify(err error) Outcome {
 // jsonError is the document -json prints for a command that failed before
 // printing its own.
 type jsonError struct {
-	Command  string  `json:"command"`
-	Outcome  Outcome `json:"outcome"`
-	ExitCode int     `json:"exit_code"`
-	Error    string  `json:"error"`
+	jsonResult
+	Error string `json:"error"`
 }
 
 // finish reports err, if any, and returns the exit code.
@@ -367,7 +365,7 @@ func (e *Env) finish(out Outcome, err error, report bool) int {
 		}
 	}
 	if e.JSON && !e.wrote {
-		e.writeJSON(jsonError{Command: e.command, Outcome: out, ExitCode: code, Error: err.Error()})
+		e.writeJSON(jsonError{jsonResult{e.command, out, code}, err.Error()})
 	}
 	return code
 }

@@ -121,35 +121,33 @@ func (e *Env) Set() (*source.Set, error) {
 	return source.FromDir(e.Dir())
 }
 
-// Context applies -timeout to ctx.
-func (e *Env) Context(ctx context.Context) (context.Context, context.CancelFunc) {
-	if e.timeout > 0 {
-		return context.WithTimeout(ctx, e.timeout)
-	}
-	return context.WithCancel(ctx)
-}
-
-// Backend connects to the database of -database (or $DATABASE_URL) with
-// the history table of -schema, -table and -app-key. Call close when done.
-func (e *Env) Backend(ctx context.Context) (db *pgxbackend.Backend, close func(), err error) {
+// Connect connects to the database of -database (or $DATABASE_URL) with
+// the history table of -schema, -table and -app-key, and returns ctx
+// limited by -timeout. Call done when finished with both.
+func (e *Env) Connect(ctx context.Context) (_ context.Context, _ *pgxbackend.Backend, done func(), err error) {
 	url := e.database
 	if url == "" {
 		url = e.cfg.Getenv(EnvDatabaseURL)
 	}
 	if url == "" {
-		return nil, nil, usagef("no database: pass -database URL or set %s", EnvDatabaseURL)
+		return nil, nil, nil, usagef("no database: pass -database URL or set %s", EnvDatabaseURL)
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, nil, usagef("-database: %v", err)
+		return nil, nil, nil, usagef("-database: %v", err)
 	}
 	cfg.MaxConns = max(cfg.MaxConns, 2)
+	cancel := func() {}
+	if e.timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, e.timeout)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect: %w", err)
+		cancel()
+		return nil, nil, nil, fmt.Errorf("connect: %w", err)
 	}
-	db = pgxbackend.New(pool, &pgxbackend.Options{Schema: e.schema, Table: e.table, AppKey: e.appKey})
-	return db, pool.Close, nil
+	db := pgxbackend.New(pool, &pgxbackend.Options{Schema: e.schema, Table: e.table, AppKey: e.appKey})
+	return ctx, db, func() { pool.Close(); cancel() }, nil
 }
 
 // Logger returns the logger for execute: warnings to standard error, and
@@ -194,20 +192,46 @@ func (e *Env) terminal() bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// target reads the -to and -down-to flags: "" and "latest" mean Latest.
-func target(to, downTo string) (plan.Target, error) {
-	if to != "" && downTo != "" {
+// targetFlags are the -to and -down-to flags of plan and apply.
+type targetFlags struct{ to, downTo string }
+
+// add defines the flags on fs; prefix starts their help.
+func (f *targetFlags) add(fs *flag.FlagSet, prefix string) {
+	fs.StringVar(&f.to, "to", "", prefix+"target version, reached going up (default: the latest)")
+	fs.StringVar(&f.downTo, "down-to", "", prefix+"target version, reached going down (0: undo everything)")
+}
+
+func (f targetFlags) set() bool { return f.to != "" || f.downTo != "" }
+
+// target reads the flags: "" and "latest" mean Latest.
+func (f targetFlags) target() (plan.Target, error) {
+	if f.to != "" && f.downTo != "" {
 		return plan.Target{}, usagef("-to and -down-to cannot be combined")
 	}
-	if downTo != "" {
-		v, err := parseVersion("-down-to", downTo)
+	if f.downTo != "" {
+		v, err := parseVersion("-down-to", f.downTo)
 		return plan.DownTo(v), err
 	}
-	if to == "" || to == "latest" {
+	if f.to == "" || f.to == "latest" {
 		return plan.Latest(), nil
 	}
-	v, err := parseVersion("-to", to)
+	v, err := parseVersion("-to", f.to)
 	return plan.To(v), err
+}
+
+// planning returns what plan and apply start from: the target of tf, the
+// plan key and the set.
+func (e *Env) planning(tf targetFlags) (plan.Target, []byte, *source.Set, error) {
+	t, err := tf.target()
+	if err != nil {
+		return t, nil, nil, err
+	}
+	key, err := e.key()
+	if err != nil {
+		return t, nil, nil, err
+	}
+	set, err := e.Set()
+	return t, key, set, err
 }
 
 func parseVersion(what, s string) (int64, error) {
@@ -257,4 +281,12 @@ func hints(name string, err error) []string {
 		out = append(out, fmt.Sprintf("make a new plan with '%s plan' and review it", name))
 	}
 	return out
+}
+
+// jsonResult starts the -json document of a command that changes
+// something.
+type jsonResult struct {
+	Command  string  `json:"command"`
+	Outcome  Outcome `json:"outcome"`
+	ExitCode int     `json:"exit_code"`
 }

@@ -38,12 +38,10 @@ change cannot be undone.`,
 				}
 				if env.JSON {
 					env.writeJSON(struct {
-						Command  string  `json:"command"`
-						Outcome  Outcome `json:"outcome"`
-						ExitCode int     `json:"exit_code"`
-						Up       string  `json:"up"`
-						Down     string  `json:"down"`
-					}{"new", Done, ExitOK, up, down})
+						jsonResult
+						Up   string `json:"up"`
+						Down string `json:"down"`
+					}{jsonResult{"new", Done, ExitOK}, up, down})
 				} else {
 					fmt.Fprintf(env.Stdout, "created %s\ncreated %s\n", up, down)
 				}

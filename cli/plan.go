@@ -24,33 +24,23 @@ With -json the plan's JSON is printed instead.
 With -detailed-exitcode: 0 nothing to do, 4 steps planned.`,
 		Setup: func(fs *flag.FlagSet, env *Env) func(context.Context, []string) (Outcome, error) {
 			env.AddFlags(fs, DatabaseFlags|SetFlags|JSONFlag|DetailedFlag|KeyFlag)
-			to := fs.String("to", "", "target version, reached going up (default: the latest)")
-			downTo := fs.String("down-to", "", "target version, reached going down (0: undo everything)")
+			var tf targetFlags
+			tf.add(fs, "")
 			out := fs.String("o", "", "save the plan as JSON to this file")
 			review := fs.Bool("review", false, "print every step's SQL with line numbers")
 			return func(ctx context.Context, args []string) (Outcome, error) {
 				if len(args) > 0 {
 					return Usage, usagef("plan takes no arguments, got %q", args)
 				}
-				t, err := target(*to, *downTo)
-				if err != nil {
-					return Usage, err
-				}
-				key, err := env.key()
-				if err != nil {
-					return Usage, err
-				}
-				set, err := env.Set()
-				if err != nil {
-					return Failed, err
-				}
-				ctx, cancel := env.Context(ctx)
-				defer cancel()
-				db, closeDB, err := env.Backend(ctx)
+				t, key, set, err := env.planning(tf)
 				if err != nil {
 					return 0, err
 				}
-				defer closeDB()
+				ctx, db, done, err := env.Connect(ctx)
+				if err != nil {
+					return 0, err
+				}
+				defer done()
 				p, err := plan.Build(ctx, db, set, t, env.cfg.Plan)
 				if err != nil {
 					return 0, err

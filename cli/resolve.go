@@ -38,24 +38,20 @@ Only the history changes, under the migration lock; the schema is untouched.`,
 				default:
 					return Usage, usagef("%q: want applied or not-applied", args[1])
 				}
-				ctx, cancel := env.Context(ctx)
-				defer cancel()
-				db, closeDB, err := env.Backend(ctx)
+				ctx, db, done, err := env.Connect(ctx)
 				if err != nil {
 					return 0, err
 				}
-				defer closeDB()
+				defer done()
 				if err := execute.Resolve(ctx, db, v, how, &execute.ResolveOptions{Logger: env.Logger()}); err != nil {
 					return 0, err
 				}
 				if env.JSON {
 					env.writeJSON(struct {
-						Command  string  `json:"command"`
-						Outcome  Outcome `json:"outcome"`
-						ExitCode int     `json:"exit_code"`
-						Version  int64   `json:"version"`
-						Now      string  `json:"now"`
-					}{"resolve", Done, ExitOK, v, args[1]})
+						jsonResult
+						Version int64  `json:"version"`
+						Now     string `json:"now"`
+					}{jsonResult{"resolve", Done, ExitOK}, v, args[1]})
 				} else {
 					fmt.Fprintf(env.Stdout, "resolved: version %d is recorded as %s\n", v, how)
 				}

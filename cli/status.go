@@ -26,13 +26,11 @@ With -detailed-exitcode: 0 up to date, 4 steps pending, 3 a plan would be refuse
 				if err != nil {
 					return Failed, err
 				}
-				ctx, cancel := env.Context(ctx)
-				defer cancel()
-				db, closeDB, err := env.Backend(ctx)
+				ctx, db, done, err := env.Connect(ctx)
 				if err != nil {
 					return 0, err
 				}
-				defer closeDB()
+				defer done()
 				r, err := status.Read(ctx, db, set, env.cfg.Plan)
 				if err != nil {
 					return Failed, err

@@ -28,15 +28,11 @@ func (p *Plan) Review() string {
 	b.WriteString(p.String())
 	b.WriteString("made from: " + describeState(p.State) + "\n")
 	for i, s := range p.Steps {
-		name := s.Name
-		if name == "" {
-			name = "-"
-		}
 		how := "in a transaction"
 		if s.NoTransaction {
 			how = fmt.Sprintf("NO TRANSACTION: %s, run one by one; a failure leaves version %d dirty", statements(s), s.Version)
 		}
-		fmt.Fprintf(&b, "\nstep %d of %d: %s %d %s, %s\n", i+1, len(p.Steps), s.Direction, s.Version, name, how)
+		fmt.Fprintf(&b, "\nstep %d of %d: %s %d %s, %s\n", i+1, len(p.Steps), s.Direction, s.Version, s.label(), how)
 		fmt.Fprintf(&b, "%s  sha256:%s\n", s.Path, s.Checksum.Short())
 		writeNumbered(&b, s.SQL)
 	}
