@@ -6,11 +6,41 @@
 // waymark works out how to get there, shows that path as a value you can
 // print, store and test, and then runs exactly that path.
 //
+// # Start here
+//
+// A service migrates at boot, before it serves (Example_boot):
+//
+//	set, err := source.FromFS(migrations, "migrations") // every file parsed and checked
+//	_, err = execute.Migrate(ctx, pgxbackend.New(pool, nil), set, plan.Latest(), nil)
+//
+// CI plans on the pull request and applies exactly the reviewed plan after
+// approval (Example_ci), refused if a file or the database changed since:
+//
+//	p, err := plan.Build(ctx, db, set, plan.Latest(), nil) // reads; never writes
+//	err = plan.Save(file, p, &plan.SaveOptions{Key: key})  // JSON, SQL included, signed
+//	fmt.Print(p.Review())                                  // every step's SQL, for the reviewer
+//	// later
+//	p, err = plan.Load(file, &plan.LoadOptions{Key: key})
+//	_, err = execute.Run(ctx, db, p, &execute.Options{Files: set})
+//
+// A unit test checks a plan without a database (Example_test):
+//
+//	p, err := plan.Compute(set, plantest.Applied(set, 1, 2), plan.Latest(), nil)
+//
+// The waymark command (cmd/waymark) does all of this from a shell: status,
+// plan, apply, resolve, new. A service mounts the same commands in its own
+// binary, with its embedded migrations, through package
+// [github.com/waymarkdb/waymark/cli].
+//
 // # Packages
 //
 // The packages form layers, and each imports only the layers below it:
 //
+//	cli          the command: status, plan, apply, resolve, new
+//	   │
+//	   ▼
 //	execute      runs a plan under a lock, a transaction per step, and records it
+//	status       reports each version's state: applied, pending, dirty, drifted, ...
 //	   │
 //	   ▼
 //	plan         computes a plan from the files and the database's state, without side effects
@@ -21,9 +51,10 @@
 //	   ▼
 //	source       reads and validates migration files from any fs.FS
 //
-// That is: execute imports plan, backend and source; plan imports backend
-// and source; backend imports source; source imports only the standard
-// library (and waymark's internal SQL lexer and error helpers).
+// That is: execute and status import plan, backend and source; plan
+// imports backend and source; backend imports source; source imports only
+// the standard library (and waymark's internal SQL lexer and error
+// helpers).
 //
 // Beside them: [github.com/waymarkdb/waymark/backend/pgxbackend] is the
 // PostgreSQL backend on pgx v5; [github.com/waymarkdb/waymark/backend/memory]

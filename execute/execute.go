@@ -84,6 +84,21 @@ type Options struct {
 	// Progress, if set, is called before and after each step, from the
 	// goroutine running the plan. Default: nil.
 	Progress func(Event)
+	// Files, if set, is the migration set as it is now. Run checks a plan
+	// made earlier against it (plan.Plan.CheckFiles) and refuses, before
+	// anything happens, a plan a step of which no longer matches its file
+	// ([ErrBadPlan] wrapping plan.ErrFileChanged, naming the file). Migrate
+	// ignores it: it plans from its own set. Default nil: no check.
+	Files *source.Set
+	// RefuseNewerDatabase makes Migrate to plan.Latest() refuse a database
+	// that has applied versions above the set's latest. Default false:
+	// when the database has every version of the set applied, clean and
+	// with the files' checksums, and more versions above them (a newer
+	// release migrated; this is an older replica during a rolling deploy),
+	// Migrate logs a warning and succeeds with an empty plan. Plans from
+	// plan.Build and plan.Compute, and Migrate to other targets, refuse
+	// such a database unless plan.Options.AllowNewerDatabase is set.
+	RefuseNewerDatabase bool
 }
 
 // Event reports progress through a plan.
@@ -128,6 +143,9 @@ func Run(ctx context.Context, db backend.Backend, p *plan.Plan, opts *Options) (
 	r.use(p)
 	if p.Empty() {
 		return r.res, nil
+	}
+	if err := r.checkFiles(); err != nil {
+		return r.res, err
 	}
 	if err := r.check(); err != nil {
 		return r.res, err

@@ -26,16 +26,20 @@ func (p *Plan) String() string {
 	fmt.Fprintf(&b, "plan: %s from %d to %d (%d %s)\n", p.Direction, p.From, p.To, len(p.Steps), steps)
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	for _, s := range p.Steps {
-		name := s.Name
-		if name == "" {
-			name = "-"
-		}
 		tx := "transaction"
 		if s.NoTransaction {
 			tx = "no-transaction"
 		}
-		fmt.Fprintf(w, "  %s\t%d\t%s\t%s\t%s\tsha256:%s\n", s.Direction, s.Version, name, s.Path, tx, s.Checksum.Short())
+		fmt.Fprintf(w, "  %s\t%d\t%s\t%s\t%s\tsha256:%s\n", s.Direction, s.Version, s.label(), s.Path, tx, s.Checksum.Short())
 	}
 	w.Flush()
 	return b.String()
+}
+
+// label is the step's name for a listing, "-" when it has none.
+func (s Step) label() string {
+	if s.Name == "" {
+		return "-"
+	}
+	return s.Name
 }

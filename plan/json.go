@@ -10,9 +10,13 @@ import (
 	"github.com/waymarkdb/waymark/source"
 )
 
-// jsonFormat names the JSON layout of a plan, so that a plan stored by one
-// release is refused, not misread, by a release that changed it.
-const jsonFormat = "waymark.plan/v1"
+// The JSON layouts of a plan, so that a plan stored by one release is
+// refused, not misread, by a release that changed it. v2 is v1 with an
+// optional signature (see [Save]); both are read.
+const (
+	jsonFormatV1 = "waymark.plan/v1"
+	jsonFormat   = "waymark.plan/v2"
+)
 
 type jsonPlan struct {
 	Format    string           `json:"format"`
@@ -21,6 +25,9 @@ type jsonPlan struct {
 	Direction source.Direction `json:"direction"`
 	Steps     []jsonStep       `json:"steps"`
 	Applied   []jsonRecord     `json:"applied"`
+	// Signature is "hmac-sha256:" and the hex HMAC of the plan's canonical
+	// encoding without it (v2 only).
+	Signature string `json:"signature,omitempty"`
 }
 
 type jsonStep struct {
@@ -43,8 +50,15 @@ type jsonRecord struct {
 }
 
 // MarshalJSON encodes the plan, SQL included, so that a plan reviewed in one
-// CI step can be executed unchanged in the next.
+// CI step can be executed unchanged in the next. It does not escape < > &
+// in the SQL, but json.Marshal escapes the result again: use [Save], or a
+// json.Encoder with SetEscapeHTML(false), to keep the SQL readable.
 func (p *Plan) MarshalJSON() ([]byte, error) {
+	return encode(p.wire(), "")
+}
+
+// wire returns the plan in its JSON layout, unsigned.
+func (p *Plan) wire() jsonPlan {
 	w := jsonPlan{Format: jsonFormat, From: p.From, To: p.To, Direction: p.Direction,
 		Steps: make([]jsonStep, len(p.Steps)), Applied: make([]jsonRecord, len(p.State.Records))}
 	for i, s := range p.Steps {
@@ -54,40 +68,75 @@ func (p *Plan) MarshalJSON() ([]byte, error) {
 		w.Applied[i] = jsonRecord{Version: r.Version, Name: r.Name, Checksum: r.Checksum,
 			AppliedAt: r.AppliedAt, Duration: r.Duration.String(), Dirty: r.Dirty}
 	}
-	return json.Marshal(w)
+	return w
 }
 
-// UnmarshalJSON decodes a plan written by MarshalJSON. It refuses unknown
-// fields, another format, steps out of order, and a step whose SQL does not
-// match its checksum (an edited plan).
+// encode writes w as JSON without HTML escaping, indented by indent (none
+// if empty), without a final newline.
+func encode(w jsonPlan, indent string) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", indent)
+	if err := enc.Encode(w); err != nil {
+		return nil, fmt.Errorf("plan: encode JSON: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// UnmarshalJSON decodes a plan written by MarshalJSON or [Save], in either
+// format (v1 or v2). It refuses unknown fields, another format, steps out
+// of order, and a step whose SQL does not match its checksum (an edited
+// plan). It does not check a signature: [Load] with a key does.
 func (p *Plan) UnmarshalJSON(data []byte) error {
+	w, err := decode(data)
+	if err != nil {
+		return err
+	}
+	q, err := w.plan()
+	if err != nil {
+		return err
+	}
+	*p = *q
+	return nil
+}
+
+// decode parses data in a known format.
+func decode(data []byte) (jsonPlan, error) {
 	var w jsonPlan
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&w); err != nil {
-		return fmt.Errorf("plan: decode JSON: %w", err)
+		return w, fmt.Errorf("plan: decode JSON: %w", err)
 	}
-	if w.Format != jsonFormat {
-		return fmt.Errorf("plan: decode JSON: format %q, want %q", w.Format, jsonFormat)
+	switch {
+	case w.Format == jsonFormatV1 && w.Signature != "":
+		return w, fmt.Errorf("plan: decode JSON: format %q has no signature field", w.Format)
+	case w.Format != jsonFormat && w.Format != jsonFormatV1:
+		return w, fmt.Errorf("plan: decode JSON: format %q, want %q or %q", w.Format, jsonFormat, jsonFormatV1)
 	}
-	q := Plan{From: w.From, To: w.To, Direction: w.Direction}
+	return w, nil
+}
+
+// plan checks the decoded layout and returns its plan.
+func (w jsonPlan) plan() (*Plan, error) {
+	q := &Plan{From: w.From, To: w.To, Direction: w.Direction}
 	for i, s := range w.Steps {
 		st := Step(s)
 		if err := checkStep(q.Direction, q.Steps, st); err != nil {
-			return fmt.Errorf("plan: decode JSON: step %d: %w", i+1, err)
+			return nil, fmt.Errorf("plan: decode JSON: step %d: %w", i+1, err)
 		}
 		q.Steps = append(q.Steps, st)
 	}
 	for _, r := range w.Applied {
 		d, err := time.ParseDuration(r.Duration)
 		if err != nil {
-			return fmt.Errorf("plan: decode JSON: applied version %d: %w", r.Version, err)
+			return nil, fmt.Errorf("plan: decode JSON: applied version %d: %w", r.Version, err)
 		}
 		q.State.Records = append(q.State.Records, backend.Record{Version: r.Version, Name: r.Name,
 			Checksum: r.Checksum, AppliedAt: r.AppliedAt, Duration: d, Dirty: r.Dirty})
 	}
-	*p = q
-	return nil
+	return q, nil
 }
 
 // checkStep checks that step s can follow steps in a plan going dir.

@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/waymarkdb/waymark/execute"
+)
+
+// progress shows the running step on a terminal, with its elapsed time
+// updated every second, and replaces it with its result when it ends.
+type progress struct {
+	w     io.Writer
+	every time.Duration
+
+	mu   sync.Mutex
+	line string        // the running step's line, without the time
+	stop chan struct{} // closes the ticker of the running step
+	done chan struct{} // closed when the ticker has stopped
+}
+
+func newProgress(w io.Writer) *progress { return &progress{w: w, every: time.Second} }
+
+// event is an execute.Options.Progress function.
+func (p *progress) event(e execute.Event) {
+	if !e.Done {
+		tx := ""
+		if e.Step.NoTransaction {
+			tx = " (no transaction)"
+		}
+		p.mu.Lock()
+		p.line = fmt.Sprintf("[%d/%d] %s %d %s%s", e.Index+1, e.Total, e.Step.Direction, e.Step.Version, dash(e.Step.Name), tx)
+		fmt.Fprintf(p.w, "%s ...", p.line)
+		p.stop, p.done = make(chan struct{}), make(chan struct{})
+		p.mu.Unlock()
+		go p.tick(time.Now(), p.stop, p.done)
+		return
+	}
+	close(p.stop)
+	<-p.done
+	result := "ok"
+	if e.Err != nil {
+		result = "FAILED"
+	}
+	p.mu.Lock()
+	fmt.Fprintf(p.w, "\r\033[K%s %s %v\n", p.line, result, e.Duration.Round(time.Millisecond))
+	p.mu.Unlock()
+}
+
+// tick rewrites the running step's line with its elapsed time.
+func (p *progress) tick(start time.Time, stop, done chan struct{}) {
+	defer close(done)
+	t := time.NewTicker(p.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			p.mu.Lock()
+			fmt.Fprintf(p.w, "\r\033[K%s ... %v", p.line, now.Sub(start).Round(time.Second))
+			p.mu.Unlock()
+		}
+	}
+}

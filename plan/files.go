@@ -1,0 +1,43 @@
+package plan
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/waymarkdb/waymark/source"
+)
+
+// ErrFileChanged means a step of a saved plan no longer matches the file it
+// was made from ([Plan.CheckFiles]). Use [errors.Is].
+var ErrFileChanged = errors.New("file changed since the plan was made")
+
+// CheckFiles reports whether every step of p still has the SQL of its
+// script in set: the check to make before running a plan that was saved
+// earlier (a CI job's plan step), so that a file edited, renamed or deleted
+// in between is noticed now rather than by the next plan's drift check. It
+// returns nil, or an [ErrorList] with an [*Error] (wrapping
+// [ErrFileChanged]) per step that differs, naming the file.
+func (p *Plan) CheckFiles(set *source.Set) error {
+	var errs ErrorList
+	for _, s := range p.Steps {
+		bad := func(path, format string, args ...any) {
+			errs = append(errs, &Error{Err: ErrFileChanged, Version: s.Version, Path: path, Detail: fmt.Sprintf(format, args...)})
+		}
+		m, ok := set.Lookup(s.Version)
+		if !ok {
+			bad(s.Path, "the files no longer have version %d (deleted or renumbered?); plan again", s.Version)
+			continue
+		}
+		sc := m.Up
+		if s.Direction == source.Down {
+			sc = m.Down
+		}
+		switch {
+		case sc == nil:
+			bad(s.Path, "the files no longer have a down script for version %d; plan again", s.Version)
+		case sc.Checksum != s.Checksum:
+			bad(sc.Path, "the plan has its %s script with checksum %s, the file now has %s; plan again, or restore the file", s.Direction, s.Checksum.Short(), sc.Checksum.Short())
+		}
+	}
+	return errs.Err()
+}
