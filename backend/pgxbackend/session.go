@@ -54,6 +54,8 @@ type session struct {
 	role, sessionUser string
 
 	tstate   tableState
+	format   int  // the history table's format, once known (0: 1 or unknown)
+	async    bool // a commit since the last durable one was asynchronous
 	inTx     bool
 	unlocked bool
 }
@@ -73,16 +75,24 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 	if err := s.usable(ctx); err != nil {
 		return nil, fmt.Errorf("pgxbackend: read state: %w", err)
 	}
-	results, err := s.query(ctx, historyQuery(s.table, s.b.appKey))
+	results, err := s.query(ctx, "SELECT "+hasDigest(s.table)+";\n"+historyQuery(s.table, s.b.appKey))
 	records, found, err := parseHistory(results, err, s.table)
 	switch {
 	case err != nil:
-	case found:
-		s.tstate = tableExists
-	default:
+		return nil, err
+	case !found:
 		s.tstate = tableMissing
+		return records, nil
 	}
-	return records, err
+	s.tstate = tableExists
+	if string(results[0].Rows[0][0]) == "t" {
+		s.format = formatDigest
+	} else if ok, err := s.upgrade(ctx); err != nil {
+		return nil, err
+	} else if ok {
+		s.format = formatDigest
+	}
+	return records, nil
 }
 
 // ourSettings are set on a direct connection for the whole run, so that
@@ -186,6 +196,11 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 	if err != nil {
 		return err
 	}
+	if st.Async && !s.inTx {
+		s.async = true
+	} else if !s.inTx {
+		s.async = false // this commit is durable, and flushes the earlier ones
+	}
 	own := !s.inTx // Apply opens and commits a transaction of its own
 	var q strings.Builder
 	q.Grow(len(st.SQL) + 2048)
@@ -204,6 +219,9 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 	add(s.fence())
 	add(s.restore(true)...)
 	add(s.limits(st.Limits, true)...)
+	if st.Async && own {
+		add("SET LOCAL synchronous_commit = off")
+	}
 	prefix, scriptAt := n, q.Len()
 	if st.SQL != "" {
 		// The newline ends a trailing "--" comment.
@@ -213,7 +231,7 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 	add(`SELECT 1 AS "` + marker + `"`)
 	add(s.identity()...)
 	add(create...)
-	add(change)
+	add(change...)
 	if s.mode == LockLease {
 		add(s.renewal())
 	}
