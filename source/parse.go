@@ -63,6 +63,9 @@ func parseScript(path string, data []byte, dir Direction) (*Script, ErrorList) {
 		// Directives live in "--" comments, which lie outside statements;
 		// they count only before the first statement.
 		trivia := p.Text[:p.Start.Offset-p.Offset]
+		if !strings.Contains(trivia, "--") {
+			trivia = "" // no line comment, so no directive: skip the scan
+		}
 		next := 0 // the statement the directives come before
 		if p.SQL != "" {
 			next = len(s.Statements) + 1

@@ -315,17 +315,27 @@ func (s *session) rollbackIfOpen(ctx context.Context) {
 
 // fence returns the statement that, inside a step's transaction, proves
 // the lock is still the session's: it divides by zero (SQLSTATE 22012)
-// when it is not. For a lease it also renews the lease and keeps its row
-// locked until the step commits, so that no one takes over meanwhile.
+// when it is not.
+//
+// For a lease it renews the lease and keeps its row locked until the step
+// commits, so that no one takes over meanwhile. For the advisory lock it
+// asks the lock manager, in three cheap calls evaluated in order (a CASE):
+// take the lock at transaction level (which succeeds only if no other
+// session holds it), release the session-level lock (which returns true
+// only if this session held it) and take it again, which cannot wait, the
+// transaction-level lock being the session's own. Session-level locks do not
+// follow the transaction, so the lock stays held whatever becomes of the
+// step. (Reading pg_locks would say the same at many times the cost: it
+// copies the lock table of the whole server.)
 func (s *session) fence() string {
 	if s.mode == LockLease {
 		return fmt.Sprintf(`WITH f AS (UPDATE %s SET expires_at = GREATEST(expires_at, pg_catalog.clock_timestamp() + interval '%d milliseconds')
 	WHERE lock_key = %d AND holder = %s RETURNING 1)
 SELECT 1 / (SELECT count(*)::int FROM f) AS "waymark:fence"`, s.leaseTable, s.b.opts.LeaseTTL.Milliseconds(), s.key, literal(s.holder))
 	}
-	return fmt.Sprintf(`SELECT 1 / count(*)::int AS "waymark:fence" FROM pg_catalog.pg_locks
-WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid() AND granted AND objsubid = 1
-	AND classid = '%d'::oid AND objid = '%d'::oid`, uint64(s.key)>>32, uint64(s.key)&0xffffffff)
+	return fmt.Sprintf(`SELECT 1 / CASE WHEN NOT pg_catalog.pg_try_advisory_xact_lock(%[1]d) THEN 0
+	WHEN NOT pg_catalog.pg_advisory_unlock(%[1]d) THEN 0
+	ELSE (SELECT 1 FROM (SELECT pg_catalog.pg_advisory_lock(%[1]d)) AS relock) END AS "waymark:fence"`, s.key)
 }
 
 // renewal returns the statement that extends the lease from now.

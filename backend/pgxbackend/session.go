@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,8 +55,10 @@ type session struct {
 	role, sessionUser string
 
 	tstate   tableState
-	format   int  // the history table's format, once known (0: 1 or unknown)
-	async    bool // a commit since the last durable one was asynchronous
+	format   int     // the history table's format, once known (0: 1 or unknown)
+	versions []int64 // the versions in the history, ascending, when known
+	known    bool    // versions is known (read under the lock, kept since)
+	async    bool    // a commit since the last durable one was asynchronous
 	inTx     bool
 	unlocked bool
 }
@@ -82,9 +85,14 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 		return nil, err
 	case !found:
 		s.tstate = tableMissing
+		s.versions, s.known = nil, true
 		return records, nil
 	}
 	s.tstate = tableExists
+	s.versions, s.known = make([]int64, len(records)), true
+	for i, r := range records {
+		s.versions[i] = r.Version
+	}
 	if string(results[0].Rows[0][0]) == "t" {
 		s.format = formatDigest
 	} else if ok, err := s.upgrade(ctx); err != nil {
@@ -248,7 +256,11 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 		if create != nil {
 			s.tstate = tableExists
 		}
+		s.moved(st.Change)
 		return nil
+	}
+	if s.inTx {
+		s.known = false // the transaction's earlier changes will be undone
 	}
 	closed := s.conn.PgConn().IsClosed()
 	if own && !closed && s.conn.PgConn().TxStatus() != 'I' {
@@ -286,6 +298,34 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 		}
 	}
 	return fmt.Errorf("pgxbackend: write history of version %d to %s: %w", st.Change.Record.Version, s.table, err)
+}
+
+// moved keeps track of the history's versions after ch took effect.
+func (s *session) moved(ch backend.Change) {
+	if !s.known {
+		return
+	}
+	v := ch.Record.Version
+	i, found := slices.BinarySearch(s.versions, v)
+	switch {
+	case ch.Op == backend.Insert && !found:
+		s.versions = slices.Insert(s.versions, i, v)
+	case ch.Op == backend.Delete && found:
+		s.versions = slices.Delete(s.versions, i, i+1)
+	}
+}
+
+// onTop reports whether version v is (or, for an insert, would be) the
+// highest of the history, as far as the session knows.
+func (s *session) onTop(v int64, inserting bool) bool {
+	if !s.known {
+		return false
+	}
+	n := len(s.versions)
+	if inserting {
+		return n == 0 || v > s.versions[n-1]
+	}
+	return n > 0 && v == s.versions[n-1]
 }
 
 // lostHint says what to do about a lost lock.
@@ -466,6 +506,7 @@ func (s *session) Rollback(ctx context.Context) error {
 	}
 	s.inTx = false
 	s.tstate = tableUnknown // a table created in the transaction is gone
+	s.known = false
 	if _, _, err := s.exec(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
 		return fmt.Errorf("pgxbackend: rollback: %w", connError(err, false, s.conn.PgConn().IsClosed()))
 	}

@@ -84,14 +84,15 @@ func (s *session) change(ch backend.Change) ([]string, error) {
 		stmts := []string{fmt.Sprintf(`INSERT INTO %s (app_key, version, name, checksum, applied_at, execution_time, dirty%s)
 VALUES (%s, %d, %s, %s, pg_catalog.clock_timestamp(), pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp(), %s%s)`,
 			s.table, cols, s.b.appKey, r.Version, literal(r.Name), literal(r.Checksum.String()), dirty(r.Dirty), vals)}
-		if digests {
+		if digests && !s.onTop(r.Version, true) {
+			// Below the top: the records above need their digests again.
 			stmts = append(stmts, rechain(s.table, s.b.appKey, r.Version))
 		}
 		return stmts, nil
 	case backend.Delete:
 		stmts := []string{fmt.Sprintf(`WITH changed AS (DELETE FROM %s WHERE %s RETURNING 1)
 SELECT 1 / (SELECT count(*)::int FROM changed)`, s.table, where)}
-		if digests {
+		if digests && !s.onTop(r.Version, false) {
 			stmts = append(stmts, rechain(s.table, s.b.appKey, r.Version))
 		}
 		return stmts, nil

@@ -110,6 +110,11 @@ func Main(m *testing.M) int {
 	state.mu.Lock()
 	defer state.mu.Unlock()
 	state.closed = true
+	if durable.srv != nil {
+		if err := durable.srv.close(); err != nil {
+			fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
+		}
+	}
 	if state.srv == nil {
 		return code
 	}

@@ -304,6 +304,8 @@ func (t Token) Is(kw string) bool { return t.Kind == Word && keyword(t.Text, kw)
 
 // Scanner reads the tokens of a script in order, by the rules in the
 // package doc. The zero Scanner reads an empty script; use [NewScanner].
+// A Scanner is a small value: keep it in a variable, and it costs no
+// allocation.
 type Scanner struct {
 	src string
 	off int
@@ -314,7 +316,7 @@ type Scanner struct {
 }
 
 // NewScanner returns a Scanner positioned at the start of src.
-func NewScanner(src string) *Scanner { return &Scanner{src: src} }
+func NewScanner(src string) Scanner { return Scanner{src: src} }
 
 // Err returns the error that stopped the scanner, an [*Error] wrapping
 // [ErrUnterminated], or nil if it reached the end of the script.

@@ -85,7 +85,8 @@ func TestScannerError(t *testing.T) {
 	if _, ok := sc.Next(); ok {
 		t.Error("Next after an error returned a token")
 	}
-	if err := NewScanner("SELECT 1").Err(); err != nil {
+	if fresh := NewScanner("SELECT 1"); fresh.Err() != nil {
+		err := fresh.Err()
 		t.Errorf("Err of a fresh scanner = %v", err)
 	}
 }
