@@ -43,9 +43,13 @@ func (b *Backend) TryLock(ctx context.Context) (backend.Session, error) {
 // minServerVersion is the oldest PostgreSQL major version waymark runs on.
 const minServerVersion = 14
 
-// serverMajor returns the major version the server reports, or 0.
-func serverMajor(pc *pgconn.PgConn) int {
-	v := pc.ParameterStatus("server_version")
+// serverMajor returns the major version the server reports when the
+// connection starts (no query), or 0.
+func serverMajor(pc *pgconn.PgConn) int { return majorOf(pc.ParameterStatus("server_version")) }
+
+// majorOf returns the major version of a server_version string such as
+// "15.18 (Debian 15.18-0+deb12u1)", "14beta1" or "9.6.24", or 0.
+func majorOf(v string) int {
 	end := strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' })
 	if end >= 0 {
 		v = v[:end]
