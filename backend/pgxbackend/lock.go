@@ -22,6 +22,11 @@ func (b *Backend) TryLock(ctx context.Context) (backend.Session, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
+	if err := ctx.Err(); err != nil {
+		// A try whose context has ended could still win the race with its
+		// cancel request, and hold a lock its caller has given up on.
+		return nil, fmt.Errorf("pgxbackend: try the migration lock: %w", err)
+	}
 	s := &session{b: b, conn: b.conn}
 	if b.pool != nil {
 		pc, err := b.pool.Acquire(ctx)
