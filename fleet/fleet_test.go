@@ -558,7 +558,7 @@ UPDATE tenant_11.waymark_history SET checksum = repeat('0', 64)`); err != nil {
 	for _, s := range []string{
 		"5 targets at 3: nothing to do\n",
 		"4 targets at 1: up to 3, apply 2, 3\n  tenant_06, tenant_07, tenant_08, tenant_09\n  plan: up from 1 to 3 (2 steps)\n",
-		"fleet plan: 13 targets to latest in 6 groups: 5 with steps, 5 with nothing to do, 2 refused, 1 unreadable\n",
+		"fleet plan: 13 targets, latest, in 6 groups: 5 with steps, 5 with nothing to do, 2 refused, 1 unreadable\n",
 	} {
 		if !strings.Contains(out, s) {
 			t.Errorf("the plan report lacks %q:\n%s", s, out)

@@ -178,10 +178,10 @@ func (r *PlanReport) Count() (pending, done, refused, unreadable int) {
 
 // Summary returns one line:
 //
-//	fleet plan: 53 targets to latest in 3 groups: 50 with steps, 2 with nothing to do, 1 refused
+//	fleet plan: 53 targets, latest, in 3 groups: 50 with steps, 2 with nothing to do, 1 refused
 func (r *PlanReport) Summary() string {
 	pending, done, refused, unreadable := r.Count()
-	s := fmt.Sprintf("fleet plan: %d targets to %s in %d %s: %d with steps, %d with nothing to do",
+	s := fmt.Sprintf("fleet plan: %d targets, %s, in %d %s: %d with steps, %d with nothing to do",
 		len(r.Plans), r.Target, len(r.Groups), plural(len(r.Groups), "group", "groups"), pending, done)
 	if refused > 0 {
 		s += fmt.Sprintf(", %d refused", refused)

@@ -135,10 +135,10 @@ func (r *Report) Err() error {
 // Summary returns one line: how many targets, how each ended, the
 // slowest, and the time taken:
 //
-//	fleet: 53 targets to latest: 50 applied, 2 no-op, 1 failed; slowest tenant_7 (1.2s); took 4.5s
+//	fleet: 53 targets, latest: 50 applied, 2 no-op, 1 failed; slowest tenant_7 (1.2s); took 4.5s
 func (r *Report) Summary() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "fleet: %d targets to %s: %d applied, %d no-op, %d failed", len(r.Results), r.Target, r.Count(Applied), r.Count(NoOp), r.Count(Failed))
+	fmt.Fprintf(&b, "fleet: %d targets, %s: %d applied, %d no-op, %d failed", len(r.Results), r.Target, r.Count(Applied), r.Count(NoOp), r.Count(Failed))
 	for _, o := range []Outcome{Refused, Skipped} {
 		if n := r.Count(o); n > 0 {
 			fmt.Fprintf(&b, ", %d %s", n, o)
@@ -161,7 +161,7 @@ func (r *Report) Summary() string {
 //	tenant_a  applied  0     3   3      45ms
 //	tenant_b  failed   1     1   0      12ms
 //	tenant_b: m/v2_x.up.sql:1:8: ERROR: ...
-//	fleet: 2 targets to latest: 1 applied, 0 no-op, 1 failed; slowest tenant_a (45ms); took 50ms
+//	fleet: 2 targets, latest: 1 applied, 0 no-op, 1 failed; slowest tenant_a (45ms); took 50ms
 func (r *Report) String() string {
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)

@@ -95,7 +95,7 @@ func TestContinuePolicy(t *testing.T) {
 	if rep.Stopped != nil {
 		t.Errorf("Stopped = %v, want nil", rep.Stopped)
 	}
-	if got := rep.Summary(); !strings.HasPrefix(got, "fleet: 5 targets to latest: 3 applied, 0 no-op, 2 failed; slowest ") {
+	if got := rep.Summary(); !strings.HasPrefix(got, "fleet: 5 targets, latest: 3 applied, 0 no-op, 2 failed; slowest ") {
 		t.Errorf("summary = %q", got)
 	}
 }
@@ -293,7 +293,7 @@ tenant_c       no-op    3     3   0      800µs
 tenant_d       skipped  -     -   0      -
 tenant_b: m/v2_two.up.sql:1:14: ERROR: boom (SQLSTATE 42P07)
     DETAIL: a detail
-fleet: 4 targets to latest: 1 applied, 1 no-op, 1 failed, 1 skipped; slowest tenant_b (1.2s); took 1.5s; not started: stopped after a target failed
+fleet: 4 targets, latest: 1 applied, 1 no-op, 1 failed, 1 skipped; slowest tenant_b (1.2s); took 1.5s; not started: stopped after a target failed
 `
 	if diff := cmp.Diff(want, rep.String()); diff != "" {
 		t.Errorf("String (-want +got):\n%s", diff)

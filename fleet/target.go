@@ -46,7 +46,7 @@ func Databases(conns []string, opts *pgxbackend.Options) ([]Target, error) {
 	for i, conn := range conns {
 		cfg, err := pgx.ParseConfig(conn)
 		if err != nil {
-			errs = append(errs, &Error{Err: ErrBadTarget, Detail: fmt.Sprintf("connection string %d", i+1), Cause: err})
+			errs = append(errs, &Error{Err: ErrBadTarget, Detail: fmt.Sprintf("connection string %d", i+1), Cause: connStringError{err}})
 			continue
 		}
 		targets = append(targets, Target{Name: NameOf(cfg), Conn: conn, Backend: cloneOptions(opts)})
@@ -98,7 +98,7 @@ func Schemas(ctx context.Context, conn, pattern string, opts *SchemaOptions) ([]
 	}
 	cfg, err := pgx.ParseConfig(conn)
 	if err != nil {
-		return nil, &Error{Err: ErrBadTarget, Detail: "connection string", Cause: err}
+		return nil, &Error{Err: ErrBadTarget, Cause: connStringError{err}}
 	}
 	name := NameOf(cfg)
 	setApplicationName(cfg)
@@ -153,23 +153,23 @@ func ParseTargets(r io.Reader, path string) ([]Target, error) {
 		if !strings.Contains(first, "=") && !strings.Contains(first, "://") {
 			name, conn = first, strings.TrimSpace(rest)
 		}
-		if conn == "" {
-			errs = append(errs, &Error{Pos: pos, Err: ErrBadTarget, Detail: fmt.Sprintf("target %q has no connection string", name)})
-			continue
-		}
 		cfg, err := pgx.ParseConfig(conn)
-		if err != nil {
-			errs = append(errs, &Error{Pos: pos, Err: ErrBadTarget, Detail: "invalid connection string", Cause: err})
-			continue
-		}
-		if name == "" {
+		if name == "" && err == nil {
 			name = NameOf(cfg)
 		}
-		if at, dup := seen[name]; dup {
+		if at, dup := seen[name]; dup && name != "" {
 			errs = append(errs, &Error{Pos: pos, Err: ErrBadTarget, Detail: fmt.Sprintf("target %q is already on line %d; name one of them", name, at)})
 			continue
 		}
 		seen[name] = n
+		switch {
+		case conn == "":
+			errs = append(errs, &Error{Pos: pos, Err: ErrBadTarget, Detail: fmt.Sprintf("target %q has no connection string", name)})
+			continue
+		case err != nil:
+			errs = append(errs, &Error{Pos: pos, Err: ErrBadTarget, Cause: connStringError{err}})
+			continue
+		}
 		targets = append(targets, Target{Name: name, Conn: conn})
 	}
 	if err := sc.Err(); err != nil {
@@ -177,6 +177,23 @@ func ParseTargets(r io.Reader, path string) ([]Target, error) {
 	}
 	return targets, errs.err()
 }
+
+// connStringError is a connection string that does not parse. Its
+// message leaves out the connection string, which may hold a password
+// (pgx shows it with the password masked, as far as it can find it).
+type connStringError struct{ err error }
+
+func (e connStringError) Error() string {
+	s := e.err.Error()
+	if i := strings.LastIndex(s, "`: "); i >= 0 {
+		s = s[i+len("`: "):]
+	} else if strings.Contains(s, "`") {
+		s = "cannot parse it"
+	}
+	return "invalid connection string: " + s
+}
+
+func (e connStringError) Unwrap() error { return e.err }
 
 // setApplicationName gives cfg the fleet's application_name unless it has
 // one.
@@ -215,7 +232,7 @@ func check(targets []Target, canaries []string) (connConfigs, error) {
 		case t.Conn != "" && cfgs[t.Conn] == nil:
 			cfg, err := pgx.ParseConfig(t.Conn)
 			if err != nil {
-				bad("invalid connection string", err)
+				bad("", connStringError{err})
 				break
 			}
 			setApplicationName(cfg)
