@@ -65,7 +65,7 @@ type PlanReport struct {
 // options are refused before anything is read (ErrBadTarget), with a nil
 // report.
 func Plan(ctx context.Context, targets []Target, set *source.Set, target plan.Target, opts *Options) (*PlanReport, error) {
-	o, err := opts.withDefaults()
+	o, err := withDefaults(opts)
 	if err != nil {
 		return nil, err
 	}

@@ -70,8 +70,9 @@ type Event struct {
 	Result *Result
 }
 
-// options returns opts with defaults filled in.
-func (opts *Options) withDefaults() (Options, error) {
+// withDefaults returns opts with the defaults filled in, or the error of
+// an invalid option.
+func withDefaults(opts *Options) (Options, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -113,7 +114,7 @@ func (o *Options) planOptions() *plan.Options {
 // there. Invalid targets or options are refused before anything runs
 // (ErrBadTarget), with a nil report.
 func Run(ctx context.Context, targets []Target, set *source.Set, target plan.Target, opts *Options) (*Report, error) {
-	o, err := opts.withDefaults()
+	o, err := withDefaults(opts)
 	if err != nil {
 		return nil, err
 	}

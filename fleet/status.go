@@ -64,7 +64,7 @@ type StatusReport struct {
 // drifted target is not an error of Status. Invalid targets or options
 // are refused before anything is read (ErrBadTarget), with a nil report.
 func Status(ctx context.Context, targets []Target, set *source.Set, opts *Options) (*StatusReport, error) {
-	o, err := opts.withDefaults()
+	o, err := withDefaults(opts)
 	if err != nil {
 		return nil, err
 	}
