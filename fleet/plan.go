@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/waymarkdb/waymark/backend"
@@ -65,18 +64,9 @@ type PlanReport struct {
 // options are refused before anything is read (ErrBadTarget), with a nil
 // report.
 func Plan(ctx context.Context, targets []Target, set *source.Set, target plan.Target, opts *Options) (*PlanReport, error) {
-	o, err := withDefaults(opts)
-	if err != nil {
-		return nil, err
-	}
-	cfgs, err := check(targets, nil)
-	if err != nil {
-		return nil, err
-	}
 	start := time.Now()
 	rep := &PlanReport{Target: target, Plans: make([]TargetPlan, len(targets))}
-	var stop atomic.Bool
-	each(ctx, o.Parallel, targets, cfgs, indexes(len(targets)), &stop, func(ctx context.Context, i int, db backend.Backend, err error) bool {
+	err := readAll(ctx, targets, opts, func(ctx context.Context, i int, db backend.Backend, err error) bool {
 		tp := &rep.Plans[i]
 		tp.Target = targets[i].Name
 		if err != nil {
@@ -88,10 +78,13 @@ func Plan(ctx context.Context, targets []Target, set *source.Set, target plan.Ta
 			tp.Err = err
 			return false
 		}
-		tp.Plan, err = plan.Compute(set, plan.State{Records: records}, target, o.planOptions())
+		tp.Plan, err = plan.Compute(set, plan.State{Records: records}, target, planOptions(opts))
 		tp.Err, tp.Refused = err, err != nil
 		return true
 	})
+	if err != nil {
+		return nil, err
+	}
 	var errs ErrorList
 	for i := range rep.Plans {
 		tp := &rep.Plans[i]

@@ -99,12 +99,12 @@ func (o *Options) executeOptions() execute.Options {
 	return eo
 }
 
-// planOptions returns the plan options of o.
-func (o *Options) planOptions() *plan.Options {
-	if o.Execute == nil {
+// planOptions returns the plan options of opts.
+func planOptions(opts *Options) *plan.Options {
+	if opts == nil || opts.Execute == nil {
 		return nil
 	}
-	return o.Execute.Plan
+	return opts.Execute.Plan
 }
 
 // Run takes every target to target with execute.Migrate, at most

@@ -64,26 +64,20 @@ type StatusReport struct {
 // drifted target is not an error of Status. Invalid targets or options
 // are refused before anything is read (ErrBadTarget), with a nil report.
 func Status(ctx context.Context, targets []Target, set *source.Set, opts *Options) (*StatusReport, error) {
-	o, err := withDefaults(opts)
-	if err != nil {
-		return nil, err
-	}
-	cfgs, err := check(targets, nil)
-	if err != nil {
-		return nil, err
-	}
 	start := time.Now()
 	rep := &StatusReport{Latest: set.Latest(), Targets: make([]TargetStatus, len(targets))}
-	var stop atomic.Bool
-	each(ctx, o.Parallel, targets, cfgs, indexes(len(targets)), &stop, func(ctx context.Context, i int, db backend.Backend, err error) bool {
+	err := readAll(ctx, targets, opts, func(ctx context.Context, i int, db backend.Backend, err error) bool {
 		ts := &rep.Targets[i]
 		ts.Target = targets[i].Name
 		if err == nil {
-			ts.Report, err = status.Read(ctx, db, set, o.planOptions())
+			ts.Report, err = status.Read(ctx, db, set, planOptions(opts))
 		}
 		ts.Err = err
 		return err == nil
 	})
+	if err != nil {
+		return nil, err
+	}
 	var errs ErrorList
 	for i := range rep.Targets {
 		ts := &rep.Targets[i]
@@ -98,13 +92,23 @@ func Status(ctx context.Context, targets []Target, set *source.Set, opts *Option
 	return rep, errs.err()
 }
 
-// indexes returns 0, 1, ..., n-1.
-func indexes(n int) []int {
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
+// readAll calls fn for every target, at most Options.Parallel at once, as
+// Status and Plan do, after refusing invalid targets or options.
+func readAll(ctx context.Context, targets []Target, opts *Options, fn work) error {
+	o, err := withDefaults(opts)
+	if err != nil {
+		return err
 	}
-	return idx
+	cfgs, err := check(targets, nil)
+	if err != nil {
+		return err
+	}
+	all := make([]int, len(targets))
+	for i := range all {
+		all[i] = i
+	}
+	each(ctx, o.Parallel, targets, cfgs, all, new(atomic.Bool), fn)
+	return nil
 }
 
 // Count returns how many targets have condition c (see
