@@ -5,9 +5,9 @@
 // run racing another fleet run, or a replica booting against one of the
 // targets, still applies every step once per target.
 //
-//	targets, err := fleet.Schemas(ctx, url, "tenant%", nil)  // or fleet.Databases, or your own
+//	targets, err := fleet.Schemas(ctx, url, `tenant\_%`, nil) // or fleet.Databases, or your own
 //	rep, err := fleet.Run(ctx, targets, set, plan.Latest(), &fleet.Options{Parallel: 8, Canaries: []string{"tenant_demo"}})
-//	fmt.Print(rep)                                            // a table, a summary line
+//	fmt.Print(rep)                                             // a table, the errors, a summary line
 //
 // # Targets
 //
@@ -35,8 +35,8 @@
 //
 // [Status] reads every target's history (no lock, no write) and says
 // which are behind, dirty or drifted; [Plan] computes every target's plan
-// without writing, and groups identical ones ("412 targets at 17: apply
-// 18, 19").
+// without writing, and groups identical ones ("412 targets at 17: up to
+// 19, apply 18, 19").
 //
 // # Connections
 //
@@ -47,8 +47,8 @@
 // after a target failed, and at the end. So a fleet of such targets never
 // has more than Parallel connections open at once, however many targets
 // it has. (A lease, used behind a connection pooler, adds a connection per
-// running target to renew it, to the pooler.) A target with a Backend of
-// the caller's uses that backend's connections: a pgxbackend.Backend on a
+// running target to renew it, to the pooler.) A target with a DB of the
+// caller's uses that backend's connections: a pgxbackend.Backend on a
 // pool uses one of the pool's connections while its target runs. The
 // connections the fleet opens have application_name "waymark fleet"
 // unless the connection string sets one.

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/waymarkdb/waymark/backend/memory"
+	"github.com/waymarkdb/waymark/backend/pgxbackend"
 	"github.com/waymarkdb/waymark/execute"
 	"github.com/waymarkdb/waymark/fleet"
 	"github.com/waymarkdb/waymark/internal/testsets"
@@ -220,6 +221,7 @@ func TestBadTargets(t *testing.T) {
 		{"neither", []fleet.Target{{Name: "a"}}, nil, []string{"fleet: target a: invalid target: neither a backend (DB) nor a connection string (Conn)"}},
 		{"both", []fleet.Target{{Name: "a", DB: db, Conn: "postgres://h/d"}}, nil, []string{"fleet: target a: invalid target: both a backend (DB) and a connection string (Conn)"}},
 		{"bad connection string", []fleet.Target{{Name: "a", Conn: "postgres://u:" + secret + "@h:notaport/d"}}, nil, []string{"fleet: target a: invalid target: invalid connection string: "}},
+		{"options with a DB", []fleet.Target{{Name: "a", DB: db, Backend: &pgxbackend.Options{}}}, nil, []string{"fleet: target a: invalid target: backend options (Backend) are for a connection string (Conn); a DB has its own"}},
 		{"unknown canary", []fleet.Target{{Name: "a", DB: db}}, &fleet.Options{Canaries: []string{"b"}}, []string{`fleet: invalid target: canary "b" is not one of the targets`}},
 		{"parallel", []fleet.Target{{Name: "a", DB: db}}, &fleet.Options{Parallel: -1}, []string{"fleet: invalid target: Options.Parallel is -1; want 1 or more (0: 4)"}},
 		{"several", []fleet.Target{{Name: "a"}, {DB: db}}, nil, []string{"fleet: target a: invalid target: neither", "fleet: invalid target: target 2: no name"}},

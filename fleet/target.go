@@ -28,8 +28,8 @@ type Target struct {
 	// when DB is nil: the fleet connects when the target's turn comes (see
 	// "Connections" in the package doc).
 	Conn string
-	// Backend configures the pgxbackend.Backend on Conn. Default nil: the
-	// defaults of pgxbackend.Options.
+	// Backend configures the pgxbackend.Backend on Conn (a DB has its
+	// own). Default nil: the defaults of pgxbackend.Options.
 	Backend *pgxbackend.Options
 }
 
@@ -229,6 +229,8 @@ func check(targets []Target, canaries []string) (connConfigs, error) {
 			bad("neither a backend (DB) nor a connection string (Conn)", nil)
 		case t.DB != nil && t.Conn != "":
 			bad("both a backend (DB) and a connection string (Conn)", nil)
+		case t.DB != nil && t.Backend != nil:
+			bad("backend options (Backend) are for a connection string (Conn); a DB has its own", nil)
 		case t.Conn != "" && cfgs[t.Conn] == nil:
 			cfg, err := pgx.ParseConfig(t.Conn)
 			if err != nil {
