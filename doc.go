@@ -28,7 +28,8 @@
 //	p, err := plan.Compute(set, plantest.Applied(set, 1, 2), plan.Latest(), nil)
 //
 // The waymark command (cmd/waymark) does all of this from a shell: status,
-// plan, apply, resolve, new. A service mounts the same commands in its own
+// plan, apply, resolve, new, and fleet for many databases or schemas at
+// once (package [github.com/waymarkdb/waymark/fleet]). A service mounts the same commands in its own
 // binary, with its embedded migrations, through package
 // [github.com/waymarkdb/waymark/cli].
 //
@@ -36,7 +37,10 @@
 //
 // The packages form layers, and each imports only the layers below it:
 //
-//	cli          the command: status, plan, apply, resolve, new
+//	cli          the command: status, plan, apply, resolve, new, fleet
+//	   │
+//	   ▼
+//	fleet        one set on many databases and schemas: bounded parallelism, canaries, a report per target
 //	   │
 //	   ▼
 //	execute      runs a plan under a lock, a transaction per step, and records it
@@ -51,7 +55,9 @@
 //	   ▼
 //	source       reads and validates migration files from any fs.FS
 //
-// That is: execute and status import plan, backend and source; plan
+// That is: fleet imports execute and status (and the pgx backend, to
+// connect to the targets it is given by connection string); execute and
+// status import plan, backend and source; plan
 // imports backend and source; backend imports source; source imports only
 // the standard library (and waymark's internal SQL lexer and error
 // helpers).

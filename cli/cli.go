@@ -1,5 +1,5 @@
 // Package cli is waymark's command line for operators and CI: status,
-// plan, apply, resolve and new, built on the public packages. The
+// plan, apply, resolve, new and fleet, built on the public packages. The
 // waymark program (cmd/waymark) is a thin main around [Main]; a service
 // mounts the same commands as a subcommand of its own binary, with its
 // embedded migrations, so that the tool always carries exactly the
@@ -25,6 +25,7 @@
 //	resolve VERSION applied|not-applied
 //	                             record what a dirty version's database holds after a repair by hand
 //	new NAME                     create the next vNNN_name.up.sql and .down.sql, numbered like the set
+//	fleet status|plan|apply      the same on many databases (-targets FILE) or schemas (-schemas PATTERN)
 //
 // The database comes from -database or the environment variable
 // DATABASE_URL. Every command takes -json for scripts: one JSON document on

@@ -31,6 +31,7 @@ func ExampleMain() {
 	//
 	// Commands:
 	//   apply    apply a saved plan, or migrate up to a target
+	//   fleet    status, plan or apply the migrations on many databases or schemas at once
 	//   new      create the next vNNN_name.up.sql and .down.sql, numbered like the set
 	//   plan     show the plan to a target; save it as JSON for apply
 	//   resolve  record what a dirty version's database holds after a repair by hand

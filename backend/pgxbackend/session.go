@@ -120,7 +120,7 @@ var ourSettings = []setting{
 // connection is reset to its defaults.
 func (s *session) restore(withOurs bool) []string {
 	if s.mode == LockLease {
-		return []string{"RESET ALL", "SET SESSION AUTHORIZATION DEFAULT", "RESET ROLE", "DISCARD TEMP"}
+		return s.withSearchPath([]string{"RESET ALL", "SET SESSION AUTHORIZATION DEFAULT", "RESET ROLE", "DISCARD TEMP"}, withOurs)
 	}
 	stmts := append([]string{"RESET ALL"}, s.identity()...)
 	stmts = append(stmts, "DISCARD TEMP")
@@ -135,7 +135,7 @@ func (s *session) restore(withOurs bool) []string {
 		}
 		stmts = append(stmts, "SELECT pg_catalog.set_config(n, v, false) FROM (VALUES "+strings.Join(values, ", ")+") AS s(n, v)")
 	}
-	return stmts
+	return s.withSearchPath(stmts, withOurs)
 }
 
 // identity returns the statements that restore the session user and role
@@ -195,6 +195,9 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 	if tx := s.conn.PgConn().TxStatus(); !s.inTx && tx != 'I' {
 		return fmt.Errorf("pgxbackend: apply: the connection is inside a transaction (status %q) that waymark did not open; "+
 			"did a no-transaction script BEGIN without COMMIT?", tx)
+	}
+	if err := s.searchPathUsable(opensNoTx(st.Change)); err != nil {
+		return err
 	}
 	create, err := s.createTable(ctx)
 	if err != nil {
@@ -402,6 +405,9 @@ func (s *session) Exec(ctx context.Context, sql string, limits backend.Limits) e
 	}
 	if s.inTx {
 		return fmt.Errorf("pgxbackend: exec: %w", backend.ErrInTransaction)
+	}
+	if err := s.searchPathUsable(true); err != nil {
+		return err
 	}
 	pre := []string{s.fence()}
 	if s.mode != LockLease {
