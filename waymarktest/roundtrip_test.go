@@ -1,0 +1,187 @@
+package waymarktest_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/waymarkdb/waymark/internal/testsets"
+	"github.com/waymarkdb/waymark/waymarktest"
+)
+
+// TestRoundTripGoodSets runs the check on the repository's good sets,
+// the demo's among them: every down script there undoes its up script.
+func TestRoundTripGoodSets(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		set                   string
+		checked, irreversible []int64
+	}{
+		{"sample", []int64{1, 2, 3, 4}, nil},
+		{"mixed", []int64{1, 2, 3, 8}, []int64{5}},
+		{"gaps", []int64{1, 5, 20230101120000}, nil},
+		{"unsorted", []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, nil},
+		{"irreversible", []int64{1, 3}, []int64{2}},
+		{"notx", []int64{1, 2}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.set, func(t *testing.T) {
+			t.Parallel()
+			rep := waymarktest.RoundTrip(t, testsets.Load(t, tt.set), nil)
+			want := &waymarktest.Report{Checked: tt.checked, Irreversible: tt.irreversible}
+			if diff := cmp.Diff(want, rep); diff != "" {
+				t.Errorf("report (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// base is version 1 of every set of TestRoundTripCatches.
+const base = `CREATE TABLE users (id bigint PRIMARY KEY, email text, score int);
+DO $$ BEGIN CREATE ROLE waymarktest_reader NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;`
+
+// TestRoundTripCatches gives the check version 2 scripts whose down script
+// forgets one thing its up script did, and requires the failure to name
+// the down script and show the thing; with a correct down script the same
+// up script passes.
+func TestRoundTripCatches(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		up        string
+		badDown   string // forgets something
+		goodDown  string
+		wantInErr []string // in the failure message (the diff)
+	}{
+		{"index",
+			"CREATE INDEX users_email_idx ON users (email);\nCREATE INDEX users_score_idx ON users (score);",
+			"DROP INDEX users_score_idx;",
+			"DROP INDEX users_score_idx; DROP INDEX users_email_idx;",
+			[]string{"users_email_idx", "CREATE INDEX users_email_idx ON public.users USING btree (email)"}},
+		{"column default",
+			"ALTER TABLE users ALTER COLUMN score SET DEFAULT 0;",
+			"SELECT 1;",
+			"ALTER TABLE users ALTER COLUMN score DROP DEFAULT;",
+			[]string{"Default:", `"0"`}},
+		{"constraint",
+			"ALTER TABLE users ADD CONSTRAINT users_score_positive CHECK (score > 0);",
+			"SELECT 1;",
+			"ALTER TABLE users DROP CONSTRAINT users_score_positive;",
+			[]string{"users_score_positive", "CHECK ((score > 0))"}},
+		{"type",
+			"CREATE TYPE mood AS ENUM ('sad', 'happy');\nCREATE TABLE moods (m mood);",
+			"DROP TABLE moods;",
+			"DROP TABLE moods; DROP TYPE mood;",
+			[]string{`Name:`, `"mood"`, `"enum"`}},
+		{"function",
+			"CREATE FUNCTION double(x int) RETURNS int LANGUAGE sql AS 'SELECT x * 2';",
+			"SELECT 1;",
+			"DROP FUNCTION double(int);",
+			[]string{`"double"`, "CREATE OR REPLACE FUNCTION public.double(x integer)"}},
+		{"trigger",
+			"CREATE TRIGGER users_same BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();",
+			"SELECT 1;",
+			"DROP TRIGGER users_same ON users;",
+			[]string{"users_same", "CREATE TRIGGER users_same BEFORE UPDATE ON public.users"}},
+		{"grant",
+			"GRANT SELECT, UPDATE ON users TO waymarktest_reader;",
+			"REVOKE UPDATE ON users FROM waymarktest_reader;",
+			"REVOKE SELECT, UPDATE ON users FROM waymarktest_reader;",
+			[]string{"waymarktest_reader=r/"}},
+		{"column grant",
+			"GRANT UPDATE (email) ON users TO waymarktest_reader;",
+			"SELECT 1;",
+			"REVOKE UPDATE (email) ON users FROM waymarktest_reader;",
+			[]string{"waymarktest_reader=w/"}},
+		{"column",
+			"ALTER TABLE users ADD COLUMN nick text NOT NULL DEFAULT '';",
+			"ALTER TABLE users ALTER COLUMN nick DROP NOT NULL;",
+			"ALTER TABLE users DROP COLUMN nick;",
+			[]string{`"nick"`}},
+		{"nullability",
+			"ALTER TABLE users ALTER COLUMN email SET NOT NULL;",
+			"SELECT 1;",
+			"ALTER TABLE users ALTER COLUMN email DROP NOT NULL;",
+			[]string{"NotNull"}},
+		{"comment",
+			"COMMENT ON COLUMN users.email IS 'login';",
+			"SELECT 1;",
+			"COMMENT ON COLUMN users.email IS NULL;",
+			[]string{`"login"`}},
+		{"policy",
+			"ALTER TABLE users ENABLE ROW LEVEL SECURITY;\nCREATE POLICY own ON users USING (id > 0);",
+			"DROP POLICY own ON users;",
+			"DROP POLICY own ON users; ALTER TABLE users DISABLE ROW LEVEL SECURITY;",
+			[]string{"RowSecurity"}},
+		{"view",
+			"CREATE VIEW emails AS SELECT email FROM users;",
+			"SELECT 1;",
+			"DROP VIEW emails;",
+			[]string{`"emails"`, "SELECT users.email"}},
+		{"sequence",
+			"CREATE SEQUENCE tickets START 100;",
+			"SELECT 1;",
+			"DROP SEQUENCE tickets;",
+			[]string{`"tickets"`}},
+		{"schema",
+			"CREATE SCHEMA audit;",
+			"SELECT 1;",
+			"DROP SCHEMA audit;",
+			[]string{`"audit"`}},
+		{"enum value",
+			"CREATE TYPE state AS ENUM ('new');\nALTER TYPE state ADD VALUE 'old';",
+			"SELECT 1;",
+			"DROP TYPE state;",
+			[]string{`"new"`, `"old"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			for _, good := range []bool{false, true} {
+				down := tt.badDown
+				if good {
+					down = tt.goodDown
+				}
+				set := testsets.Map(t, map[string]string{
+					"v1_base.up.sql":   base,
+					"v1_base.down.sql": "DROP TABLE users;",
+					"v2_x.up.sql":      tt.up,
+					"v2_x.down.sql":    down,
+				})
+				rep, err := waymarktest.CheckRoundTrip(t.Context(), waymarktest.Pool(t, nil, nil), set, nil)
+				if good {
+					if err != nil {
+						t.Fatalf("with a correct down script: %v", err)
+					}
+					if diff := cmp.Diff([]int64{1, 2}, rep.Checked); diff != "" {
+						t.Errorf("Checked (-want +got):\n%s", diff)
+					}
+					continue
+				}
+				var rtErr *waymarktest.RoundTripError
+				if !errors.As(err, &rtErr) || !errors.Is(err, waymarktest.ErrDownIncomplete) {
+					t.Fatalf("err = %v; want a *RoundTripError for ErrDownIncomplete", err)
+				}
+				if rtErr.Version != 2 || rtErr.Down != "m/v2_x.down.sql" || rtErr.Up != "m/v2_x.up.sql" || rtErr.Step != "down" {
+					t.Errorf("error names version %d, step %q, scripts %q and %q; want 2, down, m/v2_x.up.sql, m/v2_x.down.sql",
+						rtErr.Version, rtErr.Step, rtErr.Up, rtErr.Down)
+				}
+				msg := err.Error()
+				if !strings.HasPrefix(msg, "m/v2_x.down.sql: down script does not undo m/v2_x.up.sql") {
+					t.Errorf("message does not start with the down script's path:\n%s", msg)
+				}
+				for _, want := range tt.wantInErr {
+					if !strings.Contains(msg, want) {
+						t.Errorf("message does not show %q:\n%s", want, msg)
+					}
+				}
+				if diff := cmp.Diff([]int64{1}, rep.Checked); diff != "" {
+					t.Errorf("Checked (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
