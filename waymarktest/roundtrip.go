@@ -34,7 +34,9 @@ type RoundTripOptions struct {
 	// loses rows the tables had before it ran (by dropping and recreating
 	// a table, say) then fails the check with ErrDataLost, and every later
 	// script runs on a database with data, as in production. Seed's rows
-	// stay for the later versions. Default: nil, no rows.
+	// in tables that exist before the version stay for the later
+	// versions (rows in the tables the version creates go with its down
+	// script). Default: nil, no rows.
 	Seed func(ctx context.Context, db *pgxpool.Pool, version int64) error
 }
 

@@ -1,7 +1,13 @@
 package waymarktest_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/waymarkdb/waymark/backend/pgxbackend"
+	"github.com/waymarkdb/waymark/execute"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -183,5 +189,143 @@ func TestRoundTripCatches(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// fatalRecorder is a testing.TB that records the first failure and ends
+// the goroutine there, as Fatal does, or collects Errorf's messages.
+type fatalRecorder struct {
+	testing.TB
+	msg    string
+	errors []string
+}
+
+func (r *fatalRecorder) Helper() {}
+func (r *fatalRecorder) Fatalf(format string, args ...any) {
+	r.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+func (r *fatalRecorder) Errorf(format string, args ...any) {
+	r.errors = append(r.errors, fmt.Sprintf(format, args...))
+}
+
+// TestRoundTripFailsTheTest checks that RoundTrip reports the error
+// through the test, and that the database is kept for a look.
+func TestRoundTripFailsTheTest(t *testing.T) {
+	t.Parallel()
+	set := testsets.Map(t, map[string]string{
+		"v1_a.up.sql":   "CREATE TABLE a (id int); CREATE INDEX a_id ON a (id);",
+		"v1_a.down.sql": "DROP INDEX a_id;",
+	})
+	r := &fatalRecorder{TB: t}
+	rep := waymarktest.RoundTrip(r, set, nil)
+	if len(r.errors) != 1 || !strings.HasPrefix(r.errors[0], "m/v1_a.down.sql: down script does not undo m/v1_a.up.sql") {
+		t.Errorf("RoundTrip reported %q; want one error naming m/v1_a.down.sql", r.errors)
+	}
+	if len(rep.Checked) != 0 {
+		t.Errorf("Checked = %v; want none", rep.Checked)
+	}
+}
+
+// TestUpNotRepeatable has an up script whose result depends on rows its
+// down script leaves behind: the schema is the same after the down, but
+// the second up makes an index the first did not.
+func TestUpNotRepeatable(t *testing.T) {
+	t.Parallel()
+	set := testsets.Map(t, map[string]string{
+		"v1_runs.up.sql":   "CREATE TABLE runs (n int);",
+		"v1_runs.down.sql": "DROP TABLE runs;",
+		"v2_t.up.sql": `INSERT INTO runs VALUES (1);
+CREATE TABLE t (id int);
+DO $$ BEGIN IF (SELECT count(*) FROM runs) > 1 THEN CREATE INDEX t_id ON t (id); END IF; END $$;`,
+		"v2_t.down.sql": "DROP TABLE t;",
+	})
+	_, err := waymarktest.CheckRoundTrip(t.Context(), waymarktest.Pool(t, nil, nil), set, nil)
+	var rtErr *waymarktest.RoundTripError
+	if !errors.As(err, &rtErr) || !errors.Is(err, waymarktest.ErrUpNotRepeatable) || rtErr.Version != 2 || rtErr.Step != "up again" {
+		t.Fatalf("err = %v; want ErrUpNotRepeatable for version 2", err)
+	}
+	if msg := err.Error(); !strings.HasPrefix(msg, "m/v2_t.up.sql: applied again after m/v2_t.down.sql") || !strings.Contains(msg, "t_id") {
+		t.Errorf("message does not name the up script and show the index:\n%s", msg)
+	}
+}
+
+// TestDataLost has a down script that recreates its table instead of
+// altering it: the schema is right, the rows are gone. Only a Seed shows
+// it.
+func TestDataLost(t *testing.T) {
+	t.Parallel()
+	files := map[string]string{
+		"v1_users.up.sql":   "CREATE TABLE users (id int PRIMARY KEY, name text);",
+		"v1_users.down.sql": "DROP TABLE users;",
+		"v2_nick.up.sql":    "ALTER TABLE users ADD COLUMN nick text;",
+		"v2_nick.down.sql":  "DROP TABLE users; CREATE TABLE users (id int PRIMARY KEY, name text);",
+	}
+	seeded := map[int64]bool{}
+	seed := func(ctx context.Context, db *pgxpool.Pool, version int64) error {
+		seeded[version] = true
+		_, err := db.Exec(ctx, "INSERT INTO users (id, name) VALUES ($1, 'x')", version)
+		return err
+	}
+	opts := &waymarktest.RoundTripOptions{Seed: seed}
+	if _, err := waymarktest.CheckRoundTrip(t.Context(), waymarktest.Pool(t, nil, nil), testsets.Map(t, files), nil); err != nil {
+		t.Fatalf("without Seed: %v", err)
+	}
+	_, err := waymarktest.CheckRoundTrip(t.Context(), waymarktest.Pool(t, nil, nil), testsets.Map(t, files), opts)
+	var rtErr *waymarktest.RoundTripError
+	if !errors.As(err, &rtErr) || !errors.Is(err, waymarktest.ErrDataLost) || rtErr.Version != 2 {
+		t.Fatalf("err = %v; want ErrDataLost for version 2", err)
+	}
+	want := "m/v2_nick.down.sql: down script loses rows:\n  public.users: 0 rows after the down script; want 1 (0 before version 2, 1 added by Seed)\n"
+	if err.Error() != want {
+		t.Errorf("message:\n%s\nwant:\n%s", err, want)
+	}
+	// Version 1's row went with its down script, which dropped the table
+	// (so the version is still checked, with nothing to lose); version 2's
+	// was lost by its own.
+	if !seeded[1] || !seeded[2] {
+		t.Errorf("Seed ran for %v; want versions 1 and 2", seeded)
+	}
+
+	files["v2_nick.down.sql"] = "ALTER TABLE users DROP COLUMN nick;"
+	rep, err := waymarktest.CheckRoundTrip(t.Context(), waymarktest.Pool(t, nil, nil), testsets.Map(t, files), opts)
+	if err != nil || len(rep.Checked) != 2 {
+		t.Errorf("with a down script that keeps the rows: %v, %+v", err, rep)
+	}
+}
+
+// TestScriptFails requires a failing script to be reported with its
+// position and the step.
+func TestScriptFails(t *testing.T) {
+	t.Parallel()
+	_, err := waymarktest.CheckRoundTrip(t.Context(), waymarktest.Pool(t, nil, nil), testsets.Load(t, "four"), nil)
+	var stepErr *execute.StepError
+	var rtErr *waymarktest.RoundTripError
+	if !errors.As(err, &rtErr) || !errors.As(err, &stepErr) || rtErr.Version != 2 || rtErr.Step != "up" {
+		t.Fatalf("err = %v; want a RoundTripError wrapping an execute.StepError for version 2", err)
+	}
+	if msg := err.Error(); !strings.HasPrefix(msg, "waymarktest: round trip of version 2: up: four/v2_two.up.sql:3:") {
+		t.Errorf("message %q does not name the step and the file's position", msg)
+	}
+
+	set := testsets.Map(t, map[string]string{
+		"v1_a.up.sql":   "CREATE TABLE a (id int);",
+		"v1_a.down.sql": "DROP TABLE nope;",
+	})
+	_, err = waymarktest.CheckRoundTrip(t.Context(), waymarktest.Pool(t, nil, nil), set, nil)
+	if !errors.As(err, &rtErr) || rtErr.Step != "down" || !strings.Contains(err.Error(), "m/v1_a.down.sql:1:") {
+		t.Errorf("err = %v; want the down step of version 1 failing at m/v1_a.down.sql:1", err)
+	}
+}
+
+// TestRoundTripHistoryOptions runs the demo set with its history in a
+// schema of its own, which waymark creates with the first version: the
+// check must not take it for something version 1's down script forgot.
+func TestRoundTripHistoryOptions(t *testing.T) {
+	t.Parallel()
+	opts := &waymarktest.RoundTripOptions{Backend: &pgxbackend.Options{Schema: "meta", Table: "migrations", AppKey: "shop"}}
+	rep := waymarktest.RoundTrip(t, testsets.Load(t, "sample"), opts)
+	if diff := cmp.Diff([]int64{1, 2, 3, 4}, rep.Checked); diff != "" {
+		t.Errorf("Checked (-want +got):\n%s", diff)
 	}
 }

@@ -144,7 +144,14 @@ func newServer(ctx context.Context, url string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := connectServer(ctx, adminConn, func(dbname string) string { return withDatabase(adminConn, dbname) })
+	cfg, err := pgconn.ParseConfig(adminConn)
+	if err != nil {
+		return nil, fmt.Errorf("waymarktest: throwaway cluster: %w", err)
+	}
+	s, err := connectServer(ctx, adminConn, func(dbname string) string {
+		return fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable",
+			quoteValue(cfg.Host), cfg.Port, quoteValue(cfg.User), quoteValue(dbname))
+	})
 	if err != nil {
 		return nil, fmt.Errorf("waymarktest: throwaway cluster: %w", err)
 	}
@@ -250,8 +257,12 @@ FROM pg_database WHERE datname LIKE 'waymarktest\_%'`)
 		return
 	}
 	type db struct{ name, comment string }
-	dbs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[db])
-	if err != nil {
+	var dbs []db
+	var d db
+	if _, err := pgx.ForEachRow(rows, []any{&d.name, &d.comment}, func() error {
+		dbs = append(dbs, d)
+		return nil
+	}); err != nil {
 		return
 	}
 	for _, d := range dbs {
@@ -297,7 +308,11 @@ func percentEncode(s string) string {
 	return b.String()
 }
 
-// quoteValue quotes s as a value of a keyword/value connection string.
+// quoteValue quotes s as a value of a keyword/value connection string,
+// when it needs quoting.
 func quoteValue(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\n\r\v\f'\\") {
+		return s
+	}
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }

@@ -54,6 +54,11 @@ const (
 	envIdle       = "WAYMARKTEST_SUPERVISOR_IDLE" // idleGrace, as a time.Duration string
 )
 
+// envKey, when set, goes into the registry's name: processes with
+// different values use different clusters. The kit's tests use it to keep
+// the clusters of their child processes apart.
+const envKey = "WAYMARKTEST_CLUSTER_KEY"
+
 // idleGrace is how long the supervisor keeps an unused cluster while the
 // run's go test command is still going (it may be building the next test
 // binary). Tests of the kit shorten it.
@@ -116,7 +121,11 @@ func attach(ctx context.Context, dir string) (string, error) {
 }
 
 // registryDir returns the registry directory of this run.
-func registryDir() string {
+func registryDir() string { return registryDirFor(os.Getppid(), os.Getenv(envKey)) }
+
+// registryDirFor returns the registry directory of the test processes
+// that are children of process run and have envKey set to key.
+func registryDirFor(run int, key string) string {
 	var vars []string
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, "WAYMARK_PG_") {
@@ -124,8 +133,8 @@ func registryDir() string {
 		}
 	}
 	slices.Sort(vars)
-	key := fmt.Sprintf("uid %d\nrun %d\n%s", os.Geteuid(), os.Getppid(), strings.Join(vars, "\n"))
-	sum := sha256.Sum256([]byte(key))
+	id := fmt.Sprintf("uid %d\nrun %d\nkey %s\n%s", os.Geteuid(), run, key, strings.Join(vars, "\n"))
+	sum := sha256.Sum256([]byte(id))
 	return filepath.Join(os.TempDir(), "waymarktest-"+hex.EncodeToString(sum[:8]))
 }
 
@@ -265,12 +274,16 @@ func startSupervisor(ctx context.Context, dir string) (*clusterState, error) {
 			return nil, fmt.Errorf("waymarktest: start the cluster's supervisor: %w", err)
 		}
 	}
+	grace := idleGrace
+	if d, err := time.ParseDuration(os.Getenv(envIdle)); err == nil {
+		grace = d // a test of the kit asks for another grace
+	}
 	cmd := exec.Command(exe)
 	cmd.Dir = "/"
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		return strings.HasPrefix(kv, "GOCOVERDIR=") || strings.HasPrefix(kv, "WAYMARKTEST_SUPERVISOR")
-	}), envSupervisor+"="+dir, envRunPID+"="+strconv.Itoa(os.Getppid()), envIdle+"="+idleGrace.String())
+	}), envSupervisor+"="+dir, envRunPID+"="+strconv.Itoa(os.Getppid()), envIdle+"="+grace.String())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("waymarktest: start the cluster's supervisor: %w", err)
