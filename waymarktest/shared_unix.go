@@ -338,7 +338,7 @@ func supervise(dir string) int {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	c, err := pgcluster.Start(ctx, &pgcluster.Options{Logf: logf})
+	c, err := pgcluster.Start(ctx, &pgcluster.Options{Logf: logf, TempDir: memoryDir()})
 	cancel()
 	if err != nil {
 		logf("%v", err)
