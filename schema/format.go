@@ -2,6 +2,8 @@ package schema
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -13,16 +15,16 @@ import (
 // tool.
 func (s *Snapshot) String() string {
 	var p printer
-	for _, x := range s.Schemas {
+	for _, x := range inOrder(s.Schemas) {
 		p.line(0, "schema %s owner %s", x.Name, x.Owner)
 		p.privileges(1, x.Privileges)
 		p.comment(1, x.Comment)
 	}
-	for _, x := range s.Extensions {
+	for _, x := range inOrder(s.Extensions) {
 		p.line(0, "extension %s version %s schema %s", x.Name, x.Version, x.Schema)
 		p.comment(1, x.Comment)
 	}
-	for _, x := range s.Types {
+	for _, x := range inOrder(s.Types) {
 		p.line(0, "type %s.%s %s%s owner %s", x.Schema, x.Name, x.Kind, prefixed(" ", x.Definition), x.Owner)
 		if x.Labels != nil {
 			labels := make([]string, len(x.Labels))
@@ -34,16 +36,16 @@ func (s *Snapshot) String() string {
 		for _, c := range x.Attributes {
 			p.column(1, "attribute", c)
 		}
-		for _, c := range x.Constraints {
+		for _, c := range inOrder(x.Constraints) {
 			p.constraint(1, c)
 		}
 		p.privileges(1, x.Privileges)
 		p.comment(1, x.Comment)
 	}
-	for _, x := range s.Relations {
+	for _, x := range inOrder(s.Relations) {
 		p.relation(x)
 	}
-	for _, x := range s.Sequences {
+	for _, x := range inOrder(s.Sequences) {
 		p.line(0, "sequence %s.%s %s start %d increment %d min %d max %d cache %d%s%s%s owner %s",
 			x.Schema, x.Name, x.Type, x.Start, x.Increment, x.Min, x.Max, x.Cache,
 			flag(x.Cycle, " cycle"), flag(x.Unlogged, " unlogged"), prefixed(" owned by ", x.OwnedBy)+flag(x.Identity, " (identity)"),
@@ -51,7 +53,7 @@ func (s *Snapshot) String() string {
 		p.privileges(1, x.Privileges)
 		p.comment(1, x.Comment)
 	}
-	for _, x := range s.Functions {
+	for _, x := range inOrder(s.Functions) {
 		p.line(0, "%s %s.%s(%s) owner %s", x.Kind, x.Schema, x.Name, x.Arguments, x.Owner)
 		p.text(1, x.Definition)
 		p.privileges(1, x.Privileges)
@@ -135,23 +137,23 @@ func (p *printer) relation(x Relation) {
 	for _, c := range x.Columns {
 		p.column(1, "column", c)
 	}
-	for _, c := range x.Constraints {
+	for _, c := range inOrder(x.Constraints) {
 		p.constraint(1, c)
 	}
-	for _, i := range x.Indexes {
+	for _, i := range inOrder(x.Indexes) {
 		p.line(1, "index %s%s%s: %s", i.Name, flag(!i.Valid, " (invalid)"), flag(i.Clustered, " (clustered)"), i.Definition)
 		p.comment(2, i.Comment)
 	}
-	for _, t := range x.Triggers {
+	for _, t := range inOrder(x.Triggers) {
 		p.line(1, "trigger %s%s: %s", t.Name, flag(t.Enabled != "origin", " ("+t.Enabled+")"), t.Definition)
 		p.comment(2, t.Comment)
 	}
-	for _, r := range x.Rules {
+	for _, r := range inOrder(x.Rules) {
 		p.line(1, "rule %s:", r.Name)
 		p.text(2, r.Definition)
 		p.comment(2, r.Comment)
 	}
-	for _, pol := range x.Policies {
+	for _, pol := range inOrder(x.Policies) {
 		kind := "permissive"
 		if !pol.Permissive {
 			kind = "restrictive"
@@ -175,6 +177,15 @@ func (p *printer) column(level int, what string, c Column) {
 func (p *printer) constraint(level int, c Constraint) {
 	p.line(level, "constraint %s %s: %s", c.Name, c.Kind, c.Definition)
 	p.comment(level+1, c.Comment)
+}
+
+// inOrder returns the values of m in the order of their keys.
+func inOrder[T any](m map[string]T) []T {
+	xs := make([]T, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		xs = append(xs, m[k])
+	}
+	return xs
 }
 
 // prefixed returns prefix+s, or "" when s is empty.

@@ -247,13 +247,13 @@ func read(ctx context.Context, tx pgx.Tx, o *Options) (*Snapshot, error) {
 		{"schemas", schemasSQL, func(r pgx.Rows) error {
 			var x Schema
 			err := r.Scan(&x.Name, &x.Owner, &x.Privileges, &x.Comment)
-			s.Schemas = append(s.Schemas, x)
+			put(&s.Schemas, x.Name, x)
 			return err
 		}},
 		{"extensions", extensionsSQL, func(r pgx.Rows) error {
 			var x Extension
 			err := r.Scan(&x.Name, &x.Version, &x.Schema, &x.Comment)
-			s.Extensions = append(s.Extensions, x)
+			put(&s.Extensions, x.Name, x)
 			return err
 		}},
 		{"types", typesSQL, func(r pgx.Rows) error {
@@ -322,9 +322,9 @@ func read(ctx context.Context, tx pgx.Tx, o *Options) (*Snapshot, error) {
 			}
 			x.Kind = constraintKinds[x.Kind]
 			if rel := relations[relid]; rel != nil {
-				rel.Constraints = append(rel.Constraints, x)
+				put(&rel.Constraints, x.Name, x)
 			} else if typ := domains[typid]; typ != nil {
-				typ.Constraints = append(typ.Constraints, x)
+				put(&typ.Constraints, x.Name, x)
 			}
 			return nil
 		}},
@@ -335,7 +335,7 @@ func read(ctx context.Context, tx pgx.Tx, o *Options) (*Snapshot, error) {
 				return err
 			}
 			if rel := relations[relid]; rel != nil {
-				rel.Indexes = append(rel.Indexes, x)
+				put(&rel.Indexes, x.Name, x)
 			}
 			return nil
 		}},
@@ -347,7 +347,7 @@ func read(ctx context.Context, tx pgx.Tx, o *Options) (*Snapshot, error) {
 			}
 			x.Enabled = triggerStates[x.Enabled]
 			if rel := relations[relid]; rel != nil {
-				rel.Triggers = append(rel.Triggers, x)
+				put(&rel.Triggers, x.Name, x)
 			}
 			return nil
 		}},
@@ -358,7 +358,7 @@ func read(ctx context.Context, tx pgx.Tx, o *Options) (*Snapshot, error) {
 				return err
 			}
 			if rel := relations[relid]; rel != nil {
-				rel.Rules = append(rel.Rules, x)
+				put(&rel.Rules, x.Name, x)
 			}
 			return nil
 		}},
@@ -371,7 +371,7 @@ func read(ctx context.Context, tx pgx.Tx, o *Options) (*Snapshot, error) {
 			}
 			x.Command = policyCommands[x.Command]
 			if rel := relations[relid]; rel != nil {
-				rel.Policies = append(rel.Policies, x)
+				put(&rel.Policies, x.Name, x)
 			}
 			return nil
 		}},
@@ -389,14 +389,14 @@ func read(ctx context.Context, tx pgx.Tx, o *Options) (*Snapshot, error) {
 				}
 				x.OwnedBy = ownerSchema + "." + ownerTable + "." + ownerColumn
 			}
-			s.Sequences = append(s.Sequences, x)
+			put(&s.Sequences, x.Schema+"."+x.Name, x)
 			return nil
 		}},
 		{"functions", functionsSQL, func(r pgx.Rows) error {
 			var x Function
 			err := r.Scan(&x.Schema, &x.Name, &x.Arguments, &x.Kind, &x.Definition, &x.Owner, &x.Privileges, &x.Comment)
 			x.Kind = functionKinds[x.Kind]
-			s.Functions = append(s.Functions, x)
+			put(&s.Functions, x.Schema+"."+x.Name+"("+x.Arguments+")", x)
 			return err
 		}},
 		{"default privileges", defaultPrivilegesSQL, func(r pgx.Rows) error {
@@ -419,10 +419,12 @@ func read(ctx context.Context, tx pgx.Tx, o *Options) (*Snapshot, error) {
 		}
 	}
 	for _, oid := range typeOrder {
-		s.Types = append(s.Types, *types[oid])
+		x := types[oid]
+		put(&s.Types, x.Schema+"."+x.Name, *x)
 	}
 	for _, oid := range relOrder {
-		s.Relations = append(s.Relations, *relations[oid])
+		x := relations[oid]
+		put(&s.Relations, x.Schema+"."+x.Name, *x)
 	}
 	s.normalize(o)
 	return s, nil
@@ -442,68 +444,56 @@ var (
 	defaultACLTypes   = map[string]string{"r": "tables", "S": "sequences", "f": "functions", "T": "types", "n": "schemas"}
 )
 
-// normalize sorts every list and turns empty slices into nil, so that
-// equal schemas give deeply equal snapshots.
+// normalize sorts every list and turns empty slices and maps into nil,
+// so that equal schemas give deeply equal snapshots.
 func (s *Snapshot) normalize(o *Options) {
-	sortBy(s.Schemas, func(x Schema) string { return x.Name })
-	for i := range s.Schemas {
-		s.Schemas[i].Privileges = sorted(s.Schemas[i].Privileges)
+	for k, x := range s.Schemas {
+		x.Privileges = sorted(x.Privileges)
+		s.Schemas[k] = x
 	}
-	sortBy(s.Extensions, func(x Extension) string { return x.Name })
-	sortBy(s.Types, func(x Type) string { return x.Schema + "\x00" + x.Name })
-	for i := range s.Types {
-		t := &s.Types[i]
+	for k, t := range s.Types {
 		t.Labels = nilIfEmpty(t.Labels)
 		t.Privileges = sorted(t.Privileges)
 		normalizeColumns(t.Attributes, false)
 		t.Attributes = nilIfEmpty(t.Attributes)
-		sortBy(t.Constraints, func(x Constraint) string { return x.Name })
-		t.Constraints = nilIfEmpty(t.Constraints)
+		s.Types[k] = t
 	}
-	sortBy(s.Relations, func(x Relation) string { return x.Schema + "\x00" + x.Name })
-	for i := range s.Relations {
-		r := &s.Relations[i]
+	for k, r := range s.Relations {
 		r.Inherits = nilIfEmpty(r.Inherits)
 		r.Options = sorted(r.Options)
 		r.Privileges = sorted(r.Privileges)
 		normalizeColumns(r.Columns, o.IgnoreColumnOrder)
 		r.Columns = nilIfEmpty(r.Columns)
-		sortBy(r.Constraints, func(x Constraint) string { return x.Name })
-		r.Constraints = nilIfEmpty(r.Constraints)
-		sortBy(r.Indexes, func(x Index) string { return x.Name })
-		r.Indexes = nilIfEmpty(r.Indexes)
-		sortBy(r.Triggers, func(x Trigger) string { return x.Name })
-		r.Triggers = nilIfEmpty(r.Triggers)
-		sortBy(r.Rules, func(x Rule) string { return x.Name })
-		r.Rules = nilIfEmpty(r.Rules)
-		sortBy(r.Policies, func(x Policy) string { return x.Name })
-		for j := range r.Policies {
-			r.Policies[j].Roles = sorted(r.Policies[j].Roles)
+		for name, p := range r.Policies {
+			p.Roles = sorted(p.Roles)
+			r.Policies[name] = p
 		}
-		r.Policies = nilIfEmpty(r.Policies)
+		s.Relations[k] = r
 	}
-	sortBy(s.Sequences, func(x Sequence) string { return x.Schema + "\x00" + x.Name })
-	for i := range s.Sequences {
-		s.Sequences[i].Privileges = sorted(s.Sequences[i].Privileges)
+	for k, x := range s.Sequences {
+		x.Privileges = sorted(x.Privileges)
+		s.Sequences[k] = x
 	}
-	sortBy(s.Functions, func(x Function) string { return x.Schema + "\x00" + x.Name + "\x00" + x.Arguments })
-	for i := range s.Functions {
-		s.Functions[i].Privileges = sorted(s.Functions[i].Privileges)
+	for k, x := range s.Functions {
+		x.Privileges = sorted(x.Privileges)
+		s.Functions[k] = x
 	}
 	sortBy(s.DefaultPrivileges, func(x DefaultPrivilege) string { return x.Role + "\x00" + x.Schema + "\x00" + x.ObjectType })
 	for i := range s.DefaultPrivileges {
 		s.DefaultPrivileges[i].Privileges = sorted(s.DefaultPrivileges[i].Privileges)
 	}
 	sortBy(s.Objects, func(x Object) string { return x.Type + "\x00" + x.Identity })
-
-	s.Schemas = nilIfEmpty(s.Schemas)
-	s.Extensions = nilIfEmpty(s.Extensions)
-	s.Types = nilIfEmpty(s.Types)
-	s.Relations = nilIfEmpty(s.Relations)
-	s.Sequences = nilIfEmpty(s.Sequences)
-	s.Functions = nilIfEmpty(s.Functions)
 	s.DefaultPrivileges = nilIfEmpty(s.DefaultPrivileges)
 	s.Objects = nilIfEmpty(s.Objects)
+}
+
+// put adds x to the map *m under key, making the map on first use: maps
+// without entries stay nil.
+func put[T any](m *map[string]T, key string, x T) {
+	if *m == nil {
+		*m = map[string]T{}
+	}
+	(*m)[key] = x
 }
 
 func normalizeColumns(cols []Column, byName bool) {

@@ -3,7 +3,8 @@
 //
 // A Snapshot describes what a database's migrations made, and nothing of
 // where or when: it holds no OIDs, no row counts, no sequence positions and
-// no database name, and every list in it is sorted. Two databases built by
+// no database name; its objects are in maps keyed by name and its lists
+// are sorted. Two databases built by
 // the same statements have equal snapshots, whatever their OIDs, the order
 // of independent statements, or the server's search_path. So snapshots
 // compare with go-cmp:
@@ -69,22 +70,32 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Snapshot is a database's schema. Every slice is sorted and nil when
-// empty, so that equal schemas give snapshots equal under cmp.Diff and
+// Snapshot is a database's schema. Named objects are in maps keyed by
+// their names, so that cmp.Diff names what differs ("public.users" and,
+// inside it, "users_email_idx"); every slice is sorted (columns and enum
+// labels are in their own order); and every empty map or slice is nil, so
+// that equal schemas give snapshots equal under cmp.Diff and
 // reflect.DeepEqual.
 type Snapshot struct {
-	Schemas    []Schema
-	Extensions []Extension
-	Types      []Type
-	// Relations holds tables, views and materialized views.
-	Relations []Relation
-	Sequences []Sequence
-	// Functions holds functions, procedures and aggregates.
-	Functions []Function
-	// DefaultPrivileges holds the ALTER DEFAULT PRIVILEGES settings.
+	// Schemas are keyed by name.
+	Schemas map[string]Schema
+	// Extensions are keyed by name.
+	Extensions map[string]Extension
+	// Types are keyed by "schema.name".
+	Types map[string]Type
+	// Relations holds tables, views and materialized views, keyed by
+	// "schema.name".
+	Relations map[string]Relation
+	// Sequences are keyed by "schema.name".
+	Sequences map[string]Sequence
+	// Functions holds functions, procedures and aggregates, keyed by
+	// "schema.name(arguments)".
+	Functions map[string]Function
+	// DefaultPrivileges holds the ALTER DEFAULT PRIVILEGES settings,
+	// sorted by role, schema and object type.
 	DefaultPrivileges []DefaultPrivilege
 	// Objects holds, by identity, the objects of the kinds the other
-	// fields do not cover.
+	// fields do not cover, sorted by type and identity.
 	Objects []Object
 }
 
@@ -118,8 +129,8 @@ type Type struct {
 	Labels []string
 	// Attributes are a composite type's attributes in order.
 	Attributes []Column
-	// Constraints are a domain's CHECK constraints.
-	Constraints []Constraint
+	// Constraints are a domain's CHECK constraints, keyed by name.
+	Constraints map[string]Constraint
 	Owner       string
 	Privileges  []string
 	Comment     string
@@ -157,12 +168,14 @@ type Relation struct {
 	ForceRowSecurity bool
 	// Columns are in the order of the table (attnum), or by name with
 	// Options.IgnoreColumnOrder.
-	Columns     []Column
-	Constraints []Constraint
-	Indexes     []Index
-	Triggers    []Trigger
-	Rules       []Rule
-	Policies    []Policy
+	Columns []Column
+	// Constraints, Indexes, Triggers, Rules and Policies are keyed by
+	// name.
+	Constraints map[string]Constraint
+	Indexes     map[string]Index
+	Triggers    map[string]Trigger
+	Rules       map[string]Rule
+	Policies    map[string]Policy
 	Owner       string
 	Privileges  []string
 	Comment     string

@@ -2,8 +2,10 @@ package schema_test
 
 import (
 	"context"
+	"maps"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -47,14 +49,10 @@ func everything(t *testing.T) (*pgxpool.Pool, *schema.Snapshot) {
 func TestReadEmptyDatabase(t *testing.T) {
 	t.Parallel()
 	s := read(t, waymarktest.Pool(t, nil, nil), nil)
-	var names []string
-	for _, x := range s.Schemas {
-		names = append(names, x.Name)
-	}
-	if diff := cmp.Diff([]string{"public"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"public"}, slices.Sorted(maps.Keys(s.Schemas))); diff != "" {
 		t.Errorf("schemas of a new database (-want +got):\n%s", diff)
 	}
-	if len(s.Extensions) != 1 || s.Extensions[0].Name != "plpgsql" {
+	if _, ok := s.Extensions["plpgsql"]; len(s.Extensions) != 1 || !ok {
 		t.Errorf("extensions = %+v; want plpgsql only", s.Extensions)
 	}
 	empty := &schema.Snapshot{Schemas: s.Schemas, Extensions: s.Extensions}
@@ -79,18 +77,17 @@ func find[T any](t *testing.T, xs []T, name string, nameOf func(T) string) T {
 	panic("unreachable")
 }
 
-func relName(r schema.Relation) string         { return r.Schema + "." + r.Name }
-func colName(c schema.Column) string           { return c.Name }
-func conName(c schema.Constraint) string       { return c.Name }
-func idxName(i schema.Index) string            { return i.Name }
-func typName(x schema.Type) string             { return x.Schema + "." + x.Name }
-func seqName(x schema.Sequence) string         { return x.Schema + "." + x.Name }
-func funcName(x schema.Function) string        { return x.Schema + "." + x.Name + "(" + x.Arguments + ")" }
+// get returns m[key], or fails the test.
+func get[T any](t *testing.T, m map[string]T, key string) T {
+	t.Helper()
+	x, ok := m[key]
+	if !ok {
+		t.Fatalf("no %s among %q", key, slices.Sorted(maps.Keys(m)))
+	}
+	return x
+}
+
 func objName(x schema.Object) string           { return x.Type + " " + x.Identity }
-func schemaName(x schema.Schema) string        { return x.Name }
-func trigName(x schema.Trigger) string         { return x.Name }
-func polName(x schema.Policy) string           { return x.Name }
-func ruleName(x schema.Rule) string            { return x.Name }
 func defPriv(x schema.DefaultPrivilege) string { return x.Role + " " + x.Schema + " " + x.ObjectType }
 
 // TestReadEverything checks that each kind of object the package doc
@@ -99,12 +96,12 @@ func TestReadEverything(t *testing.T) {
 	t.Parallel()
 	_, s := everything(t)
 
-	app := find(t, s.Schemas, "app", schemaName)
+	app := get(t, s.Schemas, "app")
 	if app.Comment != "the application" || !contains(app.Privileges, "waymark_schema_reader=U/") {
 		t.Errorf("schema app = %+v", app)
 	}
 
-	users := find(t, s.Relations, "app.users", relName)
+	users := get(t, s.Relations, "app.users")
 	if users.Kind != "table" || users.Comment != "people" || !users.RowSecurity || users.ForceRowSecurity ||
 		users.ReplicaIdentity != "full" || !reflect.DeepEqual(users.Options, []string{"fillfactor=70"}) ||
 		!contains(users.Privileges, "waymark_schema_reader=r/") {
@@ -127,98 +124,98 @@ func TestReadEverything(t *testing.T) {
 	if p := users.Columns[2].Privileges; len(p) != 1 || !strings.HasPrefix(p[0], "waymark_schema_reader=w/") {
 		t.Errorf("privileges of column name = %q; want UPDATE (w) for waymark_schema_reader", p)
 	}
-	if c := find(t, users.Constraints, "users_name_check", conName); c.Kind != "check" || c.Definition != "CHECK ((name <> ''::text))" {
+	if c := get(t, users.Constraints, "users_name_check"); c.Kind != "check" || c.Definition != "CHECK ((name <> ''::text))" {
 		t.Errorf("constraint users_name_check = %+v", c)
 	}
-	if i := find(t, users.Indexes, "users_mood_idx", idxName); !i.Valid ||
+	if i := get(t, users.Indexes, "users_mood_idx"); !i.Valid ||
 		i.Definition != "CREATE INDEX users_mood_idx ON app.users USING btree (mood) WHERE (mood IS NOT NULL)" {
 		t.Errorf("index users_mood_idx = %+v", i)
 	}
-	if i := find(t, users.Indexes, "users_name_idx", idxName); !i.Clustered || i.Comment != "for search" {
+	if i := get(t, users.Indexes, "users_name_idx"); !i.Clustered || i.Comment != "for search" {
 		t.Errorf("index users_name_idx = %+v", i)
 	}
-	if tr := find(t, users.Triggers, "users_touch", trigName); tr.Enabled != "disabled" ||
+	if tr := get(t, users.Triggers, "users_touch"); tr.Enabled != "disabled" ||
 		!strings.Contains(tr.Definition, "EXECUTE FUNCTION app.touch()") {
 		t.Errorf("trigger users_touch = %+v", tr)
 	}
-	if p := find(t, users.Policies, "users_self", polName); p.Permissive || p.Command != "UPDATE" ||
+	if p := get(t, users.Policies, "users_self"); p.Permissive || p.Command != "UPDATE" ||
 		!reflect.DeepEqual(p.Roles, []string{"waymark_schema_reader"}) || p.Using == "" || p.WithCheck == "" {
 		t.Errorf("policy users_self = %+v", p)
 	}
 
-	orders := find(t, s.Relations, "app.orders", relName)
-	if c := find(t, orders.Constraints, "orders_user_id_fkey", conName); c.Kind != "foreign key" ||
+	orders := get(t, s.Relations, "app.orders")
+	if c := get(t, orders.Constraints, "orders_user_id_fkey"); c.Kind != "foreign key" ||
 		c.Definition != "FOREIGN KEY (user_id) REFERENCES app.users(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED" {
 		t.Errorf("constraint orders_user_id_fkey = %+v", c)
 	}
-	if c := find(t, orders.Constraints, "orders_no_overlap", conName); c.Kind != "exclusion" {
+	if c := get(t, orders.Constraints, "orders_no_overlap"); c.Kind != "exclusion" {
 		t.Errorf("constraint orders_no_overlap = %+v", c)
 	}
-	if r := find(t, s.Relations, "app.scratch", relName); !r.Unlogged || len(r.Rules) != 1 ||
-		!strings.Contains(find(t, r.Rules, "scratch_ignore", ruleName).Definition, "DO INSTEAD NOTHING") {
+	if r := get(t, s.Relations, "app.scratch"); !r.Unlogged || len(r.Rules) != 1 ||
+		!strings.Contains(get(t, r.Rules, "scratch_ignore").Definition, "DO INSTEAD NOTHING") {
 		t.Errorf("table app.scratch = %+v", r)
 	}
-	if r := find(t, s.Relations, "app.events", relName); r.Kind != "partitioned table" || r.PartitionKey != "RANGE (at)" {
+	if r := get(t, s.Relations, "app.events"); r.Kind != "partitioned table" || r.PartitionKey != "RANGE (at)" {
 		t.Errorf("table app.events = %+v", r)
 	}
-	if r := find(t, s.Relations, "app.events_2024", relName); !reflect.DeepEqual(r.Inherits, []string{"app.events"}) ||
+	if r := get(t, s.Relations, "app.events_2024"); !reflect.DeepEqual(r.Inherits, []string{"app.events"}) ||
 		r.PartitionBound != "FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')" {
 		t.Errorf("partition app.events_2024 = %+v", r)
 	}
-	if r := find(t, s.Relations, "app.child", relName); !reflect.DeepEqual(r.Inherits, []string{"app.base"}) {
+	if r := get(t, s.Relations, "app.child"); !reflect.DeepEqual(r.Inherits, []string{"app.base"}) {
 		t.Errorf("table app.child = %+v", r)
 	}
-	if r := find(t, s.Relations, "app.user_names", relName); r.Kind != "view" ||
+	if r := get(t, s.Relations, "app.user_names"); r.Kind != "view" ||
 		!strings.Contains(r.Definition, "FROM app.users") || !reflect.DeepEqual(r.Options, []string{"security_barrier=true"}) {
 		t.Errorf("view app.user_names = %+v", r)
 	}
-	if r := find(t, s.Relations, "app.user_count", relName); r.Kind != "materialized view" || len(r.Indexes) != 1 {
+	if r := get(t, s.Relations, "app.user_count"); r.Kind != "materialized view" || len(r.Indexes) != 1 {
 		t.Errorf("materialized view app.user_count = %+v", r)
 	}
 
-	if x := find(t, s.Types, "app.mood", typName); x.Kind != "enum" || !reflect.DeepEqual(x.Labels, []string{"sad", "ok", "happy"}) ||
+	if x := get(t, s.Types, "app.mood"); x.Kind != "enum" || !reflect.DeepEqual(x.Labels, []string{"sad", "ok", "happy"}) ||
 		x.Comment != "how it went" {
 		t.Errorf("type app.mood = %+v", x)
 	}
-	if x := find(t, s.Types, "app.positive", typName); x.Kind != "domain" || x.Definition != "integer NOT NULL DEFAULT 1" ||
-		len(x.Constraints) != 1 || x.Constraints[0].Definition != "CHECK ((VALUE > 0))" {
+	if x := get(t, s.Types, "app.positive"); x.Kind != "domain" || x.Definition != "integer NOT NULL DEFAULT 1" ||
+		len(x.Constraints) != 1 || x.Constraints["positive_check"].Definition != "CHECK ((VALUE > 0))" {
 		t.Errorf("type app.positive = %+v", x)
 	}
-	if x := find(t, s.Types, "app.code", typName); x.Definition != `text COLLATE pg_catalog."C"` {
+	if x := get(t, s.Types, "app.code"); x.Definition != `text COLLATE pg_catalog."C"` {
 		t.Errorf("type app.code = %+v", x)
 	}
-	if x := find(t, s.Types, "app.pair", typName); x.Kind != "composite" || len(x.Attributes) != 2 || x.Attributes[1].Collation == "" {
+	if x := get(t, s.Types, "app.pair"); x.Kind != "composite" || len(x.Attributes) != 2 || x.Attributes[1].Collation == "" {
 		t.Errorf("type app.pair = %+v", x)
 	}
-	if x := find(t, s.Types, "app.floatrange", typName); x.Kind != "range" || !strings.HasPrefix(x.Definition, "subtype double precision") {
+	if x := get(t, s.Types, "app.floatrange"); x.Kind != "range" || !strings.HasPrefix(x.Definition, "subtype double precision") {
 		t.Errorf("type app.floatrange = %+v", x)
 	}
 	if len(s.Types) != 5 {
 		t.Errorf("%d types; want the 5 of the file (no array, row or multirange types)", len(s.Types))
 	}
 
-	if x := find(t, s.Sequences, "app.counter", seqName); x.Type != "integer" || x.Start != 10 || x.Increment != 5 ||
+	if x := get(t, s.Sequences, "app.counter"); x.Type != "integer" || x.Start != 10 || x.Increment != 5 ||
 		x.Min != 10 || x.Max != 1000 || x.Cache != 2 || !x.Cycle || x.OwnedBy != "" {
 		t.Errorf("sequence app.counter = %+v", x)
 	}
-	if x := find(t, s.Sequences, "app.users_id_seq", seqName); x.OwnedBy != "app.users.id" || !x.Identity {
+	if x := get(t, s.Sequences, "app.users_id_seq"); x.OwnedBy != "app.users.id" || !x.Identity {
 		t.Errorf("sequence app.users_id_seq = %+v", x)
 	}
-	if x := find(t, s.Sequences, "app.users_serial_no_seq", seqName); x.OwnedBy != "app.users.serial_no" || x.Identity {
+	if x := get(t, s.Sequences, "app.users_serial_no_seq"); x.OwnedBy != "app.users.serial_no" || x.Identity {
 		t.Errorf("sequence app.users_serial_no_seq = %+v", x)
 	}
 
-	if x := find(t, s.Functions, "app.add(a integer, b integer)", funcName); x.Kind != "function" || x.Comment != "adds" ||
+	if x := get(t, s.Functions, "app.add(a integer, b integer)"); x.Kind != "function" || x.Comment != "adds" ||
 		!strings.Contains(x.Definition, "BEGIN ATOMIC") || contains(x.Privileges, "=X/") {
 		t.Errorf("function app.add = %+v", x)
 	}
-	if x := find(t, s.Functions, "app.touch()", funcName); !strings.Contains(x.Definition, "NEW.name := coalesce(NEW.name, 'x');") {
+	if x := get(t, s.Functions, "app.touch()"); !strings.Contains(x.Definition, "NEW.name := coalesce(NEW.name, 'x');") {
 		t.Errorf("function app.touch = %+v", x)
 	}
-	if x := find(t, s.Functions, "app.noop()", funcName); x.Kind != "procedure" {
+	if x := get(t, s.Functions, "app.noop()"); x.Kind != "procedure" {
 		t.Errorf("procedure app.noop = %+v", x)
 	}
-	if x := find(t, s.Functions, "app.total(integer)", funcName); x.Kind != "aggregate" ||
+	if x := get(t, s.Functions, "app.total(integer)"); x.Kind != "aggregate" ||
 		!strings.Contains(x.Definition, "SFUNC = int4pl(integer,integer)") {
 		t.Errorf("aggregate app.total = %+v", x)
 	}
@@ -299,13 +296,7 @@ CREATE TABLE history (id serial PRIMARY KEY);
 CREATE TABLE other.history (id int);
 CREATE TABLE other.kept (id int);`)
 	names := func(s *schema.Snapshot) (rels, seqs []string) {
-		for _, r := range s.Relations {
-			rels = append(rels, relName(r))
-		}
-		for _, x := range s.Sequences {
-			seqs = append(seqs, seqName(x))
-		}
-		return rels, seqs
+		return slices.Sorted(maps.Keys(s.Relations)), slices.Sorted(maps.Keys(s.Sequences))
 	}
 	tests := []struct {
 		exclude    []string
@@ -362,7 +353,7 @@ WHERE name IN ('citext', 'pgcrypto', 'hstore', 'pg_trgm') ORDER BY name LIMIT 1`
 	if diff := cmp.Diff(&want, after); diff != "" {
 		t.Errorf("CREATE EXTENSION %s changed more than the extensions (-want +got):\n%s", ext, diff)
 	}
-	find(t, after.Extensions, ext, func(e schema.Extension) string { return e.Name })
+	get(t, after.Extensions, ext)
 }
 
 func TestString(t *testing.T) {
