@@ -20,8 +20,8 @@ type Options struct {
 	// from an empty database. Default: the zero Target, plan.Latest().
 	Target plan.Target
 	// Backend configures the history table the migrations are recorded
-	// in, as the service configures it (its Logger is not used). Default:
-	// nil, the defaults of pgxbackend.Options.
+	// in, and the lock, as the service configures them. Default: nil, the
+	// defaults of pgxbackend.Options.
 	Backend *pgxbackend.Options
 }
 

@@ -22,9 +22,9 @@ import (
 // RoundTripOptions configure [RoundTrip] and [CheckRoundTrip]. A nil
 // *RoundTripOptions means the defaults.
 type RoundTripOptions struct {
-	// Backend configures the history table, as the service configures it
-	// (its Logger is used). The history table is left out of the
-	// snapshots. Default: nil, the defaults of pgxbackend.Options.
+	// Backend configures the history table and the lock, as the service
+	// configures them. The history table and the lease table are left out
+	// of the snapshots. Default: nil, the defaults of pgxbackend.Options.
 	Backend *pgxbackend.Options
 	// Schema configures the snapshots that are compared: more tables to
 	// leave out, or IgnoreColumnOrder. Default: nil.
@@ -124,8 +124,8 @@ func RoundTrip(t testing.TB, set *source.Set, opts *RoundTripOptions) *Report {
 // script and requires the schema read before; it then applies the up
 // script again and requires the schema the first up gave. A version
 // without a down script is applied and listed as irreversible. Scripts
-// run through execute.Migrate, as in production, and the history table is
-// left out of the comparison.
+// run through execute.Migrate, as in production, and waymark's own tables
+// (history and lease) are left out of the comparison.
 //
 // It stops at the first problem and returns it as a *[RoundTripError],
 // with the report of the versions checked before it. It leaves the
@@ -139,7 +139,7 @@ func CheckRoundTrip(ctx context.Context, pool *pgxpool.Pool, set *source.Set, op
 	if o.Schema != nil {
 		so = *o.Schema
 	}
-	so.ExcludeTables = append([]string{historyTable(o.Backend)}, so.ExcludeTables...)
+	so.ExcludeTables = append(waymarkTables(o.Backend), so.ExcludeTables...)
 	rep := &Report{}
 	// Snapshots are read on a connection of their own: the pool's
 	// connections that ran migration SQL are closed, and a new connection
@@ -177,8 +177,9 @@ func CheckRoundTrip(ctx context.Context, pool *pgxpool.Pool, set *source.Set, op
 	return rep, nil
 }
 
-// historyTable names the history table for schema.Options.ExcludeTables.
-func historyTable(opts *pgxbackend.Options) string {
+// waymarkTables names waymark's own tables, the history table and the
+// lease table, for schema.Options.ExcludeTables.
+func waymarkTables(opts *pgxbackend.Options) []string {
 	var o pgxbackend.Options
 	if opts != nil {
 		o = *opts
@@ -186,10 +187,13 @@ func historyTable(opts *pgxbackend.Options) string {
 	if o.Table == "" {
 		o.Table = pgxbackend.DefaultTable
 	}
+	tables := []string{o.Table, pgxbackend.LeaseTable}
 	if o.Schema != "" {
-		return o.Schema + "." + o.Table
+		for i, t := range tables {
+			tables[i] = o.Schema + "." + t
+		}
 	}
-	return o.Table
+	return tables
 }
 
 type roundTrip struct {

@@ -126,7 +126,8 @@ func TestTemplateName(t *testing.T) {
 	}{
 		{"the same set again", templateName(testsets.Map(t, files), 2, nil), true},
 		{"default options spelt out", templateName(set, 2, &pgxbackend.Options{Table: pgxbackend.DefaultTable}), true},
-		{"a logger", templateName(set, 2, &pgxbackend.Options{Logger: nil}), true},
+		{"a lease TTL", templateName(set, 2, &pgxbackend.Options{LeaseTTL: time.Minute}), true},
+		{"a lease for the lock", templateName(set, 2, &pgxbackend.Options{Lock: pgxbackend.LockLease}), false},
 		{"an edited down script", templateName(edited("v1_a.down.sql", "DROP TABLE a; -- edited"), 2, nil), true},
 		{"a version above the target", templateName(edited("v3_c.up.sql", "SELECT 1;"), 2, nil), true},
 		{"an edited up script", templateName(edited("v2_b.up.sql", "CREATE TABLE b (id bigint);"), 2, nil), false},

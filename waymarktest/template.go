@@ -70,6 +70,7 @@ func templateName(set *source.Set, target int64, opts *pgxbackend.Options) strin
 	field(o.Schema)
 	field(o.Table)
 	field(o.AppKey)
+	field(o.Lock.String()) // a lease makes the lease table
 	field(fmt.Sprint(target))
 	for _, m := range set.Migrations() {
 		if m.Version > target {
