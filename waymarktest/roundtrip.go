@@ -221,10 +221,7 @@ func (rt *roundTrip) run(ctx context.Context, rep *Report) error {
 			e.Step, e.Err = step, err
 			return e
 		}
-		if err := rt.migrate(ctx, plan.To(m.Version)); err != nil {
-			return fail("up", err)
-		}
-		first, err := schema.Read(ctx, rt.reader, rt.schema)
+		first, err := rt.apply(ctx, plan.To(m.Version))
 		if err != nil {
 			return fail("up", err)
 		}
@@ -243,10 +240,7 @@ func (rt *roundTrip) run(ctx context.Context, rep *Report) error {
 				return fail("seed", err)
 			}
 		}
-		if err := rt.migrate(ctx, plan.DownTo(prev)); err != nil {
-			return fail("down", err)
-		}
-		afterDown, err := schema.Read(ctx, rt.reader, rt.schema)
+		afterDown, err := rt.apply(ctx, plan.DownTo(prev))
 		if err != nil {
 			return fail("down", err)
 		}
@@ -265,10 +259,7 @@ func (rt *roundTrip) run(ctx context.Context, rep *Report) error {
 			}
 		}
 
-		if err := rt.migrate(ctx, plan.To(m.Version)); err != nil {
-			return fail("up again", err)
-		}
-		second, err := schema.Read(ctx, rt.reader, rt.schema)
+		second, err := rt.apply(ctx, plan.To(m.Version))
 		if err != nil {
 			return fail("up again", err)
 		}
@@ -285,9 +276,12 @@ func (rt *roundTrip) run(ctx context.Context, rep *Report) error {
 	return nil
 }
 
-func (rt *roundTrip) migrate(ctx context.Context, target plan.Target) error {
-	_, err := execute.Migrate(ctx, rt.db, rt.set, target, nil)
-	return err
+// apply migrates the database to target and reads its schema.
+func (rt *roundTrip) apply(ctx context.Context, target plan.Target) (*schema.Snapshot, error) {
+	if _, err := execute.Migrate(ctx, rt.db, rt.set, target, nil); err != nil {
+		return nil, err
+	}
+	return schema.Read(ctx, rt.reader, rt.schema)
 }
 
 // seedRows runs Seed for version and returns how many rows it added to
