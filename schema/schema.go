@@ -49,7 +49,12 @@
 // extension itself is listed), the database object itself and its settings,
 // roles, tablespaces and everything else shared by the whole cluster, and
 // NOT NULL constraints as pg_constraint rows (PostgreSQL 18 keeps them
-// there too; [Column].NotNull says the same on every version).
+// there too; [Column].NotNull says the same on every version). Not read
+// either: the options of foreign tables, servers and wrappers, per-column
+// storage, statistics targets and attribute options, security labels,
+// user mappings (only superusers may read them), which tables a
+// publication holds, whether a rule is enabled or a materialized view
+// populated, and the members of operator classes and families.
 //
 // # Versions
 //

@@ -126,7 +126,7 @@ func TestRoundTripCatches(t *testing.T) {
 			"CREATE VIEW emails AS SELECT email FROM users;",
 			"SELECT 1;",
 			"DROP VIEW emails;",
-			[]string{`"emails"`, "SELECT users.email"}},
+			[]string{`"emails"`, "FROM public.users"}},
 		{"sequence",
 			"CREATE SEQUENCE tickets START 100;",
 			"SELECT 1;",
