@@ -44,8 +44,10 @@
 // without any. A test process that crashes or is killed holds no one up:
 // its claim on the cluster is a file lock, which the system releases. When
 // the tests run as root the server runs as the unprivileged user postgres
-// (or nobody). The cluster needs a unix system; elsewhere, set
-// WAYMARK_TEST_DATABASE_URL.
+// (or nobody). A supervisor that is killed takes the server with it (on
+// Linux) but leaves the cluster's files; the next supervisor removes those
+// in /dev/shm once they are ten minutes old. The cluster needs a unix
+// system; elsewhere, set WAYMARK_TEST_DATABASE_URL.
 //
 // # A database per test
 //

@@ -156,8 +156,10 @@ func TestTemplateBuildFailure(t *testing.T) {
 		}
 	}
 	name := templateName(set, 4, nil)
-	if dbExists(t, name) {
-		t.Errorf("template %s exists after its build failed", name)
+	for _, db := range []string{name, name + buildSuffix} {
+		if dbExists(t, db) {
+			t.Errorf("database %s exists after the template's build failed", db)
+		}
 	}
 }
 

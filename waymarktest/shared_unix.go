@@ -296,11 +296,7 @@ func startSupervisor(ctx context.Context, dir string) (*clusterState, error) {
 	for {
 		if st, err := readState(dir); err == nil {
 			if st.Error != "" {
-				err := errors.New(st.Error)
-				if st.NotFound {
-					err = fmt.Errorf("%w: %s", pgcluster.ErrNotFound, strings.TrimPrefix(st.Error, pgcluster.ErrNotFound.Error()+": "))
-				}
-				return nil, err
+				return nil, &startError{st.Error, st.NotFound}
 			}
 			return st, nil
 		}
@@ -317,6 +313,59 @@ func startSupervisor(ctx context.Context, dir string) (*clusterState, error) {
 		case <-tick.C:
 		}
 	}
+}
+
+// startError is why the supervisor could not start the cluster, as it
+// wrote it in the state file.
+type startError struct {
+	msg      string
+	notFound bool // the error wrapped pgcluster.ErrNotFound
+}
+
+func (e *startError) Error() string { return e.msg }
+
+// Is reports whether target is pgcluster.ErrNotFound and the supervisor's
+// error wrapped it.
+func (e *startError) Is(target error) bool { return e.notFound && target == pgcluster.ErrNotFound }
+
+// staleAge is how old a cluster directory without a running server must be
+// before sweepStale removes it (a cluster being created has no server
+// yet, for a few seconds).
+const staleAge = 10 * time.Minute
+
+// sweepStale removes the cluster directories in base (pgcluster's
+// waymark-pg-*) that are older than staleAge and whose server is not
+// running: those a supervisor that was killed left behind, which in
+// /dev/shm hold memory until the machine restarts.
+func sweepStale(base string, now time.Time, logf func(string, ...any)) {
+	dirs, _ := filepath.Glob(filepath.Join(base, "waymark-pg-*"))
+	for _, dir := range dirs {
+		fi, err := os.Stat(dir)
+		if err != nil || !fi.IsDir() || now.Sub(fi.ModTime()) < staleAge || serverRunning(dir) {
+			continue
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			logf("remove the stale cluster %s: %v", dir, err)
+			continue
+		}
+		logf("removed the stale cluster %s", dir)
+	}
+}
+
+// serverRunning reports whether the cluster in dir has a server process:
+// the PID on the first line of data/postmaster.pid is alive.
+func serverRunning(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "data", "postmaster.pid"))
+	if err != nil {
+		return false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || pid <= 0 {
+		return false
+	}
+	err = syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // supervise is the supervisor process's main function.
@@ -338,7 +387,11 @@ func supervise(dir string) int {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	c, err := pgcluster.Start(ctx, &pgcluster.Options{Logf: logf, TempDir: memoryDir()})
+	base := memoryDir()
+	if base != "" {
+		sweepStale(base, time.Now(), logf)
+	}
+	c, err := pgcluster.Start(ctx, &pgcluster.Options{Logf: logf, TempDir: base})
 	cancel()
 	if err != nil {
 		logf("%v", err)

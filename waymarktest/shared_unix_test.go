@@ -5,9 +5,11 @@ package waymarktest
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -194,5 +196,53 @@ func waitStopped(t *testing.T, quoted, key string) {
 				cfg.Host, pingErr, registry, regErr)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestSweepStale(t *testing.T) {
+	base := t.TempDir()
+	exited := exec.Command("true")
+	if err := exited.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := fmt.Sprint(exited.Process.Pid)
+	now := time.Now()
+	mk := func(name, pid string, age time.Duration) string {
+		dir := filepath.Join(base, name)
+		if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if pid != "" {
+			if err := os.WriteFile(filepath.Join(dir, "data", "postmaster.pid"), []byte(pid+"\n/data\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chtimes(dir, now.Add(-age), now.Add(-age)); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	want := map[string]bool{ // still there after the sweep
+		mk("waymark-pg-dead", dead, time.Hour):                       false,
+		mk("waymark-pg-never-started", "", time.Hour):                false,
+		mk("waymark-pg-running", fmt.Sprint(os.Getpid()), time.Hour): true,
+		mk("waymark-pg-starting", "", time.Minute):                   true,
+		mk("not-a-cluster", "", time.Hour):                           true,
+	}
+	sweepStale(base, now, t.Logf)
+	for dir, kept := range want {
+		if _, err := os.Stat(dir); (err == nil) != kept {
+			t.Errorf("%s: kept %v, want %v", filepath.Base(dir), err == nil, kept)
+		}
+	}
+}
+
+func TestStartError(t *testing.T) {
+	missing := &startError{"pgcluster: PostgreSQL server binaries (initdb, postgres) not found on PATH", true}
+	if !errors.Is(missing, pgcluster.ErrNotFound) || !binariesMissing(missing) || missing.Error() != missing.msg {
+		t.Errorf("%v: not ErrNotFound", missing)
+	}
+	if other := (&startError{"initdb: exit status 1", false}); errors.Is(other, pgcluster.ErrNotFound) {
+		t.Errorf("%v is ErrNotFound", other)
 	}
 }

@@ -175,6 +175,7 @@ func (s *server) ensureTemplate(ctx context.Context, name string, set *source.Se
 		return false, fmt.Errorf("waymarktest: template %s: %w", name, err)
 	}
 	if err := migrate(ctx, s.connString(build), set, target, opts); err != nil {
+		s.dropDB(context.WithoutCancel(ctx), build) // the next builder would drop it too
 		return false, fmt.Errorf("waymarktest: build template of %d migrations up to version %d: %w", set.Len(), target, err)
 	}
 	// No session may stay connected to a template: CREATE DATABASE would
