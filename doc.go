@@ -69,5 +69,12 @@
 // every backend passes; [github.com/waymarkdb/waymark/plan/plantest] builds
 // database states for tests that plan without a database.
 //
+// For a service's own tests: [github.com/waymarkdb/waymark/waymarktest]
+// gives each test a new database at a version of its migration set (a
+// clone of a template built once) and checks that every down script
+// undoes its up script; [github.com/waymarkdb/waymark/schema] reads a
+// database's schema into a comparable, printable snapshot, which that
+// check compares.
+//
 // This package itself holds only documentation and examples.
 package waymark

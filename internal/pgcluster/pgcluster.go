@@ -103,6 +103,11 @@ type Options struct {
 	// whose cost includes flushing commits to disk. Default false: the
 	// fast, crash-unsafe settings of the package doc.
 	Durable bool
+
+	// TempDir is the directory to make the cluster's directory in, such
+	// as /dev/shm to keep the cluster in memory. Default: os.TempDir(),
+	// or /tmp (see Start).
+	TempDir string
 }
 
 // Cluster is a running throwaway PostgreSQL server. Its methods are safe for
@@ -154,7 +159,7 @@ func Start(ctx context.Context, opts *Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := makeDir(cred)
+	dir, err := makeDir(cred, opts.TempDir)
 	if err != nil {
 		return nil, err
 	}
@@ -430,13 +435,15 @@ func childCredential() (*syscall.Credential, error) {
 // file name ("/.s.PGSQL.65535") in a unix socket path (107 bytes on Linux).
 const maxSocketDir = 107 - len("/.s.PGSQL.65535")
 
-// makeDir creates the cluster's temporary directory and gives it to cred's
-// user, if any.
-func makeDir(cred *syscall.Credential) (string, error) {
-	base := os.TempDir()
+// makeDir creates the cluster's temporary directory in base (default: see
+// Start) and gives it to cred's user, if any.
+func makeDir(cred *syscall.Credential, base string) (string, error) {
 	const pattern = "waymark-pg-*"
-	if len(base)+len(pattern)+12 > maxSocketDir || (cred != nil && !traversable(base)) {
-		base = "/tmp"
+	if base == "" {
+		base = os.TempDir()
+		if len(base)+len(pattern)+12 > maxSocketDir || (cred != nil && !traversable(base)) {
+			base = "/tmp"
+		}
 	}
 	dir, err := os.MkdirTemp(base, pattern)
 	if err != nil {
