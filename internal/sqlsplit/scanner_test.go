@@ -107,3 +107,25 @@ func TestTokenIs(t *testing.T) {
 		}
 	}
 }
+
+func TestTokenIdent(t *testing.T) {
+	for _, tt := range []struct {
+		tok    Token
+		want   string
+		wantOK bool
+	}{
+		{Token{Kind: Word, Text: "Users"}, "users", true},
+		{Token{Kind: Word, Text: "orders_2024"}, "orders_2024", true},
+		{Token{Kind: Word, Text: "Stra\u00dfe"}, "stra\u00dfe", true}, // non-ASCII letters are kept, as the server does in UTF-8
+		{Token{Kind: QuotedIdent, Text: `"Users"`}, "Users", true},
+		{Token{Kind: QuotedIdent, Text: `"a""b"`}, `a"b`, true},
+		{Token{Kind: QuotedIdent, Text: `""""`}, `"`, true},
+		{Token{Kind: String, Text: `'users'`}, "", false},
+		{Token{Kind: Op, Text: "."}, "", false},
+	} {
+		got, ok := tt.tok.Ident()
+		if got != tt.want || ok != tt.wantOK {
+			t.Errorf("%+v.Ident() = %q, %v; want %q, %v", tt.tok, got, ok, tt.want, tt.wantOK)
+		}
+	}
+}
