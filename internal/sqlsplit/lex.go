@@ -263,7 +263,11 @@ func keyword(w, kw string) bool {
 		return false
 	}
 	for i := 0; i < len(w); i++ {
-		if w[i]|0x20 != kw[i] {
+		c := w[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != kw[i] {
 			return false
 		}
 	}

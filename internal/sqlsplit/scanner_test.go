@@ -101,6 +101,10 @@ func TestTokenIs(t *testing.T) {
 		{Token{Kind: QuotedIdent, Text: `"begin"`}, "begin", false},
 		{Token{Kind: Word, Text: "beginning"}, "begin", false},
 		{Token{Kind: Word, Text: "ca\u017fe"}, "case", false},
+		{Token{Kind: Word, Text: "LOCK_TIMEOUT"}, "lock_timeout", true},
+		{Token{Kind: Word, Text: "lock_timeout"}, "lock_timeout", true},
+		{Token{Kind: Word, Text: "lock\x7ftimeout"}, "lock_timeout", false},
+		{Token{Kind: Word, Text: "a1"}, "a1", true},
 	} {
 		if got := tt.tok.Is(tt.kw); got != tt.want {
 			t.Errorf("%+v.Is(%q) = %v, want %v", tt.tok, tt.kw, got, tt.want)
