@@ -46,13 +46,15 @@ func (k *checker) alterTable(c *cursor) {
 	case c.accept("detach", "partition"):
 		p, _ := c.name()
 		switch {
-		case c.is("concurrently"):
-			k.noTransactionRule(c.peek(), "DETACH PARTITION ... CONCURRENTLY")
+		case c.is("concurrently"), c.is("finalize"):
+			// The parent is locked SHARE UPDATE EXCLUSIVE; the partition,
+			// once queries through the parent no longer see it, ACCESS
+			// EXCLUSIVE.
+			if c.is("concurrently") {
+				k.noTransactionRule(c.peek(), "DETACH PARTITION ... CONCURRENTLY")
+			}
 			k.lockOn(n, ShareUpdateExclusive)
-			k.lockOn(p, ShareUpdateExclusive)
-		case c.accept("finalize"):
-			k.lockOn(n, ShareUpdateExclusive)
-			k.lockOn(p, ShareUpdateExclusive)
+			k.lockOn(p, AccessExclusive)
 		default:
 			k.lockOn(n, AccessExclusive)
 			k.lockOn(p, AccessExclusive)
@@ -515,6 +517,9 @@ func (k *checker) alterType(n Name, t *relation, col string, cl *column, a *curs
 	if using != nil && !usesOnly(using, col) {
 		conv = convRewrite
 	}
+	if conv == convTimeZone && k.utc.on {
+		conv = convNoRewrite
+	}
 	predicts := []Effect{lockEffect(n, AccessExclusive), rewriteEffect(n)}
 	switch conv {
 	case convNoRewrite:
@@ -539,7 +544,7 @@ func (k *checker) alterType(n Name, t *relation, col string, cl *column, a *curs
 		k.effect(Rewrite, n)
 		k.effect(Scan, n)
 		k.find(RuleAlterType, at, fmt.Sprintf("ALTER COLUMN %s TYPE %s to %s rewrites %s under ACCESS EXCLUSIVE unless the session's TimeZone is UTC",
-			quoteIdent(col), old, newType, n), "run it with SET LOCAL TimeZone = 'UTC' before it, so the server can skip the rewrite, and accept this finding", predicts...)
+			quoteIdent(col), old, newType, n), "SET LOCAL TimeZone = 'UTC' before it: the server then skips the rewrite (and this finding goes away); mind that existing values are read as UTC", predicts...)
 	}
 }
 

@@ -21,8 +21,8 @@ type checker struct {
 	// The script being read.
 	script   *source.Script
 	created  map[string]bool // relations created by earlier statements of the script
-	timeout  bool            // a lock_timeout is in force
-	local    bool            // it was set with SET LOCAL inside the script's own transaction
+	timeout  setting         // a lock_timeout is in force
+	utc      setting         // the session's TimeZone is UTC (or another zone always at offset 0)
 	inTx     bool            // a no-transaction script is inside a transaction it began
 	reported bool            // missing-lock-timeout was reported for the script
 
@@ -35,8 +35,8 @@ type checker struct {
 func (k *checker) startScript(sc *source.Script) {
 	k.script = sc
 	k.created = map[string]bool{}
-	k.timeout = k.runnerLimit
-	k.local = false
+	k.timeout = setting{on: k.runnerLimit}
+	k.utc = setting{}
 	k.inTx = false
 	k.reported = false
 }
@@ -134,8 +134,11 @@ func (k *checker) dispatch(c *cursor) {
 		k.inTx = true
 	case c.is("commit"), c.is("end"), c.is("abort"), c.is("rollback") && !c.at(1).Is("to") && !c.at(2).Is("to"):
 		k.inTx = false
-		if k.local {
-			k.timeout, k.local = k.runnerLimit, false
+		if k.timeout.local {
+			k.timeout = setting{on: k.runnerLimit}
+		}
+		if k.utc.local {
+			k.utc = setting{}
 		}
 	case c.is("insert"), c.is("update"), c.is("delete"), c.is("merge"), c.is("with"), c.is("copy"),
 		c.is("grant"), c.is("revoke"), c.is("savepoint"), c.is("release"), c.is("rollback"),
@@ -220,7 +223,7 @@ func scanEffect(n Name) Effect             { return Effect{Kind: Scan, Relation:
 // first statement that takes AccessExclusive on an existing relation
 // while no lock_timeout is in force.
 func (k *checker) lockTimeoutRule() {
-	if k.timeout || k.reported {
+	if k.timeout.on || k.reported {
 		return
 	}
 	for _, e := range k.st.Effects {

@@ -98,6 +98,8 @@ var ruleCases = []ruleCase{
 	{name: "widening with a real USING expression", sql: timeout + "ALTER TABLE orders ALTER COLUMN status TYPE varchar(40) USING upper(status);", want: []string{"alter-column-type"}},
 	{name: "unknown column", setup: "CREATE TABLE t AS SELECT 1 AS a;", sql: timeout + "ALTER TABLE t ALTER COLUMN a TYPE text;", want: []string{"alter-column-type"}},
 	{name: "timestamp to timestamptz", sql: timeout + "ALTER TABLE users ALTER COLUMN created TYPE timestamptz;", want: []string{"alter-column-type"}},
+	{name: "timestamp to timestamptz in UTC", sql: timeout + "SET LOCAL TimeZone = 'UTC';\nALTER TABLE users ALTER COLUMN created TYPE timestamptz;"},
+	{name: "timestamp to timestamptz after TimeZone is reset", sql: timeout + "SET TIME ZONE 'Etc/UTC';\nRESET ALL;\nSET LOCAL lock_timeout = '1s';\nALTER TABLE users ALTER COLUMN created TYPE timestamptz;", want: []string{"alter-column-type"}},
 	{name: "varchar longer", sql: timeout + "ALTER TABLE orders ALTER COLUMN status TYPE varchar(40);"},
 	{name: "varchar to text", sql: timeout + "ALTER TABLE users ALTER COLUMN email SET DATA TYPE text;"},
 	{name: "varchar to unlimited varchar", sql: timeout + "ALTER TABLE users ALTER COLUMN email TYPE character varying;"},

@@ -327,35 +327,60 @@ func (k *checker) comment(c *cursor) {
 	}
 }
 
-// set reads SET and RESET, following lock_timeout.
+// setting is the state of a run-time setting the checker follows.
+type setting struct {
+	on bool
+	// local is set when SET LOCAL set it inside a transaction that a
+	// no-transaction script began: it ends with that transaction.
+	local bool
+}
+
+// set reads SET and RESET, following lock_timeout and TimeZone.
 func (k *checker) set(c *cursor) {
-	reset := c.next().Is("reset")
-	local := false
-	if !reset {
-		local = c.accept("local")
-		c.accept("session")
-	}
-	if reset {
-		if c.is("lock_timeout") || c.is("all") {
-			k.timeout, k.local = false, false
+	if c.next().Is("reset") {
+		all := c.is("all")
+		if all || c.is("lock_timeout") {
+			k.timeout = setting{}
+		}
+		if all || c.is("timezone") || c.is("time", "zone") {
+			k.utc = setting{}
 		}
 		return
 	}
-	if !c.accept("lock_timeout") {
-		return
+	local := c.accept("local")
+	c.accept("session")
+	switch {
+	case c.accept("lock_timeout"):
+		_ = c.acceptOp("=") || c.accept("to")
+		k.change(&k.timeout, !c.is("default") && !isZero(c.peek()), local)
+	case c.accept("timezone"), c.accept("time", "zone"):
+		_ = c.acceptOp("=") || c.accept("to")
+		k.change(&k.utc, isUTC(c.peek()), local)
 	}
-	_ = c.acceptOp("=") || c.accept("to")
-	on := !c.is("default") && !isZero(c.peek())
-	k.setTimeout(on, local)
 }
 
-// setTimeout follows a change of lock_timeout.
-func (k *checker) setTimeout(on, local bool) {
+// change follows SET [LOCAL] of a setting to a value that turns it on or
+// off.
+func (k *checker) change(s *setting, on, local bool) {
 	if local && k.script.NoTransaction && !k.inTx {
 		return // SET LOCAL outside a transaction does nothing
 	}
-	k.timeout = on
-	k.local = local && k.script.NoTransaction
+	*s = setting{on: on, local: local && k.script.NoTransaction}
+}
+
+// isUTC reports whether a TimeZone value names a zone that is always at
+// offset 0, for which PostgreSQL converts between timestamp and
+// timestamptz without a rewrite.
+func isUTC(t sqlsplit.Token) bool {
+	v := t.Text
+	if t.Kind == sqlsplit.String {
+		v = unquote(v)
+	}
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "utc", "etc/utc", "gmt", "etc/gmt", "uct", "etc/uct", "universal", "etc/universal", "zulu", "etc/zulu", "0":
+		return true
+	}
+	return false
 }
 
 // selectStatement follows SELECT set_config('lock_timeout', value,
@@ -373,7 +398,7 @@ func (k *checker) selectStatement(c *cursor) {
 	if args[0][0].Kind != sqlsplit.String || unquote(args[0][0].Text) != "lock_timeout" {
 		return
 	}
-	k.setTimeout(!isZero(args[1][0]), args[2][0].Is("true"))
+	k.change(&k.timeout, !isZero(args[1][0]), args[2][0].Is("true"))
 }
 
 // isZero reports whether a setting's value token means 0 (no timeout):

@@ -31,13 +31,16 @@
 // first run in a transaction of its own, which is what running it alone
 // amounts to, and measured the same way. A statement that refuses a
 // transaction block (CREATE INDEX CONCURRENTLY, REINDEX CONCURRENTLY,
-// VACUUM, a procedure that commits) is then run on its own while a second
-// session watches its rows of pg_locks. That session holds a snapshot and
-// an ACCESS SHARE lock on every table while the statement starts, so the
-// statement's first wait (for the lock it needs, or for older snapshots)
-// is seen for certain; the watcher then lets it go. The time the
-// statement waited for the watcher is left out of its duration, to within
-// a few milliseconds. Scans cannot be counted for such statements.
+// VACUUM, a procedure that commits) is then run on its own while two
+// other sessions watch its rows of pg_locks. One of them at a time holds a
+// snapshot and an ACCESS SHARE lock on every table, so that the
+// statement's next wait (for a lock it needs, or for older snapshots) is
+// seen for certain, with the locks it holds meanwhile; then the other
+// session holds, and the first lets the statement go on to its next wait.
+// The time the statement waited for the watch is left out of its
+// duration, to within a round trip. Locks that such a statement takes and
+// releases between two waits without conflicting with ACCESS SHARE can be
+// missed; scans cannot be counted.
 //
 // # Sample rows
 //
@@ -146,7 +149,7 @@ func Run(ctx context.Context, conn *pgx.Conn, p *plan.Plan, opts *Options) (*Rep
 type measurer struct {
 	conn     *pgx.Conn
 	opts     *Options
-	observer *pgx.Conn // the second session, opened when first needed
+	watchers [2]*pgx.Conn // the sessions that watch a statement outside a transaction, opened when first needed
 
 	// The step being measured.
 	version  int64
@@ -162,10 +165,13 @@ type lockKey struct {
 }
 
 func (m *measurer) close() {
-	if m.observer != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		m.observer.Close(ctx)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i, w := range m.watchers {
+		if w != nil {
+			w.Close(ctx)
+			m.watchers[i] = nil
+		}
 	}
 }
 
@@ -354,7 +360,9 @@ func (m *measurer) facts(st *Statement, after snapshot, locks []lockRow) {
 		if !now && !then {
 			continue // a system catalog, or a temporary relation
 		}
-		st.Locks = append(st.Locks, Lock{Mode: l.mode, Relation: m.relation(l.oid, after.rels, before.rels)})
+		rel := m.relation(l.oid, after.rels, before.rels)
+		rel.Dropped = !now
+		st.Locks = append(st.Locks, Lock{Mode: l.mode, Relation: rel})
 	}
 	slices.SortStableFunc(st.Locks, func(a, b Lock) int {
 		if a.Mode != b.Mode {
@@ -514,7 +522,8 @@ type lockRow struct {
 }
 
 // The readings. Relations in pg_toast count (a TOAST table stands for its
-// table); system catalogs and temporary relations do not.
+// table); system catalogs (below FirstNormalObjectId, 16384, with their
+// TOAST tables) and temporary relations do not.
 const (
 	relationsSQL = `SELECT c.oid, c.relfilenode, c.relkind, n.nspname, c.relname, pg_catalog.pg_table_is_visible(c.oid),
 	COALESCE(i.indrelid, tt.oid, (SELECT h.inhparent FROM pg_catalog.pg_inherits h WHERE h.inhrelid = c.oid LIMIT 1), 0),
@@ -523,7 +532,7 @@ FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid
 LEFT JOIN pg_catalog.pg_class tt ON c.relkind = 't' AND tt.reltoastrelid = c.oid
-WHERE c.relkind IN ('r', 'p', 'i', 'I', 't', 'S', 'v', 'm', 'f')
+WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p', 'i', 'I', 't', 'S', 'v', 'm', 'f')
 AND (n.nspname = 'pg_toast' OR n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema')`
 	scansSQL = `SELECT relid, seq_scan FROM pg_catalog.pg_stat_xact_user_tables WHERE seq_scan > 0`
 	locksSQL = `SELECT relation, mode FROM pg_catalog.pg_locks

@@ -64,10 +64,8 @@ type Statement struct {
 	Dropped []Relation `json:"dropped,omitempty"`
 	// Observed is set for a statement that refused to run in a
 	// transaction block (CREATE INDEX CONCURRENTLY, VACUUM): its locks
-	// were read by a second session while it ran, which held a snapshot
-	// and an ACCESS SHARE lock on every table so that the statement's
-	// first wait could be seen; locks taken later, briefly, may be
-	// missing.
+	// were read by other sessions while it ran, at each of its waits (see
+	// the package doc).
 	Observed bool `json:"observed,omitempty"`
 	// Control is set for a no-transaction script's own BEGIN, COMMIT or
 	// ROLLBACK, which is run but not measured.
@@ -96,6 +94,10 @@ type Relation struct {
 	TableName string `json:"table,omitempty"`
 	// New is set when the step created the relation.
 	New bool `json:"new,omitempty"`
+	// Dropped is set, in a statement's Locks, for a relation that the
+	// statement removed (or replaced by a new one of the same name, as
+	// REINDEX CONCURRENTLY does).
+	Dropped bool `json:"dropped,omitempty"`
 }
 
 // String names the relation as the server's regclass output does:
@@ -232,8 +234,12 @@ func locksText(locks []Lock, n int) (taken, held string) {
 			continue
 		}
 		s := l.String()
-		if l.Relation.TableName != "" {
-			s += " (" + l.Relation.Kind + " of " + l.Relation.TableName + ")"
+		if r := l.Relation; r.TableName != "" {
+			kind := r.Kind
+			if kind == "table" || kind == "partitioned table" {
+				kind = "partition"
+			}
+			s += " (" + kind + " of " + r.TableName + ")"
 		}
 		parts = append(parts, s)
 	}
