@@ -177,8 +177,9 @@ func compare(s *Statement, names *resolver) {
 	// to touch, under a lock that blocks writes, is news.
 	for root := range scanned {
 		if !predScan[root] && predLock[root] == 0 && strongestOf(held[root]).BlocksWrites() {
+			// When the statement took that lock, the lock is the hazard.
 			s.Unpredicted = append(s.Unpredicted, Fact{Effect: hazard.Effect{Kind: hazard.Scan, Relation: names.name(root)},
-				Hazard: true, Detail: "while holding " + strongestOf(held[root]).String()})
+				Hazard: !taken[root].BlocksWrites(), Detail: "while holding " + strongestOf(held[root]).String()})
 		}
 	}
 	for _, rel := range m.InvalidIndexes {
