@@ -90,6 +90,10 @@
 // removes it. In a no-transaction script, SET LOCAL works only inside a
 // transaction that the script began, and lasts until it ends.
 //
+// The checker follows TimeZone the same way: after SET [LOCAL] TimeZone
+// = 'UTC' (or SET TIME ZONE 'UTC', or another zone always at offset 0),
+// changing a column between timestamp and timestamptz needs no rewrite.
+//
 // # Server versions
 //
 // [Options].ServerVersion names the PostgreSQL the scripts will run on

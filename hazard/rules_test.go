@@ -177,7 +177,8 @@ var ruleCases = []ruleCase{
 
 	// detach-partition-not-concurrently, create-table-partition-of
 	{name: "detach partition", sql: timeout + "ALTER TABLE events DETACH PARTITION events_2024;", want: []string{"detach-partition-not-concurrently"}},
-	{name: "detach partition concurrently", sql: noTx + "ALTER TABLE events DETACH PARTITION events_2024 CONCURRENTLY;"},
+	{name: "detach partition concurrently", sql: noTx + "SET lock_timeout = '5s';\nALTER TABLE events DETACH PARTITION events_2024 CONCURRENTLY;"},
+	{name: "detach partition concurrently locks the partition", sql: noTx + "ALTER TABLE events DETACH PARTITION events_2024 CONCURRENTLY;", want: []string{"missing-lock-timeout"}},
 	{name: "create partition of an existing table", sql: timeout + "CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');", want: []string{"create-table-partition-of"}},
 	{name: "attach partition", sql: timeout + "CREATE TABLE events_2025 (LIKE events INCLUDING ALL);\nALTER TABLE events ATTACH PARTITION events_2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"},
 	{name: "create partition of a table the script creates", sql: "CREATE TABLE logs (at date) PARTITION BY RANGE (at);\nCREATE TABLE logs_1 PARTITION OF logs FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');"},
@@ -202,7 +203,7 @@ var ruleCases = []ruleCase{
 	{name: "vacuum in a transaction", sql: "VACUUM orders;", want: []string{"needs-no-transaction"}},
 	{name: "drop index concurrently in a transaction", sql: "DROP INDEX CONCURRENTLY orders_status_idx;", want: []string{"needs-no-transaction"}},
 	{name: "reindex concurrently in a transaction", sql: "REINDEX TABLE CONCURRENTLY orders;", want: []string{"needs-no-transaction"}},
-	{name: "detach concurrently in a transaction", sql: "ALTER TABLE events DETACH PARTITION events_2024 CONCURRENTLY;", want: []string{"needs-no-transaction"}},
+	{name: "detach concurrently in a transaction", sql: timeout + "ALTER TABLE events DETACH PARTITION events_2024 CONCURRENTLY;", want: []string{"needs-no-transaction"}},
 }
 
 // ruleSet builds the set of a case: version 1 its setup, version 2 its

@@ -121,7 +121,7 @@ func Run(ctx context.Context, conn *pgx.Conn, p *plan.Plan, opts *Options) (*Rep
 	if opts == nil {
 		opts = &Options{}
 	}
-	m := &measurer{conn: conn, opts: opts}
+	m := &measurer{conn: conn, opts: opts, desc: map[uint32]relDesc{}, ignored: map[uint32]bool{}}
 	defer m.close()
 	r := &Report{}
 	if err := conn.QueryRow(ctx, "SELECT pg_catalog.current_setting('server_version_num')::int, pg_catalog.current_setting('server_version')").
@@ -150,6 +150,11 @@ type measurer struct {
 	conn     *pgx.Conn
 	opts     *Options
 	watchers [2]*pgx.Conn // the sessions that watch a statement outside a transaction, opened when first needed
+
+	// What is known of the relations seen so far, by OID; ignored holds
+	// the OIDs of relations that do not count (temporary ones).
+	desc    map[uint32]relDesc
+	ignored map[uint32]bool
 
 	// The step being measured.
 	version  int64
@@ -197,7 +202,7 @@ func (m *measurer) step(ctx context.Context, step plan.Step) (*Step, error) {
 // transaction measures a transactional step: BEGIN, each statement and
 // its readings, COMMIT.
 func (m *measurer) transaction(ctx context.Context, sc *source.Script, out *Step) error {
-	snap, err := m.read(ctx, "BEGIN", true)
+	snap, err := m.read(ctx, "BEGIN")
 	if err != nil {
 		return err
 	}
@@ -223,7 +228,7 @@ func (m *measurer) transaction(ctx context.Context, sc *source.Script, out *Step
 
 // noTransaction measures a no-transaction step statement by statement.
 func (m *measurer) noTransaction(ctx context.Context, sc *source.Script, out *Step) error {
-	snap, err := m.read(ctx, "", false)
+	snap, err := m.read(ctx, "")
 	if err != nil {
 		return err
 	}
@@ -238,7 +243,7 @@ func (m *measurer) noTransaction(ctx context.Context, sc *source.Script, out *St
 			if err != nil {
 				return err
 			}
-			if m.prev, err = m.read(ctx, "", true); err != nil {
+			if m.prev, err = m.read(ctx, ""); err != nil {
 				return err
 			}
 			m.held = map[lockKey]int{}
@@ -264,7 +269,7 @@ func (m *measurer) noTransaction(ctx context.Context, sc *source.Script, out *St
 		}
 		// Alone, the statement is a transaction of its own: measure it
 		// in one, unless it refuses a transaction block.
-		if m.prev, err = m.read(ctx, "BEGIN", true); err != nil {
+		if m.prev, err = m.read(ctx, "BEGIN"); err != nil {
 			return err
 		}
 		m.held = map[lockKey]int{}
@@ -327,15 +332,24 @@ func (m *measurer) startStep(snap snapshot, out *Step) {
 // what it did.
 func (m *measurer) measured(ctx context.Context, s source.Statement, n int) (Statement, error) {
 	st := Statement{Pos: s.Pos, SQL: s.SQL, ScansMeasured: true}
+	// One round trip: the statement (first, so that the server's error
+	// positions are positions in it), its time by the server's clock
+	// (statement_timestamp is when the query arrived), and the readings.
+	q := s.SQL + "\n;SELECT EXTRACT(EPOCH FROM pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp());" + readingSQL
 	start := time.Now()
-	_, err := m.conn.PgConn().Exec(ctx, s.SQL).ReadAll()
+	results, err := m.conn.PgConn().Exec(ctx, q).ReadAll()
 	st.Duration = time.Since(start)
 	if err != nil {
 		return st, m.fail(ErrStatement, s.Pos, s.SQL, err)
 	}
-	snap, err := m.read(ctx, "", true)
+	snap, err := m.readings(ctx, results)
 	if err != nil {
 		return st, err
+	}
+	if d := results[len(results)-readingResults-1]; len(d.Rows) == 1 {
+		if secs, err := strconv.ParseFloat(string(d.Rows[0][0]), 64); err == nil {
+			st.Duration = time.Duration(secs * float64(time.Second))
+		}
 	}
 	for _, l := range snap.locks {
 		k := lockKey(l)
@@ -496,101 +510,4 @@ func control(sql string) string {
 		return "end"
 	}
 	return ""
-}
-
-// snapshot is one reading of the scratch database.
-type snapshot struct {
-	rels  map[uint32]relRow
-	scans map[uint32]int64 // sequential scans so far in the session's pending statistics
-	locks []lockRow
-}
-
-type relRow struct {
-	oid      uint32
-	filenode uint32
-	kind     string
-	schema   string
-	name     string
-	visible  bool
-	owner    uint32 // index: its table; toast: its table; partition: its parent
-	valid    bool   // false for an invalid index
-}
-
-type lockRow struct {
-	oid  uint32
-	mode hazard.LockMode
-}
-
-// The readings. Relations in pg_toast count (a TOAST table stands for its
-// table); system catalogs (below FirstNormalObjectId, 16384, with their
-// TOAST tables) and temporary relations do not.
-const (
-	relationsSQL = `SELECT c.oid, c.relfilenode, c.relkind, n.nspname, c.relname, pg_catalog.pg_table_is_visible(c.oid),
-	COALESCE(i.indrelid, tt.oid, (SELECT h.inhparent FROM pg_catalog.pg_inherits h WHERE h.inhrelid = c.oid LIMIT 1), 0),
-	COALESCE(i.indisvalid, true)
-FROM pg_catalog.pg_class c
-JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid
-LEFT JOIN pg_catalog.pg_class tt ON c.relkind = 't' AND tt.reltoastrelid = c.oid
-WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p', 'i', 'I', 't', 'S', 'v', 'm', 'f')
-AND (n.nspname = 'pg_toast' OR n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema')`
-	scansSQL = `SELECT relid, seq_scan FROM pg_catalog.pg_stat_xact_user_tables WHERE seq_scan > 0`
-	locksSQL = `SELECT relation, mode FROM pg_catalog.pg_locks
-WHERE pid = pg_catalog.pg_backend_pid() AND locktype = 'relation' AND granted
-AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())`
-)
-
-// read takes a reading, in one round trip, after the statements in
-// prefix ("BEGIN" or ""). Scans are read only inTx, where the counts
-// cannot be flushed between two readings.
-func (m *measurer) read(ctx context.Context, prefix string, inTx bool) (snapshot, error) {
-	var q strings.Builder
-	if prefix != "" {
-		q.WriteString(prefix + ";")
-	}
-	q.WriteString(locksSQL + ";" + relationsSQL)
-	if inTx {
-		q.WriteString(";" + scansSQL)
-	}
-	results, err := m.conn.PgConn().Exec(ctx, q.String()).ReadAll()
-	if err != nil {
-		return snapshot{}, m.fail(ErrMeasure, source.Position{}, "", err)
-	}
-	if prefix != "" {
-		results = results[1:]
-	}
-	snap := snapshot{rels: map[uint32]relRow{}, scans: map[uint32]int64{}}
-	bad := func(what string) (snapshot, error) {
-		return snapshot{}, m.fail(ErrMeasure, source.Position{}, "", errors.New("unexpected "+what+" reading"))
-	}
-	if len(results) < 2 || inTx && len(results) < 3 {
-		return bad("shape of the")
-	}
-	for _, row := range results[0].Rows {
-		mode, err := hazard.ParseLockMode(string(row[1]))
-		if err != nil {
-			continue // a mode of another kind of lock
-		}
-		snap.locks = append(snap.locks, lockRow{oid: parseOID(row[0]), mode: mode})
-	}
-	for _, row := range results[1].Rows {
-		if len(row) != 8 {
-			return bad("relation")
-		}
-		r := relRow{oid: parseOID(row[0]), filenode: parseOID(row[1]), kind: string(row[2]), schema: string(row[3]),
-			name: string(row[4]), visible: string(row[5]) == "t", owner: parseOID(row[6]), valid: string(row[7]) == "t"}
-		snap.rels[r.oid] = r
-	}
-	if inTx {
-		for _, row := range results[2].Rows {
-			n, _ := strconv.ParseInt(string(row[1]), 10, 64)
-			snap.scans[parseOID(row[0])] = n
-		}
-	}
-	return snap, nil
-}
-
-func parseOID(b []byte) uint32 {
-	n, _ := strconv.ParseUint(string(b), 10, 32)
-	return uint32(n)
 }

@@ -22,7 +22,7 @@ const pollEvery = time.Millisecond
 // block, while two other sessions watch its locks (see the package doc).
 func (m *measurer) observed(ctx context.Context, s source.Statement, n int) (Statement, error) {
 	st := Statement{Pos: s.Pos, SQL: s.SQL, Observed: true}
-	before, err := m.read(ctx, "", false)
+	before, err := m.read(ctx, "")
 	if err != nil {
 		return st, err
 	}
@@ -72,7 +72,7 @@ func (m *measurer) observed(ctx context.Context, s source.Statement, n int) (Sta
 	}
 	st.Duration = max(res.dur-w.waited, 0)
 
-	after, err := m.read(ctx, "", false)
+	after, err := m.read(ctx, "")
 	if err != nil {
 		return st, err
 	}
