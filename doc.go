@@ -32,5 +32,13 @@
 // every backend passes; [github.com/waymarkdb/waymark/plan/plantest] builds
 // database states for tests that plan without a database.
 //
+// Whether a migration is safe on a busy table:
+// [github.com/waymarkdb/waymark/hazard] checks scripts and plans for
+// hazards without a database; [github.com/waymarkdb/waymark/hazard/measure]
+// runs a plan on a scratch database and records each statement's locks,
+// rewrites and scans; [github.com/waymarkdb/waymark/hazard/review] puts the
+// two side by side; [github.com/waymarkdb/waymark/hazard/hazardtest] fails a
+// service's test on any unaccepted hazard.
+//
 // This package itself holds only documentation and examples.
 package waymark

@@ -185,9 +185,7 @@ func (l FindingList) Unwrap() []error { return errfmt.Errors(l) }
 
 // Sort orders the list by path, line and column.
 func (l FindingList) Sort() {
-	slices.SortStableFunc(l, func(a, b *Finding) int {
-		return cmp.Or(cmp.Compare(a.Pos.Path, b.Pos.Path), cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Column, b.Pos.Column))
-	})
+	slices.SortStableFunc(l, func(a, b *Finding) int { return comparePos(a.Pos, b.Pos) })
 }
 
 // Err returns the list, sorted, as an error, or nil if it is empty.
@@ -239,8 +237,11 @@ func (l ErrorList) Err() error {
 	if len(l) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(l, func(a, b *Error) int {
-		return cmp.Or(cmp.Compare(a.Pos.Path, b.Pos.Path), cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Column, b.Pos.Column))
-	})
+	slices.SortStableFunc(l, func(a, b *Error) int { return comparePos(a.Pos, b.Pos) })
 	return l
+}
+
+// comparePos orders positions by path, line and column.
+func comparePos(a, b source.Position) int {
+	return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
 }

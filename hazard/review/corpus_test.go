@@ -207,19 +207,7 @@ func reviewCase(t *testing.T, tc corpusCase, version int) *review.Review {
 	}
 	// The runner sets a lock timeout, so that the table shows the other
 	// rules.
-	static, err := hazard.CheckPlan(p, &hazard.Options{Set: set, ServerVersion: version, LockTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := measure.Run(ctx, conn, p, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := review.Build(p, static, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return reviewPlan(t, conn, set, p, hazard.Options{ServerVersion: version, LockTimeout: 5 * time.Second})
 }
 
 func lastStatement(r *review.Review) *review.Statement {
@@ -353,4 +341,20 @@ func serverVersion(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// TestREADME checks that the README shows the agreement table as the
+// corpus makes it on PostgreSQL 15.
+func TestREADME(t *testing.T) {
+	table, err := os.ReadFile(filepath.Join("testdata", "agreement", "pg15.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(testsets.Dir(t), "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), strings.TrimSpace(string(table))) {
+		t.Error("README.md does not show hazard/review/testdata/agreement/pg15.md as it is; copy the table in")
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/waymarkdb/waymark/hazard"
 	"github.com/waymarkdb/waymark/hazard/measure"
@@ -302,12 +303,20 @@ func reviewSet(t *testing.T, name string) *review.Review {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := pgtest.Conn(t)
-	var version int
-	if err := conn.QueryRow(t.Context(), "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
-		t.Fatal(err)
+	return reviewPlan(t, pgtest.Conn(t), set, p, hazard.Options{})
+}
+
+// reviewPlan checks plan p of set, measures it on conn and reviews it.
+// The rules are for conn's server unless opts say otherwise.
+func reviewPlan(t *testing.T, conn *pgx.Conn, set *source.Set, p *plan.Plan, opts hazard.Options) *review.Review {
+	t.Helper()
+	opts.Set = set
+	if opts.ServerVersion == 0 {
+		if err := conn.QueryRow(t.Context(), "SELECT current_setting('server_version_num')::int").Scan(&opts.ServerVersion); err != nil {
+			t.Fatal(err)
+		}
 	}
-	static, err := hazard.CheckPlan(p, &hazard.Options{Set: set, ServerVersion: version})
+	static, err := hazard.CheckPlan(p, &opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,23 +331,17 @@ func reviewSet(t *testing.T, name string) *review.Review {
 	return r
 }
 
-// TestSampleReview is the review the README shows: the demo's set,
-// measured.
-func TestSampleReview(t *testing.T) {
-	r := reviewSet(t, "sample")
-	text := r.String()
-	t.Log("\n" + text)
-	text = durations.ReplaceAllString(text, "X.Xms")
-	text = versions.ReplaceAllString(text, "PostgreSQL X")
-	golden(t, "sample.review", text)
-}
-
-// TestBusyReview is the README's example of hazards, measured.
-func TestBusyReview(t *testing.T) {
-	r := reviewSet(t, "busy")
-	text := r.String()
-	t.Log("\n" + text)
-	text = durations.ReplaceAllString(text, "X.Xms")
-	text = versions.ReplaceAllString(text, "PostgreSQL X")
-	golden(t, "busy.review", text)
+// TestDemoReviews makes the reviews the README shows: the demo's set, and
+// the set of risky and safe changes to tables with rows.
+func TestDemoReviews(t *testing.T) {
+	for _, name := range []string{"sample", "busy"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			text := reviewSet(t, name).String()
+			t.Log("\n" + text)
+			text = durations.ReplaceAllString(text, "X.Xms")
+			text = versions.ReplaceAllString(text, "PostgreSQL X")
+			golden(t, name+".review", text)
+		})
+	}
 }
