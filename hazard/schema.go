@@ -63,6 +63,19 @@ func (s *schema) table(n Name) *relation {
 	return r
 }
 
+// tableOf returns the name of the table of index n, or the zero Name
+// when the index or its table is not known.
+func (s *schema) tableOf(n Name) Name {
+	idx := s.lookup(n)
+	if idx == nil || idx.kind != relIndex {
+		return Name{}
+	}
+	if t := s.rels[idx.table]; t != nil {
+		return t.name
+	}
+	return Name{}
+}
+
 func (s *schema) add(r *relation) {
 	if r.kind == relTable || r.kind == relPartitioned {
 		if r.cons == nil {

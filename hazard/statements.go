@@ -44,11 +44,7 @@ func (k *checker) drop(c *cursor) {
 		c.accept("concurrently")
 		c.accept("if", "exists")
 		for _, n := range nameList(c) {
-			idx := k.model.lookup(n)
-			var table Name
-			if idx != nil && idx.kind == relIndex {
-				table = k.model.rels[idx.table].name
-			}
+			table := k.model.tableOf(n)
 			if concurrently {
 				// The index is marked dead, so that no query plans with it,
 				// before it is locked to be removed.
@@ -137,9 +133,7 @@ func (k *checker) reindex(c *cursor) {
 	var table Name
 	switch kind {
 	case "INDEX":
-		if idx := k.model.lookup(n); idx != nil && idx.kind == relIndex {
-			table = k.model.rels[idx.table].name
-		}
+		table = k.model.tableOf(n)
 	case "TABLE":
 		table = n
 	default:
