@@ -282,8 +282,7 @@ func (k *checker) columnConstraints(t *relation, name string, col *column, e *cu
 			def = e.toks[start:e.i]
 		case e.accept("generated"):
 			gen.tok = tok
-			if e.accept("always") || e.accept("by", "default") {
-			}
+			_ = e.accept("always") || e.accept("by", "default")
 			e.accept("as")
 			if e.accept("identity") {
 				gen.identity = true
