@@ -76,5 +76,13 @@
 // database's schema into a comparable, printable snapshot, which that
 // check compares.
 //
+// Whether a migration is safe on a busy table:
+// [github.com/waymarkdb/waymark/hazard] checks scripts and plans for
+// hazards without a database; [github.com/waymarkdb/waymark/hazard/measure]
+// runs a plan on a scratch database and records each statement's locks,
+// rewrites and scans; [github.com/waymarkdb/waymark/hazard/review] puts the
+// two side by side; [github.com/waymarkdb/waymark/hazard/hazardtest] fails a
+// service's test on any unaccepted hazard.
+//
 // This package itself holds only documentation and examples.
 package waymark
