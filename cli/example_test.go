@@ -31,6 +31,7 @@ func ExampleMain() {
 	//
 	// Commands:
 	//   apply    apply a saved plan, or migrate up to a target
+	//   check    is this migration safe on a busy table? the plan's hazards, static and, with -scratch, measured
 	//   fleet    status, plan or apply the migrations on many databases or schemas at once
 	//   new      create the next vNNN_name.up.sql and .down.sql, numbered like the set
 	//   plan     show the plan to a target; save it as JSON for apply
