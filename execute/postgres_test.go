@@ -597,7 +597,7 @@ func checkNoLeftovers(t *testing.T, pool *pgxpool.Pool) {
 		var locks, sleepers int
 		err := pool.QueryRow(ctx, `SELECT
 			(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())),
-			(SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND state = 'active' AND pid <> pg_backend_pid())`).Scan(&locks, &sleepers)
+			(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(30)%' AND state = 'active' AND pid <> pg_backend_pid())`).Scan(&locks, &sleepers)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -235,7 +235,7 @@ func TestSafetyProcessesRaceThroughPgBouncer(t *testing.T) {
 	if leases := scalar[int](t, pool, "SELECT count(*)::int FROM waymark_lease"); leases != 0 {
 		t.Errorf("%d leases left behind", leases)
 	}
-	if locks := scalar[int](t, pool, "SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory'"); locks != 0 {
+	if locks := scalar[int](t, pool, "SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"); locks != 0 {
 		t.Errorf("%d advisory locks left on the server's connections", locks)
 	}
 }
@@ -294,7 +294,7 @@ func TestSafetyKilledClientsStepIsRolledBack(t *testing.T) {
 	var pid int
 	deadline := time.Now().Add(20 * time.Second)
 	for pid == 0 {
-		err := pool.QueryRow(context.Background(), "SELECT pid FROM pg_stat_activity WHERE query LIKE '%waymark_kill_marker%' AND pid <> pg_backend_pid()").Scan(&pid)
+		err := pool.QueryRow(context.Background(), "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%waymark_kill_marker%' AND pid <> pg_backend_pid()").Scan(&pid)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			t.Fatal(err)
 		}
@@ -331,7 +331,7 @@ func runningPID(t *testing.T, pool *pgxpool.Pool, marker string) int {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var pid int
-		err := pool.QueryRow(context.Background(), "SELECT pid FROM pg_stat_activity WHERE query LIKE '%'||$1||'%' AND pid <> pg_backend_pid() AND state = 'active'", marker).Scan(&pid)
+		err := pool.QueryRow(context.Background(), "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%'||$1||'%' AND pid <> pg_backend_pid() AND state = 'active'", marker).Scan(&pid)
 		if err == nil {
 			return pid
 		}

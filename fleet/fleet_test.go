@@ -370,7 +370,7 @@ func TestCancelMidRun(t *testing.T) {
 				// Cancel once two targets run the pause.
 				for ctx.Err() == nil {
 					var n int
-					err := pool.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()", tt.pause).Scan(&n)
+					err := pool.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()", tt.pause).Scan(&n)
 					if err == nil && n >= 2 {
 						cancel()
 						return
