@@ -196,6 +196,9 @@ func checkRanOnce(t *testing.T, pool *pgxpool.Pool, n int) {
 // 16 processes race Migrate, three rounds: each version once, no errors,
 // no lock left.
 func TestSafetyProcessesRaceDirect(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a test of waymark under load or of its own machinery, not of the PostgreSQL version; make test runs it")
+	}
 	const n, procs = 50, 16
 	dir := writeSet(t, raceSet(n))
 	for round := range 3 {

@@ -171,6 +171,9 @@ func sessions(t *testing.T, conn *pgx.Conn) int64 {
 // server ever sees more than three of the fleet's connections. The
 // schemas share their workers' connections instead of connecting each.
 func TestRunManyServers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a test of waymark under load or of its own machinery, not of the PostgreSQL version; make test runs it")
+	}
 	const parallel = 3
 	const app = "fleet_bound_test"
 	ctx := t.Context()

@@ -19,6 +19,9 @@ import (
 // TestParallelDatabases gives 50 parallel subtests a database each at the
 // demo set's latest version, and checks that each has its own.
 func TestParallelDatabases(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a test of waymark under load or of its own machinery, not of the PostgreSQL version; make test runs it")
+	}
 	t.Parallel()
 	set := testsets.Load(t, "sample")
 	const n = 50

@@ -88,6 +88,9 @@ func childOutput(t *testing.T, kind, key string, env ...string) string {
 // (unless WAYMARK_TEST_DATABASE_URL names a server), which stops when they
 // have exited.
 func TestTemplateAcrossProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a test of waymark under load or of its own machinery, not of the PostgreSQL version; make test runs it")
+	}
 	t.Parallel()
 	nonce := fmt.Sprintf("nonce %d %d", os.Getpid(), time.Now().UnixNano())
 	key := "template " + nonce
@@ -123,6 +126,9 @@ func TestTemplateAcrossProcesses(t *testing.T) {
 // TestSharedClusterOutlivesNoCrashedProcess kills a child holding the
 // shared cluster and requires the cluster to stop all the same.
 func TestSharedClusterOutlivesNoCrashedProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a test of waymark under load or of its own machinery, not of the PostgreSQL version; make test runs it")
+	}
 	if os.Getenv(EnvURL) != "" {
 		t.Skip("the throwaway cluster is not used when " + EnvURL + " is set")
 	}

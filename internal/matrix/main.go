@@ -12,8 +12,10 @@
 // [github.com/waymarkdb/waymark/internal/pgfetch] pins, fetched with npm
 // into its cache when they are not there yet (before any test runs, so a
 // machine without npm fails at once and says how to get it). Each version's
-// tests run with WAYMARK_PG_VERSION set to that release, without the race
-// detector (make test runs them with it), and with WAYMARK_TEST_DATABASE_URL
+// tests run with WAYMARK_PG_VERSION set to that release, with -short (which
+// skips, saying so, the tests that load waymark rather than probe the
+// version) and without the race detector (make test runs them all, with
+// it), and with WAYMARK_TEST_DATABASE_URL
 // and WAYMARK_PG_BINDIR removed from the environment, so that nothing but
 // the release is used. The version() shown is what TestServerVersion in
 // internal/pgtest logged from the server its tests ran on.
@@ -188,7 +190,10 @@ func linking(goList []byte, target string) ([]string, error) {
 
 // testVersion runs the tests of pkgs on release r.
 func testVersion(ctx context.Context, goCmd string, r pgfetch.Release, pkgs []string, run string) *result {
-	args := []string{"test", "-count=1", "-json"}
+	// -short skips the tests that load waymark (process races, many
+	// clusters) rather than probe the server's version; make test runs
+	// them, on the system's PostgreSQL, with the race detector.
+	args := []string{"test", "-count=1", "-short", "-json"}
 	if run != "" {
 		// TestServerVersion reports the version; at the top level, "|"
 		// binds looser than the "/" between test and subtest patterns.

