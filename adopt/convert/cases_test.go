@@ -245,7 +245,7 @@ func TestNotConverted(t *testing.T) {
 			[]string{"m/shared: a sub-directory: tern reads its .sql files as templates for {{ template }}, never as migrations"}},
 		{"pop: fizz, a template, other dialects, a bad dialect", convert.Pop, map[string]string{
 			"1_a.up.fizz": `create_table("a") {}`, "1_a.down.fizz": `drop_table("a")`,
-			"2_b.up.sql": "SELECT '{{ .Database }}';",
+			"2_b.up.sql":          "SELECT '{{ .Database }}';",
 			"3_c.postgres.up.sql": "SELECT 3;", "3_c.up.fizz": `create_table("c") {}`, "3_c.mysql.up.sql": "SELECT 3;",
 			"4_d.oracle.up.sql": "SELECT 4;", "5_e.mysql.up.sql": "SELECT 5;", "5_e.down.sql": "SELECT 5;",
 			"nested/dir/6_f.up.sql": "SELECT 6;", "schema.sql": "-- dump", "nested/schema.sql": "x"},
