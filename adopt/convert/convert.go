@@ -87,7 +87,8 @@ type Migration struct {
 	// decimal digits (for pop, as written in the file name).
 	SourceVersion string
 	// Name is waymark's name of the version: the tool's, with characters
-	// that waymark's file names do not take replaced by "_".
+	// that waymark's file names do not take replaced by "_", after the
+	// tool's version when the set was renumbered.
 	Name string
 	// Stem is the file name without ".up.sql" or ".down.sql".
 	Stem string
@@ -309,7 +310,12 @@ func (r *reader) number(steps []*step) {
 			m.Stem = "v" + st.digits
 		} else {
 			m.Version = int64(i + 1)
-			m.Stem = fmt.Sprintf("v%0*d_%s", width, i+1, st.digits)
+			m.Stem = fmt.Sprintf("v%0*d", width, i+1)
+		}
+		if !keep && m.Name == "" {
+			m.Name = st.digits
+		} else if !keep {
+			m.Name = st.digits + "_" + m.Name
 		}
 		if m.Name != "" {
 			m.Stem += "_" + m.Name
