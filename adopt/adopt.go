@@ -16,7 +16,9 @@
 // golang-migrate and tern apply their versions in order, so every version
 // up to the one in the table is applied; goose and pop record each
 // version, and may have skipped one (a version added later on another
-// branch). Import refuses, changing nothing and naming the versions, a
+// branch). As Ory's popx does, a pop version longer than 14 digits is
+// also applied when the table has its first 14 digits (pop's own column
+// held no more). Import refuses, changing nothing and naming the versions, a
 // dirty golang-migrate version ([ErrDirty]), a version of the table that
 // the files do not have or that the waymark set lacks ([ErrMismatch]), and
 // one whose file could not be converted and was not written by hand
@@ -328,6 +330,9 @@ func Import(ctx context.Context, q Querier, db backend.Backend, set *source.Set,
 	return res, nil
 }
 
+// popLegacyDigits is how many digits of a version pop's own table held.
+const popLegacyDigits = 14
+
 // appliedMigrations returns the converted migrations that h says are
 // applied.
 func appliedMigrations(h *History, conv *convert.Result) ([]*convert.Migration, error) {
@@ -349,11 +354,33 @@ func appliedMigrations(h *History, conv *convert.Result) ([]*convert.Migration, 
 				break
 			}
 		}
-	default:
+	case convert.Goose:
 		for _, v := range h.Versions {
 			if m, ok := conv.Lookup(v); ok {
 				applied = append(applied, m)
 			} else {
+				unknown = append(unknown, v)
+			}
+		}
+	case convert.Pop:
+		// popx counts a version applied when its table has it, or its
+		// first 14 digits: pop's versions before Ory made them longer.
+		matched := map[string]bool{}
+		for i := range conv.Migrations {
+			m := &conv.Migrations[i]
+			v, legacy := m.SourceVersion, ""
+			if len(m.SourceVersion) > popLegacyDigits {
+				legacy = v[:popLegacyDigits]
+			}
+			full, old := slices.Contains(h.Versions, v), legacy != "" && slices.Contains(h.Versions, legacy)
+			matched[v] = matched[v] || full
+			matched[legacy] = matched[legacy] || old
+			if full || old {
+				applied = append(applied, m)
+			}
+		}
+		for _, v := range h.Versions {
+			if !matched[v] {
 				unknown = append(unknown, v)
 			}
 		}

@@ -119,12 +119,12 @@ type File struct {
 // Skipped is a file that did not become a waymark file.
 type Skipped struct {
 	// Path is the file (or directory), as Convert was given it.
-	Path string
+	Path string `json:"path"`
 	// Reason says why.
-	Reason string
+	Reason string `json:"reason"`
 	// Version is the waymark version reserved for the file's migration,
 	// or 0 when the file is not one of the set's migrations.
-	Version int64
+	Version int64 `json:"version,omitempty"`
 }
 
 // Lookup returns the migration of the tool's version v (as its history
