@@ -28,15 +28,19 @@
 //	p, err := plan.Compute(set, plantest.Applied(set, 1, 2), plan.Latest(), nil)
 //
 // The waymark command (cmd/waymark) does all of this from a shell: status,
-// plan, apply, resolve, new. A service mounts the same commands in its own
-// binary, with its embedded migrations, through package
-// [github.com/waymarkdb/waymark/cli].
+// plan, apply, resolve, new; and import, import-history and baseline move
+// a database from golang-migrate, goose, tern or pop. A service mounts the
+// same commands in its own binary, with its embedded migrations, through
+// package [github.com/waymarkdb/waymark/cli].
 //
 // # Packages
 //
 // The packages form layers, and each imports only the layers below it:
 //
-//	cli          the command: status, plan, apply, resolve, new
+//	cli          the command: status, plan, apply, resolve, new, import, import-history, baseline
+//	   │
+//	   ▼
+//	adopt        records another tool's history in waymark's, through execute.Baseline
 //	   │
 //	   ▼
 //	execute      runs a plan under a lock, a transaction per step, and records it
@@ -51,17 +55,19 @@
 //	   ▼
 //	source       reads and validates migration files from any fs.FS
 //
-// That is: execute and status import plan, backend and source; plan
-// imports backend and source; backend imports source; source imports only
-// the standard library (and waymark's internal SQL lexer and error
-// helpers).
+// That is: adopt imports execute (and adopt/convert); execute and status
+// import plan, backend and source; plan imports backend and source;
+// backend imports source; source imports only the standard library (and
+// waymark's internal SQL lexer and error helpers).
 //
 // Beside them: [github.com/waymarkdb/waymark/backend/pgxbackend] is the
 // PostgreSQL backend on pgx v5; [github.com/waymarkdb/waymark/backend/memory]
 // is an in-memory backend for logic tests and
 // [github.com/waymarkdb/waymark/backend/backendtest] the conformance suite
 // every backend passes; [github.com/waymarkdb/waymark/plan/plantest] builds
-// database states for tests that plan without a database.
+// database states for tests that plan without a database;
+// [github.com/waymarkdb/waymark/adopt/convert] turns golang-migrate, goose,
+// tern and pop files into waymark's, importing only source.
 //
 // This package itself holds only documentation and examples.
 package waymark
