@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	orypop "github.com/ory/pop/v6"
-	"github.com/sirupsen/logrus"
 	"github.com/ory/x/logrusx"
 	"github.com/ory/x/popx"
+	"github.com/sirupsen/logrus"
 
 	"github.com/waymarkdb/waymark/adopt/convert"
 	"github.com/waymarkdb/waymark/internal/pgtest"
