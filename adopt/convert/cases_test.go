@@ -330,9 +330,9 @@ func TestProblems(t *testing.T) {
 		{"pop: fizz for a dialect", convert.Pop, map[string]string{"1_a.postgres.up.fizz": "x", "2_b.up.sql": "SELECT 1;"},
 			convert.ErrLayout, "m/1_a.postgres.up.fizz: invalid migration: pop refuses it: a fizz migration is for every dialect, in a transaction"},
 		{"an empty directory", convert.Goose, map[string]string{"README": "x"},
-			convert.ErrNoMigrations, "m: no migrations: no goose migration files in the directory"},
+			source.ErrNoMigrations, "m: no migration files: none named as goose names them"},
 		{"a missing directory", convert.Tern, nil,
-			convert.ErrRead, "m: cannot read: file does not exist"},
+			source.ErrRead, "m: cannot read: file does not exist"},
 		{"an unterminated string, at its line in the file", convert.GolangMigrate, map[string]string{"1_a.up.sql": "SELECT 1;\nSELECT 'x;\n"},
 			convert.ErrInvalid, "m/1_a.up.sql:2:8: not a valid waymark script once converted: v1_a.up.sql:2:8: cannot split script: unterminated quoted string"},
 		{"in goose's down section, behind a directive line", convert.Goose, map[string]string{
@@ -344,9 +344,9 @@ func TestProblems(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res, err := conv(t, tt.tool, tt.files, nil)
-			var list convert.ErrorList
+			var list source.ErrorList
 			if !errors.Is(err, tt.sentinel) || !errors.As(err, &list) || res != nil {
-				t.Fatalf("Convert = %v, %v; want an ErrorList with %v", res, err, tt.sentinel)
+				t.Fatalf("Convert = %v, %v; want a source.ErrorList with %v", res, err, tt.sentinel)
 			}
 			if !strings.HasPrefix(err.Error(), tt.want) {
 				t.Errorf("error\n%v\nwant it to start\n%s", err, tt.want)

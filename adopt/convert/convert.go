@@ -156,15 +156,15 @@ func (r *Result) Files() []*File {
 // ([ErrExists]): a converted set is never mixed with other files.
 func (r *Result) Write(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return &Error{Pos: source.Position{Path: dir}, Err: ErrWrite, Cause: err}
+		return &source.Error{Pos: source.Position{Path: dir}, Err: ErrWrite, Cause: err}
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return &Error{Pos: source.Position{Path: dir}, Err: ErrWrite, Cause: err}
+		return &source.Error{Pos: source.Position{Path: dir}, Err: ErrWrite, Cause: err}
 	}
 	for _, e := range entries {
 		if strings.EqualFold(path.Ext(e.Name()), ".sql") {
-			return &Error{Pos: source.Position{Path: dir}, Err: ErrExists,
+			return &source.Error{Pos: source.Position{Path: dir}, Err: ErrExists,
 				Detail: "it already holds " + e.Name() + ": write the converted set into a directory of its own"}
 		}
 	}
@@ -175,7 +175,7 @@ func (r *Result) Write(dir string) error {
 			for _, w := range written {
 				os.Remove(w)
 			}
-			return &Error{Pos: source.Position{Path: p}, Err: ErrWrite, Cause: err}
+			return &source.Error{Pos: source.Position{Path: p}, Err: ErrWrite, Cause: err}
 		}
 		written = append(written, p)
 	}
@@ -195,7 +195,7 @@ func writeNew(path, content string) error {
 // Convert reads directory dir of fsys ("." for its root) as tool lays out
 // its migrations and converts them (see the package doc for the rules).
 // File paths in the result and in errors are dir joined with the file's
-// path in dir. The error, if any, is an [ErrorList] of every problem: the
+// path in dir. The error, if any, is a source.ErrorList of every problem: the
 // tool itself would refuse the directory, or a converted script is not a
 // valid waymark script.
 func Convert(fsys fs.FS, dir string, tool Tool, opts *Options) (*Result, error) {
@@ -220,7 +220,7 @@ type reader struct {
 	dir  string
 	show func(rel string) string
 	opts Options
-	errs ErrorList
+	errs source.ErrorList
 	res  *Result
 }
 
@@ -268,7 +268,7 @@ func convert(fsys fs.FS, dir string, show func(string) string, tool Tool, opts *
 		return nil, err
 	}
 	if len(r.errs) == 0 && len(steps) == 0 {
-		r.errs = append(r.errs, &Error{Pos: source.Position{Path: show(".")}, Err: ErrNoMigrations, Detail: "no " + string(tool) + " migration files in the directory"})
+		r.errs = append(r.errs, &source.Error{Pos: source.Position{Path: show(".")}, Err: source.ErrNoMigrations, Detail: "none named as " + string(tool) + " names them"})
 	}
 	// Number what could be read even after a problem, so that every
 	// problem is reported at once.
@@ -386,7 +386,7 @@ func (r *reader) file(name string, p *part, dir source.Direction) (*File, string
 		var list source.ErrorList
 		errors.As(err, &list)
 		for _, se := range list {
-			r.errs = append(r.errs, &Error{Pos: p.position(se.Pos, strings.Count(header, "\n")), Err: ErrInvalid, Cause: se})
+			r.errs = append(r.errs, &source.Error{Pos: p.position(se.Pos, strings.Count(header, "\n")), Err: ErrInvalid, Cause: se})
 		}
 	}
 	return f, noTx
@@ -411,7 +411,7 @@ func (r *reader) check() error {
 		return nil // every migration is unconverted; the report says so
 	}
 	if _, err := source.FromFS(fsys, "."); err != nil {
-		return &Error{Pos: source.Position{Path: r.show(".")}, Err: ErrInvalid, Detail: "the converted set", Cause: err}
+		return &source.Error{Pos: source.Position{Path: r.show(".")}, Err: ErrInvalid, Detail: "the converted set", Cause: err}
 	}
 	return nil
 }
@@ -439,7 +439,7 @@ func (r *reader) fail(rel string, line int, format string, args ...any) {
 	if line > 0 {
 		pos.Line, pos.Column = line, 1
 	}
-	r.errs = append(r.errs, &Error{Pos: pos, Err: ErrLayout, Detail: fmt.Sprintf(format, args...)})
+	r.errs = append(r.errs, &source.Error{Pos: pos, Err: ErrLayout, Detail: fmt.Sprintf(format, args...)})
 }
 
 // unconverted records a file that is not one of the set's migrations but
@@ -457,7 +457,7 @@ func (r *reader) ignored(rel, reason string) {
 func (r *reader) readDir(rel string) []fs.DirEntry {
 	entries, err := fs.ReadDir(r.fsys, path.Join(r.dir, rel))
 	if err != nil {
-		r.errs = append(r.errs, &Error{Pos: source.Position{Path: r.show(rel)}, Err: ErrRead, Cause: fsCause(err)})
+		r.errs = append(r.errs, &source.Error{Pos: source.Position{Path: r.show(rel)}, Err: source.ErrRead, Cause: fsCause(err)})
 	}
 	return entries
 }
@@ -466,7 +466,7 @@ func (r *reader) readDir(rel string) []fs.DirEntry {
 func (r *reader) read(rel string) (string, bool) {
 	data, err := fs.ReadFile(r.fsys, path.Join(r.dir, rel))
 	if err != nil {
-		r.errs = append(r.errs, &Error{Pos: source.Position{Path: r.show(rel)}, Err: ErrRead, Cause: fsCause(err)})
+		r.errs = append(r.errs, &source.Error{Pos: source.Position{Path: r.show(rel)}, Err: source.ErrRead, Cause: fsCause(err)})
 		return "", false
 	}
 	return string(data), true

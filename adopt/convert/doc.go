@@ -95,6 +95,6 @@
 // read, files that are not SQL). Problems that the tool itself would
 // refuse (two files for a version, a goose file without "-- +goose Up", a
 // gap in tern's numbers) and converted scripts that waymark refuses (an
-// unterminated quote) are errors, as an [ErrorList] naming the tool's
+// unterminated quote) are errors, as a source.ErrorList naming the tool's
 // files.
 package convert

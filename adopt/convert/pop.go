@@ -43,7 +43,7 @@ func (r *reader) pop() []*step {
 			rel = p
 		}
 		if err != nil {
-			r.errs = append(r.errs, &Error{Pos: pos(r.show(rel)), Err: ErrRead, Cause: fsCause(err)})
+			r.errs = append(r.errs, &source.Error{Pos: pos(r.show(rel)), Err: source.ErrRead, Cause: fsCause(err)})
 			return nil
 		}
 		if d.IsDir() {
@@ -85,7 +85,7 @@ func (r *reader) pop() []*step {
 		return nil
 	})
 	if err != nil {
-		r.errs = append(r.errs, &Error{Pos: pos(r.show(".")), Err: ErrRead, Cause: fsCause(err)})
+		r.errs = append(r.errs, &source.Error{Pos: pos(r.show(".")), Err: source.ErrRead, Cause: fsCause(err)})
 	}
 
 	var steps []*step

@@ -136,7 +136,7 @@ func TestImportRefuses(t *testing.T) {
 	contains(t, "no -from", r.stderr, "-from: name the directory of goose's migration files")
 	r = c.run("import", "golang-migrate", "-from", "goose", "-to", "elsewhere")
 	want(t, r, 1)
-	contains(t, "goose files read as golang-migrate's", r.stderr, "waymark import: goose: no migrations: no golang-migrate migration files in the directory")
+	contains(t, "goose files read as golang-migrate's", r.stderr, "waymark import: goose: no migration files: none named as golang-migrate names them")
 }
 
 // TestImportHistoryRefusesDirty: golang-migrate's dirty flag stops the
