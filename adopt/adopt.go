@@ -60,7 +60,7 @@ var (
 	ErrReadHistory = errors.New("cannot read the history table")
 	// ErrDirty: golang-migrate recorded its version as dirty: a migration
 	// failed part-way, and the database must be repaired first.
-	ErrDirty = errors.New("dirty version")
+	ErrDirty = errors.New("dirty state")
 	// ErrMismatch: the tool's history does not match the files: a version
 	// it applied is not among them, or not in the waymark set.
 	ErrMismatch = errors.New("history does not match the files")
@@ -94,8 +94,12 @@ func (e *Error) Error() string {
 		s += " " + e.Table
 	}
 	s += ": " + e.Err.Error()
-	if len(e.Versions) > 0 {
-		s += ": " + plural(len(e.Versions), "version") + " " + strings.Join(e.Versions, ", ")
+	switch len(e.Versions) {
+	case 0:
+	case 1:
+		s += ": version " + e.Versions[0]
+	default:
+		s += ": versions " + strings.Join(e.Versions, ", ")
 	}
 	return s + errfmt.Tail(e.Detail, e.Cause)
 }
@@ -390,12 +394,4 @@ func appliedMigrations(h *History, conv *convert.Result) ([]*convert.Migration, 
 			Detail: "the tool applied them, but its files do not have them: convert the directory the tool migrated from"}
 	}
 	return applied, nil
-}
-
-// plural returns "1 version", "2 versions".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return strconv.Itoa(n) + " " + noun + "s"
 }

@@ -481,12 +481,3 @@ func fsCause(err error) error {
 	}
 	return err
 }
-
-// trimZeros returns a version's digits without leading zeros, as a tool
-// that parses versions as integers records them.
-func trimZeros(digits string) string {
-	if s := strings.TrimLeft(digits, "0"); s != "" {
-		return s
-	}
-	return "0"
-}

@@ -92,9 +92,7 @@ func TestByteForByte(t *testing.T) {
 		for _, f := range res.Files() {
 			body := f.SQL
 			for _, line := range []string{"-- waymark:no-transaction\n", `-- waymark:empty "an empty step in the ` + string(s.tool) + ` migrations this set was converted from"` + "\n"} {
-				if strings.HasPrefix(body, line) {
-					body = body[len(line):]
-				}
+				body = strings.TrimPrefix(body, line)
 			}
 			if f.NoTransaction != strings.HasPrefix(f.SQL, "-- waymark:no-transaction\n") || f.Empty != strings.Contains(f.SQL, "-- waymark:empty") {
 				t.Errorf("%s: flags NoTransaction %v, Empty %v do not match its text:\n%s", f.Name, f.NoTransaction, f.Empty, f.SQL)

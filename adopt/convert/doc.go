@@ -53,8 +53,7 @@
 // for other dialects are ignored. ".autocommit." (popx) makes a
 // no-transaction script. fizz files and files with "{{" (pop renders every
 // migration as a text/template) cannot be converted. pop orders versions
-// as text, which is why its 20-digit versions keep their order when
-// renumbered.
+// as text, and so does the conversion.
 //
 // In every layout, a script that has transaction control of its own
 // (BEGIN, COMMIT) or a statement that cannot run in a transaction block

@@ -149,7 +149,7 @@ func TestImportHistoryRefusesDirty(t *testing.T) {
 INSERT INTO schema_migrations VALUES (3, true)`)
 	r := c.run("import-history", "golang-migrate", "-from", "old")
 	want(t, r, 3)
-	contains(t, "dirty", r.stderr, `adopt: golang-migrate "schema_migrations": dirty version: 1 version 3: a migration failed part-way`)
+	contains(t, "dirty", r.stderr, `adopt: golang-migrate "schema_migrations": dirty state: version 3: a migration failed part-way`)
 	if h := c.history(); h != nil {
 		t.Errorf("a refused import recorded %v", h)
 	}

@@ -82,7 +82,7 @@ func TestGolangMigrateDirty(t *testing.T) {
 	conv, set := converted(t, fsys, ".", convert.GolangMigrate, nil)
 	p := pool(t, url)
 	_, err := adopt.Import(context.Background(), p, pgxbackend.New(p, nil), set, conv, nil)
-	if !errors.Is(err, adopt.ErrDirty) || !strings.Contains(err.Error(), "dirty version: 1 version 2:") {
+	if !errors.Is(err, adopt.ErrDirty) || !strings.Contains(err.Error(), "dirty state: version 2:") {
 		t.Fatalf("Import of a dirty golang-migrate state = %v, want ErrDirty naming 2", err)
 	}
 	records, err := pgxbackend.New(p, nil).ReadState(context.Background())
