@@ -411,7 +411,7 @@ func (r *reader) check() error {
 		return nil // every migration is unconverted; the report says so
 	}
 	if _, err := source.FromFS(fsys, "."); err != nil {
-		return &source.Error{Pos: source.Position{Path: r.show(".")}, Err: ErrInvalid, Detail: "the converted set", Cause: err}
+		return source.ErrorList{{Pos: source.Position{Path: r.show(".")}, Err: ErrInvalid, Detail: "the converted set", Cause: err}}
 	}
 	return nil
 }
