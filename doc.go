@@ -28,18 +28,21 @@
 //	p, err := plan.Compute(set, plantest.Applied(set, 1, 2), plan.Latest(), nil)
 //
 // The waymark command (cmd/waymark) does all of this from a shell: status,
-// plan, apply, resolve, new; and import, import-history and baseline move
-// a database from golang-migrate, goose, tern or pop. A service mounts the
-// same commands in its own binary, with its embedded migrations, through
-// package [github.com/waymarkdb/waymark/cli].
+// plan, apply, resolve, new, and fleet for many databases or schemas at
+// once (package [github.com/waymarkdb/waymark/fleet]); import,
+// import-history and baseline move a database from golang-migrate, goose,
+// tern or pop. A service mounts the same commands in its own binary, with
+// its embedded migrations, through package
+// [github.com/waymarkdb/waymark/cli].
 //
 // # Packages
 //
 // The packages form layers, and each imports only the layers below it:
 //
-//	cli          the command: status, plan, apply, resolve, new, import, import-history, baseline
+//	cli          the command: status, plan, apply, resolve, new, fleet, import, import-history, baseline
 //	   │
 //	   ▼
+//	fleet        one set on many databases and schemas: bounded parallelism, canaries, a report per target
 //	adopt        records another tool's history in waymark's, through execute.Baseline
 //	   │
 //	   ▼
@@ -55,10 +58,12 @@
 //	   ▼
 //	source       reads and validates migration files from any fs.FS
 //
-// That is: adopt imports execute (and adopt/convert); execute and status
-// import plan, backend and source; plan imports backend and source;
-// backend imports source; source imports only the standard library (and
-// waymark's internal SQL lexer and error helpers).
+// That is: fleet imports execute and status (and the pgx backend, to
+// connect to the targets it is given by connection string); adopt imports
+// execute (and adopt/convert); execute and status import plan, backend and
+// source; plan imports backend and source; backend imports source; source
+// imports only the standard library (and waymark's internal SQL lexer and
+// error helpers).
 //
 // Beside them: [github.com/waymarkdb/waymark/backend/pgxbackend] is the
 // PostgreSQL backend on pgx v5; [github.com/waymarkdb/waymark/backend/memory]
@@ -68,6 +73,21 @@
 // database states for tests that plan without a database;
 // [github.com/waymarkdb/waymark/adopt/convert] turns golang-migrate, goose,
 // tern and pop files into waymark's, importing only source.
+//
+// For a service's own tests: [github.com/waymarkdb/waymark/waymarktest]
+// gives each test a new database at a version of its migration set (a
+// clone of a template built once) and checks that every down script
+// undoes its up script; [github.com/waymarkdb/waymark/schema] reads a
+// database's schema into a comparable, printable snapshot, which that
+// check compares.
+//
+// Whether a migration is safe on a busy table:
+// [github.com/waymarkdb/waymark/hazard] checks scripts and plans for
+// hazards without a database; [github.com/waymarkdb/waymark/hazard/measure]
+// runs a plan on a scratch database and records each statement's locks,
+// rewrites and scans; [github.com/waymarkdb/waymark/hazard/review] puts the
+// two side by side; [github.com/waymarkdb/waymark/hazard/hazardtest] fails a
+// service's test on any unaccepted hazard.
 //
 // This package itself holds only documentation and examples.
 package waymark

@@ -11,7 +11,9 @@
 //
 // A backend keeps one history per app key: a record per applied version
 // holding the version, its name, the checksum of its up script, when it was
-// applied and how long it took, and a dirty marker. The dirty marker is set
+// applied and how long it took, and a dirty marker. A backend that
+// implements [HeadReader] also keeps the digest of the history (see
+// source.Digest), up to date after every change. The dirty marker is set
 // while a no-transaction script runs (it cannot be made atomic) and stays set
 // if the script fails part-way, until someone repairs the database and
 // resolves it.
@@ -39,7 +41,9 @@
 // # Optional interfaces
 //
 // A Backend may also implement [Checker], to report invalid options before
-// anything touches the database.
+// anything touches the database, and [HeadReader], to answer "is the
+// database exactly at version v of this set, with nothing under way?" in
+// one small read.
 package backend
 
 import (
@@ -151,6 +155,33 @@ type Backend interface {
 	// wraps [ErrLocked]) at once. Only one Session per history exists at a
 	// time, across all processes sharing the database.
 	TryLock(ctx context.Context) (Session, error)
+}
+
+// HeadReader is implemented by a Backend that keeps, with its history, the
+// digest of its versions (see source.Digest), so that a no-op check reads
+// one row instead of the whole history.
+type HeadReader interface {
+	// ReadHead returns the head of the history. It takes no lock and
+	// writes nothing.
+	ReadHead(ctx context.Context) (Head, error)
+}
+
+// Head is what a lock-free check needs to know of a history.
+type Head struct {
+	// Version is the highest applied version, or 0.
+	Version int64
+	// Digest is the digest of all applied versions and their checksums, in
+	// version order (source.Digest); valid only when Known.
+	Digest source.Digest
+	// Known is false when the backend cannot vouch for Digest (a history
+	// kept before digests existed, not yet upgraded); the caller then reads
+	// the whole history.
+	Known bool
+	// Dirty is set when any version is dirty.
+	Dirty bool
+	// Busy is set when a session holds the migration lock: a run is under
+	// way, and what it committed may not be durable yet.
+	Busy bool
 }
 
 // Checker is implemented by a Backend that can tell, without touching the
@@ -271,6 +302,12 @@ type Step struct {
 	Change Change
 	// Limits bound the SQL's waits and run time.
 	Limits Limits
+	// Async lets the step commit without waiting for its commit to be
+	// flushed to disk (PostgreSQL's synchronous_commit = off): a crash may
+	// lose the step, whole, never half of it. The caller makes a later
+	// commit of the run durable, which flushes every earlier one, and the
+	// session makes its last commit durable when it unlocks.
+	Async bool
 }
 
 // Session is the holder of the migration lock. It runs migration SQL and

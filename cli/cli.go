@@ -1,8 +1,8 @@
 // Package cli is waymark's command line for operators and CI: status,
-// plan, apply, resolve and new, and import, import-history and baseline
-// to adopt waymark, built on the public packages. The waymark program
-// (cmd/waymark) is a thin main around [Main]; a service mounts the same
-// commands as a subcommand of its own binary, with its embedded
+// plan, apply, resolve, new and fleet, and import, import-history and
+// baseline to adopt waymark, built on the public packages. The waymark
+// program (cmd/waymark) is a thin main around [Main]; a service mounts the
+// same commands as a subcommand of its own binary, with its embedded
 // migrations, so that the tool always carries exactly the binary's
 // migrations:
 //
@@ -26,6 +26,7 @@
 //	resolve VERSION applied|not-applied
 //	                             record what a dirty version's database holds after a repair by hand
 //	new NAME                     create the next vNNN_name.up.sql and .down.sql, numbered like the set
+//	fleet status|plan|apply      the same on many databases (-targets FILE) or schemas (-schemas PATTERN)
 //	import TOOL -from DIR        convert golang-migrate, goose, tern or pop files into waymark's
 //	import-history TOOL -from DIR
 //	                             record what that tool applied as applied in waymark's history

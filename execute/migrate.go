@@ -10,12 +10,15 @@ import (
 
 // Migrate takes the database to target: the call for service start-up.
 //
-// It first reads the state without locking; if the database is already
-// there, it returns at once (one read, no lock, no write). Otherwise it takes
-// the migration lock, plans again under it (another process may have
-// migrated meanwhile) and runs the plan. Many replicas may call Migrate at
-// once: one of them applies each step, the others wait and find nothing left
-// to do. The Result is never nil.
+// It first checks, without locking, whether the database is already there:
+// with a backend that keeps digests (backend.HeadReader), one query that
+// reads one row compares the history's digest with the set's; otherwise it
+// reads the history. If there is nothing to do, it returns at once (no lock,
+// no write). Otherwise, and whenever another process holds the migration
+// lock (its run is under way, and what it committed may not be durable
+// yet), it takes the lock, plans again under it and runs the plan. Many
+// replicas may call Migrate at once: one of them applies each step, the
+// others wait and find nothing left to do. The Result is never nil.
 //
 // A database ahead of set (a newer release migrated it; see
 // [Options].RefuseNewerDatabase) is accepted with a warning when every
@@ -26,11 +29,8 @@ func Migrate(ctx context.Context, db backend.Backend, set *source.Set, target pl
 	if err := checkBackend(db); err != nil {
 		return r.res, err
 	}
-	if records, err := db.ReadState(ctx); err == nil {
-		if p, err := r.plan(ctx, set, plan.State{Records: records}, target); err == nil && p.Empty() {
-			r.use(p)
-			return r.res, nil
-		}
+	if done, err := r.noop(ctx, db, set, target); err != nil || done {
+		return r.res, err
 	}
 	// Anything else is decided under the lock: a dirty version seen without
 	// it may belong to a step that another process is still running.
@@ -48,4 +48,36 @@ func Migrate(ctx context.Context, db backend.Backend, set *source.Set, target pl
 		}
 		return r.run(ctx, sess)
 	})
+}
+
+// noop reports whether the database is at target with nothing to do,
+// decided without the lock; r.res then holds the empty plan.
+func (r *runner) noop(ctx context.Context, db backend.Backend, set *source.Set, target plan.Target) (bool, error) {
+	if hr, ok := db.(backend.HeadReader); ok {
+		h, err := hr.ReadHead(ctx)
+		if err != nil || h.Busy {
+			return false, nil // decided under the lock
+		}
+		if v := target.Version(set); h.Known && !h.Dirty && h.Version == v {
+			if d, ok := set.Digest(v); ok && d == h.Digest {
+				r.use(&plan.Plan{From: v, To: v})
+				return true, nil
+			}
+		}
+		if h.Known && h.Version <= set.Latest() {
+			return false, nil // work to do, or a refusal: under the lock
+		}
+	}
+	// The whole history, without the lock: a database ahead of the set
+	// (see Options.RefuseNewerDatabase), or a backend without digests.
+	records, err := db.ReadState(ctx)
+	if err != nil {
+		return false, nil
+	}
+	p, err := r.plan(ctx, set, plan.State{Records: records}, target)
+	if err != nil || !p.Empty() {
+		return false, nil
+	}
+	r.use(p)
+	return true, nil
 }

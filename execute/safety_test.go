@@ -403,7 +403,18 @@ func TestSafetyServerCrashMidRun(t *testing.T) {
 		_, err := execute.Migrate(ctx, pgxbackend.New(pool, nil), set, plan.Latest(), nil)
 		errc <- err
 	}()
-	time.Sleep(500 * time.Millisecond)
+	// Crash once a few steps are in, while the others run.
+	for deadline := time.Now().Add(time.Minute); ; {
+		var n int
+		err := pool.QueryRow(ctx, "SELECT count(*) FROM waymark_history").Scan(&n)
+		if err == nil && n >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no steps recorded within a minute (%v)", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err := cluster.Crash(); err != nil {
 		t.Fatal(err)
 	}

@@ -21,14 +21,14 @@ const (
 
 // runTx runs a step and its record in one transaction, again after a lock
 // timeout as many times as the options allow.
-func (r *runner) runTx(ctx context.Context, sess backend.Session, st plan.Step, sc *source.Script) error {
+func (r *runner) runTx(ctx context.Context, sess backend.Session, st plan.Step, sc *source.Script, async bool) error {
 	ch := backend.Change{Op: backend.Delete, Record: backend.Record{Version: st.Version}}
 	if st.Direction == source.Up {
 		ch = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum}}
 	}
 	pause := retryMin
 	for try := 0; ; try++ {
-		err := sess.Apply(ctx, backend.Step{SQL: st.SQL, Change: ch, Limits: r.limits()})
+		err := sess.Apply(ctx, backend.Step{SQL: st.SQL, Change: ch, Limits: r.limits(), Async: async})
 		if err == nil {
 			return nil
 		}

@@ -73,6 +73,15 @@ func To(v int64) Target { return Target{kind: upTo, version: v} }
 // DownTo is version v (0 for the empty schema), reached by going down only.
 func DownTo(v int64) Target { return Target{kind: downTo, version: v} }
 
+// Version returns the version the target denotes for set: its latest
+// version for [Latest], else the version given.
+func (t Target) Version(set *source.Set) int64 {
+	if t.kind == latest {
+		return set.Latest()
+	}
+	return t.version
+}
+
 // String describes the target: "latest", "up to 3" or "down to 0".
 func (t Target) String() string {
 	switch t.kind {

@@ -207,3 +207,35 @@ func TestEmptyDirective(t *testing.T) {
 		}
 	}
 }
+
+func TestDigest(t *testing.T) {
+	set, err := source.FromFS(fstest.MapFS{
+		"v1_a.up.sql": {Data: []byte("SELECT 1;")},
+		"v5_b.up.sql": {Data: []byte("SELECT 5;")},
+	}, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d0, ok0 := set.Digest(0)
+	d1, ok1 := set.Digest(1)
+	d5, ok5 := set.Digest(5)
+	if _, ok := set.Digest(3); ok || !ok0 || !ok1 || !ok5 || !d0.IsZero() {
+		t.Fatal("Digest: wrong versions found")
+	}
+	m1, _ := set.Lookup(1)
+	m5, _ := set.Lookup(5)
+	if d1 != source.Chain(source.Digest{}, 1, m1.Up.Checksum) || d5 != source.Chain(d1, 5, m5.Up.Checksum) {
+		t.Error("Digest is not the chain of the versions")
+	}
+	// The chain is SHA-256(prev || version big-endian || checksum); the
+	// value below was computed with sha256sum over those 72 bytes.
+	if got, want := source.Chain(source.Digest{}, 1, source.ChecksumOf("")).String(), "bc9dacddd805947e27e68d3cf4649fdbb4a7901685282b117b4c10581cc03f2b"; got != want {
+		t.Errorf("Chain(zero, 1, sha256(\"\")) = %s, want %s", got, want)
+	}
+	if p, err := source.ParseDigest(d5.String()); err != nil || p != d5 {
+		t.Errorf("ParseDigest(String()) = %v, %v", p, err)
+	}
+	if _, err := source.ParseDigest("xyz"); err == nil {
+		t.Error("ParseDigest(xyz) succeeded")
+	}
+}

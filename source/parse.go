@@ -68,6 +68,9 @@ func parseScript(path string, data []byte, dir Direction) (*Script, ErrorList) {
 		// Directives live in "--" comments, which lie outside statements;
 		// they count only before the first statement.
 		trivia := p.Text[:p.Start.Offset-p.Offset]
+		if !strings.Contains(trivia, "--") {
+			trivia = "" // no line comment, so no directive: skip the scan
+		}
 		next := 0 // the statement the directives come before
 		if p.SQL != "" {
 			next = len(s.Statements) + 1
@@ -143,6 +146,9 @@ func checkTransactionControl(s *Script, directiveTrouble bool) ErrorList {
 	var open *Statement // the statement that opened a transaction
 	for i := range s.Statements {
 		st := &s.Statements[i]
+		if !mayControl(st.SQL) {
+			continue
+		}
 		if what, ok := sqlstmt.NoTransaction(st.SQL); ok && !s.NoTransaction && !directiveTrouble {
 			errs = append(errs, &Error{Pos: st.Pos, Err: ErrNeedsNoTransaction,
 				Detail: what + " cannot run inside a transaction block; put -- " + directiveNoTransaction + " at the top of the script (and keep the script to statements that can be re-run)"})
@@ -164,6 +170,25 @@ func checkTransactionControl(s *Script, directiveTrouble bool) ErrorList {
 			Detail: "this transaction is never committed; end it with COMMIT, because waymark records the step after the script's last statement, outside any transaction"})
 	}
 	return errs
+}
+
+// controlWords are the first words of every statement that
+// checkTransactionControl looks at more closely.
+var controlWords = []string{"begin", "commit", "end", "abort", "start", "prepare", "rollback",
+	"create", "drop", "reindex", "vacuum", "alter", "discard", "cluster"}
+
+// mayControl reports whether a statement's first word is one of
+// controlWords; most statements (INSERT, UPDATE, SELECT, COMMENT ...) need
+// no closer look.
+func mayControl(stmt string) bool {
+	sc := sqlsplit.NewScanner(stmt)
+	t, _ := sc.Next()
+	for _, w := range controlWords {
+		if t.Is(w) {
+			return true
+		}
+	}
+	return false
 }
 
 // lineComments yields the "--" comments of trivia (text outside

@@ -19,6 +19,9 @@ import (
 // A Set is immutable and safe for concurrent use.
 type Set struct {
 	migrations []*Migration
+
+	digestOnce sync.Once
+	digests    []Digest // digests[i] is the digest through migrations[i]
 }
 
 // Migrations returns the migrations in ascending version order. The slice
@@ -38,11 +41,16 @@ func (s *Set) Latest() int64 {
 
 // Lookup returns the migration with version v.
 func (s *Set) Lookup(v int64) (*Migration, bool) {
-	i, ok := slices.BinarySearchFunc(s.migrations, v, func(m *Migration, v int64) int { return cmp.Compare(m.Version, v) })
+	i, ok := s.index(v)
 	if !ok {
 		return nil, false
 	}
 	return s.migrations[i], true
+}
+
+// index returns the position of version v in the set.
+func (s *Set) index(v int64) (int, bool) {
+	return slices.BinarySearchFunc(s.migrations, v, func(m *Migration, v int64) int { return cmp.Compare(m.Version, v) })
 }
 
 // FromDir reads the migrations in a directory on disk. Script paths are

@@ -86,6 +86,7 @@ func Run(t *testing.T, h Harness) {
 		{"TryLockCancelledContext", testTryLockCancelledContext},
 		{"UnlockCancelledContext", testUnlockCancelledContext},
 		{"UseAfterUnlock", testUseAfterUnlock},
+		{"Head", testHead},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, h) })
@@ -478,4 +479,55 @@ func testUseAfterUnlock(t *testing.T, h Harness) {
 		t.Errorf("second Unlock = %v, want ErrUnlocked", err)
 	}
 	wantState(t, b, nil)
+}
+
+func testHead(t *testing.T, h Harness) {
+	st := h.Open(t)
+	b := st.Backend("")
+	if _, ok := b.(backend.HeadReader); !ok {
+		t.Skip("the backend does not implement backend.HeadReader, which is optional")
+	}
+	// The head is read as another process would: through another backend
+	// of the same history.
+	hr := st.Backend("").(backend.HeadReader)
+	ctx := ctxT(t)
+	want := func(what string, v int64, versions []backend.Record, dirty, busy bool) {
+		t.Helper()
+		got, err := hr.ReadHead(ctx)
+		must(t, "ReadHead "+what, err)
+		var d source.Digest
+		for _, r := range versions {
+			d = source.Chain(d, r.Version, r.Checksum)
+		}
+		if got.Version != v || !got.Known || got.Digest != d || got.Dirty != dirty || got.Busy != busy {
+			t.Errorf("%s: head = {version %d, digest %s, known %v, dirty %v, busy %v}, want {%d, %s, true, %v, %v}",
+				what, got.Version, got.Digest, got.Known, got.Dirty, got.Busy, v, d, dirty, busy)
+		}
+	}
+	r1, r2, r3 := rec(1, "one"), rec(2, "two"), rec(3, "three")
+	want("empty", 0, nil, false, false)
+	s := lock(t, b)
+	want("empty, locked", 0, nil, false, true)
+	must(t, "insert 1", s.Apply(ctx, step(h.GoodSQL, insert(r1))))
+	must(t, "insert 3", s.Apply(ctx, step("", insert(r3))))
+	want("1 and 3", 3, []backend.Record{r1, r3}, false, true)
+	// A version below the top: the digest covers it in order.
+	must(t, "insert 2", s.Apply(ctx, step("", insert(r2))))
+	want("1 to 3", 3, []backend.Record{r1, r2, r3}, false, true)
+	must(t, "delete 2", s.Apply(ctx, step("", backend.Change{Op: backend.Delete, Record: backend.Record{Version: 2}})))
+	want("1 and 3 again", 3, []backend.Record{r1, r3}, false, true)
+	must(t, "update 1 dirty", s.Apply(ctx, step("", backend.Change{Op: backend.Update, Record: backend.Record{Version: 1, Dirty: source.Up}})))
+	want("1 dirty", 3, []backend.Record{r1, r3}, true, true)
+	must(t, "update 1 clean", s.Apply(ctx, step("", backend.Change{Op: backend.Update, Record: backend.Record{Version: 1}})))
+	must(t, "Unlock", s.Unlock(ctx))
+	want("unlocked", 3, []backend.Record{r1, r3}, false, false)
+	// Another app key's history is another head.
+	other, ok := st.Backend("other").(backend.HeadReader)
+	if ok {
+		got, err := other.ReadHead(ctx)
+		must(t, "ReadHead of another app key", err)
+		if got.Version != 0 || !got.Digest.IsZero() {
+			t.Errorf("another app key's head = %+v, want empty", got)
+		}
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/waymarkdb/waymark/backend"
+	"github.com/waymarkdb/waymark/source"
 )
 
 // Options configure a Backend. A nil *Options means the defaults.
@@ -36,6 +37,7 @@ type Store struct {
 	histories map[string][]backend.Record
 	executed  map[string][]string         // every SQL text given, in order
 	limits    map[string][]backend.Limits // the limits each was given with
+	steps     map[string][]backend.Step   // every Step given to Apply
 	committed []string                    // the SQL texts that took effect
 	locks     map[string]chan struct{}
 }
@@ -43,7 +45,7 @@ type Store struct {
 // NewStore returns an empty store.
 func NewStore() *Store {
 	return &Store{histories: map[string][]backend.Record{}, executed: map[string][]string{},
-		limits: map[string][]backend.Limits{}, locks: map[string]chan struct{}{}}
+		limits: map[string][]backend.Limits{}, steps: map[string][]backend.Step{}, locks: map[string]chan struct{}{}}
 }
 
 // Committed returns, in order, the SQL texts that have taken effect in the
@@ -84,7 +86,26 @@ type Backend struct {
 	now   func() time.Time
 }
 
-var _ backend.Backend = (*Backend)(nil)
+var (
+	_ backend.Backend    = (*Backend)(nil)
+	_ backend.HeadReader = (*Backend)(nil)
+)
+
+// ReadHead returns the head of the history: its top version, the digest of
+// all its versions, whether one is dirty, and whether the lock is held.
+func (b *Backend) ReadHead(ctx context.Context) (backend.Head, error) {
+	if err := ctx.Err(); err != nil {
+		return backend.Head{}, fmt.Errorf("memory: read head: %w", err)
+	}
+	b.store.mu.Lock()
+	defer b.store.mu.Unlock()
+	h := backend.Head{Known: true, Busy: len(b.store.locks[b.key]) > 0}
+	for _, r := range b.store.histories[b.key] {
+		h.Version, h.Digest = r.Version, source.Chain(h.Digest, r.Version, r.Checksum)
+		h.Dirty = h.Dirty || r.Dirty != 0
+	}
+	return h, nil
+}
 
 // ReadState returns a copy of the history.
 func (b *Backend) ReadState(ctx context.Context) ([]backend.Record, error) {
@@ -125,6 +146,13 @@ func (b *Backend) Limits() []backend.Limits {
 	b.store.mu.Lock()
 	defer b.store.mu.Unlock()
 	return slices.Clone(b.store.limits[b.key])
+}
+
+// Steps returns every Step given to Apply for this app key, in order.
+func (b *Backend) Steps() []backend.Step {
+	b.store.mu.Lock()
+	defer b.store.mu.Unlock()
+	return slices.Clone(b.store.steps[b.key])
 }
 
 // session holds the lock of one app key.
@@ -173,6 +201,9 @@ func (s *session) run(sql string, limits backend.Limits) error {
 
 func (s *session) Apply(ctx context.Context, step backend.Step) error {
 	sql, ch := step.SQL, step.Change
+	s.b.store.mu.Lock()
+	s.b.store.steps[s.b.key] = append(s.b.store.steps[s.b.key], step)
+	s.b.store.mu.Unlock()
 	if err := s.check(ctx); err != nil {
 		return fmt.Errorf("memory: apply: %w", err)
 	}

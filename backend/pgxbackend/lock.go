@@ -22,6 +22,11 @@ func (b *Backend) TryLock(ctx context.Context) (backend.Session, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
+	if err := ctx.Err(); err != nil {
+		// A try whose context has ended could still win the race with its
+		// cancel request, and hold a lock its caller has given up on.
+		return nil, fmt.Errorf("pgxbackend: try the migration lock: %w", err)
+	}
 	s := &session{b: b, conn: b.conn}
 	if b.pool != nil {
 		pc, err := b.pool.Acquire(ctx)
@@ -43,9 +48,13 @@ func (b *Backend) TryLock(ctx context.Context) (backend.Session, error) {
 // minServerVersion is the oldest PostgreSQL major version waymark runs on.
 const minServerVersion = 14
 
-// serverMajor returns the major version the server reports, or 0.
-func serverMajor(pc *pgconn.PgConn) int {
-	v := pc.ParameterStatus("server_version")
+// serverMajor returns the major version the server reports when the
+// connection starts (no query), or 0.
+func serverMajor(pc *pgconn.PgConn) int { return majorOf(pc.ParameterStatus("server_version")) }
+
+// majorOf returns the major version of a server_version string such as
+// "15.18 (Debian 15.18-0+deb12u1)", "14beta1" or "9.6.24", or 0.
+func majorOf(v string) int {
 	end := strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' })
 	if end >= 0 {
 		v = v[:end]
@@ -315,17 +324,27 @@ func (s *session) rollbackIfOpen(ctx context.Context) {
 
 // fence returns the statement that, inside a step's transaction, proves
 // the lock is still the session's: it divides by zero (SQLSTATE 22012)
-// when it is not. For a lease it also renews the lease and keeps its row
-// locked until the step commits, so that no one takes over meanwhile.
+// when it is not.
+//
+// For a lease it renews the lease and keeps its row locked until the step
+// commits, so that no one takes over meanwhile. For the advisory lock it
+// asks the lock manager, in three cheap calls evaluated in order (a CASE):
+// take the lock at transaction level (which succeeds only if no other
+// session holds it), release the session-level lock (which returns true
+// only if this session held it) and take it again, which cannot wait, the
+// transaction-level lock being the session's own. Session-level locks do not
+// follow the transaction, so the lock stays held whatever becomes of the
+// step. (Reading pg_locks would say the same at many times the cost: it
+// copies the lock table of the whole server.)
 func (s *session) fence() string {
 	if s.mode == LockLease {
 		return fmt.Sprintf(`WITH f AS (UPDATE %s SET expires_at = GREATEST(expires_at, pg_catalog.clock_timestamp() + interval '%d milliseconds')
 	WHERE lock_key = %d AND holder = %s RETURNING 1)
 SELECT 1 / (SELECT count(*)::int FROM f) AS "waymark:fence"`, s.leaseTable, s.b.opts.LeaseTTL.Milliseconds(), s.key, literal(s.holder))
 	}
-	return fmt.Sprintf(`SELECT 1 / count(*)::int AS "waymark:fence" FROM pg_catalog.pg_locks
-WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid() AND granted AND objsubid = 1
-	AND classid = '%d'::oid AND objid = '%d'::oid`, uint64(s.key)>>32, uint64(s.key)&0xffffffff)
+	return fmt.Sprintf(`SELECT 1 / CASE WHEN NOT pg_catalog.pg_try_advisory_xact_lock(%[1]d) THEN 0
+	WHEN NOT pg_catalog.pg_advisory_unlock(%[1]d) THEN 0
+	ELSE (SELECT 1 FROM (SELECT pg_catalog.pg_advisory_lock(%[1]d)) AS relock) END AS "waymark:fence"`, s.key)
 }
 
 // renewal returns the statement that extends the lease from now.

@@ -58,8 +58,9 @@ func (m LockMode) String() string {
 // Options configure a Backend. A nil *Options means the defaults.
 type Options struct {
 	// Schema holds the history table (and the lease table). Default "":
-	// the table is looked up through the search_path, and created in the
-	// current schema (the first existing schema of the search_path).
+	// the first schema of SearchPath when that is set; otherwise the table
+	// is looked up through the search_path, and created in the current
+	// schema (the first existing schema of the search_path).
 	Schema string
 	// Table is the history table's name. Default [DefaultTable].
 	Table string
@@ -74,6 +75,12 @@ type Options struct {
 	// renewed every third of it while a run lasts, and by every step.
 	// Between 1s and 1h. Default [DefaultLeaseTTL].
 	LeaseTTL time.Duration
+	// SearchPath, if set, is the search_path every step's SQL runs with,
+	// set after the session reset of each step (see "Search path" in the
+	// package doc): a schema per tenant runs the same set with its own
+	// schema first. Each name is quoted as an identifier. Default nil: the
+	// connection's own search_path.
+	SearchPath []string
 }
 
 // OptionError reports an invalid option. It unwraps to
@@ -98,6 +105,9 @@ func (e *OptionError) Unwrap() error { return backend.ErrBadOptions }
 // check validates the options, defaults filled in.
 func (o *Options) check() error {
 	if err := checkName("Options.Table", o.Table); err != nil {
+		return err
+	}
+	if err := o.checkSearchPath(); err != nil {
 		return err
 	}
 	if o.Schema != "" {

@@ -68,6 +68,19 @@
 // statements a script made stay. A *pgx.Conn you pass in keeps its
 // settings; its temporary tables are dropped at every step.
 //
+// # Search path
+//
+// [Options].SearchPath runs every step's SQL with that search_path: the
+// reset at the start of each step ends with SET search_path, so a step
+// whose script set another one does not pass it on, and the connection
+// gets its own back when the run ends. The history table is then in
+// SearchPath's first schema unless Options.Schema says otherwise. A
+// schema per tenant applies one set to every tenant this way, over one
+// pool. Under a lease, no-transaction scripts are refused (with an
+// *OptionError, before their version is marked dirty): their statements
+// run outside the steps' transactions, where a pooler gives no session
+// state.
+//
 // When the context ends, the running statement is cancelled on the server
 // (a cancel request, not a closed socket), so the server is not left
 // running it while holding the lock.
@@ -99,6 +112,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -145,6 +159,10 @@ func New[DB *pgxpool.Pool | *pgx.Conn](db DB, opts *Options) *Backend {
 	}
 	if b.opts.LeaseTTL == 0 {
 		b.opts.LeaseTTL = DefaultLeaseTTL
+	}
+	b.opts.SearchPath = slices.Clone(b.opts.SearchPath)
+	if b.opts.Schema == "" && len(b.opts.SearchPath) > 0 {
+		b.opts.Schema = b.opts.SearchPath[0]
 	}
 	switch db := any(db).(type) {
 	case *pgxpool.Pool:

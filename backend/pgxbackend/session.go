@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,6 +55,10 @@ type session struct {
 	role, sessionUser string
 
 	tstate   tableState
+	format   int     // the history table's format, once known (0: 1 or unknown)
+	versions []int64 // the versions in the history, ascending, when known
+	known    bool    // versions is known (read under the lock, kept since)
+	async    bool    // a commit since the last durable one was asynchronous
 	inTx     bool
 	unlocked bool
 }
@@ -73,16 +78,29 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 	if err := s.usable(ctx); err != nil {
 		return nil, fmt.Errorf("pgxbackend: read state: %w", err)
 	}
-	results, err := s.query(ctx, historyQuery(s.table, s.b.appKey))
+	results, err := s.query(ctx, "SELECT "+hasDigest(s.table)+";\n"+historyQuery(s.table, s.b.appKey))
 	records, found, err := parseHistory(results, err, s.table)
 	switch {
 	case err != nil:
-	case found:
-		s.tstate = tableExists
-	default:
+		return nil, err
+	case !found:
 		s.tstate = tableMissing
+		s.versions, s.known = nil, true
+		return records, nil
 	}
-	return records, err
+	s.tstate = tableExists
+	s.versions, s.known = make([]int64, len(records)), true
+	for i, r := range records {
+		s.versions[i] = r.Version
+	}
+	if string(results[0].Rows[0][0]) == "t" {
+		s.format = formatDigest
+	} else if ok, err := s.upgrade(ctx); err != nil {
+		return nil, err
+	} else if ok {
+		s.format = formatDigest
+	}
+	return records, nil
 }
 
 // ourSettings are set on a direct connection for the whole run, so that
@@ -102,7 +120,7 @@ var ourSettings = []setting{
 // connection is reset to its defaults.
 func (s *session) restore(withOurs bool) []string {
 	if s.mode == LockLease {
-		return []string{"RESET ALL", "SET SESSION AUTHORIZATION DEFAULT", "RESET ROLE", "DISCARD TEMP"}
+		return s.withSearchPath([]string{"RESET ALL", "SET SESSION AUTHORIZATION DEFAULT", "RESET ROLE", "DISCARD TEMP"}, withOurs)
 	}
 	stmts := append([]string{"RESET ALL"}, s.identity()...)
 	stmts = append(stmts, "DISCARD TEMP")
@@ -117,7 +135,7 @@ func (s *session) restore(withOurs bool) []string {
 		}
 		stmts = append(stmts, "SELECT pg_catalog.set_config(n, v, false) FROM (VALUES "+strings.Join(values, ", ")+") AS s(n, v)")
 	}
-	return stmts
+	return s.withSearchPath(stmts, withOurs)
 }
 
 // identity returns the statements that restore the session user and role
@@ -178,6 +196,9 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 		return fmt.Errorf("pgxbackend: apply: the connection is inside a transaction (status %q) that waymark did not open; "+
 			"did a no-transaction script BEGIN without COMMIT?", tx)
 	}
+	if err := s.searchPathUsable(opensNoTx(st.Change)); err != nil {
+		return err
+	}
 	create, err := s.createTable(ctx)
 	if err != nil {
 		return err
@@ -185,6 +206,11 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 	change, err := s.change(st.Change)
 	if err != nil {
 		return err
+	}
+	if st.Async && !s.inTx {
+		s.async = true
+	} else if !s.inTx {
+		s.async = false // this commit is durable, and flushes the earlier ones
 	}
 	own := !s.inTx // Apply opens and commits a transaction of its own
 	var q strings.Builder
@@ -204,6 +230,9 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 	add(s.fence())
 	add(s.restore(true)...)
 	add(s.limits(st.Limits, true)...)
+	if st.Async && own {
+		add("SET LOCAL synchronous_commit = off")
+	}
 	prefix, scriptAt := n, q.Len()
 	if st.SQL != "" {
 		// The newline ends a trailing "--" comment.
@@ -213,7 +242,7 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 	add(`SELECT 1 AS "` + marker + `"`)
 	add(s.identity()...)
 	add(create...)
-	add(change)
+	add(change...)
 	if s.mode == LockLease {
 		add(s.renewal())
 	}
@@ -230,7 +259,11 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 		if create != nil {
 			s.tstate = tableExists
 		}
+		s.moved(st.Change)
 		return nil
+	}
+	if s.inTx {
+		s.known = false // the transaction's earlier changes will be undone
 	}
 	closed := s.conn.PgConn().IsClosed()
 	if own && !closed && s.conn.PgConn().TxStatus() != 'I' {
@@ -268,6 +301,34 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 		}
 	}
 	return fmt.Errorf("pgxbackend: write history of version %d to %s: %w", st.Change.Record.Version, s.table, err)
+}
+
+// moved keeps track of the history's versions after ch took effect.
+func (s *session) moved(ch backend.Change) {
+	if !s.known {
+		return
+	}
+	v := ch.Record.Version
+	i, found := slices.BinarySearch(s.versions, v)
+	switch {
+	case ch.Op == backend.Insert && !found:
+		s.versions = slices.Insert(s.versions, i, v)
+	case ch.Op == backend.Delete && found:
+		s.versions = slices.Delete(s.versions, i, i+1)
+	}
+}
+
+// onTop reports whether version v is (or, for an insert, would be) the
+// highest of the history, as far as the session knows.
+func (s *session) onTop(v int64, inserting bool) bool {
+	if !s.known {
+		return false
+	}
+	n := len(s.versions)
+	if inserting {
+		return n == 0 || v > s.versions[n-1]
+	}
+	return n > 0 && v == s.versions[n-1]
 }
 
 // lostHint says what to do about a lost lock.
@@ -344,6 +405,9 @@ func (s *session) Exec(ctx context.Context, sql string, limits backend.Limits) e
 	}
 	if s.inTx {
 		return fmt.Errorf("pgxbackend: exec: %w", backend.ErrInTransaction)
+	}
+	if err := s.searchPathUsable(true); err != nil {
+		return err
 	}
 	pre := []string{s.fence()}
 	if s.mode != LockLease {
@@ -448,6 +512,7 @@ func (s *session) Rollback(ctx context.Context) error {
 	}
 	s.inTx = false
 	s.tstate = tableUnknown // a table created in the transaction is gone
+	s.known = false
 	if _, _, err := s.exec(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
 		return fmt.Errorf("pgxbackend: rollback: %w", connError(err, false, s.conn.PgConn().IsClosed()))
 	}

@@ -31,63 +31,80 @@ func (s *session) createTable(ctx context.Context) ([]string, error) {
 	// session creating this table.
 	stmts := []string{fmt.Sprintf("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(%s, 0))", literal("waymark create "+s.table))}
 	if s.tstate == tableUnknown || s.b.opts.Schema != "" {
-		// One query, before the first write only: does the table exist, and
-		// its schema? (CREATE SCHEMA IF NOT EXISTS needs the CREATE
-		// privilege on the database even when the schema exists.)
+		// One query, before the first write only: does the table exist, of
+		// which format, and its schema? (CREATE SCHEMA IF NOT EXISTS needs
+		// the CREATE privilege on the database even when the schema exists.)
 		schema := "true"
 		if s.b.opts.Schema != "" {
 			schema = fmt.Sprintf("pg_catalog.to_regnamespace(%s) IS NOT NULL", literal(ident(s.b.opts.Schema)))
 		}
-		results, err := s.query(ctx, fmt.Sprintf("SELECT pg_catalog.to_regclass(%s) IS NOT NULL, %s", literal(s.table), schema))
+		results, err := s.query(ctx, fmt.Sprintf("SELECT pg_catalog.to_regclass(%s) IS NOT NULL, %s, %s", literal(s.table), schema, hasDigest(s.table)))
 		if err != nil {
 			return nil, fmt.Errorf("pgxbackend: look for the history table %s: %w", s.table, connError(err, false, s.conn.PgConn().IsClosed()))
 		}
 		row := results[0].Rows[0]
 		if string(row[0]) == "t" {
 			s.tstate = tableExists
+			if string(row[2]) == "t" {
+				s.format = formatDigest
+			}
 			return nil, nil
 		}
 		if string(row[1]) != "t" {
 			stmts = append(stmts, "CREATE SCHEMA IF NOT EXISTS "+ident(s.b.opts.Schema))
 		}
 	}
-	return append(stmts, `CREATE TABLE IF NOT EXISTS `+s.table+` (
-	app_key        text        NOT NULL,
-	version        bigint      NOT NULL CHECK (version > 0),
-	name           text        NOT NULL,
-	checksum       text        NOT NULL,
-	applied_at     timestamptz NOT NULL,
-	execution_time interval    NOT NULL,
-	dirty          text        CHECK (dirty IN ('up', 'down')),
-	PRIMARY KEY (app_key, version)
-)`), nil
+	s.format = formatDigest
+	return append(stmts, historyDDL(s.table)...), nil
 }
 
-// change returns the one statement that makes ch. A Delete or Update that
+// hasDigest is the SQL that tells whether table has the digest column of
+// format 2.
+func hasDigest(table string) string {
+	return fmt.Sprintf(`EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass(%s) AND attname = 'digest' AND NOT attisdropped)`, literal(table))
+}
+
+// change returns the statements that make ch. A Delete or Update that
 // finds no row divides by zero, so that the failure rolls back the step's
-// SQL too (SQLSTATE 22012, which Apply reports as ErrNotRecorded).
-func (s *session) change(ch backend.Change) (string, error) {
+// SQL too (SQLSTATE 22012, which Apply reports as ErrNotRecorded). On a
+// table of format 2 an insert records its digest, and an insert or a delete
+// below the top brings the digests above it up to date.
+func (s *session) change(ch backend.Change) ([]string, error) {
 	r := ch.Record
 	where := fmt.Sprintf("app_key = %s AND version = %d", s.b.appKey, r.Version)
+	digests := s.format == formatDigest
 	switch ch.Op {
 	case backend.Insert:
 		// The migration's SQL and this statement arrive in one message, so
 		// statement_timestamp() is when the SQL started.
-		return fmt.Sprintf(`INSERT INTO %s (app_key, version, name, checksum, applied_at, execution_time, dirty)
-VALUES (%s, %d, %s, %s, pg_catalog.clock_timestamp(), pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp(), %s)`,
-			s.table, s.b.appKey, r.Version, literal(r.Name), literal(r.Checksum.String()), dirty(r.Dirty)), nil
+		cols, vals := "", ""
+		if digests {
+			cols, vals = ", digest", ", "+digestOf(s.table, s.b.appKey, r.Version, r.Checksum.String())
+		}
+		stmts := []string{fmt.Sprintf(`INSERT INTO %s (app_key, version, name, checksum, applied_at, execution_time, dirty%s)
+VALUES (%s, %d, %s, %s, pg_catalog.clock_timestamp(), pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp(), %s%s)`,
+			s.table, cols, s.b.appKey, r.Version, literal(r.Name), literal(r.Checksum.String()), dirty(r.Dirty), vals)}
+		if digests && !s.onTop(r.Version, true) {
+			// Below the top: the records above need their digests again.
+			stmts = append(stmts, rechain(s.table, s.b.appKey, r.Version))
+		}
+		return stmts, nil
 	case backend.Delete:
-		return fmt.Sprintf(`WITH changed AS (DELETE FROM %s WHERE %s RETURNING 1)
-SELECT 1 / (SELECT count(*)::int FROM changed)`, s.table, where), nil
+		stmts := []string{fmt.Sprintf(`WITH changed AS (DELETE FROM %s WHERE %s RETURNING 1)
+SELECT 1 / (SELECT count(*)::int FROM changed)`, s.table, where)}
+		if digests && !s.onTop(r.Version, false) {
+			stmts = append(stmts, rechain(s.table, s.b.appKey, r.Version))
+		}
+		return stmts, nil
 	case backend.Update:
 		set := "dirty = " + dirty(r.Dirty)
 		if r.Duration != 0 {
 			set += fmt.Sprintf(", execution_time = interval '%d microseconds'", r.Duration.Microseconds())
 		}
-		return fmt.Sprintf(`WITH changed AS (UPDATE %s SET %s WHERE %s RETURNING 1)
-SELECT 1 / (SELECT count(*)::int FROM changed)`, s.table, set, where), nil
+		return []string{fmt.Sprintf(`WITH changed AS (UPDATE %s SET %s WHERE %s RETURNING 1)
+SELECT 1 / (SELECT count(*)::int FROM changed)`, s.table, set, where)}, nil
 	}
-	return "", fmt.Errorf("pgxbackend: invalid change op %d", ch.Op)
+	return nil, fmt.Errorf("pgxbackend: invalid change op %d", ch.Op)
 }
 
 // dirty is the SQL value of a dirty marker.

@@ -45,6 +45,11 @@ func (s *session) releaseAdvisory(ctx context.Context) error {
 	}
 	s.inTx = false
 	stmts = append(stmts, s.restore(false)...)
+	if s.async {
+		// A commit with an xid, made durably, flushes the run's
+		// asynchronous commits before the lock is free.
+		stmts = append(stmts, "SELECT pg_catalog.pg_current_xact_id()")
+	}
 	if s.pooled != nil {
 		// The connection goes back to the application's pool: nothing a
 		// script left on it may follow.

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/waymarkdb/waymark/adopt"
@@ -17,6 +16,7 @@ import (
 	"github.com/waymarkdb/waymark/execute"
 	"github.com/waymarkdb/waymark/internal/pgtest"
 	"github.com/waymarkdb/waymark/plan"
+	"github.com/waymarkdb/waymark/schema"
 	"github.com/waymarkdb/waymark/source"
 )
 
@@ -29,62 +29,18 @@ func setDir(name string) string {
 }
 
 // toolTables are the history tables, waymark's and the tools', that a
-// snapshot leaves out (with their indexes and sequences).
-var toolTables = []string{"waymark_history", "schema_migrations", "goose_db_version", "schema_version", "schema_migration"}
+// snapshot leaves out.
+var toolTables = []string{"waymark_history", "waymark_lease", "schema_migrations", "goose_db_version", "schema_version", "schema_migration"}
 
-// snapshot describes the schema the migrations made, one sorted line per
-// object, from pg_catalog: tables with their columns, constraints,
-// indexes (and whether they are valid), views, sequences, functions,
-// triggers, types and comments. Comparing two snapshots tells whether two
-// databases have the same schema.
-func snapshot(t *testing.T, db *pgxpool.Pool) []string {
+// snapshot reads the schema the migrations made, without the history
+// tables.
+func snapshot(t *testing.T, db *pgxpool.Pool) *schema.Snapshot {
 	t.Helper()
-	rows, err := db.Query(context.Background(), `
-WITH rel AS (
-	SELECT c.oid, c.relname, c.relkind, n.nspname
-	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-	WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
-	  AND NOT EXISTS (SELECT 1 FROM unnest($1::text[]) x WHERE c.relname LIKE x || '%')
-)
-SELECT 'table ' || nspname || '.' || relname FROM rel WHERE relkind = 'r'
-UNION ALL
-SELECT 'column ' || r.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
-	|| CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
-	|| coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '') || ' #' || a.attnum
-FROM rel r JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
-LEFT JOIN pg_attrdef d ON d.adrelid = r.oid AND d.adnum = a.attnum
-WHERE r.relkind IN ('r', 'v')
-UNION ALL
-SELECT 'constraint ' || r.relname || '.' || co.conname || ' ' || pg_get_constraintdef(co.oid)
-FROM rel r JOIN pg_constraint co ON co.conrelid = r.oid
-UNION ALL
-SELECT 'index ' || pg_get_indexdef(i.indexrelid) || CASE WHEN i.indisvalid THEN '' ELSE ' (invalid)' END
-FROM rel r JOIN pg_index i ON i.indexrelid = r.oid
-UNION ALL
-SELECT 'view ' || relname || ' ' || pg_get_viewdef(oid) FROM rel WHERE relkind = 'v'
-UNION ALL
-SELECT 'sequence ' || relname FROM rel WHERE relkind = 'S'
-UNION ALL
-SELECT 'comment ' || relname || ' ' || obj_description(oid, 'pg_class') FROM rel WHERE obj_description(oid, 'pg_class') IS NOT NULL
-UNION ALL
-SELECT 'trigger ' || pg_get_triggerdef(tg.oid) FROM rel r JOIN pg_trigger tg ON tg.tgrelid = r.oid AND NOT tg.tgisinternal
-UNION ALL
-SELECT 'function ' || pg_get_functiondef(p.oid)
-FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
-UNION ALL
-SELECT 'type ' || t.typname || ' ' || coalesce((SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), '')
-FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema' AND t.typtype = 'e'
-ORDER BY 1`, toolTables)
+	s, err := schema.Read(context.Background(), db, &schema.Options{ExcludeTables: toolTables})
 	if err != nil {
 		t.Fatalf("snapshot: %v", err)
 	}
-	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatalf("snapshot: %v", err)
-	}
-	return lines
+	return s
 }
 
 // converted converts the tool's files in fsys (directory dir) and writes
@@ -115,8 +71,8 @@ func converted(t *testing.T, fsys fs.FS, dir string, tool convert.Tool, opts *co
 func takeOver(t *testing.T, pool *pgxpool.Pool, tool convert.Tool, conv *convert.Result, set *source.Set) {
 	t.Helper()
 	ctx := context.Background()
-	made := snapshot(t, pool)
-	if len(made) == 0 {
+	made, empty := snapshot(t, pool), snapshot(t, pgtest.Pool(t))
+	if cmp.Equal(made, empty) {
 		t.Fatal("the tool made no schema")
 	}
 	db := pgxbackend.New(pool, nil)
@@ -158,8 +114,8 @@ func takeOver(t *testing.T, pool *pgxpool.Pool, tool convert.Tool, conv *convert
 	if _, err := execute.Migrate(ctx, db, set, plan.DownTo(0), nil); err != nil {
 		t.Fatal(err)
 	}
-	if s := snapshot(t, pool); len(s) != 0 {
-		t.Errorf("down to 0 left:\n%v", s)
+	if diff := cmp.Diff(empty, snapshot(t, pool)); diff != "" {
+		t.Errorf("down to 0 left (-empty +left):\n%s", diff)
 	}
 	if _, err := execute.Migrate(ctx, db, set, plan.Latest(), nil); err != nil {
 		t.Fatal(err)

@@ -80,7 +80,7 @@ func StartBouncer(ctx context.Context, opts BouncerOptions) (*Bouncer, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := makeDir(cred)
+	dir, err := makeDir(cred, "")
 	if err != nil {
 		return nil, err
 	}

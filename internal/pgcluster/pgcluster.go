@@ -41,7 +41,8 @@
 // chosen at random, so several clusters, for example those of test binaries
 // running in parallel, never share a socket. It runs with settings that
 // trade durability for speed (fsync, synchronous_commit and full_page_writes
-// off) and allows 200 connections. [Cluster.ConnString] returns a connection
+// off; durable ones with [Options].Durable) and allows 200 connections.
+// [Cluster.ConnString] returns a connection
 // string for one of its databases; a new cluster has the databases postgres,
 // template0 and template1.
 //
@@ -96,18 +97,30 @@ type Options struct {
 	// such as which binaries FindBinDir chose, a fetch's progress, where
 	// the cluster is and how long starting it took. Default: no messages.
 	Logf func(format string, args ...any)
+
+	// Durable runs the server with PostgreSQL's default, durable settings
+	// (fsync, synchronous_commit and full_page_writes on), for benchmarks
+	// whose cost includes flushing commits to disk. Default false: the
+	// fast, crash-unsafe settings of the package doc.
+	Durable bool
+
+	// TempDir is the directory to make the cluster's directory in, such
+	// as /dev/shm to keep the cluster in memory. Default: os.TempDir(),
+	// or /tmp (see Start).
+	TempDir string
 }
 
 // Cluster is a running throwaway PostgreSQL server. Its methods are safe for
 // concurrent use.
 type Cluster struct {
-	dir    string // temporary directory: socket, log file and data/
-	port   int
-	logf   func(format string, args ...any)
-	binDir string
-	cred   *syscall.Credential
-	mu     sync.Mutex // guards server across Crash and Restart
-	server *process
+	dir     string // temporary directory: socket, log file and data/
+	port    int
+	logf    func(format string, args ...any)
+	binDir  string
+	cred    *syscall.Credential
+	durable bool
+	mu      sync.Mutex // guards server across Crash and Restart
+	server  *process
 
 	stopOnce sync.Once
 	stopErr  error
@@ -146,11 +159,11 @@ func Start(ctx context.Context, opts *Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := makeDir(cred)
+	dir, err := makeDir(cred, opts.TempDir)
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{dir: dir, port: pickPort(), logf: logf, binDir: binDir, cred: cred}
+	c := &Cluster{dir: dir, port: pickPort(), logf: logf, binDir: binDir, cred: cred, durable: opts.Durable}
 	if err := c.initdb(ctx, binDir, cred); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -233,16 +246,17 @@ func (c *Cluster) start(ctx context.Context, binDir string, cred *syscall.Creden
 		return fmt.Errorf("pgcluster: %w", err)
 	}
 	defer log.Close() // the child has its own copy
-	cmd := exec.Command(filepath.Join(binDir, "postgres"),
+	args := []string{
 		"-D", c.dataDir(),
 		"-p", strconv.Itoa(c.port),
 		"-c", "listen_addresses=",
-		"-c", "unix_socket_directories="+c.dir,
+		"-c", "unix_socket_directories=" + c.dir,
 		"-c", "max_connections=200",
-		"-c", "fsync=off",
-		"-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off",
-	)
+	}
+	if !c.durable {
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	cmd := exec.Command(filepath.Join(binDir, "postgres"), args...)
 	prepare(cmd, c.dir, cred, log)
 	server, err := startProcess(cmd)
 	if err != nil {
@@ -421,13 +435,15 @@ func childCredential() (*syscall.Credential, error) {
 // file name ("/.s.PGSQL.65535") in a unix socket path (107 bytes on Linux).
 const maxSocketDir = 107 - len("/.s.PGSQL.65535")
 
-// makeDir creates the cluster's temporary directory and gives it to cred's
-// user, if any.
-func makeDir(cred *syscall.Credential) (string, error) {
-	base := os.TempDir()
+// makeDir creates the cluster's temporary directory in base (default: see
+// Start) and gives it to cred's user, if any.
+func makeDir(cred *syscall.Credential, base string) (string, error) {
 	const pattern = "waymark-pg-*"
-	if len(base)+len(pattern)+12 > maxSocketDir || (cred != nil && !traversable(base)) {
-		base = "/tmp"
+	if base == "" {
+		base = os.TempDir()
+		if len(base)+len(pattern)+12 > maxSocketDir || (cred != nil && !traversable(base)) {
+			base = "/tmp"
+		}
 	}
 	dir, err := os.MkdirTemp(base, pattern)
 	if err != nil {

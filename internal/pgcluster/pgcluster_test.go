@@ -502,3 +502,27 @@ func minor(t *testing.T, r pgfetch.Release) int {
 	}
 	return n
 }
+
+func TestTempDir(t *testing.T) {
+	t.Parallel()
+	base, err := os.MkdirTemp("", "pgcluster-base-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(base)
+	if err := os.Chmod(base, 0o755); err != nil { // reachable by the server's user when root
+		t.Fatal(err)
+	}
+	c, err := Start(t.Context(), &Options{TempDir: base, Logf: t.Logf})
+	if errors.Is(err, ErrNotFound) && testing.Short() {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	if got := filepath.Dir(c.dir); got != base {
+		t.Errorf("cluster directory %s is not in TempDir %s", c.dir, base)
+	}
+	connect(t, c.ConnString("postgres")).Close(t.Context())
+}

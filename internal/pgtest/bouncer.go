@@ -2,10 +2,14 @@ package pgtest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/waymarkdb/waymark/internal/pgcluster"
+	"github.com/waymarkdb/waymark/waymarktest"
 )
 
 // Bouncer returns a connection string, through a PgBouncer of the test's
@@ -20,11 +24,13 @@ import (
 // cluster does.
 func Bouncer(t testing.TB, poolMode string) string {
 	t.Helper()
-	s := getServer(t)
-	name := newDatabase(t, s)
+	cfg, err := pgconn.ParseConfig(ConnString(t))
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	b, err := pgcluster.StartBouncer(ctx, pgcluster.BouncerOptions{Server: s.adminConn, PoolMode: poolMode, PoolSize: 8, Logf: t.Logf})
+	b, err := pgcluster.StartBouncer(ctx, pgcluster.BouncerOptions{Server: waymarktest.Server(t), PoolMode: poolMode, PoolSize: 8, Logf: t.Logf})
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
@@ -33,7 +39,7 @@ func Bouncer(t testing.TB, poolMode string) string {
 			t.Errorf("pgtest: stop pgbouncer: %v", err)
 		}
 	})
-	return b.ConnString(name)
+	return b.ConnString(cfg.Database)
 }
 
 // OwnCluster starts a throwaway cluster for this test alone, for tests that
@@ -46,7 +52,11 @@ func OwnCluster(t testing.TB) *pgcluster.Cluster {
 	defer cancel()
 	c, err := pgcluster.Start(ctx, &pgcluster.Options{Logf: t.Logf})
 	if err != nil {
-		reportUnavailable(t, err, testing.Short(), false)
+		msg := fmt.Sprintf("pgtest: no PostgreSQL server for this test: %v", err)
+		if testing.Short() {
+			t.Skip(msg + "\n(skipped because of -short)")
+		}
+		t.Fatal(msg)
 	}
 	t.Cleanup(func() {
 		if err := c.Stop(); err != nil {

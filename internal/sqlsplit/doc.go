@@ -7,7 +7,7 @@
 // comments). [Split] reads the tokens and cuts the script into pieces, one
 // per statement, that together cover the script byte for byte. Code that
 // needs the key words of a statement reads its tokens rather than scanning
-// the text again. A script that cannot be read, because a string, quoted
+// the text again ([Token.Is] for a key word, [Token.Ident] for a name). A script that cannot be read, because a string, quoted
 // identifier or comment is never closed, yields an [*Error] that wraps
 // [ErrUnterminated]. [Locate] and [CharOffset] convert between byte
 // offsets, positions ([Pos]: line and column) and the character positions

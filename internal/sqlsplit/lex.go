@@ -263,7 +263,11 @@ func keyword(w, kw string) bool {
 		return false
 	}
 	for i := 0; i < len(w); i++ {
-		if w[i]|0x20 != kw[i] {
+		c := w[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != kw[i] {
 			return false
 		}
 	}
@@ -302,8 +306,43 @@ func (t Token) End() int { return t.Offset + len(t.Text) }
 // CREATE and Create.
 func (t Token) Is(kw string) bool { return t.Kind == Word && keyword(t.Text, kw) }
 
+// Ident returns the identifier t stands for, as PostgreSQL reads it: a Word
+// folded to lower case (ASCII letters only, like Is), or a QuotedIdent
+// without its quotes and with each doubled quote made one. For any other
+// kind of token it returns false.
+func (t Token) Ident() (string, bool) {
+	switch t.Kind {
+	case Word:
+		return lower(t.Text), true
+	case QuotedIdent:
+		if len(t.Text) < 2 {
+			return "", false
+		}
+		return strings.ReplaceAll(t.Text[1:len(t.Text)-1], `""`, `"`), true
+	}
+	return "", false
+}
+
+// lower folds the ASCII letters of w to lower case.
+func lower(w string) string {
+	for i := 0; i < len(w); i++ {
+		if 'A' <= w[i] && w[i] <= 'Z' {
+			b := []byte(w)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return w
+}
+
 // Scanner reads the tokens of a script in order, by the rules in the
 // package doc. The zero Scanner reads an empty script; use [NewScanner].
+// A Scanner is a small value: keep it in a variable, and it costs no
+// allocation.
 type Scanner struct {
 	src string
 	off int
@@ -314,7 +353,7 @@ type Scanner struct {
 }
 
 // NewScanner returns a Scanner positioned at the start of src.
-func NewScanner(src string) *Scanner { return &Scanner{src: src} }
+func NewScanner(src string) Scanner { return Scanner{src: src} }
 
 // Err returns the error that stopped the scanner, an [*Error] wrapping
 // [ErrUnterminated], or nil if it reached the end of the script.

@@ -85,7 +85,8 @@ func TestScannerError(t *testing.T) {
 	if _, ok := sc.Next(); ok {
 		t.Error("Next after an error returned a token")
 	}
-	if err := NewScanner("SELECT 1").Err(); err != nil {
+	if fresh := NewScanner("SELECT 1"); fresh.Err() != nil {
+		err := fresh.Err()
 		t.Errorf("Err of a fresh scanner = %v", err)
 	}
 }
@@ -101,9 +102,35 @@ func TestTokenIs(t *testing.T) {
 		{Token{Kind: QuotedIdent, Text: `"begin"`}, "begin", false},
 		{Token{Kind: Word, Text: "beginning"}, "begin", false},
 		{Token{Kind: Word, Text: "ca\u017fe"}, "case", false},
+		{Token{Kind: Word, Text: "LOCK_TIMEOUT"}, "lock_timeout", true},
+		{Token{Kind: Word, Text: "lock_timeout"}, "lock_timeout", true},
+		{Token{Kind: Word, Text: "lock\x7ftimeout"}, "lock_timeout", false},
+		{Token{Kind: Word, Text: "a1"}, "a1", true},
 	} {
 		if got := tt.tok.Is(tt.kw); got != tt.want {
 			t.Errorf("%+v.Is(%q) = %v, want %v", tt.tok, tt.kw, got, tt.want)
+		}
+	}
+}
+
+func TestTokenIdent(t *testing.T) {
+	for _, tt := range []struct {
+		tok    Token
+		want   string
+		wantOK bool
+	}{
+		{Token{Kind: Word, Text: "Users"}, "users", true},
+		{Token{Kind: Word, Text: "orders_2024"}, "orders_2024", true},
+		{Token{Kind: Word, Text: "Stra\u00dfe"}, "stra\u00dfe", true}, // non-ASCII letters are kept, as the server does in UTF-8
+		{Token{Kind: QuotedIdent, Text: `"Users"`}, "Users", true},
+		{Token{Kind: QuotedIdent, Text: `"a""b"`}, `a"b`, true},
+		{Token{Kind: QuotedIdent, Text: `""""`}, `"`, true},
+		{Token{Kind: String, Text: `'users'`}, "", false},
+		{Token{Kind: Op, Text: "."}, "", false},
+	} {
+		got, ok := tt.tok.Ident()
+		if got != tt.want || ok != tt.wantOK {
+			t.Errorf("%+v.Ident() = %q, %v; want %q, %v", tt.tok, got, ok, tt.want, tt.wantOK)
 		}
 	}
 }

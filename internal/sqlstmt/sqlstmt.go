@@ -15,39 +15,49 @@ import (
 	"github.com/waymarkdb/waymark/internal/sqlsplit"
 )
 
-// words reads the tokens of one statement.
+// words reads the tokens of one statement, on demand, keeping the last few
+// in a ring: most statements are decided by their first words, the
+// classifiers look only a few tokens ahead and never back further than one,
+// and classifying must not cost a migration set's load an allocation per
+// statement.
 type words struct {
-	toks []sqlsplit.Token
-	i    int
+	sc      sqlsplit.Scanner
+	ring    [16]sqlsplit.Token
+	fetched int  // tokens read from the scanner so far
+	end     bool // the scanner is exhausted
+	i       int  // the current token
 }
 
-func read(stmt string) *words {
-	sc := sqlsplit.NewScanner(stmt)
-	w := &words{}
-	for {
-		t, ok := sc.Next()
+func (w *words) init(stmt string) { w.sc = sqlsplit.NewScanner(stmt) }
+
+// at returns token k, reading up to it; the zero Token past the end. k must
+// not lie more than len(ring) tokens behind the furthest token read.
+func (w *words) at(k int) sqlsplit.Token {
+	for !w.end && w.fetched <= k {
+		t, ok := w.sc.Next()
 		if !ok {
-			return w
+			w.end = true
+			break
 		}
-		w.toks = append(w.toks, t)
+		w.ring[w.fetched%len(w.ring)] = t
+		w.fetched++
 	}
-}
-
-// peek returns the current token, or the zero Token at the end.
-func (w *words) peek() sqlsplit.Token {
-	if w.i < len(w.toks) {
-		return w.toks[w.i]
+	if k < w.fetched && k >= w.fetched-len(w.ring) {
+		return w.ring[k%len(w.ring)]
 	}
 	return sqlsplit.Token{}
 }
 
+// more reports whether a token is left.
+func (w *words) more() bool { return w.at(w.i).Kind != 0 }
+
+// peek returns the current token, or the zero Token at the end.
+func (w *words) peek() sqlsplit.Token { return w.at(w.i) }
+
 // is consumes the key words kws if the statement continues with them.
 func (w *words) is(kws ...string) bool {
-	if w.i+len(kws) > len(w.toks) {
-		return false
-	}
 	for k, kw := range kws {
-		if !w.toks[w.i+k].Is(kw) {
+		if !w.at(w.i + k).Is(kw) {
 			return false
 		}
 	}
@@ -63,8 +73,8 @@ func (w *words) options(kw string) (found bool) {
 		return false
 	}
 	depth := 0
-	for ; w.i < len(w.toks); w.i++ {
-		t := w.toks[w.i]
+	for ; w.more(); w.i++ {
+		t := w.peek()
 		switch {
 		case t.Kind == sqlsplit.Op && t.Text == "(":
 			depth++
@@ -75,10 +85,7 @@ func (w *words) options(kw string) (found bool) {
 				return found
 			}
 		case depth == 1 && t.Is(kw):
-			next := sqlsplit.Token{}
-			if w.i+1 < len(w.toks) {
-				next = w.toks[w.i+1]
-			}
+			next := w.at(w.i + 1)
 			found = !(next.Is("false") || next.Is("off") || next.Kind == sqlsplit.Number && next.Text == "0")
 		}
 	}
@@ -112,7 +119,8 @@ func (w *words) name() string {
 // CLUSTER without a table, ALTER TABLE ... DETACH PARTITION ...
 // CONCURRENTLY and DISCARD ALL.
 func NoTransaction(stmt string) (string, bool) {
-	w := read(stmt)
+	var w words
+	w.init(stmt)
 	switch {
 	case w.is("create", "unique", "index", "concurrently"), w.is("create", "index", "concurrently"):
 		return "CREATE INDEX CONCURRENTLY", true
@@ -124,7 +132,7 @@ func NoTransaction(stmt string) (string, bool) {
 		}
 		switch {
 		case w.is("schema"), w.is("database"), w.is("system"):
-			return "REINDEX " + strings.ToUpper(w.toks[w.i-1].Text), true
+			return "REINDEX " + strings.ToUpper(w.at(w.i-1).Text), true
 		case w.is("index", "concurrently"), w.is("table", "concurrently"):
 			return "REINDEX CONCURRENTLY", true
 		}
@@ -154,7 +162,7 @@ func NoTransaction(stmt string) (string, bool) {
 			return "CLUSTER without a table", true
 		}
 	case w.is("alter", "table"):
-		for ; w.i < len(w.toks); w.i++ {
+		for ; w.more(); w.i++ {
 			if w.is("detach", "partition") {
 				w.name()
 				if w.is("concurrently") {
@@ -181,7 +189,8 @@ type IndexBuild struct {
 // CONCURRENTLY or REINDEX INDEX|TABLE CONCURRENTLY, which leave an invalid
 // index behind when they fail, and what they build.
 func BuildsIndexConcurrently(stmt string) (IndexBuild, bool) {
-	w := read(stmt)
+	var w words
+	w.init(stmt)
 	switch {
 	case w.is("create", "unique", "index", "concurrently"), w.is("create", "index", "concurrently"):
 		var b IndexBuild

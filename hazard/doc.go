@@ -1,0 +1,109 @@
+// Package hazard finds the statements of migration scripts that are
+// dangerous on a busy table, without a database: those that take a lock
+// blocking reads or writes for as long as they read or rewrite a whole
+// table, that queue behind a long transaction with no lock timeout, or
+// that break the release still running.
+//
+// [Check] checks the up scripts of a [source.Set] in version order;
+// [CheckPlan] checks the steps of a [plan.Plan]. Each reports, per
+// statement, what the statement is expected to do to the tables that
+// existed before its script ([Statement].Effects: its locks, rewrites and
+// full scans) and the hazards it has ([Finding]: a rule, a severity, a
+// place, a reason and a safer pattern). A measurement on a scratch
+// database (package [github.com/waymarkdb/waymark/hazard/measure]) checks
+// those expectations, and package
+// [github.com/waymarkdb/waymark/hazard/review] shows both side by side.
+//
+// # Rules
+//
+//	create-index-not-concurrently      CREATE INDEX without CONCURRENTLY on an existing table
+//	drop-index-not-concurrently        DROP INDEX without CONCURRENTLY
+//	reindex-not-concurrently           REINDEX without CONCURRENTLY
+//	add-column-volatile-default        ADD COLUMN with a volatile default, serial or identity: a rewrite
+//	alter-column-type                  ALTER COLUMN ... TYPE that rewrites
+//	set-not-null                       SET NOT NULL (or ADD ... NOT NULL, or a primary key's) without a validated proof
+//	constraint-missing-not-valid       ADD FOREIGN KEY or CHECK without NOT VALID
+//	add-key-not-using-index            ADD PRIMARY KEY, UNIQUE or EXCLUDE that builds its index under ACCESS EXCLUSIVE
+//	rename-column, rename-table        renames (and SET SCHEMA) that break the running release
+//	drop-column, drop-table            drops that break the running release
+//	vacuum-full, cluster               rewrites under ACCESS EXCLUSIVE
+//	table-rewrite                      other rewrites: STORED generated columns, SET LOGGED/UNLOGGED, SET ACCESS METHOD, SET TABLESPACE, REFRESH MATERIALIZED VIEW
+//	detach-partition-not-concurrently  DETACH PARTITION without CONCURRENTLY
+//	create-table-partition-of          CREATE TABLE ... PARTITION OF an existing table
+//	missing-lock-timeout               ACCESS EXCLUSIVE on an existing table in a script without lock_timeout
+//	needs-no-transaction               CONCURRENTLY or VACUUM in a transactional script
+//
+// and, reported by a measurement only: measured-lock, measured-rewrite and
+// measured-invalid-index, for what the server did that no rule predicted.
+// [Rules] lists them with their severity, summary and safer pattern.
+//
+// A statement only counts against a table that existed before its script:
+// creating a table and then indexing or altering it in the same script
+// (one transaction, or a no-transaction script that nothing else uses
+// yet) is not a hazard. Missing-lock-timeout is reported once per script,
+// at its first statement that needs ACCESS EXCLUSIVE without a timeout.
+//
+// # What the checker knows
+//
+// The checker reads statements with waymark's SQL lexer and understands
+// CREATE TABLE, CREATE [UNIQUE] INDEX, the forms of ALTER TABLE and ALTER
+// INDEX that migrations use, DROP, REINDEX, VACUUM, CLUSTER, REFRESH
+// MATERIALIZED VIEW, TRUNCATE, LOCK, COMMENT ON, CREATE TRIGGER, CREATE
+// VIEW, SET and RESET, and the statements that take no strong lock (data
+// changes, CREATE FUNCTION, CREATE TYPE, GRANT, ...). For anything else
+// (DO blocks, procedure calls) [Statement].Known is false: its effects are
+// unknown.
+//
+// As it reads the scripts in order it keeps a model of the schema they
+// build: each table's columns and their types, its constraints (whether
+// validated, and which prove a column NOT NULL), its indexes and foreign
+// keys, and whether it is partitioned. That is how it tells that widening
+// a varchar(20) to varchar(40) needs no rewrite, or that SET NOT NULL
+// follows a validated CHECK (col IS NOT NULL). Names are matched as
+// written, with unquoted names folded to lower case and the schema
+// "public" taken as no schema. What no script created is unknown, and a
+// verdict that depends on it says so ("waymark does not know the column's
+// current type") rather than guess.
+//
+// # Accepting a hazard
+//
+// A finding is accepted by a directive on a line of its own before the
+// statement:
+//
+//	-- waymark:allow add-column-volatile-default "the table is empty until launch"
+//	ALTER TABLE players ADD COLUMN token uuid DEFAULT gen_random_uuid();
+//
+// It names one rule and gives a reason, and applies to the next statement
+// only (as package source defines it). An accepted finding stays in the
+// report, marked with the reason, but no longer fails [Report.Err]. A
+// directive that names no rule is an error ([ErrUnknownRule], at its
+// file, line and column, listing the rules); one that accepts nothing is
+// listed in [Script].UnusedAllows. Directives for the measured rules are
+// read by package review.
+//
+// # Lock timeouts
+//
+// A statement has a lock timeout when the runner sets one for every step
+// ([Options].LockTimeout) or when its script set one earlier: SET
+// lock_timeout, SET LOCAL lock_timeout, or SELECT set_config('lock_timeout',
+// ...), to anything but 0 or DEFAULT. RESET lock_timeout (or RESET ALL)
+// removes it. In a no-transaction script, SET LOCAL works only inside a
+// transaction that the script began, and lasts until it ends.
+//
+// The checker follows TimeZone the same way: after SET [LOCAL] TimeZone
+// = 'UTC' (or SET TIME ZONE 'UTC', or another zone always at offset 0),
+// changing a column between timestamp and timestamptz needs no rewrite.
+//
+// # Server versions
+//
+// [Options].ServerVersion names the PostgreSQL the scripts will run on
+// (default [DefaultServerVersion], PostgreSQL 14, whose verdicts hold on
+// every later version). From PostgreSQL 18, a generated column without
+// STORED is virtual and needs no rewrite, a CHECK can be NOT ENFORCED,
+// NOT NULL can be added NOT VALID and validated later (which becomes the
+// safer pattern for set-not-null), and a foreign key on a partitioned
+// table can be NOT VALID (before 18 the safer pattern goes partition by
+// partition). The rest of what the rules rely on (a constant default
+// without a rewrite, SET NOT NULL using a validated CHECK, REINDEX
+// CONCURRENTLY, DETACH PARTITION CONCURRENTLY) holds from 14 on.
+package hazard

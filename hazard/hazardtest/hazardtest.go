@@ -1,0 +1,89 @@
+// Package hazardtest fails a service's own test on any hazard of its
+// migrations that no waymark:allow directive accepts: those the static
+// check finds, and those that measuring the migrations on a scratch
+// database shows and no rule predicted.
+//
+//	func TestMigrationsAreSafe(t *testing.T) {
+//		conn := scratchDatabase(t) // an empty database of its own, dropped after the test
+//		hazardtest.Check(t, conn, migrations, nil)
+//	}
+//
+// The test's failures read like a compiler's: one line per hazard,
+// "path:line:col: rule: reason", with the safer pattern, and the whole
+// review (see package [github.com/waymarkdb/waymark/hazard/review]) in the
+// test's log.
+package hazardtest
+
+import (
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/waymarkdb/waymark/hazard"
+	"github.com/waymarkdb/waymark/hazard/measure"
+	"github.com/waymarkdb/waymark/hazard/review"
+	"github.com/waymarkdb/waymark/plan"
+	"github.com/waymarkdb/waymark/source"
+)
+
+// Options configure [Check]. A nil *Options means the defaults.
+type Options struct {
+	// Hazard configures the static check. Default nil: the rules for the
+	// scratch server's version, with no lock timeout set by the runner.
+	// Set ServerVersion to judge for production's version instead, and
+	// LockTimeout when the service runs its migrations with one.
+	Hazard *hazard.Options
+	// Measure configures the measurement: a Seed hook that fills the
+	// tables, for one. Default nil.
+	Measure *measure.Options
+}
+
+// Check reviews every up script of set: it checks them statically, then
+// applies them from version 0 on conn and measures each statement, and
+// fails t (t.Errorf) for every finding that no waymark:allow directive
+// accepts. It returns the review.
+//
+// conn must be a scratch database that is empty: Check changes it (and
+// writes no history to it). It stops the test (t.Fatalf) when the set
+// cannot be checked, or a migration fails on the scratch database.
+func Check(t testing.TB, conn *pgx.Conn, set *source.Set, opts *Options) *review.Review {
+	t.Helper()
+	if opts == nil {
+		opts = &Options{}
+	}
+	p, err := plan.Compute(set, plan.State{}, plan.Latest(), nil)
+	if err != nil {
+		t.Fatalf("hazardtest: %v", err)
+	}
+	hopts := hazard.Options{}
+	if opts.Hazard != nil {
+		hopts = *opts.Hazard
+	}
+	hopts.Set = set
+	if hopts.ServerVersion == 0 {
+		if err := conn.QueryRow(t.Context(), "SELECT pg_catalog.current_setting('server_version_num')::int").Scan(&hopts.ServerVersion); err != nil {
+			t.Fatalf("hazardtest: read the server version: %v", err)
+		}
+	}
+	static, err := hazard.CheckPlan(p, &hopts)
+	if err != nil {
+		t.Fatalf("hazardtest: %v", err)
+	}
+	measured, err := measure.Run(t.Context(), conn, p, opts.Measure)
+	if err != nil {
+		t.Fatalf("hazardtest: %v", err)
+	}
+	r, err := review.Build(p, static, measured)
+	if err != nil {
+		t.Fatalf("hazardtest: %v", err)
+	}
+	open := r.Unaccepted()
+	if len(open) == 0 {
+		return r
+	}
+	t.Logf("hazardtest: the review of the migrations:\n%s", r)
+	for _, f := range open {
+		t.Errorf("%v\n\tsafer: %s\n\tor accept it: -- waymark:allow %s \"<why it is safe here>\"", f, f.Safer, f.Rule)
+	}
+	return r
+}

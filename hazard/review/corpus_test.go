@@ -1,0 +1,360 @@
+package review_test
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/waymarkdb/waymark/backend/pgxbackend"
+	"github.com/waymarkdb/waymark/execute"
+	"github.com/waymarkdb/waymark/hazard"
+	"github.com/waymarkdb/waymark/hazard/measure"
+	"github.com/waymarkdb/waymark/hazard/review"
+	"github.com/waymarkdb/waymark/internal/pgtest"
+	"github.com/waymarkdb/waymark/internal/testsets"
+	"github.com/waymarkdb/waymark/plan"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// corpusBase is version 1 of every corpus case: a small shop's schema
+// with rows in its tables.
+const corpusBase = `CREATE TABLE users (id int PRIMARY KEY, email text, name varchar(100), created timestamp NOT NULL DEFAULT now());
+CREATE TABLE orders (id int PRIMARY KEY, user_id int, status varchar(32), total numeric(12, 2), note text);
+CREATE INDEX orders_status_idx ON orders (status);
+CREATE TABLE accounts (id int NOT NULL, name text);
+CREATE TABLE audit_log (id bigint, at timestamptz, what text);
+CREATE TABLE events (id bigint NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+INSERT INTO users SELECT g, 'u' || g || '@example.com', 'user ' || g FROM generate_series(1, 500) g;
+INSERT INTO orders SELECT g, 1 + g % 500, 'new', g, NULL FROM generate_series(1, 2000) g;
+INSERT INTO accounts SELECT g, 'a' || g FROM generate_series(1, 500) g;
+INSERT INTO events SELECT g, DATE '2024-01-01' + g % 700 FROM generate_series(1, 2000) g;
+CREATE MATERIALIZED VIEW user_domains AS SELECT split_part(email, '@', 2) AS domain, count(*) AS users FROM users GROUP BY 1;
+CREATE UNIQUE INDEX user_domains_domain_idx ON user_domains (domain);
+CREATE VIEW big_accounts AS SELECT id FROM accounts WHERE id > 100;
+CREATE FUNCTION order_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE FUNCTION order_code() RETURNS text LANGUAGE sql STABLE AS $$ SELECT 'A' $$;
+ANALYZE; -- fixed statistics, so that the plans (and the scans measured) do not vary
+`
+
+// corpusCase is one statement of the agreement corpus: its last
+// statement is judged (those before it prepare it in the same script).
+type corpusCase struct {
+	name  string
+	setup string // appended to version 1
+	sql   string // version 2
+	// minVersion is the first server version that has the syntax.
+	minVersion int
+	// explain says why the static check and the measurement disagree,
+	// for a case where they do; it must be empty where they agree.
+	explain string
+}
+
+const nt = "-- waymark:no-transaction\n"
+
+var corpus = []corpusCase{
+	{name: "add column", sql: "ALTER TABLE orders ADD COLUMN coupon text;"},
+	{name: "add column, constant default", sql: "ALTER TABLE orders ADD COLUMN currency char(3) NOT NULL DEFAULT 'EUR';"},
+	{name: "add column, now()", sql: "ALTER TABLE orders ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now();"},
+	{name: "add column, gen_random_uuid()", sql: "ALTER TABLE orders ADD COLUMN token uuid DEFAULT gen_random_uuid();"},
+	{name: "add column, random()", sql: "ALTER TABLE orders ADD COLUMN sample float8 DEFAULT random();"},
+	{name: "add column, bigserial", sql: "ALTER TABLE orders ADD COLUMN seq bigserial;"},
+	{name: "add column, identity", sql: "ALTER TABLE accounts ADD COLUMN number bigint GENERATED ALWAYS AS IDENTITY;"},
+	{name: "add column, stored generated", sql: "ALTER TABLE orders ADD COLUMN total_cents bigint GENERATED ALWAYS AS (total * 100) STORED;"},
+	{name: "add column, virtual generated", minVersion: 180000, sql: "ALTER TABLE orders ADD COLUMN total_cents bigint GENERATED ALWAYS AS (total * 100) VIRTUAL;"},
+	{name: "add column, foreign key", sql: "ALTER TABLE orders ADD COLUMN buyer_id int REFERENCES users (id);"},
+	{name: "add column, check", sql: "ALTER TABLE orders ADD COLUMN qty int CHECK (qty > 0);"},
+	{name: "add column, stable function default", sql: "ALTER TABLE orders ADD COLUMN code text DEFAULT order_code();",
+		explain: "order_code() is declared STABLE, which the static check cannot see: it warns that the default may be volatile; the server computes it once and rewrites nothing"},
+	{name: "int to bigint", sql: "ALTER TABLE orders ALTER COLUMN user_id TYPE bigint;"},
+	{name: "varchar(32) to varchar(64)", sql: "ALTER TABLE orders ALTER COLUMN status TYPE varchar(64);"},
+	{name: "varchar(32) to text", sql: "ALTER TABLE orders ALTER COLUMN status TYPE text;"},
+	{name: "varchar(32) to varchar(8)", sql: "ALTER TABLE orders ALTER COLUMN status TYPE varchar(8);"},
+	{name: "numeric(12,2) to numeric(14,2)", sql: "ALTER TABLE orders ALTER COLUMN total TYPE numeric(14, 2);"},
+	{name: "numeric(12,2) to numeric(12,4)", sql: "ALTER TABLE orders ALTER COLUMN total TYPE numeric(12, 4);"},
+	{name: "timestamp to timestamptz in UTC", sql: "SET LOCAL TimeZone = 'UTC';\nALTER TABLE users ALTER COLUMN created TYPE timestamptz;"},
+	{name: "set not null", sql: "ALTER TABLE orders ALTER COLUMN user_id SET NOT NULL;"},
+	{name: "check not null, not valid", sql: "ALTER TABLE orders ADD CONSTRAINT orders_user_id_nn CHECK (user_id IS NOT NULL) NOT VALID;"},
+	{name: "validate the check", setup: "ALTER TABLE orders ADD CONSTRAINT orders_user_id_nn CHECK (user_id IS NOT NULL) NOT VALID;",
+		sql: "ALTER TABLE orders VALIDATE CONSTRAINT orders_user_id_nn;"},
+	{name: "set not null after the check", setup: "ALTER TABLE orders ADD CONSTRAINT orders_user_id_nn CHECK (user_id IS NOT NULL) NOT VALID;\nALTER TABLE orders VALIDATE CONSTRAINT orders_user_id_nn;",
+		sql: "ALTER TABLE orders ALTER COLUMN user_id SET NOT NULL;"},
+	{name: "not null constraint, not valid", minVersion: 180000, sql: "ALTER TABLE orders ADD CONSTRAINT orders_user_id_nn NOT NULL user_id NOT VALID;"},
+	{name: "drop not null", setup: "ALTER TABLE orders ALTER COLUMN user_id SET NOT NULL;", sql: "ALTER TABLE orders ALTER COLUMN user_id DROP NOT NULL;"},
+	{name: "set default", sql: "ALTER TABLE orders ALTER COLUMN status SET DEFAULT 'new';"},
+	{name: "foreign key", sql: "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id);"},
+	{name: "foreign key, not valid", sql: "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;"},
+	{name: "validate the foreign key", setup: "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;",
+		sql: "ALTER TABLE orders VALIDATE CONSTRAINT orders_user_fk;"},
+	{name: "check", sql: "ALTER TABLE orders ADD CONSTRAINT orders_total_check CHECK (total >= 0);"},
+	{name: "check, not valid", sql: "ALTER TABLE orders ADD CONSTRAINT orders_total_check CHECK (total >= 0) NOT VALID;"},
+	{name: "create index", sql: "CREATE INDEX orders_user_id_idx ON orders (user_id);"},
+	{name: "create index concurrently", sql: nt + "CREATE INDEX CONCURRENTLY orders_user_id_idx ON orders (user_id);"},
+	{name: "create unique index concurrently", sql: nt + "CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);"},
+	{name: "create index on a partitioned table", sql: "CREATE INDEX events_id_idx ON events (id);"},
+	{name: "add unique", sql: "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);"},
+	{name: "add unique using index", setup: "CREATE UNIQUE INDEX users_email_idx ON users (email);",
+		sql: "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_idx;"},
+	{name: "add primary key", sql: "ALTER TABLE accounts ADD PRIMARY KEY (id);"},
+	{name: "primary key using index", setup: "CREATE UNIQUE INDEX accounts_id_idx ON accounts (id);",
+		sql: "ALTER TABLE accounts ADD CONSTRAINT accounts_pkey PRIMARY KEY USING INDEX accounts_id_idx;"},
+	{name: "drop index", sql: "DROP INDEX orders_status_idx;"},
+	{name: "drop index concurrently", sql: nt + "DROP INDEX CONCURRENTLY orders_status_idx;"},
+	{name: "reindex index", sql: "REINDEX INDEX orders_status_idx;"},
+	{name: "reindex index concurrently", sql: nt + "REINDEX INDEX CONCURRENTLY orders_status_idx;"},
+	{name: "rename column", sql: "ALTER TABLE orders RENAME COLUMN note TO comment;"},
+	{name: "rename table", sql: "ALTER TABLE audit_log RENAME TO audit_events;"},
+	{name: "drop column", sql: "ALTER TABLE orders DROP COLUMN note;"},
+	{name: "drop table", sql: "DROP TABLE audit_log;"},
+	{name: "vacuum full", sql: nt + "VACUUM FULL orders;"},
+	{name: "cluster", sql: "CLUSTER orders USING orders_pkey;"},
+	{name: "refresh materialized view", sql: "REFRESH MATERIALIZED VIEW user_domains;"},
+	{name: "refresh materialized view concurrently", sql: "REFRESH MATERIALIZED VIEW CONCURRENTLY user_domains;"},
+	{name: "detach partition", sql: "ALTER TABLE events DETACH PARTITION events_2024;"},
+	{name: "detach partition concurrently", sql: nt + "ALTER TABLE events DETACH PARTITION events_2024 CONCURRENTLY;"},
+	{name: "create a partition", sql: "CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');"},
+	{name: "attach a partition", setup: "CREATE TABLE events_2026 (id bigint NOT NULL, at date NOT NULL);",
+		sql: "ALTER TABLE events ATTACH PARTITION events_2026 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');"},
+	{name: "create a table that references another", sql: "CREATE TABLE order_items (id bigint PRIMARY KEY, order_id int NOT NULL REFERENCES orders (id), sku text);"},
+	{name: "create trigger", sql: "CREATE TRIGGER orders_audit AFTER UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION order_audit();"},
+	{name: "comment on column", sql: "COMMENT ON COLUMN orders.note IS 'free text from the buyer';"},
+	{name: "set fillfactor", sql: "ALTER TABLE orders SET (fillfactor = 80);"},
+	{name: "replace a view", sql: "CREATE OR REPLACE VIEW big_accounts AS SELECT id FROM accounts WHERE id > 200;"},
+	{name: "backfill", sql: "UPDATE orders SET note = 'imported' WHERE note IS NULL;"},
+	{name: "lock table", sql: "LOCK TABLE orders IN SHARE MODE;"},
+	{name: "truncate", sql: "TRUNCATE audit_log;"},
+	{name: "do block", sql: "DO $$ BEGIN EXECUTE 'ALTER TABLE orders ADD COLUMN legacy_id int'; END $$;",
+		explain: "waymark does not read PL/pgSQL: the statement is unknown to the rules, and the measurement shows the ACCESS EXCLUSIVE lock that its ALTER TABLE takes"},
+}
+
+// corpusRow is one line of the agreement table.
+type corpusRow struct {
+	name, sql, rules, predicted, measured, verdict string
+	agrees                                         bool
+}
+
+func TestAgreementCorpus(t *testing.T) {
+	version := serverVersion(t)
+	rows := make([]corpusRow, len(corpus))
+	ran := make([]bool, len(corpus))
+	var mu sync.Mutex
+	t.Run("cases", func(t *testing.T) {
+		for i, tc := range corpus {
+			if tc.minVersion > version {
+				continue
+			}
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				r := reviewCase(t, tc, version)
+				st := lastStatement(r)
+				row := corpusRow{name: tc.name, sql: tc.sql, agrees: st.Agrees()}
+				row.rules, row.predicted, row.measured, row.verdict = describe(st)
+				if row.agrees != (tc.explain == "") {
+					t.Errorf("agrees %v, explained %q:\n%s", row.agrees, tc.explain, r)
+				}
+				if !row.agrees {
+					row.verdict = "no: " + tc.explain
+				}
+				mu.Lock()
+				rows[i], ran[i] = row, true
+				mu.Unlock()
+			})
+		}
+	})
+	var table strings.Builder
+	agree, total, explained := 0, 0, 0
+	fmt.Fprintf(&table, "| statement | rules | predicted | measured | agree |\n|---|---|---|---|---|\n")
+	for i, row := range rows {
+		if !ran[i] {
+			continue
+		}
+		total++
+		if row.agrees {
+			agree++
+		} else {
+			explained++
+		}
+		fmt.Fprintf(&table, "| `%s` | %s | %s | %s | %s |\n", oneLine(lastSQL(row.sql)), row.rules, row.predicted, row.measured, row.verdict)
+	}
+	fmt.Fprintf(&table, "\n%d statements on PostgreSQL %d: %d agree, %d disagree (explained above).\n", total, version/10000, agree, explained)
+	if total < 40 {
+		t.Errorf("the corpus has %d statements for this version; want at least 40", total)
+	}
+	golden(t, fmt.Sprintf("agreement/pg%d.md", version/10000), table.String())
+}
+
+// reviewCase runs one corpus case on a database of its own.
+func reviewCase(t *testing.T, tc corpusCase, version int) *review.Review {
+	t.Helper()
+	set := testsets.Map(t, map[string]string{"v1_base.up.sql": corpusBase + tc.setup, "v2_case.up.sql": tc.sql})
+	ctx := t.Context()
+	conn := pgtest.Conn(t)
+	db := pgxbackend.New(conn, nil)
+	if _, err := execute.Migrate(ctx, db, set, plan.To(1), nil); err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Build(ctx, db, set, plan.Latest(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The runner sets a lock timeout, so that the table shows the other
+	// rules.
+	return reviewPlan(t, conn, set, p, hazard.Options{ServerVersion: version, LockTimeout: 5 * time.Second})
+}
+
+func lastStatement(r *review.Review) *review.Statement {
+	st := r.Steps[len(r.Steps)-1].Statements
+	return &st[len(st)-1]
+}
+
+// describe sums a statement up for the agreement table.
+func describe(st *review.Statement) (rules, predicted, measured, verdict string) {
+	var rs []string
+	for _, f := range st.Findings {
+		if !strings.HasPrefix(f.Rule, "measured-") && !slices.Contains(rs, f.Rule) {
+			rs = append(rs, f.Rule)
+		}
+	}
+	rules = strings.Join(rs, ", ")
+	if !st.Static.Known {
+		rules = "(unknown statement)"
+	}
+	var ps []string
+	for _, v := range st.Verdicts {
+		s := short(v.Effect)
+		if v.Status != review.Confirmed {
+			s += " (" + v.Status.String() + ")"
+		}
+		ps = append(ps, s)
+	}
+	predicted = strings.Join(ps, ", ")
+	m := st.Measured
+	var ms []string
+	strongest := map[string]hazard.LockMode{}
+	var order []string
+	for _, l := range m.Locks {
+		if l.Relation.New || l.Relation.Dropped && l.Relation.Kind == "index" || l.Mode < hazard.ShareUpdateExclusive || l.Since != st.Pos.Statement && !m.Observed {
+			continue // as the review leaves them out
+		}
+		table := l.Relation.String()
+		if l.Relation.TableName != "" && l.Relation.Kind != "table" {
+			table = l.Relation.TableName // an index or a TOAST table; partitions stand for themselves here
+		}
+		if _, ok := strongest[table]; !ok {
+			order = append(order, table)
+		}
+		strongest[table] = max(strongest[table], l.Mode)
+	}
+	for _, table := range order {
+		ms = append(ms, strings.TrimSuffix(strongest[table].String(), "Lock")+" "+table)
+	}
+	tables := func(rels []measure.Relation) []string {
+		var out []string
+		for _, r := range rels {
+			name := r.String()
+			if r.TableName != "" {
+				name = r.TableName
+			}
+			if !r.New && !slices.Contains(out, name) {
+				out = append(out, name)
+			}
+		}
+		return out
+	}
+	for _, name := range tables(m.Rewritten) {
+		ms = append(ms, "rewrite "+name)
+	}
+	for _, name := range tables(m.Scanned) {
+		ms = append(ms, "scan "+name)
+	}
+	if m.Observed {
+		ms = append(ms, "(observed)")
+	}
+	measured = strings.Join(ms, ", ")
+	verdict = "yes"
+	return rules, orDash(predicted), orDash(measured), verdict
+}
+
+func short(e hazard.Effect) string {
+	switch e.Kind {
+	case hazard.Lock:
+		return strings.TrimSuffix(e.Mode.String(), "Lock") + " " + e.Relation.String()
+	case hazard.Rewrite:
+		return "rewrite " + e.Relation.String()
+	case hazard.Scan:
+		return "scan " + e.Relation.String()
+	}
+	return e.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// lastSQL returns the last statement of a case's script, without its
+// directive line.
+func lastSQL(sql string) string {
+	lines := strings.Split(strings.TrimSpace(sql), "\n")
+	return lines[len(lines)-1]
+}
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+
+// golden compares got with the file testdata/name, or writes it with
+// -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -run %s -update to write it)", err, t.Name())
+	}
+	if string(want) != got {
+		t.Errorf("%s differs from what the test made (run with -update to accept it):\n--- want\n%s\n--- got\n%s", path, want, got)
+	}
+}
+
+func serverVersion(t *testing.T) int {
+	t.Helper()
+	var v int
+	if err := pgtest.Conn(t).QueryRow(t.Context(), "SELECT current_setting('server_version_num')::int").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestREADME checks that the README shows the agreement table as the
+// corpus makes it on PostgreSQL 15.
+func TestREADME(t *testing.T) {
+	table, err := os.ReadFile(filepath.Join("testdata", "agreement", "pg15.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(testsets.Dir(t), "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), strings.TrimSpace(string(table))) {
+		t.Error("README.md does not show hazard/review/testdata/agreement/pg15.md as it is; copy the table in")
+	}
+}

@@ -1,0 +1,98 @@
+// Package waymarktest tests a service's migrations, and gives its
+// integration tests databases, on a real PostgreSQL server, the way
+// net/http/httptest serves HTTP tests.
+//
+// A service checks that every down script undoes its up script:
+//
+//	//go:embed migrations/*.sql
+//	var migrations embed.FS
+//
+//	func TestMigrations(t *testing.T) {
+//		waymarktest.RoundTrip(t, waymarktest.Load(t, migrations, "migrations"), nil)
+//	}
+//
+// and its integration tests each get a new database at the latest version:
+//
+//	func TestSignup(t *testing.T) {
+//		t.Parallel()
+//		pool := waymarktest.Pool(t, set, nil) // *pgxpool.Pool, dropped after the test
+//		...
+//	}
+//
+// No TestMain is needed.
+//
+// # Where the databases live
+//
+// When the environment variable WAYMARK_TEST_DATABASE_URL ([EnvURL]) is set,
+// on that server: a connection string (URL or keyword/value form) for a
+// role allowed to create databases, naming the database it connects to
+// while creating and dropping the test databases.
+//
+// Otherwise on a throwaway cluster, started from the local PostgreSQL
+// server binaries (initdb and postgres, found on PATH or where Debian,
+// Ubuntu, Homebrew or the PGDG packages install them) in a temporary
+// directory, on a unix socket, with fsync off. On Linux the directory is
+// in /dev/shm when that is a tmpfs with 2 GiB free: creating a database
+// copies files, which in memory took a quarter of the time it took on this
+// project's disk. The cluster is shared by the test
+// processes of one run: the test binaries that one go test command starts
+// use one cluster, started by the first of them, so the cluster and the
+// template databases on it are made once per run rather than once per
+// package. A small supervisor process (a copy of the test binary) owns the
+// server and stops it, removing its files, as soon as no test process of
+// the run is left and the go test command has exited, or after 10 seconds
+// without any. A test process that crashes or is killed holds no one up:
+// its claim on the cluster is a file lock, which the system releases. When
+// the tests run as root the server runs as the unprivileged user postgres
+// (or nobody). A supervisor that is killed takes the server with it (on
+// Linux) but leaves the cluster's files; the next supervisor removes those
+// in /dev/shm once they are ten minutes old. The cluster needs a unix
+// system; elsewhere, set WAYMARK_TEST_DATABASE_URL.
+//
+// # A database per test
+//
+// [ConnString] and [Pool] return a new database at the target version of a
+// migration set. The first request for a set builds a template database
+// with execute.Migrate, named by a hash of the set's versions, names and
+// checksums, the target and the history table's options: an edited
+// migration makes a new template. Every request clones the template
+// (CREATE DATABASE ... TEMPLATE, with STRATEGY FILE_COPY from PostgreSQL
+// 15 on), which costs the same for four migrations or four hundred. Tests
+// in parallel (t.Parallel) wait for the one template being built, and so
+// do test processes running at once: the builder holds an advisory lock
+// for the template on the server, builds under a temporary name and
+// renames the database when it is complete, so a crash never leaves a
+// half-built template to clone. A template does not accept connections, so
+// no session can stop it from being cloned.
+//
+// # Failed tests
+//
+// The database of a test that failed is not dropped: its name and
+// connection string are logged ("waymarktest: kept the database of the
+// failed test ..."), to look at with psql. On the throwaway cluster it
+// lasts until the cluster stops at the end of the run (set
+// WAYMARK_TEST_DATABASE_URL to keep it longer). On a server of your own,
+// the first test process of a later run drops the kept databases older
+// than [KeptMaxAge] and the templates built more than [TemplateMaxAge]
+// ago.
+//
+// # Checking down scripts
+//
+// [RoundTrip] (and [CheckRoundTrip], which returns an error instead of
+// failing a test) takes every version of a set in order: it reads the
+// schema before the version (package
+// [github.com/waymarkdb/waymark/schema]), applies the up script, runs the
+// down script and requires the same schema as before; then it applies the
+// up script again and requires the same schema as the first time. A
+// failure names the down script and shows what it did not undo. Versions
+// without a down script are applied and reported, not failed. With a Seed
+// function, rows are inserted before each down script, and a down script
+// that loses them fails.
+//
+// # When there is no server
+//
+// If no server can be had (no PostgreSQL binaries, a cluster that does not
+// start, a server at WAYMARK_TEST_DATABASE_URL that does not answer),
+// every test that asks for a database fails with a message that says how
+// to get one; with go test -short it is skipped instead.
+package waymarktest
