@@ -32,6 +32,7 @@ func ExampleMain() {
 	// Commands:
 	//   apply          apply a saved plan, or migrate up to a target
 	//   baseline       record every version up to VERSION as applied, without running it
+	//   check          is this migration safe on a busy table? the plan's hazards, static and, with -scratch, measured
 	//   fleet          status, plan or apply the migrations on many databases or schemas at once
 	//   import         convert another tool's migration files into waymark's
 	//   import-history record what another tool applied as applied in waymark's history

@@ -244,13 +244,4 @@ func (k *checker) lockTimeoutRule() {
 // markCreated notes that the script created relation n.
 func (k *checker) markCreated(n Name) { k.created[n.key()] = true }
 
-// noTransactionRule reports a statement that cannot run in a transaction
-// when the script runs in one.
-func (k *checker) noTransactionRule(t sqlsplit.Token, what string) {
-	if k.script.NoTransaction {
-		return
-	}
-	k.find(RuleNoTransaction, t, what+" cannot run inside the transaction that waymark opens for the script; the server will refuse it", "")
-}
-
 func versionName(v int) string { return fmt.Sprintf("PostgreSQL %d", v/10000) }

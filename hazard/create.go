@@ -77,7 +77,6 @@ func (k *checker) createIndex(c *cursor) {
 	c.accept("unique")
 	c.next() // INDEX
 	concurrently := c.is("concurrently")
-	kw := c.peek()
 	c.accept("concurrently")
 	c.accept("if", "not", "exists")
 	var index Name
@@ -106,7 +105,6 @@ func (k *checker) createIndex(c *cursor) {
 		k.markCreated(index)
 	}
 	if concurrently {
-		k.noTransactionRule(kw, "CREATE INDEX CONCURRENTLY")
 		if t := k.model.table(table); t != nil && t.kind == relPartitioned {
 			k.st.Known = false // the server refuses it
 			return

@@ -31,7 +31,6 @@
 //	detach-partition-not-concurrently  DETACH PARTITION without CONCURRENTLY
 //	create-table-partition-of          CREATE TABLE ... PARTITION OF an existing table
 //	missing-lock-timeout               ACCESS EXCLUSIVE on an existing table in a script without lock_timeout
-//	needs-no-transaction               CONCURRENTLY or VACUUM in a transactional script
 //
 // and, reported by a measurement only: measured-lock, measured-rewrite and
 // measured-invalid-index, for what the server did that no rule predicted.

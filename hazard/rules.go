@@ -90,7 +90,6 @@ const (
 	RuleDetachPartition    = "detach-partition-not-concurrently"
 	RulePartitionOf        = "create-table-partition-of"
 	RuleLockTimeout        = "missing-lock-timeout"
-	RuleNoTransaction      = "needs-no-transaction"
 	RuleMeasuredLock       = "measured-lock"
 	RuleMeasuredRewrite    = "measured-rewrite"
 	RuleMeasuredInvalidIdx = "measured-invalid-index"
@@ -151,9 +150,6 @@ var rules = []Rule{
 	{ID: RuleLockTimeout, Severity: SeverityWarning,
 		Summary: "a statement takes ACCESS EXCLUSIVE on an existing table in a step without lock_timeout: queued behind a long transaction, it makes every query on the table queue behind it",
 		Safer:   "SET LOCAL lock_timeout = '5s' at the top of the script (or have the runner set one), and run the migration again when it times out"},
-	{ID: RuleNoTransaction, Severity: SeverityError,
-		Summary: "the statement cannot run inside the transaction that waymark opens for the script (CONCURRENTLY, VACUUM)",
-		Safer:   "move it to a script of its own that starts with -- waymark:no-transaction"},
 	{ID: RuleMeasuredLock, Severity: SeverityError, Measured: true,
 		Summary: "the measurement saw a lock that blocks writes (or reads) of an existing table, and no rule predicted it",
 		Safer:   "read what the statement does on the documentation's lock table, and use a form that takes a weaker lock"},

@@ -40,7 +40,6 @@ func (k *checker) drop(c *cursor) {
 		}
 	case c.accept("index"):
 		concurrently := c.is("concurrently")
-		kw := c.peek()
 		c.accept("concurrently")
 		c.accept("if", "exists")
 		for _, n := range nameList(c) {
@@ -48,7 +47,6 @@ func (k *checker) drop(c *cursor) {
 			if concurrently {
 				// The index is marked dead, so that no query plans with it,
 				// before it is locked to be removed.
-				k.noTransactionRule(kw, "DROP INDEX CONCURRENTLY")
 				if table.Name == "" {
 					table = n
 				}
@@ -126,9 +124,6 @@ func (k *checker) reindex(c *cursor) {
 		concurrently = true
 		c.next()
 	}
-	if concurrently {
-		k.noTransactionRule(at, "REINDEX CONCURRENTLY")
-	}
 	n, _ := c.name()
 	var table Name
 	switch kind {
@@ -171,7 +166,6 @@ func (k *checker) reindex(c *cursor) {
 // vacuum reads the rest of VACUUM.
 func (k *checker) vacuum(c *cursor) {
 	at := c.toks[0]
-	k.noTransactionRule(at, "VACUUM")
 	full := false
 	if g := c.group(); g != nil {
 		full = hasWords(g, "full") && !hasWords(g, "full", "false") && !hasWords(g, "full", "off")
@@ -226,7 +220,6 @@ func (k *checker) cluster(c *cursor) {
 	c.accept("verbose")
 	n, ok := c.name()
 	if !ok {
-		k.noTransactionRule(at, "CLUSTER without a table")
 		k.st.Known = false
 		k.find(RuleCluster, at, "CLUSTER rewrites every table clustered before, each under ACCESS EXCLUSIVE", "")
 		return

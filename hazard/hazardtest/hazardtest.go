@@ -4,9 +4,12 @@
 // database shows and no rule predicted.
 //
 //	func TestMigrationsAreSafe(t *testing.T) {
-//		conn := scratchDatabase(t) // an empty database of its own, dropped after the test
-//		hazardtest.Check(t, conn, migrations, nil)
+//		hazardtest.Check(t, waymarktest.Load(t, migrations, "migrations"), nil)
 //	}
+//
+// Check takes its scratch database from package
+// [github.com/waymarkdb/waymark/waymarktest] (the server of the test run);
+// [CheckConn] measures on a database you give it.
 //
 // The test's failures read like a compiler's: one line per hazard,
 // "path:line:col: rule: reason", with the safer pattern, and the whole
@@ -15,6 +18,7 @@
 package hazardtest
 
 import (
+	"context"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -24,6 +28,7 @@ import (
 	"github.com/waymarkdb/waymark/hazard/review"
 	"github.com/waymarkdb/waymark/plan"
 	"github.com/waymarkdb/waymark/source"
+	"github.com/waymarkdb/waymark/waymarktest"
 )
 
 // Options configure [Check]. A nil *Options means the defaults.
@@ -38,15 +43,28 @@ type Options struct {
 	Measure *measure.Options
 }
 
-// Check reviews every up script of set: it checks them statically, then
-// applies them from version 0 on conn and measures each statement, and
-// fails t (t.Errorf) for every finding that no waymark:allow directive
+// Check reviews every up script of set on a new, empty database of the
+// test's own (from waymarktest, dropped when the test ends): see
+// [CheckConn].
+func Check(t testing.TB, set *source.Set, opts *Options) *review.Review {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), waymarktest.ConnString(t, nil, nil))
+	if err != nil {
+		t.Fatalf("hazardtest: connect to the scratch database: %v", err)
+	}
+	defer conn.Close(context.WithoutCancel(t.Context()))
+	return CheckConn(t, conn, set, opts)
+}
+
+// CheckConn reviews every up script of set: it checks them statically,
+// then applies them from version 0 on conn and measures each statement,
+// and fails t (t.Errorf) for every finding that no waymark:allow directive
 // accepts. It returns the review.
 //
-// conn must be a scratch database that is empty: Check changes it (and
+// conn must be a scratch database that is empty: CheckConn changes it (and
 // writes no history to it). It stops the test (t.Fatalf) when the set
 // cannot be checked, or a migration fails on the scratch database.
-func Check(t testing.TB, conn *pgx.Conn, set *source.Set, opts *Options) *review.Review {
+func CheckConn(t testing.TB, conn *pgx.Conn, set *source.Set, opts *Options) *review.Review {
 	t.Helper()
 	if opts == nil {
 		opts = &Options{}

@@ -40,7 +40,7 @@ func check(t *testing.T, files map[string]string) *recorder {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		hazardtest.Check(rec, conn, set, nil)
+		hazardtest.CheckConn(rec, conn, set, nil)
 	}()
 	<-done
 	return rec
@@ -101,5 +101,23 @@ func TestCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Check gets its own scratch database.
+func TestCheckOwnDatabase(t *testing.T) {
+	rec := &recorder{TB: t}
+	set := testsets.Map(t, map[string]string{
+		"v1_a.up.sql": "CREATE TABLE t (id int PRIMARY KEY, a int);",
+		"v2_b.up.sql": "CREATE INDEX t_a ON t (a);",
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		hazardtest.Check(rec, set, nil)
+	}()
+	<-done
+	if rec.fatal != "" || len(rec.errors) != 1 || !strings.Contains(rec.errors[0], "create-index-not-concurrently") {
+		t.Errorf("Check = errors %q, fatal %q; want the one blocking index", rec.errors, rec.fatal)
 	}
 }

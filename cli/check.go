@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/waymarkdb/waymark/backend/pgxbackend"
+	"github.com/waymarkdb/waymark/execute"
+	"github.com/waymarkdb/waymark/hazard"
+	"github.com/waymarkdb/waymark/hazard/measure"
+	"github.com/waymarkdb/waymark/hazard/review"
+	"github.com/waymarkdb/waymark/plan"
+	"github.com/waymarkdb/waymark/source"
+)
+
+func init() {
+	register(&Command{
+		Name:    "check",
+		Summary: "is this migration safe on a busy table? the plan's hazards, static and, with -scratch, measured",
+		Help: `Checks the steps of a plan for hazards on busy tables: locks that block reads
+or writes while a whole table is read or rewritten, steps without a lock
+timeout, changes that break the release still running. Without a
+database it plans from the empty schema; with -database (or DATABASE_URL)
+it plans from that database's state, which it reads without a lock and
+never changes.
+
+With -scratch URL it also measures: it creates a scratch database on that
+server (the URL's role needs CREATEDB; never point it at production), brings
+it to the plan's starting version, runs every step there, records each
+statement's locks, rewrites, scans and invalid indexes, and drops the
+database. Each prediction is then marked confirmed or refuted, and what no
+rule predicted is reported too.
+
+A finding is accepted in the file with -- waymark:allow <rule> "<reason>"
+on the line before the statement. Exit code 3 when a finding is not
+accepted, 0 when none is left.`,
+		Setup: func(fs *flag.FlagSet, env *Env) func(context.Context, []string) (Outcome, error) {
+			env.AddFlags(fs, DatabaseFlags|SetFlags|JSONFlag)
+			var tf targetFlags
+			tf.add(fs, "the plan's ")
+			scratch := fs.String("scratch", "", "measure the plan on a scratch database created (and dropped) on this server")
+			version := fs.Int("server-version", 0, "judge for this PostgreSQL major version (14 to 18; default: the scratch server's, else 14)")
+			lockTimeout := fs.Duration("lock-timeout", 0, "the lock timeout the steps will run with (apply's -lock-timeout)")
+			return func(ctx context.Context, args []string) (Outcome, error) {
+				if len(args) > 0 {
+					return Usage, usagef("check takes no arguments, got %q", args)
+				}
+				target, err := tf.target()
+				if err != nil {
+					return Usage, err
+				}
+				set, err := env.Set()
+				if err != nil {
+					return Failed, err
+				}
+				p, err := env.checkedPlan(ctx, set, target)
+				if err != nil {
+					return 0, err
+				}
+				opts := &hazard.Options{Set: set, LockTimeout: *lockTimeout}
+				if *version != 0 {
+					if *version < 14 || *version > 18 {
+						return Usage, usagef("-server-version %d: want 14 to 18", *version)
+					}
+					opts.ServerVersion = *version * 10000
+				}
+				var measured *measure.Report
+				if *scratch != "" {
+					conn, done, err := scratchDatabase(ctx, *scratch, set, p.From)
+					if err != nil {
+						return Failed, err
+					}
+					defer done()
+					if opts.ServerVersion == 0 {
+						opts.ServerVersion = serverVersionNum(conn)
+					}
+					if measured, err = measure.Run(ctx, conn, p, nil); err != nil {
+						return Failed, fmt.Errorf("measure on the scratch database: %w", err)
+					}
+				}
+				static, err := hazard.CheckPlan(p, opts)
+				if err != nil {
+					return Failed, err
+				}
+				r, err := review.Build(p, static, measured)
+				if err != nil {
+					return Failed, err
+				}
+				if env.JSON {
+					env.writeJSON(r)
+				} else {
+					fmt.Fprint(env.Stdout, r)
+				}
+				if r.Err() != nil {
+					return Refused, nil
+				}
+				return Done, nil
+			}
+		},
+	})
+}
+
+// checkedPlan is the plan check reviews: to target from the state of the
+// database, when one is given, else from the empty schema.
+func (e *Env) checkedPlan(ctx context.Context, set *source.Set, target plan.Target) (*plan.Plan, error) {
+	if e.database == "" && e.cfg.Getenv(EnvDatabaseURL) == "" {
+		return plan.Compute(set, plan.State{}, target, e.cfg.Plan)
+	}
+	ctx, db, done, err := e.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return plan.Build(ctx, db, set, target, e.cfg.Plan)
+}
+
+// scratchDatabase creates a database on the server of url, migrated to
+// version from with set, and returns a connection to it and the function
+// that drops it.
+func scratchDatabase(ctx context.Context, url string, set *source.Set, from int64) (*pgx.Conn, func(), error) {
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to the scratch server: %w", err)
+	}
+	name := fmt.Sprintf("waymark_check_%d_%d", os.Getpid(), time.Now().UnixNano())
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		admin.Close(ctx)
+		return nil, nil, fmt.Errorf("create the scratch database: %w", err)
+	}
+	drop := func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		_, _ = admin.Exec(dctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+		admin.Close(dctx)
+	}
+	cfg := admin.Config().Copy()
+	cfg.Database = name
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		drop()
+		return nil, nil, fmt.Errorf("connect to the scratch database: %w", err)
+	}
+	done := func() {
+		conn.Close(context.WithoutCancel(ctx))
+		drop()
+	}
+	if from > 0 {
+		if _, err := execute.Migrate(ctx, backendOn(conn), set, plan.To(from), nil); err != nil {
+			done()
+			return nil, nil, fmt.Errorf("bring the scratch database to version %d: %w", from, err)
+		}
+	}
+	return conn, done, nil
+}
+
+// serverVersionNum returns the server's version as server_version_num
+// does (150008), from what it reported at connection start.
+func serverVersionNum(conn *pgx.Conn) int {
+	v := conn.PgConn().ParameterStatus("server_version")
+	major := 0
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			break
+		}
+		major = major*10 + int(c-'0')
+	}
+	if major == 0 {
+		return 0
+	}
+	return major * 10000
+}
+
+// backendOn is a waymark backend on a connection of the command's own.
+func backendOn(conn *pgx.Conn) *pgxbackend.Backend { return pgxbackend.New(conn, nil) }
