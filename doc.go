@@ -29,18 +29,21 @@
 //
 // The waymark command (cmd/waymark) does all of this from a shell: status,
 // plan, apply, resolve, new, and fleet for many databases or schemas at
-// once (package [github.com/waymarkdb/waymark/fleet]). A service mounts the same commands in its own
-// binary, with its embedded migrations, through package
+// once (package [github.com/waymarkdb/waymark/fleet]); import,
+// import-history and baseline move a database from golang-migrate, goose,
+// tern or pop. A service mounts the same commands in its own binary, with
+// its embedded migrations, through package
 // [github.com/waymarkdb/waymark/cli].
 //
 // # Packages
 //
 // The packages form layers, and each imports only the layers below it:
 //
-//	cli          the command: status, plan, apply, resolve, new, fleet
+//	cli          the command: status, plan, apply, resolve, new, fleet, import, import-history, baseline
 //	   │
 //	   ▼
 //	fleet        one set on many databases and schemas: bounded parallelism, canaries, a report per target
+//	adopt        records another tool's history in waymark's, through execute.Baseline
 //	   │
 //	   ▼
 //	execute      runs a plan under a lock, a transaction per step, and records it
@@ -56,18 +59,20 @@
 //	source       reads and validates migration files from any fs.FS
 //
 // That is: fleet imports execute and status (and the pgx backend, to
-// connect to the targets it is given by connection string); execute and
-// status import plan, backend and source; plan
-// imports backend and source; backend imports source; source imports only
-// the standard library (and waymark's internal SQL lexer and error
-// helpers).
+// connect to the targets it is given by connection string); adopt imports
+// execute (and adopt/convert); execute and status import plan, backend and
+// source; plan imports backend and source; backend imports source; source
+// imports only the standard library (and waymark's internal SQL lexer and
+// error helpers).
 //
 // Beside them: [github.com/waymarkdb/waymark/backend/pgxbackend] is the
 // PostgreSQL backend on pgx v5; [github.com/waymarkdb/waymark/backend/memory]
 // is an in-memory backend for logic tests and
 // [github.com/waymarkdb/waymark/backend/backendtest] the conformance suite
 // every backend passes; [github.com/waymarkdb/waymark/plan/plantest] builds
-// database states for tests that plan without a database.
+// database states for tests that plan without a database;
+// [github.com/waymarkdb/waymark/adopt/convert] turns golang-migrate, goose,
+// tern and pop files into waymark's, importing only source.
 //
 // For a service's own tests: [github.com/waymarkdb/waymark/waymarktest]
 // gives each test a new database at a version of its migration set (a

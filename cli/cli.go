@@ -1,9 +1,10 @@
 // Package cli is waymark's command line for operators and CI: status,
-// plan, apply, resolve, new and fleet, built on the public packages. The
-// waymark program (cmd/waymark) is a thin main around [Main]; a service
-// mounts the same commands as a subcommand of its own binary, with its
-// embedded migrations, so that the tool always carries exactly the
-// binary's migrations:
+// plan, apply, resolve, new and fleet, and import, import-history and
+// baseline to adopt waymark, built on the public packages. The waymark
+// program (cmd/waymark) is a thin main around [Main]; a service mounts the
+// same commands as a subcommand of its own binary, with its embedded
+// migrations, so that the tool always carries exactly the binary's
+// migrations:
 //
 //	//go:embed migrations/*.sql
 //	var migrations embed.FS
@@ -27,6 +28,10 @@
 //	new NAME                     create the next vNNN_name.up.sql and .down.sql, numbered like the set
 //	check [-scratch URL]         the plan's hazards on busy tables, static and (on a scratch database) measured
 //	fleet status|plan|apply      the same on many databases (-targets FILE) or schemas (-schemas PATTERN)
+//	import TOOL -from DIR        convert golang-migrate, goose, tern or pop files into waymark's
+//	import-history TOOL -from DIR
+//	                             record what that tool applied as applied in waymark's history
+//	baseline VERSION             record every version up to VERSION as applied, without running it
 //
 // The database comes from -database or the environment variable
 // DATABASE_URL. Every command takes -json for scripts: one JSON document on
@@ -302,8 +307,12 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 
 func usage(c Config, cmds []*Command, w io.Writer) {
 	fmt.Fprintf(w, "Usage: %s COMMAND [flags] [arguments]\n\nCommands:\n", c.Name)
+	width := 8
 	for _, cmd := range cmds {
-		fmt.Fprintf(w, "  %-8s %s\n", cmd.Name, cmd.Summary)
+		width = max(width, len(cmd.Name))
+	}
+	for _, cmd := range cmds {
+		fmt.Fprintf(w, "  %-*s %s\n", width, cmd.Name, cmd.Summary)
 	}
 	fmt.Fprintf(w, "\nRun '%s help COMMAND' for a command's flags.\n", c.Name)
 	fmt.Fprintf(w, "Exit codes: 0 done or nothing to do, 1 failed, 2 usage, 3 refused (nothing changed),\n4 with -detailed-exitcode: steps pending or applied.\n")

@@ -120,7 +120,7 @@ func TestCustomCommand(t *testing.T) {
 		t.Errorf("-json error document:\n%s", stdout)
 	}
 	_, stdout, _ = run(t, cfg, "help")
-	if !strings.Contains(stdout, "  echo     print the words") {
+	if !strings.Contains(stdout, "  echo           print the words") {
 		t.Errorf("help does not list the command:\n%s", stdout)
 	}
 	// A command of the same name replaces a built-in one.

@@ -125,10 +125,7 @@ func (e *Env) Set() (*source.Set, error) {
 // the history table of -schema, -table and -app-key, and returns ctx
 // limited by -timeout. Call done when finished with both.
 func (e *Env) Connect(ctx context.Context) (_ context.Context, _ *pgxbackend.Backend, done func(), err error) {
-	url := e.database
-	if url == "" {
-		url = e.cfg.Getenv(EnvDatabaseURL)
-	}
+	url := e.databaseURL()
 	if url == "" {
 		return nil, nil, nil, usagef("no database: pass -database URL or set %s", EnvDatabaseURL)
 	}
@@ -148,6 +145,14 @@ func (e *Env) Connect(ctx context.Context) (_ context.Context, _ *pgxbackend.Bac
 	}
 	db := pgxbackend.New(pool, &pgxbackend.Options{Schema: e.schema, Table: e.table, AppKey: e.appKey})
 	return ctx, db, func() { pool.Close(); cancel() }, nil
+}
+
+// databaseURL returns -database, or $DATABASE_URL.
+func (e *Env) databaseURL() string {
+	if e.database != "" {
+		return e.database
+	}
+	return e.cfg.Getenv(EnvDatabaseURL)
 }
 
 // Logger returns the logger for execute: warnings to standard error, and

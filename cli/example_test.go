@@ -30,13 +30,16 @@ func ExampleMain() {
 	// Usage: myservice migrate COMMAND [flags] [arguments]
 	//
 	// Commands:
-	//   apply    apply a saved plan, or migrate up to a target
-	//   check    is this migration safe on a busy table? the plan's hazards, static and, with -scratch, measured
-	//   fleet    status, plan or apply the migrations on many databases or schemas at once
-	//   new      create the next vNNN_name.up.sql and .down.sql, numbered like the set
-	//   plan     show the plan to a target; save it as JSON for apply
-	//   resolve  record what a dirty version's database holds after a repair by hand
-	//   status   show every version: applied (when, how long), pending, dirty, drifted, missing, out of order
+	//   apply          apply a saved plan, or migrate up to a target
+	//   baseline       record every version up to VERSION as applied, without running it
+	//   check          is this migration safe on a busy table? the plan's hazards, static and, with -scratch, measured
+	//   fleet          status, plan or apply the migrations on many databases or schemas at once
+	//   import         convert another tool's migration files into waymark's
+	//   import-history record what another tool applied as applied in waymark's history
+	//   new            create the next vNNN_name.up.sql and .down.sql, numbered like the set
+	//   plan           show the plan to a target; save it as JSON for apply
+	//   resolve        record what a dirty version's database holds after a repair by hand
+	//   status         show every version: applied (when, how long), pending, dirty, drifted, missing, out of order
 	//
 	// Run 'myservice migrate help COMMAND' for a command's flags.
 	// Exit codes: 0 done or nothing to do, 1 failed, 2 usage, 3 refused (nothing changed),

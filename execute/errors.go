@@ -50,7 +50,7 @@ var (
 	ErrBadResolution = errors.New("invalid resolution")
 )
 
-// Error is a failure of [Run], [Migrate] or [Resolve] other than a failed
+// Error is a failure of [Run], [Migrate], [Resolve] or [Baseline] other than a failed
 // step ([StepError]) or a stale plan ([StaleError]).
 type Error struct {
 	// Err is one of the Err* sentinels.

@@ -44,10 +44,11 @@ type directiveSpec struct {
 var directives = map[string]directiveSpec{
 	"no-transaction": {fileLevel: true, check: noArgs},
 	"allow":          {check: func(args string) string { _, _, problem := parseAllow(args); return problem }},
+	"empty":          {fileLevel: true, check: func(args string) string { _, problem := parseEmpty(args); return problem }},
 }
 
 // knownDirectives lists the directive names for messages.
-const knownDirectives = "waymark:no-transaction, waymark:allow"
+const knownDirectives = "waymark:no-transaction, waymark:allow, waymark:empty"
 
 func noArgs(args string) string {
 	if args != "" {
@@ -64,15 +65,31 @@ func parseAllow(args string) (rule, reason, problem string) {
 	if rule == "" || !all(rule, func(c byte) bool { return 'a' <= c && c <= 'z' || isDigit(c) || c == '-' }) {
 		return "", "", want + " (a rule name of a-z 0-9 -)"
 	}
-	rest = strings.TrimSpace(rest)
-	reason, err := strconv.Unquote(rest)
-	if err != nil || !strings.HasPrefix(rest, `"`) {
-		return "", "", want + ` (the reason in double quotes)`
-	}
-	if strings.TrimSpace(reason) == "" {
-		return "", "", want + " (a reason that says why the hazard is acceptable)"
+	reason, problem = parseReason(rest, want, "why the hazard is acceptable")
+	if problem != "" {
+		return "", "", problem
 	}
 	return rule, reason, ""
+}
+
+// parseEmpty reads the argument of an empty directive: a double-quoted
+// reason.
+func parseEmpty(args string) (reason, problem string) {
+	return parseReason(args, `want waymark:empty "<reason>"`, "why the step has nothing to do")
+}
+
+// parseReason reads a double-quoted reason that says something; want and
+// says word the problem.
+func parseReason(text, want, says string) (reason, problem string) {
+	text = strings.TrimSpace(text)
+	reason, err := strconv.Unquote(text)
+	if err != nil || !strings.HasPrefix(text, `"`) {
+		return "", want + ` (the reason in double quotes)`
+	}
+	if strings.TrimSpace(reason) == "" {
+		return "", want + " (a reason that says " + says + ")"
+	}
+	return reason, ""
 }
 
 // readDirective reads the text of a "--" comment (without the dashes): a

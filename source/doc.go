@@ -28,9 +28,10 @@
 // # Scripts
 //
 // A script must be valid UTF-8, without a byte order mark and without NUL
-// bytes. An up script must contain at least one statement; a down script may
-// be empty (the version is reversible with nothing to undo). Its [Checksum]
-// is the SHA-256 of the file's bytes.
+// bytes. An up script must contain at least one statement, unless it says
+// that it is empty on purpose (waymark:empty, below); a down script may be
+// empty (the version is reversible with nothing to undo). Its [Checksum] is
+// the SHA-256 of the file's bytes.
 //
 // Scripts are split into statements with PostgreSQL's lexical rules (quotes,
 // E'...' strings, quoted identifiers, dollar quotes, nested comments, BEGIN ATOMIC
@@ -45,6 +46,7 @@
 //
 //	-- waymark:no-transaction
 //	-- waymark:allow <rule> "<reason>"
+//	-- waymark:empty "<reason>"
 //
 // waymark:no-transaction, before the script's first statement, marks a
 // script that must run outside a transaction block (CREATE INDEX
@@ -57,10 +59,20 @@
 // double quotes, must say something. Which rule names exist is up to the
 // checker.
 //
+// waymark:empty marks an up script that has no statements on purpose: a
+// version that exists for its down script, or whose change another
+// version made (tools that migrated the database before waymark allowed
+// such steps, and the importer writes the directive for them). Without it,
+// an up script of only comments is an error, because it is far more often
+// a file forgotten half-written. The reason, in double quotes, must say
+// something: it tells the reviewer why the step does nothing. It is refused
+// in a down script (which may be empty without it) and in a script that
+// has statements.
+//
 // A misspelt directive, one with arguments it does not take, and a
-// file-level directive (no-transaction) after the first statement are
-// errors: a directive is never silently ignored. [Script.Directives] lists
-// a script's directives.
+// file-level directive (no-transaction, empty) after the first statement
+// are errors: a directive is never silently ignored. [Script.Directives]
+// lists a script's directives.
 //
 // A script without waymark:no-transaction runs inside one transaction with
 // its history record, so it must not contain transaction control of its own

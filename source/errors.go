@@ -32,7 +32,8 @@ type Error struct {
 	// Pos is where the problem is. Pos.Line is 0 when the problem is about
 	// the file as a whole (its name, for instance).
 	Pos Position
-	// Err is one of the Err* sentinels.
+	// Err is one of the Err* sentinels (or, for a problem with another
+	// tool's files, one of package adopt/convert's).
 	Err error
 	// Detail says what exactly is wrong; it may be empty.
 	Detail string

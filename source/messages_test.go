@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -146,12 +147,63 @@ func TestAllowDirectives(t *testing.T) {
 		{"-- waymark:allow rename because\nSELECT 1;", `(the reason in double quotes)`},
 		{"-- waymark:allow rename \"  \"\nSELECT 1;", `(a reason that says why the hazard is acceptable)`},
 		{"-- waymark:no-transaction now\nSELECT 1;", `waymark:no-transaction: takes no arguments`},
-		{"-- waymark:alow rename \"x\"\nSELECT 1;", `unknown directive "waymark:alow" (known: waymark:no-transaction, waymark:allow)`},
+		{"-- waymark:alow rename \"x\"\nSELECT 1;", `unknown directive "waymark:alow" (known: waymark:no-transaction, waymark:allow, waymark:empty)`},
 		{"-- waymark no-transaction\nSELECT 1;", `unknown directive "waymark no-transaction"`},
 	} {
 		_, err := source.ParseScript("v1.up.sql", []byte(bad.sql), source.Up)
 		if !errors.Is(err, source.ErrDirective) || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("ParseScript(%q) = %v, want ErrDirective saying %q", bad.sql, err, bad.want)
+		}
+	}
+}
+
+// TestEmptyDirective: an up script without statements is refused (a file
+// forgotten half-written), unless it says it is empty on purpose, with a
+// reason; the directive is refused where it cannot mean that.
+func TestEmptyDirective(t *testing.T) {
+	for _, ok := range []struct{ name, sql string }{
+		{"alone", `-- waymark:empty "the down script drops what v2 made"` + "\n"},
+		{"after a header, with other comments", "-- Imported from goose.\n--waymark:empty   \"kept for its down script\"\r\n/* nothing */\n;\n"},
+		{"with no-transaction", "-- waymark:no-transaction\n-- waymark:empty \"x\"\n"},
+	} {
+		sc, err := source.ParseScript("v1.up.sql", []byte(ok.sql), source.Up)
+		if err != nil {
+			t.Errorf("%s: ParseScript = %v", ok.name, err)
+			continue
+		}
+		if len(sc.Statements) != 0 || !slices.ContainsFunc(sc.Directives, func(d source.Directive) bool { return d.Name == "empty" }) {
+			t.Errorf("%s: Statements %d, Directives %+v; want none and the empty directive", ok.name, len(sc.Statements), sc.Directives)
+		}
+	}
+	set, err := source.FromFS(files("m", map[string]string{"v1_x.up.sql": "-- waymark:empty \"placeholder\"\n", "v1_x.down.sql": "DROP TABLE IF EXISTS t;\n"}), "m")
+	if err != nil || set.Len() != 1 {
+		t.Errorf("a set with an empty step on purpose: %v", err)
+	}
+
+	for _, bad := range []struct {
+		name, sql string
+		dir       source.Direction
+		sentinel  error
+		want      string
+	}{
+		{"no file at all", "", source.Up, source.ErrEmpty,
+			`v1.up.sql: up script has no statements: the file holds only whitespace and comments (if the step is empty on purpose, say so: -- waymark:empty "<reason>")`},
+		{"only comments", "-- TODO\n", source.Up, source.ErrEmpty, "up script has no statements"},
+		{"no reason", "-- waymark:empty\n", source.Up, source.ErrDirective,
+			`v1.up.sql:1:1: invalid directive: waymark:empty: want waymark:empty "<reason>" (the reason in double quotes)`},
+		{"a blank reason", "-- waymark:empty \" \"\n", source.Up, source.ErrDirective, `(a reason that says why the step has nothing to do)`},
+		{"an unquoted reason", "-- waymark:empty on purpose\n", source.Up, source.ErrDirective, `(the reason in double quotes)`},
+		{"in a down script", "-- waymark:empty \"x\"\n", source.Down, source.ErrDirective,
+			`v1.up.sql:1:1: invalid directive: waymark:empty is for up scripts: a down script may be empty without it`},
+		{"with statements", "-- waymark:empty \"x\"\nSELECT 1;\n", source.Up, source.ErrDirective,
+			`v1.up.sql:1:1: invalid directive: waymark:empty, but the script has statements: remove the directive`},
+		{"after a statement", "SELECT 1;\n-- waymark:empty \"x\"\n", source.Up, source.ErrDirective, `waymark:empty must come before the first statement`},
+		{"misspelt", "-- waymark:empyt \"x\"\n", source.Up, source.ErrDirective, `unknown directive "waymark:empyt"`},
+		{"in other case", "-- waymark:Empty \"x\"\n", source.Up, source.ErrDirective, `unknown directive "waymark:Empty"`},
+	} {
+		_, err := source.ParseScript("v1.up.sql", []byte(bad.sql), bad.dir)
+		if !errors.Is(err, bad.sentinel) || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s: ParseScript(%q) = %v, want %v saying %q", bad.name, bad.sql, err, bad.sentinel, bad.want)
 		}
 	}
 }

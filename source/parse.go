@@ -14,6 +14,10 @@ import (
 // transaction, as it is written.
 const directiveNoTransaction = "waymark:no-transaction"
 
+// directiveEmpty is the directive that allows an up script without
+// statements, as it is written (without its reason).
+const directiveEmpty = "waymark:empty"
+
 // ParseScript checks one script as [FromFS] would, splits it into
 // statements and reads its directives. The error, if any, is an
 // [ErrorList] whose problems name path.
@@ -52,6 +56,7 @@ func parseScript(path string, data []byte, dir Direction) (*Script, ErrorList) {
 	}
 
 	var errs ErrorList
+	var empty *Directive // the waymark:empty directive, if any
 	n := 0
 	for _, p := range pieces {
 		if p.SQL != "" {
@@ -89,21 +94,32 @@ func parseScript(path string, data []byte, dir Direction) (*Script, ErrorList) {
 				errs = append(errs, &Error{Pos: pos, Err: ErrDirective, Detail: "waymark:" + name + ": " + problem})
 				continue
 			}
-			s.Directives = append(s.Directives, Directive{Name: name, Args: args, Pos: pos})
+			if name == "empty" && dir != Up {
+				errs = append(errs, &Error{Pos: pos, Err: ErrDirective, Detail: "waymark:empty is for up scripts: a down script may be empty without it"})
+				continue
+			}
+			d := Directive{Name: name, Args: args, Pos: pos}
+			s.Directives = append(s.Directives, d)
 			switch name {
 			case "no-transaction":
 				s.NoTransaction = true
 			case "allow":
 				rule, reason, _ := parseAllow(args)
 				s.Allows = append(s.Allows, Allow{Rule: rule, Reason: reason, Pos: pos})
+			case "empty":
+				empty = &d
 			}
 		}
 		if p.SQL != "" {
 			s.Statements = append(s.Statements, Statement{SQL: p.SQL, Pos: position(path, p.Start, len(s.Statements)+1)})
 		}
 	}
-	if dir == Up && len(s.Statements) == 0 {
-		errs = append(errs, &Error{Pos: Position{Path: path}, Err: ErrEmpty, Detail: "the file holds only whitespace and comments"})
+	switch {
+	case dir == Up && len(s.Statements) == 0 && empty == nil:
+		errs = append(errs, &Error{Pos: Position{Path: path}, Err: ErrEmpty,
+			Detail: "the file holds only whitespace and comments (if the step is empty on purpose, say so: -- " + directiveEmpty + ` "<reason>")`})
+	case empty != nil && len(s.Statements) > 0:
+		errs = append(errs, &Error{Pos: empty.Pos, Err: ErrDirective, Detail: "waymark:empty, but the script has statements: remove the directive"})
 	}
 	// A misspelt or misplaced directive is most likely a no-transaction
 	// directive gone wrong: say that, not what follows from it.

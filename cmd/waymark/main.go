@@ -1,6 +1,7 @@
 // Command waymark plans and applies the PostgreSQL migrations in a
-// directory: status, plan, apply, resolve and new, and fleet for many
-// databases or schemas at once. Run 'waymark help'.
+// directory: status, plan, apply, resolve and new, fleet for many
+// databases or schemas at once, and import, import-history and baseline
+// to move a database from another tool. Run 'waymark help'.
 //
 // A service that embeds its migrations mounts the same commands in its own
 // binary with package [github.com/waymarkdb/waymark/cli].

@@ -1,0 +1,99 @@
+// Package convert turns a directory of another migration tool's files into
+// waymark's files: golang-migrate, goose, tern and pop (with the additions
+// of Ory's popx). It keeps the order the tool applies them in, their SQL
+// byte for byte and the way the tool ran them (in a transaction or not),
+// and it never drops a file silently: every file that does not become a
+// waymark file is listed with the reason.
+//
+// [Convert] reads and converts; [Result.Write] writes the files;
+// [Result.Report] says what was decided. Package adopt then records in
+// waymark's history what the tool's history table says was applied,
+// mapping its versions through the [Result].
+//
+// # What each tool reads
+//
+// golang-migrate: files directly in the directory named
+//
+//	version "_" identifier "." ( "up" | "down" ) "." extension
+//
+// (golang-migrate's own pattern, ^([0-9]+)_(.*)\.(down|up)\.(.*)$), the
+// version an unsigned integer. Each file runs as one query, which
+// PostgreSQL runs as one transaction; with [Options].MultiStatement (the
+// database URL had x-multi-statement=true), statement by statement. A
+// version without a down file is irreversible in waymark (golang-migrate
+// went down through it doing nothing); one without an up file gets an
+// empty up step.
+//
+// goose: files directly in the directory named version "_" name ".sql",
+// the version an integer of 1 or more, each holding both directions:
+// "-- +goose Up", the up SQL, "-- +goose Down", the down SQL. The up file
+// is everything before the "-- +goose Down" line (comments above "-- +goose
+// Up" included), the down file that line and everything after it, so the
+// two files together are the goose file. "-- +goose NO TRANSACTION" makes
+// both no-transaction scripts. A file without a Down section is
+// irreversible. Go migrations (version "_" name ".go") and files with
+// "-- +goose ENVSUB ON" (their SQL depends on the environment) cannot be
+// converted.
+//
+// tern: files directly in the directory named version "_" name ".sql",
+// numbered 1, 2, 3... without gaps, each holding the up SQL, then the line
+// "---- create above / drop below ----", then the down SQL; the down file
+// starts with that line. A direction whose SQL has a
+// "---- tern: disable-tx ----" line is a no-transaction script. Without
+// down SQL, the version is irreversible, as in tern. tern renders every
+// migration as a text/template: a file with "{{" cannot be converted; .sql
+// files in sub-directories are templates, not migrations.
+//
+// pop: files anywhere under the directory named
+//
+//	version "_" name [ "." dialect ] [ ".autocommit" ] "." ( "up" | "down" ) "." ( "sql" | "fizz" )
+//
+// For each version and direction, the file for postgres (or its synonyms
+// postgresql, pg, pgx) is used, else the generic one (no dialect); files
+// for other dialects are ignored. ".autocommit." (popx) makes a
+// no-transaction script. fizz files and files with "{{" (pop renders every
+// migration as a text/template) cannot be converted. pop orders versions
+// as text, and so does the conversion.
+//
+// In every layout, a script that has transaction control of its own
+// (BEGIN, COMMIT) or a statement that cannot run in a transaction block
+// (CREATE INDEX CONCURRENTLY) becomes a no-transaction script: the tool
+// could only have run it that way.
+//
+// # Versions
+//
+// The tool's versions stay waymark's versions, written with the same
+// digits (000001_init.up.sql becomes v000001_init.up.sql), when every one
+// is an integer from 1 to 9223372036854775807 and the tool's order is
+// their numeric order. Otherwise ([Result].Renumbered) every version is
+// renumbered 1 to n in the tool's order, with at least four digits, and
+// the tool's version is kept at the start of the name:
+// 20150100000001000000_networks.postgres.up.sql becomes
+// v0001_20150100000001000000_networks.up.sql. A migration that cannot be
+// converted keeps its number too, so that its file can be written by hand
+// under that name. Names keep A-Z a-z 0-9 _ and -; any other character
+// becomes "_".
+//
+// # Directives
+//
+// The conversion adds lines only at the top of a script, and only these:
+//
+//	-- waymark:no-transaction
+//	-- waymark:empty "an empty step in the <tool> migrations this set was converted from"
+//
+// the second for an up script with no statements, which every tool ran as
+// a step that does nothing (its down script may still matter).
+//
+// # What is not converted
+//
+// [Result].Unconverted lists the files the tool would run that waymark
+// cannot (Go migrations, templates, fizz) and files that look like
+// migrations but that the tool skips (a .sql file not named as the tool
+// wants: most likely a typo); [Result].Ignored lists what the tool never
+// runs on PostgreSQL (another dialect's files, sub-directories it does not
+// read, files that are not SQL). Problems that the tool itself would
+// refuse (two files for a version, a goose file without "-- +goose Up", a
+// gap in tern's numbers) and converted scripts that waymark refuses (an
+// unterminated quote) are errors, as a source.ErrorList naming the tool's
+// files.
+package convert

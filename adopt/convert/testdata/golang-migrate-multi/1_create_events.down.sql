@@ -1,0 +1,2 @@
+DROP TABLE event_kinds;
+DROP TABLE events;

@@ -1,0 +1,2 @@
+DROP INDEX CONCURRENTLY events_at_idx;
+DROP INDEX CONCURRENTLY events_kind_idx;

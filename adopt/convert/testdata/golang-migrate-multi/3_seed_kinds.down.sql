@@ -1,0 +1,1 @@
+DELETE FROM event_kinds WHERE kind IN ('signup', 'login');

@@ -1,0 +1,2 @@
+INSERT INTO event_kinds VALUES ('signup');
+INSERT INTO event_kinds VALUES ('login');

@@ -1,0 +1,2 @@
+-- The sessions table moved to the auth service; nothing to create here any
+-- more, but going down must still remove it from old databases.

@@ -1,0 +1,3 @@
+-- waymark:no-transaction
+DROP TABLE event_kinds;
+DROP TABLE events;

@@ -1,0 +1,3 @@
+-- waymark:no-transaction
+INSERT INTO event_kinds VALUES ('signup');
+INSERT INTO event_kinds VALUES ('login');

@@ -1,0 +1,4 @@
+-- waymark:no-transaction
+BEGIN;
+DROP TABLE users;
+COMMIT;

@@ -1,0 +1,12 @@
+-- waymark:no-transaction
+BEGIN;
+
+CREATE TABLE users (
+    id         bigserial PRIMARY KEY,
+    name       text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+COMMENT ON TABLE users IS 'people who sign in; name may hold ";" and quotes like '' or "';
+
+COMMIT;

@@ -1,0 +1,2 @@
+-- waymark:no-transaction
+DROP INDEX CONCURRENTLY users_email_key;

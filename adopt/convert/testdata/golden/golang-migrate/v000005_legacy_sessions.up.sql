@@ -1,0 +1,3 @@
+-- waymark:empty "an empty step in the golang-migrate migrations this set was converted from"
+-- The sessions table moved to the auth service; nothing to create here any
+-- more, but going down must still remove it from old databases.

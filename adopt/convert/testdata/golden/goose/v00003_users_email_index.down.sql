@@ -1,0 +1,3 @@
+-- waymark:no-transaction
+-- +goose Down
+DROP INDEX CONCURRENTLY users_email_key;

@@ -1,0 +1,5 @@
+-- waymark:no-transaction
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);
+

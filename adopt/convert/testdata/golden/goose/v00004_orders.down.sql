@@ -1,0 +1,3 @@
+-- +goose Down
+DROP TABLE orders;
+DROP TYPE order_status;

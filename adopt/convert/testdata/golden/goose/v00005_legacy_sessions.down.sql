@@ -1,0 +1,2 @@
+-- +goose Down
+DROP TABLE IF EXISTS legacy_sessions;

@@ -1,0 +1,2 @@
+-- +goose Down
+ALTER TABLE orders DROP COLUMN shipped_at;

@@ -1,0 +1,1 @@
+-- waymark:empty "an empty step in the pop migrations this set was converted from"

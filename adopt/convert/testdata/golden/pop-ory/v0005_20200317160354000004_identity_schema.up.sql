@@ -1,0 +1,3 @@
+-- waymark:empty "an empty step in the pop migrations this set was converted from"
+-- This migration is intentionally empty: the schema_id column comes with
+-- the next step on every dialect.

@@ -1,0 +1,2 @@
+-- waymark:no-transaction
+DROP INDEX CONCURRENTLY IF EXISTS identities_created_at_idx;

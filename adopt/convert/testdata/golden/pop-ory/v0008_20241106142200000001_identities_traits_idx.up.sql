@@ -1,0 +1,2 @@
+-- waymark:no-transaction
+CREATE INDEX CONCURRENTLY IF NOT EXISTS identities_created_at_idx ON identities (created_at DESC);

@@ -1,0 +1,3 @@
+---- create above / drop below ----
+
+DROP TABLE users;

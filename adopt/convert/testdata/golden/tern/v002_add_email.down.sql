@@ -1,0 +1,5 @@
+---- create above / drop below ----
+
+DROP TRIGGER users_lower_email ON users;
+DROP FUNCTION users_lower_email();
+ALTER TABLE users DROP COLUMN email;

@@ -1,0 +1,4 @@
+---- create above / drop below ----
+
+DROP TABLE orders;
+DROP TYPE order_status;

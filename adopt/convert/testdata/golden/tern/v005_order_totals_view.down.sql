@@ -1,0 +1,3 @@
+---- create above / drop below ----
+
+DROP VIEW order_totals;

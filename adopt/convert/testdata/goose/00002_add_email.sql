@@ -1,0 +1,20 @@
+-- +goose Up
+ALTER TABLE users ADD COLUMN email text;
+
+-- +goose StatementBegin
+CREATE FUNCTION users_lower_email() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.email := lower(NEW.email);
+    RETURN NEW;
+END;
+$$;
+-- +goose StatementEnd
+
+CREATE TRIGGER users_lower_email BEFORE INSERT OR UPDATE ON users
+    FOR EACH ROW EXECUTE FUNCTION users_lower_email();
+
+-- +goose Down
+DROP TRIGGER users_lower_email ON users;
+DROP FUNCTION users_lower_email();
+ALTER TABLE users DROP COLUMN email;

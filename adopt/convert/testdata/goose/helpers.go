@@ -1,0 +1,3 @@
+package migrations
+
+// Helpers shared by Go migrations; goose ignores this file.

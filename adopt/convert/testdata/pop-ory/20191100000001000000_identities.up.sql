@@ -1,0 +1,7 @@
+CREATE TABLE "identities" (
+    "id" UUID NOT NULL,
+    PRIMARY KEY("id"),
+    "traits" jsonb NOT NULL,
+    "created_at" timestamp NOT NULL,
+    "updated_at" timestamp NOT NULL
+);

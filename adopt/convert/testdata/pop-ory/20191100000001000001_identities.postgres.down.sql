@@ -1,0 +1,2 @@
+ALTER TABLE "identities" DROP CONSTRAINT "identities_nid_fk";
+ALTER TABLE "identities" DROP COLUMN "nid";

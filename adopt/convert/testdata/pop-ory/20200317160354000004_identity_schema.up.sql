@@ -1,0 +1,2 @@
+-- This migration is intentionally empty: the schema_id column comes with
+-- the next step on every dialect.

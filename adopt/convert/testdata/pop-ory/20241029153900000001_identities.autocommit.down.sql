@@ -1,0 +1,2 @@
+DROP INDEX IF EXISTS identities_schema_id_idx;
+DROP INDEX IF EXISTS identities_nid_idx;

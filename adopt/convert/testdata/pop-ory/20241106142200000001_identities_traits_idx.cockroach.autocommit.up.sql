@@ -1,0 +1,1 @@
+CREATE INDEX IF NOT EXISTS identities_created_at_idx ON identities (created_at DESC);

@@ -1,0 +1,1 @@
+-- pop's schema dump (pop writes it after migrating); not a migration.

@@ -1,0 +1,10 @@
+CREATE TABLE users (
+    id         bigserial PRIMARY KEY,
+    name       text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE users IS 'people who sign in; name may hold ";" and quotes like '' or "';
+
+---- create above / drop below ----
+
+DROP TABLE users;

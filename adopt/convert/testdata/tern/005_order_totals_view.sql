@@ -1,0 +1,6 @@
+CREATE VIEW order_totals AS
+    SELECT user_id, sum(total) AS total FROM orders GROUP BY user_id;
+
+---- create above / drop below ----
+
+DROP VIEW order_totals;

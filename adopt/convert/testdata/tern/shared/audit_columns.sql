@@ -1,0 +1,1 @@
+created_by text NOT NULL DEFAULT current_user
