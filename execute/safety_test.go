@@ -431,17 +431,21 @@ func TestSafetyServerCrashMidRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	pool = poolFor(t, url)
-	recorded := scalar[int](t, pool, "SELECT count(*)::int FROM waymark_history")
+	// The steps before the last commit without a flush: the crash may
+	// take the last of them, even all of them with the history table the
+	// first one created, but only whole.
+	recorded := 0
+	if scalar[bool](t, pool, "SELECT to_regclass('waymark_history') IS NOT NULL") {
+		recorded = scalar[int](t, pool, "SELECT count(*)::int FROM waymark_history")
+	}
 	for v := 1; v <= n; v++ {
-		inHistory := scalar[bool](t, pool, fmt.Sprintf("SELECT EXISTS (SELECT FROM waymark_history WHERE version = %d)", v))
+		inHistory := recorded > 0 && scalar[bool](t, pool, fmt.Sprintf("SELECT EXISTS (SELECT FROM waymark_history WHERE version = %d)", v))
 		exists := scalar[bool](t, pool, fmt.Sprintf("SELECT to_regclass('t%d') IS NOT NULL", v))
 		if inHistory != exists {
 			t.Errorf("version %d: recorded %v, table exists %v", v, inHistory, exists)
 		}
 	}
-	if recorded == 0 || recorded == n {
-		t.Logf("the crash came at %d of %d steps", recorded, n)
-	}
+	t.Logf("after the crash, %d of %d steps are recorded (steps seen before it: at least 3)", recorded, n)
 	if _, err := execute.Migrate(ctx, pgxbackend.New(pool, nil), set, plan.Latest(), nil); err != nil {
 		t.Fatalf("after the restart: %v", err)
 	}
@@ -537,7 +541,7 @@ func TestSafetyLockWaitIsLoggedAndTyped(t *testing.T) {
 	}
 	defer held.Unlock(context.Background())
 	var logs bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_, err = execute.Migrate(ctx, pgxbackend.New(pool, nil), set, plan.Latest(), &execute.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	var le *execute.LockError

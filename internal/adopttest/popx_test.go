@@ -1,3 +1,8 @@
+//go:build popx
+
+// Ory's popx pulls in hundreds of packages (ory/x): its test is left out of
+// make test, whose CI budget it would take, and runs with make test-popx.
+
 package adopttest
 
 import (
