@@ -82,6 +82,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/waymarkdb/waymark/internal/pgfetch"
 )
 
 // Superuser is the name of the database superuser of every cluster.
@@ -441,7 +443,7 @@ func makeDir(cred *syscall.Credential, base string) (string, error) {
 	const pattern = "waymark-pg-*"
 	if base == "" {
 		base = os.TempDir()
-		if len(base)+len(pattern)+12 > maxSocketDir || (cred != nil && !traversable(base)) {
+		if len(base)+len(pattern)+12 > maxSocketDir || (cred != nil && !pgfetch.Traversable(base)) {
 			base = "/tmp"
 		}
 	}
@@ -460,26 +462,6 @@ func makeDir(cred *syscall.Credential, base string) (string, error) {
 		}
 	}
 	return dir, nil
-}
-
-// traversable reports whether every directory from / down to dir can be
-// searched by any user, so the unprivileged server can reach its directory.
-func traversable(dir string) bool {
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return false
-	}
-	for {
-		fi, err := os.Stat(dir)
-		if err != nil || fi.Mode().Perm()&0o001 == 0 {
-			return false
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return true
-		}
-		dir = parent
-	}
 }
 
 // pickPort returns a random port number. The server does not listen on TCP;

@@ -354,7 +354,7 @@ func makeCache(cache string) error {
 // every user can search the directories down to cache: the server then
 // runs as an unprivileged user, who could not run the programs.
 func checkReachable(cache string) error {
-	if os.Geteuid() == 0 && !traversable(cache) {
+	if os.Geteuid() == 0 && !Traversable(cache) {
 		return fmt.Errorf("pgfetch: cache directory %s is not reachable by other users, and the server runs as one "+
 			"when started by root; set %s to a directory every user can search, such as /var/cache/waymark/postgresql",
 			cache, EnvCache)
@@ -362,9 +362,14 @@ func checkReachable(cache string) error {
 	return nil
 }
 
-// traversable reports whether every directory from / down to dir can be
-// searched by any user.
-func traversable(dir string) bool {
+// Traversable reports whether every directory from / down to dir can be
+// searched by any user, so that a server run as an unprivileged user can
+// reach something in dir.
+func Traversable(dir string) bool {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return false
+	}
 	for {
 		fi, err := os.Stat(dir)
 		if err != nil || fi.Mode().Perm()&0o001 == 0 {
