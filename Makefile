@@ -42,6 +42,10 @@ demo: postgres ## Plan, apply and roll back testdata/sample on a throwaway Postg
 bench: ## Run the benchmarks.
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
+.PHONY: bench-peers
+bench-peers: postgres ## Time waymark against golang-migrate, goose, tern, a raw-pgx loop and psql -1 (bench/peers; slow; PEERSFLAGS=-h lists its flags).
+	cd bench/peers && $(GO) run . -go=$(GO) $(PEERSFLAGS)
+
 .PHONY: fuzz
 fuzz: ## Run every fuzz target in turn, FUZZTIME each (default 60s; make fuzz FUZZTIME=10s for a smoke run).
 	@for pkg in $$($(GO) list ./...); do \
