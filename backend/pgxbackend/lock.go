@@ -207,7 +207,7 @@ SELECT pg_catalog.current_setting('role'), session_user`
 		if row[0] == nil {
 			return s.pinned(nil, nil)
 		}
-		return &backend.LockedError{Holder: holderOf(row[4:9])}
+		return fmt.Errorf("pgxbackend: try the migration lock: %w", &backend.LockedError{Holder: holderOf(row[4:9])})
 	}
 	s.locked = true
 	if err := s.pinned(row[0], row[1]); err != nil {
@@ -292,7 +292,7 @@ COMMIT`, s.leaseTable, s.key, literal(s.table+" "+s.b.opts.AppKey), literal(s.ho
 			if holder == nil {
 				holder = &backend.Holder{ID: "a running step"}
 			}
-			return &backend.LockedError{Holder: *holder}
+			return fmt.Errorf("pgxbackend: try the migration lease: %w", &backend.LockedError{Holder: *holder})
 		}
 		return fmt.Errorf("pgxbackend: try the migration lease: %w", connError(err, true, s.conn.PgConn().IsClosed()))
 	}
@@ -306,7 +306,7 @@ COMMIT`, s.leaseTable, s.key, literal(s.table+" "+s.b.opts.AppKey), literal(s.ho
 		if holder == nil {
 			holder = &backend.Holder{ID: "unknown"}
 		}
-		return &backend.LockedError{Holder: *holder}
+		return fmt.Errorf("pgxbackend: try the migration lease: %w", &backend.LockedError{Holder: *holder})
 	}
 	s.locked = true
 	s.startHeartbeat()

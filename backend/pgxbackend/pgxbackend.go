@@ -15,7 +15,22 @@
 //	execution_time interval     how long its up script took on the server
 //	dirty          text         NULL, or 'up'/'down': the no-transaction
 //	                            script of that direction did not finish
+//	digest         bytea        SHA-256 over the digest of the record
+//	                            below (32 zero bytes for the first), the
+//	                            version as 8 bytes big-endian and the
+//	                            checksum's bytes: the running digest that
+//	                            source.Set.Digest computes for the set
 //	primary key (app_key, version)
+//	index on (app_key) where dirty is not null
+//	comment 'waymark history, format 2'
+//
+// That is format 2. A table of format 1 (no digest column, no index, no
+// comment; written by waymark before running digests) is upgraded in place
+// by the first run that takes the lock: the column, every record's digest,
+// the index and the comment, in one transaction. Until then it reads as
+// before, only without the one-row no-op check. With the top record's
+// digest, "the database holds exactly the set's first N versions" is one
+// indexed single-row read ([Backend.ReadHead]).
 //
 // Reading the state never creates anything: a database without the table
 // has an empty history. The first write creates the table (and its schema,

@@ -194,7 +194,7 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 	}
 	if tx := s.conn.PgConn().TxStatus(); !s.inTx && tx != 'I' {
 		return fmt.Errorf("pgxbackend: apply: the connection is inside a transaction (status %q) that waymark did not open; "+
-			"did a no-transaction script BEGIN without COMMIT?", tx)
+			"a no-transaction script may have sent BEGIN without COMMIT", tx)
 	}
 	if err := s.searchPathUsable(opensNoTx(st.Change)); err != nil {
 		return err
@@ -454,8 +454,8 @@ FROM pg_catalog.pg_index i WHERE NOT i.indisvalid AND `+where)
 		return nil
 	}
 	return &backend.ScriptError{Pos: locate(sql, -1, 0),
-		Hint: fmt.Sprintf("drop it with DROP INDEX CONCURRENTLY %s; then resolve the version as not applied and run again", invalid),
-		Err:  fmt.Errorf("%w: %s is INVALID after the statement; it enforces nothing and is not used", backend.ErrInvalidIndex, invalid)}
+		Err: fmt.Errorf("%w: %s is INVALID after the statement; it enforces nothing and is not used: "+
+			"drop it with DROP INDEX CONCURRENTLY %s, then resolve the version as not applied and run again", backend.ErrInvalidIndex, invalid, invalid)}
 }
 
 // Begin opens the transaction of a whole plan.
