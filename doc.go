@@ -28,8 +28,8 @@
 //	p, err := plan.Compute(set, plantest.Applied(set, 1, 2), plan.Latest(), nil)
 //
 // The waymark command (cmd/waymark) does all of this from a shell: status,
-// plan, apply, resolve, new, and fleet for many databases or schemas at
-// once (package [github.com/waymarkdb/waymark/fleet]); import,
+// plan, apply, resolve, new, check for hazards on busy tables, and fleet
+// for many databases or schemas at once (package [github.com/waymarkdb/waymark/fleet]); import,
 // import-history and baseline move a database from golang-migrate, goose,
 // tern or pop. A service mounts the same commands in its own binary, with
 // its embedded migrations, through package
@@ -39,7 +39,7 @@
 //
 // The packages form layers, and each imports only the layers below it:
 //
-//	cli          the command: status, plan, apply, resolve, new, fleet, import, import-history, baseline
+//	cli          the command: status, plan, apply, resolve, new, check, fleet, import, import-history, baseline
 //	   │
 //	   ▼
 //	fleet        one set on many databases and schemas: bounded parallelism, canaries, a report per target
@@ -60,7 +60,8 @@
 //
 // That is: fleet imports execute and status (and the pgx backend, to
 // connect to the targets it is given by connection string); adopt imports
-// execute (and adopt/convert); execute and status import plan, backend and
+// execute, backend, source and adopt/convert (and pgx, to read the other
+// tool's history table); execute and status import plan, backend and
 // source; plan imports backend and source; backend imports source; source
 // imports only the standard library (and waymark's internal SQL lexer and
 // error helpers).

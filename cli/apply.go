@@ -26,7 +26,7 @@ planning under the lock, like a service at boot. A database ahead of the
 files (a newer release migrated it) is accepted with a warning.
 With -detailed-exitcode: 0 nothing to do, 4 steps applied.`,
 		Setup: func(fs *flag.FlagSet, env *Env) func(context.Context, []string) (Outcome, error) {
-			env.AddFlags(fs, DatabaseFlags|SetFlags|JSONFlag|DetailedFlag|KeyFlag)
+			env.AddFlags(fs, DatabaseFlags|SetFlags|JSONFlag|DetailedFlag|KeyFlag|PlanFlags|LimitFlags)
 			planFile := fs.String("plan", "", "the saved plan to apply")
 			var tf targetFlags
 			tf.add(fs, "without -plan: ")
@@ -48,13 +48,17 @@ With -detailed-exitcode: 0 nothing to do, 4 steps applied.`,
 						return 0, err
 					}
 				}
+				opts, err := env.executeOptions(set)
+				if err != nil {
+					return 0, err
+				}
+				opts.SingleTransaction = *single
 				ctx, db, done, err := env.Connect(ctx)
 				if err != nil {
 					return 0, err
 				}
 				defer done()
 
-				opts := &execute.Options{Plan: env.cfg.Plan, SingleTransaction: *single, Logger: env.Logger(), Files: set}
 				if env.terminal() {
 					opts.Progress = newProgress(env.Stdout).event
 				}

@@ -40,12 +40,12 @@ A finding is accepted in the file with -- waymark:allow <rule> "<reason>"
 on the line before the statement. Exit code 3 when a finding is not
 accepted, 0 when none is left.`,
 		Setup: func(fs *flag.FlagSet, env *Env) func(context.Context, []string) (Outcome, error) {
-			env.AddFlags(fs, DatabaseFlags|SetFlags|JSONFlag)
+			env.AddFlags(fs, DatabaseFlags|SetFlags|JSONFlag|PlanFlags)
 			var tf targetFlags
 			tf.add(fs, "the plan's ")
 			scratch := fs.String("scratch", "", "measure the plan on a scratch database created (and dropped) on this server")
 			version := fs.Int("server-version", 0, "judge for this PostgreSQL major version (14 to 18; default: the scratch server's, else 14)")
-			lockTimeout := fs.Duration("lock-timeout", 0, "the lock timeout the steps will run with (apply's -lock-timeout)")
+			lockTimeout := fs.Duration("lock-timeout", 0, "the lock timeout the steps will run with (as apply's -lock-timeout)")
 			return func(ctx context.Context, args []string) (Outcome, error) {
 				if len(args) > 0 {
 					return Usage, usagef("check takes no arguments, got %q", args)
@@ -109,14 +109,14 @@ accepted, 0 when none is left.`,
 // database, when one is given, else from the empty schema.
 func (e *Env) checkedPlan(ctx context.Context, set *source.Set, target plan.Target) (*plan.Plan, error) {
 	if e.database == "" && e.cfg.Getenv(EnvDatabaseURL) == "" {
-		return plan.Compute(set, plan.State{}, target, e.cfg.Plan)
+		return plan.Compute(set, plan.State{}, target, e.planOptions())
 	}
 	ctx, db, done, err := e.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	return plan.Build(ctx, db, set, target, e.cfg.Plan)
+	return plan.Build(ctx, db, set, target, e.planOptions())
 }
 
 // scratchDatabase creates a database on the server of url, migrated to

@@ -1,5 +1,5 @@
 // Package cli is waymark's command line for operators and CI: status,
-// plan, apply, resolve, new and fleet, and import, import-history and
+// plan, apply, resolve, new, check and fleet, and import, import-history and
 // baseline to adopt waymark, built on the public packages. The waymark
 // program (cmd/waymark) is a thin main around [Main]; a service mounts the
 // same commands as a subcommand of its own binary, with its embedded
@@ -187,9 +187,14 @@ func (o Outcome) Code(detailed bool) int {
 	return ExitOK
 }
 
-// UsageError is a bad flag or argument.
-type UsageError struct{ Msg string }
+// UsageError is a bad flag or argument. A command that returns one exits
+// with [ExitUsage].
+type UsageError struct {
+	// Msg says what is wrong, naming the flag or argument.
+	Msg string
+}
 
+// Error returns Msg.
 func (e *UsageError) Error() string { return e.Msg }
 
 // usagef returns a *UsageError.

@@ -49,6 +49,12 @@ type Env struct {
 	detailed bool
 	keyFile  string
 	wrote    bool // a JSON document was printed
+
+	// PlanFlags
+	allowOutOfOrder, ignoreDrift, allowNewer bool
+	// LimitFlags
+	lockTimeout, statementTimeout time.Duration
+	lockRetries                   int
 }
 
 // Flags selects shared flags for [Env.AddFlags].
@@ -66,6 +72,12 @@ const (
 	DetailedFlag
 	// KeyFlag: -key-file.
 	KeyFlag
+	// PlanFlags: -allow-out-of-order, -ignore-drift, -allow-newer-database,
+	// which turn on the plan.Options of those names over the Config's.
+	PlanFlags
+	// LimitFlags: -lock-timeout, -statement-timeout, -lock-timeout-retries,
+	// the execute.Options of those names.
+	LimitFlags
 )
 
 // AddFlags defines the shared flags which selects on fs.
@@ -84,7 +96,7 @@ func (e *Env) AddFlags(fs *flag.FlagSet, which Flags) {
 		fs.StringVar(&e.schema, "schema", b.Schema, "schema of the history table (default: found through search_path)")
 		fs.StringVar(&e.table, "table", cmpOr(b.Table, pgxbackend.DefaultTable), "history table")
 		fs.StringVar(&e.appKey, "app-key", b.AppKey, "app key of the migration set in the history")
-		fs.DurationVar(&e.timeout, "timeout", 0, "give up after this long, waiting for the lock included (0: no limit)")
+		fs.DurationVar(&e.timeout, "timeout", 0, "stop after this long, the wait for the lock included; a statement under way is cancelled (0: no limit)")
 		fs.BoolVar(&e.verbose, "v", false, "log each step and the lock to standard error")
 	}
 	if which&JSONFlag != 0 {
@@ -96,6 +108,48 @@ func (e *Env) AddFlags(fs *flag.FlagSet, which Flags) {
 	if which&KeyFlag != 0 {
 		fs.StringVar(&e.keyFile, "key-file", "", "file holding the key that signs (plan) or verifies (apply) saved plans (default $"+EnvPlanKey+")")
 	}
+	if which&PlanFlags != 0 {
+		var p plan.Options
+		if c.Plan != nil {
+			p = *c.Plan
+		}
+		fs.BoolVar(&e.allowOutOfOrder, "allow-out-of-order", p.AllowOutOfOrder, "apply versions below the database's highest that were never applied, instead of refusing")
+		fs.BoolVar(&e.ignoreDrift, "ignore-drift", p.IgnoreDrift, "do not compare applied up scripts with their files")
+		fs.BoolVar(&e.allowNewer, "allow-newer-database", p.AllowNewerDatabase, "accept applied versions above the files' latest (a newer release migrated the database)")
+	}
+	if which&LimitFlags != 0 {
+		fs.DurationVar(&e.lockTimeout, "lock-timeout", 0, "bound each wait of a step for a table lock (PostgreSQL's lock_timeout; 0: the server's setting)")
+		fs.DurationVar(&e.statementTimeout, "statement-timeout", 0, "bound each statement of a step (PostgreSQL's statement_timeout; 0: the server's setting)")
+		fs.IntVar(&e.lockRetries, "lock-timeout-retries", 0, "try a transactional step this many more times when its lock timeout (-lock-timeout, the server's or its own SET LOCAL) stopped it")
+	}
+}
+
+// planOptions returns the plan.Options of the Config, with the checks that
+// PlanFlags turned off.
+func (e *Env) planOptions() *plan.Options {
+	var p plan.Options
+	if e.cfg.Plan != nil {
+		p = *e.cfg.Plan
+	}
+	if e.flags&PlanFlags != 0 {
+		p.AllowOutOfOrder, p.IgnoreDrift, p.AllowNewerDatabase = e.allowOutOfOrder, e.ignoreDrift, e.allowNewer
+	}
+	return &p
+}
+
+// executeOptions returns the execute.Options that apply and fleet apply
+// run set with: the plan options, the limits of LimitFlags, the logger.
+func (e *Env) executeOptions(set *source.Set) (*execute.Options, error) {
+	switch {
+	case e.lockTimeout < 0:
+		return nil, usagef("-lock-timeout %v: want 0 or more", e.lockTimeout)
+	case e.statementTimeout < 0:
+		return nil, usagef("-statement-timeout %v: want 0 or more", e.statementTimeout)
+	case e.lockRetries < 0:
+		return nil, usagef("-lock-timeout-retries %d: want 0 or more", e.lockRetries)
+	}
+	return &execute.Options{Plan: e.planOptions(), Logger: e.Logger(), Files: set,
+		LockTimeout: e.lockTimeout, StatementTimeout: e.statementTimeout, LockTimeoutRetries: e.lockRetries}, nil
 }
 
 func cmpOr(a, b string) string {

@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/waymarkdb/waymark/backend/pgxbackend"
-	"github.com/waymarkdb/waymark/execute"
 	"github.com/waymarkdb/waymark/fleet"
 	"github.com/waymarkdb/waymark/plan"
 	"github.com/waymarkdb/waymark/source"
@@ -36,7 +35,7 @@ Exit codes: 1 when a target failed, was not started or could not be read,
 3 when a plan was refused (dirty, drifted, ...), and with -detailed-exitcode
 4 when steps are pending (status, plan) or were applied (apply).`,
 		Setup: func(fs *flag.FlagSet, env *Env) func(context.Context, []string) (Outcome, error) {
-			env.AddFlags(fs, DatabaseFlags|SetFlags|JSONFlag|DetailedFlag)
+			env.AddFlags(fs, DatabaseFlags|SetFlags|JSONFlag|DetailedFlag|PlanFlags|LimitFlags)
 			var f fleetFlags
 			fs.StringVar(&f.targets, "targets", "", "file of targets, one per line: [name] connection-string")
 			fs.StringVar(&f.schemas, "schemas", "", "LIKE pattern of schemas: each matching schema of each database is a target")
@@ -73,11 +72,15 @@ Exit codes: 1 when a target failed, was not started or could not be read,
 					ctx, cancel = context.WithTimeout(ctx, env.timeout)
 					defer cancel()
 				}
+				exec, err := env.executeOptions(set)
+				if err != nil {
+					return 0, err
+				}
 				targets, err := f.load(ctx, env)
 				if err != nil {
 					return 0, err
 				}
-				opts := &fleet.Options{Parallel: f.parallel, Execute: &execute.Options{Plan: env.cfg.Plan, Logger: env.Logger(), Files: set}}
+				opts := &fleet.Options{Parallel: f.parallel, Execute: exec}
 				switch sub {
 				case "status":
 					return fleetStatus(ctx, env, targets, set, opts)

@@ -23,7 +23,7 @@ comment. -o saves the exact plan, SQL included, for 'apply -plan'; with
 With -json the plan's JSON is printed instead.
 With -detailed-exitcode: 0 nothing to do, 4 steps planned.`,
 		Setup: func(fs *flag.FlagSet, env *Env) func(context.Context, []string) (Outcome, error) {
-			env.AddFlags(fs, DatabaseFlags|SetFlags|JSONFlag|DetailedFlag|KeyFlag)
+			env.AddFlags(fs, DatabaseFlags|SetFlags|JSONFlag|DetailedFlag|KeyFlag|PlanFlags)
 			var tf targetFlags
 			tf.add(fs, "")
 			out := fs.String("o", "", "save the plan as JSON to this file")
@@ -41,7 +41,7 @@ With -detailed-exitcode: 0 nothing to do, 4 steps planned.`,
 					return 0, err
 				}
 				defer done()
-				p, err := plan.Build(ctx, db, set, t, env.cfg.Plan)
+				p, err := plan.Build(ctx, db, set, t, env.planOptions())
 				if err != nil {
 					return 0, err
 				}

@@ -17,7 +17,7 @@ and writes nothing, so it is safe against production at any time.
 The problems listed are those for which a plan would be refused.
 With -detailed-exitcode: 0 up to date, 4 steps pending, 3 a plan would be refused.`,
 		Setup: func(fs *flag.FlagSet, env *Env) func(context.Context, []string) (Outcome, error) {
-			env.AddFlags(fs, DatabaseFlags|SetFlags|JSONFlag|DetailedFlag)
+			env.AddFlags(fs, DatabaseFlags|SetFlags|JSONFlag|DetailedFlag|PlanFlags)
 			return func(ctx context.Context, args []string) (Outcome, error) {
 				if len(args) > 0 {
 					return Usage, usagef("status takes no arguments, got %q", args)
@@ -31,7 +31,7 @@ With -detailed-exitcode: 0 up to date, 4 steps pending, 3 a plan would be refuse
 					return 0, err
 				}
 				defer done()
-				r, err := status.Read(ctx, db, set, env.cfg.Plan)
+				r, err := status.Read(ctx, db, set, env.planOptions())
 				if err != nil {
 					return Failed, err
 				}

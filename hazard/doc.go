@@ -72,8 +72,8 @@
 //	-- waymark:allow add-column-volatile-default "the table is empty until launch"
 //	ALTER TABLE players ADD COLUMN token uuid DEFAULT gen_random_uuid();
 //
-// It names one rule and gives a reason, and applies to the next statement
-// only (as package source defines it). An accepted finding stays in the
+// It names one rule and gives a reason, and covers only the statement that
+// follows it ([source.Script].Allows). An accepted finding stays in the
 // report, marked with the reason, but no longer fails [Report.Err]. A
 // directive that names no rule is an error ([ErrUnknownRule], at its
 // file, line and column, listing the rules); one that accepts nothing is

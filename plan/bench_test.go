@@ -66,7 +66,7 @@ func BenchmarkLoadAndPlan(b *testing.B) {
 }
 
 // BenchmarkMapFSRead10k is what fstest.MapFS alone costs to list and read
-// the 20,000 files of BenchmarkLoadAndPlan10k (one goroutine).
+// the 20,000 files of BenchmarkLoadAndPlan/10k (one goroutine).
 func BenchmarkMapFSRead10k(b *testing.B) {
 	fsys := bigFS(10000, true)
 	b.ReportAllocs()

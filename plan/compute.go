@@ -142,13 +142,13 @@ func (c *computer) unknown(r backend.Record) {
 			Detail: "without its down script the database cannot go below it"})
 	case c.down:
 		c.errs = append(c.errs, &Error{Err: ErrUnknownVersion, Version: r.Version,
-			Detail: "was its file deleted or renamed?"})
+			Detail: "its file is missing: deleted, renamed, or never merged into this branch"})
 	case r.Version > c.set.Latest():
 		c.errs = append(c.errs, &Error{Err: ErrUnknownVersion, Version: r.Version,
 			Detail: fmt.Sprintf("the source ends at %d; if a newer release applied it, plan with Options.AllowNewerDatabase", c.set.Latest())})
 	default:
 		c.errs = append(c.errs, &Error{Err: ErrUnknownVersion, Version: r.Version,
-			Detail: "was its file deleted or renamed?"})
+			Detail: "its file is missing: deleted, renamed, or never merged into this branch"})
 	}
 }
 

@@ -38,7 +38,9 @@
 //   - going up, a version below the database's current one was never
 //     applied ([ErrOutOfOrder]; [Options].AllowOutOfOrder applies it);
 //   - a no-transaction script failed part-way and left its version dirty
-//     ([ErrDirty]), until it is resolved (see execute.Resolve).
+//     ([ErrDirty]), until it is resolved (see execute.Resolve);
+//   - the State given lists a version twice or a version below 1
+//     ([ErrBadState]); a backend never reads such a state.
 package plan
 
 import (

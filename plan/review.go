@@ -11,15 +11,17 @@ import (
 // Review prints the plan for a reviewer: the summary line of [Plan.String],
 // the state the plan was made from, then every step with its direction,
 // version, name, file, checksum and whether it runs in a transaction,
-// followed by its SQL with line numbers:
+// followed by its SQL with line numbers (the example below):
 //
 //	plan: up from 2 to 3 (1 step)
+//	  up  3  users_email_index  testdata/sample/v003_users_email_index.up.sql  no-transaction  sha256:3bf9a306
 //	made from: versions 1, 2 applied
 //
 //	step 1 of 1: up 3 users_email_index, NO TRANSACTION: 1 statement, run one by one; a failure leaves version 3 dirty
 //	testdata/sample/v003_users_email_index.up.sql  sha256:3bf9a306
 //	  1 | -- waymark:no-transaction
-//	  2 | CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);
+//	  2 | -- Built without blocking writes; CONCURRENTLY cannot run in a transaction.
+//	  3 | CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);
 //
 // It is plain text, to paste into a pull-request comment inside a code
 // fence. [Plan.String] is the short dry run without the SQL.

@@ -357,7 +357,7 @@ const MinVersion = 140000
 
 // ErrUnsupportedServer is returned, wrapped, by [Read] when the server is
 // older than PostgreSQL 14. Use errors.Is to test for it.
-var ErrUnsupportedServer = errors.New("schema: unsupported server version")
+var ErrUnsupportedServer = errors.New("unsupported server version")
 
 // DB is what Read needs of a connection: *pgx.Conn, *pgxpool.Pool and
 // *pgxpool.Conn all have it.

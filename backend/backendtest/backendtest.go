@@ -5,7 +5,7 @@
 //	func TestConformance(t *testing.T) {
 //		backendtest.Run(t, backendtest.Harness{
 //			Open: func(t *testing.T) backendtest.Store { ... },
-//			GoodSQL: "CREATE TABLE a (x int); CREATE TABLE b (y int)",
+//			GoodSQL: "CREATE TABLE IF NOT EXISTS good (x int); INSERT INTO good VALUES (1)",
 //			BadSQL:  "SELECT 1; SELECT * FROM no_such_table",
 //			BadSQLOffset: 24,
 //			GoodStatement: "SELECT 1",
