@@ -298,7 +298,7 @@ func TestStatusPlanApply(t *testing.T) {
 	}
 }
 
-// TestCIRecipe runs the README's CI recipe, cmd/waymark/ci.sh: plan and
+// TestCIRecipe runs the CI recipe of docs/ci.md, cmd/waymark/ci.sh: plan and
 // review; a migration file edited before the apply job is refused; the
 // restored file applies cleanly; a second apply of the same plan is stale.
 func TestCIRecipe(t *testing.T) {
@@ -467,18 +467,18 @@ func TestProgressOnTerminal(t *testing.T) {
 	}
 }
 
-// TestREADMEShowsTheCIRecipe keeps the README's CI recipe the script that
-// TestCIRecipe runs.
-func TestREADMEShowsTheCIRecipe(t *testing.T) {
+// TestDocsShowTheCIRecipe keeps the CI recipe of docs/ci.md the script
+// that TestCIRecipe runs.
+func TestDocsShowTheCIRecipe(t *testing.T) {
 	script, err := os.ReadFile("ci.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile("../../README.md")
+	guide, err := os.ReadFile("../../docs/ci.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(readme, []byte("```bash\n"+string(script)+"```\n")) {
-		t.Error("README.md does not show cmd/waymark/ci.sh as it is, in a ```bash block")
+	if !bytes.Contains(guide, []byte("```bash\n"+string(script)+"```\n")) {
+		t.Error("docs/ci.md does not show cmd/waymark/ci.sh as it is, in a ```bash block")
 	}
 }

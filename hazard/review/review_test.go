@@ -331,7 +331,7 @@ func reviewPlan(t *testing.T, conn *pgx.Conn, set *source.Set, p *plan.Plan, opt
 	return r
 }
 
-// TestDemoReviews makes the reviews the README shows: the demo's set, and
+// TestDemoReviews makes the reviews docs/safety.md shows: the demo's set, and
 // the set of risky and safe changes to tables with rows.
 func TestDemoReviews(t *testing.T) {
 	for _, name := range []string{"sample", "busy"} {
