@@ -508,3 +508,82 @@ func TestDocsGoCompiles(t *testing.T) {
 	}
 	t.Logf("%d ```go blocks compiled", n)
 }
+
+// TestArchitecture checks the package table of docs/architecture.md
+// against go list: every package of the module is in it, with exactly the
+// module's packages it imports; and the packages it says do without pgx
+// do, even indirectly.
+func TestArchitecture(t *testing.T) {
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("no go command to list the packages with: %v", err)
+	}
+	const module = "github.com/waymarkdb/waymark"
+	rel := func(path string) string {
+		if path == module {
+			return "."
+		}
+		return strings.TrimPrefix(path, module+"/")
+	}
+	out, err := exec.Command(goCmd, "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	want := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		var imports []string
+		for _, imp := range f[1:] {
+			if imp == module || strings.HasPrefix(imp, module+"/") {
+				imports = append(imports, rel(imp))
+			}
+		}
+		slices.Sort(imports)
+		want[rel(f[0])] = imports
+	}
+
+	text, err := os.ReadFile(filepath.Join("docs", "architecture.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cell := regexp.MustCompile("`([^`]+)`")
+	got := map[string][]string{}
+	for _, line := range strings.Split(string(text), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) != 5 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue // not a row of the package table
+		}
+		pkg := cell.FindStringSubmatch(cells[1])[1]
+		var imports []string
+		for _, m := range cell.FindAllStringSubmatch(cells[3], -1) {
+			imports = append(imports, m[1])
+		}
+		slices.Sort(imports)
+		got[pkg] = imports
+	}
+	for pkg, imports := range want {
+		g, ok := got[pkg]
+		if !ok {
+			t.Errorf("docs/architecture.md: package %s is missing from the table (it imports %q)", pkg, imports)
+			continue
+		}
+		if !slices.Equal(g, imports) {
+			t.Errorf("docs/architecture.md: %s imports %q, the table says %q", pkg, imports, g)
+		}
+	}
+	for pkg := range got {
+		if _, ok := want[pkg]; !ok {
+			t.Errorf("docs/architecture.md: the table lists %s, which is not a package of the module", pkg)
+		}
+	}
+
+	for _, pkg := range []string{"source", "plan", "execute", "backend", "status", "hazard"} {
+		out, err := exec.Command(goCmd, "list", "-deps", "./"+pkg).Output()
+		if err != nil {
+			t.Fatalf("go list -deps ./%s: %v", pkg, err)
+		}
+		if strings.Contains(string(out), "github.com/jackc/pgx") {
+			t.Errorf("%s depends on pgx; docs/architecture.md says it does not", pkg)
+		}
+	}
+}

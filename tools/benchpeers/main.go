@@ -60,9 +60,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/waymarkdb/waymark/internal/pgcluster"
 	"github.com/waymarkdb/waymark/tools/benchpeers/internal/waymarktool"
 	"github.com/waymarkdb/waymark/tools/benchpeers/internal/workload"
-	"github.com/waymarkdb/waymark/internal/pgcluster"
 )
 
 // config is the command line.

@@ -12,9 +12,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/waymarkdb/waymark/internal/pgcluster"
 	"github.com/waymarkdb/waymark/tools/benchpeers/internal/countproxy"
 	"github.com/waymarkdb/waymark/tools/benchpeers/internal/workload"
-	"github.com/waymarkdb/waymark/internal/pgcluster"
 )
 
 // The workloads, as the tables' columns name them.

@@ -51,7 +51,7 @@ import (
 const (
 	module     = "github.com/waymarkdb/waymark"
 	clusterPkg = module + "/internal/pgcluster" // the package whose users start clusters
-	self       = module + "/tools/matrix"    // links clusterPkg for its variables' names only
+	self       = module + "/tools/matrix"       // links clusterPkg for its variables' names only
 )
 
 func main() {

@@ -5,9 +5,9 @@ package main
 import (
 	"context"
 
+	"github.com/waymarkdb/waymark/source"
 	"github.com/waymarkdb/waymark/tools/benchpeers/internal/coldmain"
 	"github.com/waymarkdb/waymark/tools/benchpeers/internal/waymarktool"
-	"github.com/waymarkdb/waymark/source"
 )
 
 func main() {

@@ -11,9 +11,9 @@ import (
 	"context"
 	"errors"
 
+	"github.com/waymarkdb/waymark/source"
 	"github.com/waymarkdb/waymark/tools/benchpeers/internal/coldmain"
 	"github.com/waymarkdb/waymark/tools/benchpeers/internal/waymarktool"
-	"github.com/waymarkdb/waymark/source"
 )
 
 func main() {

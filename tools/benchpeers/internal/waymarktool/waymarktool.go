@@ -11,10 +11,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/waymarkdb/waymark/backend/pgxbackend"
-	"github.com/waymarkdb/waymark/tools/benchpeers/internal/workload"
 	"github.com/waymarkdb/waymark/execute"
 	"github.com/waymarkdb/waymark/plan"
 	"github.com/waymarkdb/waymark/source"
+	"github.com/waymarkdb/waymark/tools/benchpeers/internal/workload"
 )
 
 // Layout returns the files of ms: v<version>_<name>.up.sql and .down.sql.
