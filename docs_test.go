@@ -587,3 +587,36 @@ func TestArchitecture(t *testing.T) {
 		}
 	}
 }
+
+// TestDocsMakeTargets checks that every `make TARGET` the docs name is a
+// target of the Makefile, and that the README names make demo and make
+// test, the two commands a newcomer runs first.
+func TestDocsMakeTargets(t *testing.T) {
+	makefile, err := os.ReadFile("Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^([a-z][a-z-]*):`).FindAllStringSubmatch(string(makefile), -1) {
+		targets[m[1]] = true
+	}
+	named := regexp.MustCompile("`make ([a-z][a-z-]*)")
+	for _, file := range docFiles(t) {
+		text, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range named.FindAllStringSubmatch(string(text), -1) {
+			if !targets[m[1]] {
+				t.Errorf("%s names `make %s`, which the Makefile does not have", file, m[1])
+			}
+		}
+		if file == "README.md" {
+			for _, want := range []string{"`make demo`", "`make test`"} {
+				if !strings.Contains(string(text), want) {
+					t.Errorf("README.md does not name %s", want)
+				}
+			}
+		}
+	}
+}
