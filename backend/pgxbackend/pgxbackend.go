@@ -110,9 +110,26 @@
 // A connection that breaks during a call yields a *backend.ConnectionError,
 // never a script error: its Outcome is OutcomeRolledBack when the server
 // ended the session (terminated, shut down), OutcomeUnknown when the reply
-// to a COMMIT may have been lost. A CREATE INDEX CONCURRENTLY (or REINDEX
-// CONCURRENTLY) that completes but leaves its index invalid fails with
-// backend.ErrInvalidIndex.
+// to a COMMIT may have been lost.
+//
+// # Invalid indexes
+//
+// A CREATE INDEX CONCURRENTLY (or REINDEX CONCURRENTLY) that fails leaves
+// an INVALID index behind (pg_index.indisvalid false), whether it failed
+// while it built the index (a duplicate key: indisready false) or while it
+// validated it (a timeout, a cancel, a duplicate inserted meanwhile:
+// indisready true). Such a statement's error wraps
+// backend.ErrInvalidIndex as well as the server's error: it names, schema
+// qualified, every index of the table that the statement left invalid
+// (those invalid before it are left out; the query that lists them shares
+// the round trip of the statement's fence), with the DROP INDEX
+// CONCURRENTLY that drops each. When the statement fails because its
+// index already exists (SQLSTATE 42P07) and that index is invalid, the
+// left-over of an earlier failed run, the error says so, with its DROP. A
+// statement that completes but leaves its index invalid (CREATE INDEX
+// CONCURRENTLY IF NOT EXISTS over such a left-over) fails the same way.
+// After a broken connection nothing can be read: the error is then the
+// *backend.ConnectionError alone.
 //
 // # Round trips
 //
