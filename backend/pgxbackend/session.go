@@ -207,11 +207,6 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 	if err != nil {
 		return err
 	}
-	if st.Async && !s.inTx {
-		s.async = true
-	} else if !s.inTx {
-		s.async = false // this commit is durable, and flushes the earlier ones
-	}
 	own := !s.inTx // Apply opens and commits a transaction of its own
 	var q strings.Builder
 	q.Grow(len(st.SQL) + 2048)
@@ -255,6 +250,16 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 	query := q.String()
 
 	done, history, err := s.exec(ctx, query)
+	if own {
+		// A durable commit flushes the earlier asynchronous ones; a
+		// failed one flushes nothing, and an asynchronous one whose
+		// outcome is unknown may have committed.
+		if err == nil {
+			s.async = st.Async
+		} else {
+			s.async = s.async || st.Async
+		}
+	}
 	if err == nil {
 		if create != nil {
 			s.tstate = tableExists
