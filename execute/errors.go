@@ -212,7 +212,7 @@ func (e *StepError) Error() string {
 func tookEffect(n int) string {
 	switch n {
 	case 1:
-		return "before which nothing of the step ran"
+		return "before any statement of the step took effect"
 	case 2:
 		return "after statement 1 took effect"
 	}

@@ -41,7 +41,7 @@ func TestInvalidIndexIsNamed(t *testing.T) {
 	}{
 		{"second statement", usersIndexes, 2, "public.users_email_key", "after statement 1 took effect"},
 		{"first statement", "-- waymark:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);\n" +
-			"CREATE INDEX CONCURRENTLY users_name_idx ON users (name);\n", 1, "public.users_email_key", "before which nothing of the step ran"},
+			"CREATE INDEX CONCURRENTLY users_name_idx ON users (name);\n", 1, "public.users_email_key", "statement 1 of 2 failed before any statement of the step took effect"},
 		{"an unnamed index", "-- waymark:no-transaction\nCREATE INDEX CONCURRENTLY users_name_idx ON users (name);\n" +
 			"CREATE UNIQUE INDEX CONCURRENTLY ON users (email);\n", 2, "public.users_email_idx", "after statement 1 took effect"},
 	} {
