@@ -102,8 +102,22 @@
 //
 // Releasing the lock reports honestly: when it cannot release the advisory
 // lock over its connection, the session ends its own server process from
-// another connection and checks that the lock is gone; only when that fails
-// too does Unlock return backend.ErrLockMayBeHeld.
+// another connection and checks that the lock is gone (a process that does
+// not end within 5 seconds still holds it); only when that fails too does
+// Unlock return backend.ErrLockMayBeHeld. A lease that can be deleted
+// neither over the session's connection nor over a new one is reported the
+// same way: it stays held until it expires.
+//
+// # Durable commits
+//
+// A step with backend.Step.Async commits with synchronous_commit off. The
+// next durable commit of the session flushes it; when the run ends without
+// one (it failed), Unlock makes one before it releases the advisory lock:
+// in the same query, a transaction that emits a transactional logical
+// decoding message (prefix "waymark", content "flush", which changes no
+// data), since PostgreSQL flushes the commit of a transaction only if it
+// wrote WAL. Logical decoding clients that ask for messages see it. Under
+// a lease, the release itself (a DELETE) is that commit.
 //
 // # Faults
 //
