@@ -3,6 +3,7 @@ package pgxbackend_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -130,5 +131,51 @@ func TestUnlockReportsALeaseItCannotRelease(t *testing.T) {
 			s.Unlock(ctx)
 		}
 		t.Errorf("TryLock after the failed release = %v, want ErrLocked until the lease expires", err)
+	}
+}
+
+// A concurrent index build cancelled through its context, while it waits
+// to validate the index (indisready true, indisvalid false), names the
+// index it left invalid, and only that one: an invalid index the table had
+// before is not the statement's.
+func TestCancelledIndexBuildNamesItsIndex(t *testing.T) {
+	pool, s := locked(t)
+	ctx := context.Background()
+	for _, sql := range []string{
+		"CREATE TABLE t (id int, dup int)",
+		"INSERT INTO t VALUES (1, 1), (2, 1)",
+		"CREATE UNIQUE INDEX CONCURRENTLY old_dup ON t (dup)", // fails, leaving old_dup invalid
+	} {
+		if _, err := pool.Exec(ctx, sql); err != nil && !strings.Contains(sql, "old_dup") {
+			t.Fatal(err)
+		}
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	err = s.Exec(cctx, "CREATE INDEX CONCURRENTLY t_id ON t (id)", backend.Limits{})
+	var se *backend.ScriptError
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, backend.ErrInvalidIndex) || !errors.As(err, &se) {
+		t.Fatalf("Exec = %v; want a ScriptError for the context's end and ErrInvalidIndex", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "public.t_id is INVALID") || !strings.Contains(msg, "DROP INDEX CONCURRENTLY public.t_id;") || strings.Contains(msg, "old_dup") {
+		t.Errorf("error %q; want public.t_id named with its DROP, and not old_dup", msg)
+	}
+	var ready, valid bool
+	if err := pool.QueryRow(ctx, "SELECT indisready, indisvalid FROM pg_index WHERE indexrelid = 't_id'::regclass").Scan(&ready, &valid); err != nil {
+		t.Fatal(err)
+	}
+	if !ready || valid {
+		t.Errorf("t_id has indisready %v, indisvalid %v; want true, false (cancelled while it validated)", ready, valid)
 	}
 }
