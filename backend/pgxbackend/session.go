@@ -520,8 +520,8 @@ func (s *session) failedBuild(ctx context.Context, se *backend.ScriptError, buil
 		oid := string(results[1].Rows[0][0])
 		for _, ix := range before {
 			if ix.oid == oid {
-				se.Err = fmt.Errorf("%w; %w: %s already exists and is INVALID (an earlier build of it failed); it enforces nothing and is not used: "+
-					"drop it with %s then resolve the version as not applied and run again", se.Err, backend.ErrInvalidIndex, ix.name, dropStatements([]index{ix}))
+				se.Err = fmt.Errorf("%w; %w: %s already exists and is INVALID (an earlier build of it failed); %s",
+					se.Err, backend.ErrInvalidIndex, ix.name, dropAdvice([]index{ix}))
 				return
 			}
 		}
@@ -529,17 +529,21 @@ func (s *session) failedBuild(ctx context.Context, se *backend.ScriptError, buil
 	if len(left) == 0 {
 		return
 	}
-	se.Err = fmt.Errorf("%w; %w: %s INVALID, left by the failed statement; it enforces nothing and is not used: "+
-		"drop it with %s then resolve the version as not applied and run again", se.Err, backend.ErrInvalidIndex, invalidList(left), dropStatements(left))
+	se.Err = fmt.Errorf("%w; %w: %s INVALID, left by the failed statement; %s", se.Err, backend.ErrInvalidIndex, invalidList(left), dropAdvice(left))
 }
 
-// dropStatements returns the statements that drop ixs, each ended by ";".
-func dropStatements(ixs []index) string {
+// dropAdvice says why invalid indexes ixs must go and gives the
+// statements that drop them, each ended by ";".
+func dropAdvice(ixs []index) string {
 	stmts := make([]string, len(ixs))
 	for i, ix := range ixs {
 		stmts[i] = "DROP INDEX CONCURRENTLY " + ix.name + ";"
 	}
-	return strings.Join(stmts, " ")
+	why, drop := "it enforces nothing and no query uses it", "drop it with "
+	if len(ixs) > 1 {
+		why, drop = "they enforce nothing and no query uses them", "drop them with "
+	}
+	return why + ": " + drop + strings.Join(stmts, " ") + " then resolve the version as not applied and run again"
 }
 
 // checkIndex fails a statement that built an index concurrently and left
@@ -557,8 +561,7 @@ func (s *session) checkIndex(ctx context.Context, sql string, build sqlstmt.Inde
 		return nil
 	}
 	return &backend.ScriptError{Pos: locate(sql, -1, 0),
-		Err: fmt.Errorf("%w: %s INVALID after the statement; it enforces nothing and is not used: "+
-			"drop it with %s then resolve the version as not applied and run again", backend.ErrInvalidIndex, invalidList(invalid), dropStatements(invalid))}
+		Err: fmt.Errorf("%w: %s INVALID after the statement; %s", backend.ErrInvalidIndex, invalidList(invalid), dropAdvice(invalid))}
 }
 
 // invalidList names ixs: "a is", "a, b are".
