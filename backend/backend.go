@@ -85,7 +85,10 @@ var (
 	// connection to the database broke during a call.
 	ErrConnectionLost = errors.New("connection to the database lost")
 	// ErrInvalidIndex is returned (inside a [*ScriptError]) by Exec when a
-	// statement that builds an index concurrently left it invalid.
+	// statement that builds an index concurrently left it invalid: it
+	// succeeded without a valid index, or it failed and left invalid
+	// indexes (the error wraps the statement's own too), or it failed
+	// because an invalid index of its name exists.
 	ErrInvalidIndex = errors.New("index left invalid")
 	// ErrBadOptions is returned by every call of a backend whose options
 	// are invalid (see [Checker]).
@@ -330,7 +333,10 @@ type Session interface {
 	// Exec runs one statement outside any transaction block, for scripts
 	// that cannot run inside one, within limits. Its errors are
 	// [*ScriptError]s; a statement that builds an index concurrently and
-	// leaves it invalid fails with one wrapping [ErrInvalidIndex].
+	// leaves it invalid fails with one wrapping [ErrInvalidIndex], and so
+	// does one that fails and leaves invalid indexes behind (naming them
+	// and how to drop them) or that fails because an invalid index of its
+	// name exists.
 	Exec(ctx context.Context, sql string, limits Limits) error
 
 	// Begin opens a transaction that the following Apply calls join until

@@ -173,7 +173,8 @@ type StepError struct {
 	// Statements is how many statements the script has.
 	Statements int
 	// Dirty is set when the step ran outside a transaction and left its
-	// version dirty: the statements before Pos.Statement took effect.
+	// version dirty: the statements before Pos.Statement took effect, and
+	// the message says which.
 	Dirty bool
 	// Detail and ServerHint are the database's own elaboration of the
 	// error (PostgreSQL's DETAIL and HINT), or empty.
@@ -192,7 +193,8 @@ func (e *StepError) Error() string {
 	}
 	switch {
 	case e.Dirty && e.Pos.Statement > 0:
-		s += fmt.Sprintf("; statement %d of %d failed, so version %d is left dirty: repair the database, then call execute.Resolve", e.Pos.Statement, e.Statements, e.Version)
+		s += fmt.Sprintf("; statement %d of %d failed %s, so version %d is left dirty: repair the database, then call execute.Resolve",
+			e.Pos.Statement, e.Statements, tookEffect(e.Pos.Statement), e.Version)
 	case e.Dirty:
 		s += fmt.Sprintf("; version %d is left dirty: check the database, then call execute.Resolve", e.Version)
 	}
@@ -203,6 +205,18 @@ func (e *StepError) Error() string {
 		s += "\nHINT: " + e.ServerHint
 	}
 	return s
+}
+
+// tookEffect says which statements of a no-transaction step took effect
+// before statement n failed.
+func tookEffect(n int) string {
+	switch n {
+	case 1:
+		return "before any statement of the step took effect"
+	case 2:
+		return "after statement 1 took effect"
+	}
+	return fmt.Sprintf("after statements 1 to %d took effect", n-1)
 }
 
 // Unwrap returns [ErrStepFailed] and e.Err.

@@ -11,9 +11,14 @@
 // one transaction: all of it or nothing.
 //
 // A no-transaction step cannot be atomic. It is recorded as dirty first,
-// then its statements run one by one, then it is recorded clean. If a
-// statement fails, the version stays dirty and every later plan refuses to
-// run ([plan.ErrDirty]) until [Resolve] records what the database holds.
+// then its statements run one by one, each after the backend proved the
+// lock is still the run's, then it is recorded clean. If a statement
+// fails, the version stays dirty and every later plan refuses to run
+// ([plan.ErrDirty]) until [Resolve] records what the database holds; the
+// [StepError] says which statements took effect, and, for a statement
+// that built an index concurrently, names every index it left INVALID and
+// the DROP INDEX CONCURRENTLY of each (backend.ErrInvalidIndex). Such a
+// statement is never tried again, whatever [Options].LockTimeoutRetries.
 //
 // Every step's SQL starts from the same session state, whatever earlier
 // steps of the run set (see the backend), and runs within

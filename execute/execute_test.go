@@ -463,7 +463,7 @@ func TestStepErrorMessages(t *testing.T) {
 		{func(e *execute.StepError) { e.Pos.Line, e.Pos.Column = 4, 7 }, "four/v3.up.sql:4:7: ERROR: boom"},
 		{func(e *execute.StepError) { e.Hint = "do this" }, "four/v3.up.sql: ERROR: boom (hint: do this)"},
 		{func(e *execute.StepError) { e.Dirty, e.Pos.Statement, e.Statements = true, 2, 5 },
-			"four/v3.up.sql: ERROR: boom; statement 2 of 5 failed, so version 3 is left dirty: repair the database, then call execute.Resolve"},
+			"four/v3.up.sql: ERROR: boom; statement 2 of 5 failed after statement 1 took effect, so version 3 is left dirty: repair the database, then call execute.Resolve"},
 		{func(e *execute.StepError) { e.Dirty = true },
 			"four/v3.up.sql: ERROR: boom; version 3 is left dirty: check the database, then call execute.Resolve"},
 		{func(e *execute.StepError) {

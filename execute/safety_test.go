@@ -578,7 +578,7 @@ func TestSafetyInvalidIndexFailsTheStep(t *testing.T) {
 	}
 	_, err := execute.Migrate(ctx, db, set, plan.Latest(), nil)
 	var se *execute.StepError
-	if !errors.Is(err, backend.ErrInvalidIndex) || !errors.As(err, &se) || !se.Dirty || !strings.Contains(err.Error(), "DROP INDEX CONCURRENTLY items_sku") {
+	if !errors.Is(err, backend.ErrInvalidIndex) || !errors.As(err, &se) || !se.Dirty || !strings.Contains(err.Error(), "DROP INDEX CONCURRENTLY public.items_sku;") {
 		t.Fatalf("Migrate with the invalid index left = %v, want ErrInvalidIndex, dirty, with the fix", err)
 	}
 	// Done right: drop it, resolve, run again.

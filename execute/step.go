@@ -110,6 +110,8 @@ func stepError(st plan.Step, sc *source.Script, err error, stmt int, dirty bool)
 		e.Hint = "nothing of the step ran"
 	case !st.NoTransaction && errors.As(err, &coded) && coded.SQLState() == "25001":
 		e.Hint = "this statement cannot run inside a transaction block: run it from a script with -- waymark:no-transaction, and not from a function or DO block"
+	case lockTimedOut(err) && dirty:
+		e.Hint = "a table the statement needs stayed locked by another session for longer than Options.LockTimeout; the statement was stopped, and is never tried again outside a transaction"
 	case lockTimedOut(err):
 		e.Hint = "a table the step needs stayed locked by another session for longer than Options.LockTimeout; nothing of the step is applied"
 	}

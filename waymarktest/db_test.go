@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
@@ -66,6 +67,28 @@ func TestParallelDatabases(t *testing.T) {
 	})
 	if len(names) != n {
 		t.Errorf("%d parallel tests got %d distinct databases: %v", n, len(names), names)
+	}
+}
+
+// TestTemplateCoversOlderMigrations edits a migration below the target:
+// the next database has the edited schema, from a new template, not a
+// clone of the template built before the edit.
+func TestTemplateCoversOlderMigrations(t *testing.T) {
+	t.Parallel()
+	nonce := fmt.Sprint(time.Now().UnixNano()) // no template of an earlier run of this test matches
+	for _, typ := range []string{"integer", "bigint"} {
+		set := testsets.Map(t, map[string]string{
+			"v1_a.up.sql": "CREATE TABLE a (id " + typ + ");",
+			"v2_b.up.sql": "CREATE TABLE b (id int); -- " + nonce,
+		})
+		pool := waymarktest.Pool(t, set, nil)
+		var got string
+		if err := pool.QueryRow(t.Context(), "SELECT data_type FROM information_schema.columns WHERE table_name = 'a' AND column_name = 'id'").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != typ {
+			t.Errorf("with v1 making a.id %s, the database has a.id %s: a template of another v1 was cloned", typ, got)
+		}
 	}
 }
 

@@ -131,6 +131,7 @@ func TestTemplateName(t *testing.T) {
 		{"an edited down script", templateName(edited("v1_a.down.sql", "DROP TABLE a; -- edited"), 2, nil), true},
 		{"a version above the target", templateName(edited("v3_c.up.sql", "SELECT 1;"), 2, nil), true},
 		{"an edited up script", templateName(edited("v2_b.up.sql", "CREATE TABLE b (id bigint);"), 2, nil), false},
+		{"an edited up script below the target", templateName(edited("v1_a.up.sql", "CREATE TABLE a (id bigint);"), 2, nil), false},
 		{"another target", templateName(set, 1, nil), false},
 		{"another history table", templateName(set, 2, &pgxbackend.Options{Table: "history"}), false},
 		{"another history schema", templateName(set, 2, &pgxbackend.Options{Schema: "meta"}), false},

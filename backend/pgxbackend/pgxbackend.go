@@ -102,17 +102,48 @@
 //
 // Releasing the lock reports honestly: when it cannot release the advisory
 // lock over its connection, the session ends its own server process from
-// another connection and checks that the lock is gone; only when that fails
-// too does Unlock return backend.ErrLockMayBeHeld.
+// another connection and checks that the lock is gone (a process that does
+// not end within 5 seconds still holds it); only when that fails too does
+// Unlock return backend.ErrLockMayBeHeld. A lease that can be deleted
+// neither over the session's connection nor over a new one is reported the
+// same way: it stays held until it expires.
+//
+// # Durable commits
+//
+// A step with backend.Step.Async commits with synchronous_commit off. The
+// next durable commit of the session flushes it; when the run ends without
+// one (it failed), Unlock makes one before it releases the advisory lock:
+// in the same query, a transaction that emits a transactional logical
+// decoding message (prefix "waymark", content "flush", which changes no
+// data), since PostgreSQL flushes the commit of a transaction only if it
+// wrote WAL. Logical decoding clients that ask for messages see it. Under
+// a lease, the release itself (a DELETE) is that commit.
 //
 // # Faults
 //
 // A connection that breaks during a call yields a *backend.ConnectionError,
 // never a script error: its Outcome is OutcomeRolledBack when the server
 // ended the session (terminated, shut down), OutcomeUnknown when the reply
-// to a COMMIT may have been lost. A CREATE INDEX CONCURRENTLY (or REINDEX
-// CONCURRENTLY) that completes but leaves its index invalid fails with
-// backend.ErrInvalidIndex.
+// to a COMMIT may have been lost.
+//
+// # Invalid indexes
+//
+// A CREATE INDEX CONCURRENTLY (or REINDEX CONCURRENTLY) that fails leaves
+// an INVALID index behind (pg_index.indisvalid false), whether it failed
+// while it built the index (a duplicate key: indisready false) or while it
+// validated it (a timeout, a cancel, a duplicate inserted meanwhile:
+// indisready true). Such a statement's error wraps
+// backend.ErrInvalidIndex as well as the server's error: it names, schema
+// qualified, every index of the table that the statement left invalid
+// (those invalid before it are left out; the query that lists them shares
+// the round trip of the statement's fence), with the DROP INDEX
+// CONCURRENTLY that drops each. When the statement fails because its
+// index already exists (SQLSTATE 42P07) and that index is invalid, the
+// left-over of an earlier failed run, the error says so, with its DROP. A
+// statement that completes but leaves its index invalid (CREATE INDEX
+// CONCURRENTLY IF NOT EXISTS over such a left-over) fails the same way.
+// After a broken connection nothing can be read: the error is then the
+// *backend.ConnectionError alone.
 //
 // # Round trips
 //

@@ -207,11 +207,6 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 	if err != nil {
 		return err
 	}
-	if st.Async && !s.inTx {
-		s.async = true
-	} else if !s.inTx {
-		s.async = false // this commit is durable, and flushes the earlier ones
-	}
 	own := !s.inTx // Apply opens and commits a transaction of its own
 	var q strings.Builder
 	q.Grow(len(st.SQL) + 2048)
@@ -255,6 +250,16 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 	query := q.String()
 
 	done, history, err := s.exec(ctx, query)
+	if own {
+		// A durable commit flushes the earlier asynchronous ones; a
+		// failed one flushes nothing, and an asynchronous one whose
+		// outcome is unknown may have committed.
+		if err == nil {
+			s.async = st.Async
+		} else {
+			s.async = s.async || st.Async
+		}
+	}
 	if err == nil {
 		if create != nil {
 			s.tstate = tableExists
@@ -415,7 +420,14 @@ func (s *session) Exec(ctx context.Context, sql string, limits backend.Limits) e
 		// connection: session settings would go astray.
 		pre = append(pre, s.limits(limits, false)...)
 	}
-	if _, _, err := s.exec(ctx, strings.Join(pre, ";\n")); err != nil {
+	build, builds := sqlstmt.BuildsIndexConcurrently(sql)
+	if builds {
+		// The invalid indexes of the table before the build, in the same
+		// round trip: a failed build names only those it left.
+		pre = append(pre, invalidIndexes(build, false))
+	}
+	results, err := s.query(ctx, strings.Join(pre, ";\n"))
+	if err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "22012" {
 			return fmt.Errorf("pgxbackend: exec: %w: %s", backend.ErrLockLost, s.lostHint())
@@ -427,35 +439,141 @@ func (s *session) Exec(ctx context.Context, sql string, limits backend.Limits) e
 		if cerr := connError(err, false, s.conn.PgConn().IsClosed()); cerr != err {
 			return fmt.Errorf("pgxbackend: exec: %w", cerr)
 		}
-		return s.scriptError(sql, 0, len(sql), done, err)
+		se := s.scriptError(sql, 0, len(sql), done, err)
+		if builds {
+			s.failedBuild(ctx, se.(*backend.ScriptError), build, indexes(results[len(results)-1]))
+		}
+		return se
 	}
-	if build, ok := sqlstmt.BuildsIndexConcurrently(sql); ok {
+	if builds {
 		return s.checkIndex(ctx, sql, build)
 	}
 	return nil
 }
 
+// index is an index, by oid and by its schema-qualified, quoted name.
+type index struct{ oid, name string }
+
+// invalidIndexes returns the query of the invalid indexes (indisvalid
+// false, whether or not indisready) of the table that build builds
+// indexes of, or with named, of the index build names if it names one;
+// ordered by name. A build that failed while it built the index leaves
+// indisready false, one that failed while it validated the index (a
+// timeout, a cancel, a duplicate inserted meanwhile) leaves it true: both
+// are invalid.
+func invalidIndexes(build sqlstmt.IndexBuild, named bool) string {
+	var where string
+	switch {
+	case build.Index != "" && named:
+		where = "i.indexrelid = pg_catalog.to_regclass(" + literal(build.Index) + ")"
+	case build.Index != "" && build.Table != "":
+		where = "i.indrelid = coalesce(pg_catalog.to_regclass(" + literal(build.Table) + "), (SELECT indrelid FROM pg_catalog.pg_index WHERE indexrelid = pg_catalog.to_regclass(" + literal(build.Index) + ")))"
+	case build.Index != "":
+		where = "i.indrelid = (SELECT indrelid FROM pg_catalog.pg_index WHERE indexrelid = pg_catalog.to_regclass(" + literal(build.Index) + "))"
+	default:
+		where = "i.indrelid = pg_catalog.to_regclass(" + literal(build.Table) + ")"
+	}
+	return `SELECT i.indexrelid::int8, pg_catalog.format('%I.%I', n.nspname, c.relname) AS name
+FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT i.indisvalid AND ` + where + ` ORDER BY 2`
+}
+
+// indexes reads the rows of an invalidIndexes query.
+func indexes(r *pgconn.Result) []index {
+	var out []index
+	for _, row := range r.Rows {
+		out = append(out, index{oid: string(row[0]), name: string(row[1])})
+	}
+	return out
+}
+
+// failedBuild adds to se, the error of a statement that builds an index
+// concurrently, the indexes the failure left invalid (those of the table
+// that were not invalid before it) and the statements that drop them; and,
+// when the statement failed because its index exists already (42P07) and
+// that index is invalid, says so. It needs the connection: after a broken
+// one it adds nothing. The check runs whether the statement failed while
+// it built the index or while it validated it, and after a cancel too.
+func (s *session) failedBuild(ctx context.Context, se *backend.ScriptError, build sqlstmt.IndexBuild, before []index) {
+	if s.conn.PgConn().IsClosed() || s.conn.PgConn().TxStatus() != 'I' {
+		return
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
+	defer cancel()
+	named := "NULL::int8"
+	if build.Index != "" {
+		named = "pg_catalog.to_regclass(" + literal(build.Index) + ")::oid::int8"
+	}
+	results, err := s.query(cctx, invalidIndexes(build, false)+";\nSELECT "+named)
+	if err != nil {
+		return
+	}
+	after := indexes(results[0])
+	var left []index
+	for _, ix := range after {
+		if !slices.Contains(before, ix) {
+			left = append(left, ix)
+		}
+	}
+	var pgErr *pgconn.PgError
+	if len(left) == 0 && build.Index != "" && errors.As(se.Err, &pgErr) && pgErr.Code == "42P07" && results[1].Rows[0][0] != nil {
+		oid := string(results[1].Rows[0][0])
+		for _, ix := range before {
+			if ix.oid == oid {
+				se.Err = fmt.Errorf("%w; %w: %s already exists and is INVALID (an earlier build of it failed); %s",
+					se.Err, backend.ErrInvalidIndex, ix.name, dropAdvice([]index{ix}))
+				return
+			}
+		}
+	}
+	if len(left) == 0 {
+		return
+	}
+	se.Err = fmt.Errorf("%w; %w: %s INVALID, left by the failed statement; %s", se.Err, backend.ErrInvalidIndex, invalidList(left), dropAdvice(left))
+}
+
+// dropAdvice says why invalid indexes ixs must go and gives the
+// statements that drop them, each ended by ";".
+func dropAdvice(ixs []index) string {
+	stmts := make([]string, len(ixs))
+	for i, ix := range ixs {
+		stmts[i] = "DROP INDEX CONCURRENTLY " + ix.name + ";"
+	}
+	why, drop := "it enforces nothing and no query uses it", "drop it with "
+	if len(ixs) > 1 {
+		why, drop = "they enforce nothing and no query uses them", "drop them with "
+	}
+	return why + ": " + drop + strings.Join(stmts, " ") + " then resolve the version as not applied and run again"
+}
+
 // checkIndex fails a statement that built an index concurrently and left
 // it, or another index of its table, invalid: a failed CREATE INDEX
 // CONCURRENTLY leaves one behind, and CREATE INDEX CONCURRENTLY IF NOT
-// EXISTS then "succeeds" without building anything.
+// EXISTS then "succeeds" without building anything. Invalid means
+// indisvalid false, whichever phase the build failed in.
 func (s *session) checkIndex(ctx context.Context, sql string, build sqlstmt.IndexBuild) error {
-	where := "i.indexrelid = pg_catalog.to_regclass(" + literal(build.Index) + ")"
-	if build.Index == "" {
-		where = "i.indrelid = pg_catalog.to_regclass(" + literal(build.Table) + ")"
-	}
-	results, err := s.query(ctx, `SELECT pg_catalog.string_agg(i.indexrelid::regclass::text, ', ' ORDER BY 1)
-FROM pg_catalog.pg_index i WHERE NOT i.indisvalid AND `+where)
+	results, err := s.query(ctx, invalidIndexes(build, true))
 	if err != nil {
 		return fmt.Errorf("pgxbackend: check the index that %q built: %w", oneLine(sql), connError(err, false, s.conn.PgConn().IsClosed()))
 	}
-	invalid := results[0].Rows[0][0]
-	if invalid == nil {
+	invalid := indexes(results[0])
+	if len(invalid) == 0 {
 		return nil
 	}
 	return &backend.ScriptError{Pos: locate(sql, -1, 0),
-		Err: fmt.Errorf("%w: %s is INVALID after the statement; it enforces nothing and is not used: "+
-			"drop it with DROP INDEX CONCURRENTLY %s, then resolve the version as not applied and run again", backend.ErrInvalidIndex, invalid, invalid)}
+		Err: fmt.Errorf("%w: %s INVALID after the statement; %s", backend.ErrInvalidIndex, invalidList(invalid), dropAdvice(invalid))}
+}
+
+// invalidList names ixs: "a is", "a, b are".
+func invalidList(ixs []index) string {
+	names := make([]string, len(ixs))
+	for i, ix := range ixs {
+		names[i] = ix.name
+	}
+	if len(ixs) == 1 {
+		return names[0] + " is"
+	}
+	return strings.Join(names, ", ") + " are"
 }
 
 // Begin opens the transaction of a whole plan.

@@ -46,9 +46,12 @@ func (s *session) releaseAdvisory(ctx context.Context) error {
 	s.inTx = false
 	stmts = append(stmts, s.restore(false)...)
 	if s.async {
-		// A commit with an xid, made durably, flushes the run's
-		// asynchronous commits before the lock is free.
-		stmts = append(stmts, "SELECT pg_catalog.pg_current_xact_id()")
+		// A durable commit flushes the run's asynchronous commits before
+		// the lock is free. The server flushes a commit only if its
+		// transaction wrote WAL (an xid alone is not enough): a
+		// transactional logical message, which any user may emit and
+		// which changes nothing, makes it write some.
+		stmts = append(stmts, "SELECT pg_catalog.pg_logical_emit_message(true, 'waymark', 'flush')")
 	}
 	if s.pooled != nil {
 		// The connection goes back to the application's pool: nothing a
