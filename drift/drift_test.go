@@ -2,6 +2,7 @@ package drift_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/waymarkdb/waymark/drift"
+	"github.com/waymarkdb/waymark/internal/pgcluster"
 	"github.com/waymarkdb/waymark/plan"
 	"github.com/waymarkdb/waymark/source"
 	"github.com/waymarkdb/waymark/waymarktest"
@@ -300,3 +302,35 @@ func TestLiveHistoryRefused(t *testing.T) {
 }
 
 func slicesEqual(a, b []int64) bool { return cmp.Equal(a, b) }
+
+// TestScratchOfAnotherMajor starts a cluster of another major version
+// than the live server's and names it as the scratch server.
+func TestScratchOfAnotherMajor(t *testing.T) {
+	set := shop(t)
+	pool := waymarktest.Pool(t, set, nil)
+	liveMajor := waymarktest.ServerVersion(t) / 10000
+	other := 15
+	if liveMajor == 15 {
+		other = 16
+	}
+	dir, err := pgcluster.FindMajorBinDir(t.Context(), other, t.Logf)
+	if err != nil {
+		t.Skipf("no PostgreSQL %d to start a scratch server of another major version than the live %d: %v", other, liveMajor, err)
+	}
+	cl, err := pgcluster.Start(t.Context(), &pgcluster.Options{BinDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Stop() })
+	_, err = drift.Check(t.Context(), pool, set, &drift.Options{Scratch: cl.ConnString("postgres")})
+	if !errors.Is(err, drift.ErrMajorMismatch) || !strings.Contains(err.Error(), fmt.Sprintf("scratch server is PostgreSQL %d, live is %d", other, liveMajor)) {
+		t.Errorf("err = %v, want ErrMajorMismatch naming both versions", err)
+	}
+	r, err := drift.Check(t.Context(), pool, set, &drift.Options{Scratch: cl.ConnString("postgres"), AllowOtherMajor: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Warnings) == 0 || !strings.Contains(r.Warnings[0], fmt.Sprintf("the scratch server is PostgreSQL %d", other)) {
+		t.Errorf("with AllowOtherMajor, want a warning naming the versions; got:\n%s", r)
+	}
+}
