@@ -64,6 +64,7 @@ type Checker struct {
 	expected map[string]*expectation
 	clusters map[int]*clusterEntry
 	closed   bool
+	built    int // expected schemas built
 }
 
 // expectation is the expected schema of one (set, version, role, server),
@@ -72,6 +73,8 @@ type expectation struct {
 	done     chan struct{}
 	snap     *schema.Snapshot
 	warnings []string
+	server   int    // the scratch server's server_version_num
+	user     string // the role the migrations ran as
 	err      error
 	took     time.Duration
 }
@@ -193,16 +196,25 @@ type live struct {
 	migrator string // owner of the history table, else current_user
 	roles    []string
 	warnings []string
+	backend  *pgxbackend.Options // the history table
+	schemas  []string            // compare only these schemas' objects (nil: all)
 }
 
 // Check compares the live database of pool with set; see [Check].
 func (c *Checker) Check(ctx context.Context, pool *pgxpool.Pool, set *source.Set) (*Report, error) {
-	lv, err := c.readLive(ctx, pool, set)
+	return c.check(ctx, pool, set, c.opts.Backend, nil)
+}
+
+// check compares the live database of pool, whose history bo names, with
+// set; with schemas, only the objects of those schemas.
+func (c *Checker) check(ctx context.Context, pool *pgxpool.Pool, set *source.Set, bo *pgxbackend.Options, schemas []string) (*Report, error) {
+	lv, err := c.readLive(ctx, pool, set, bo)
 	if err != nil {
 		return nil, err
 	}
+	lv.schemas = schemas
 	begin := time.Now()
-	snap, err := schema.Read(ctx, pool, c.schemaOptions())
+	snap, err := schema.Read(ctx, pool, schemaOptions(bo))
 	if err != nil {
 		return nil, fmt.Errorf("drift: read the live schema: %w", err)
 	}
@@ -216,7 +228,7 @@ func (c *Checker) Check(ctx context.Context, pool *pgxpool.Pool, set *source.Set
 		r.Build = exp.took
 	}
 	r.Warnings = append(r.Warnings, exp.warnings...)
-	diffs := Compare(exp.snap, snap, c.opts.Compare)
+	diffs := Compare(only(exp.snap, schemas), only(snap, schemas), c.opts.Compare)
 	versions := newMentions(set, lv.version)
 	for i := range diffs {
 		diffs[i].Version = versions.last(diffs[i])
@@ -228,11 +240,11 @@ func (c *Checker) Check(ctx context.Context, pool *pgxpool.Pool, set *source.Set
 	return r, nil
 }
 
-// schemaOptions leave out the history and lease tables.
-func (c *Checker) schemaOptions() *schema.Options {
+// schemaOptions leave out the history and lease tables of bo.
+func schemaOptions(bo *pgxbackend.Options) *schema.Options {
 	var o pgxbackend.Options
-	if c.opts.Backend != nil {
-		o = *c.opts.Backend
+	if bo != nil {
+		o = *bo
 	}
 	table := o.Table
 	if table == "" {
@@ -249,27 +261,27 @@ func (c *Checker) schemaOptions() *schema.Options {
 }
 
 // readLive reads the live history and checks it against set.
-func (c *Checker) readLive(ctx context.Context, pool *pgxpool.Pool, set *source.Set) (*live, error) {
-	records, err := pgxbackend.New(pool, c.opts.Backend).ReadState(ctx)
+func (c *Checker) readLive(ctx context.Context, pool *pgxpool.Pool, set *source.Set, bo *pgxbackend.Options) (*live, error) {
+	records, err := pgxbackend.New(pool, bo).ReadState(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("drift: read the live history: %w", err)
 	}
-	lv := &live{}
+	lv := &live{backend: bo}
 	lv.version, lv.warnings, err = checkHistory(set, records)
 	if err != nil {
 		return nil, err
 	}
 	var table string
-	if c.opts.Backend != nil && c.opts.Backend.Table != "" {
-		table = c.opts.Backend.Table
+	if bo != nil && bo.Table != "" {
+		table = bo.Table
 	} else {
 		table = pgxbackend.DefaultTable
 	}
 	var schemaName string
-	if c.opts.Backend != nil {
-		schemaName = c.opts.Backend.Schema
-		if schemaName == "" && len(c.opts.Backend.SearchPath) > 0 {
-			schemaName = c.opts.Backend.SearchPath[0]
+	if bo != nil {
+		schemaName = bo.Schema
+		if schemaName == "" && len(bo.SearchPath) > 0 {
+			schemaName = bo.SearchPath[0]
 		}
 	}
 	ident := pgx.Identifier{table}.Sanitize()
@@ -344,8 +356,11 @@ func (c *Checker) expectedSchema(ctx context.Context, set *source.Set, lv *live)
 	c.mu.Unlock()
 	if owner {
 		begin := time.Now()
-		e.snap, e.warnings, e.err = c.build(ctx, set, lv)
+		e.err = c.build(ctx, set, lv, e)
 		e.took = time.Since(begin)
+		c.mu.Lock()
+		c.built++
+		c.mu.Unlock()
 		if e.err != nil {
 			c.mu.Lock()
 			delete(c.expected, key) // a cancelled build is tried again
@@ -375,8 +390,8 @@ func (c *Checker) key(set *source.Set, lv *live) string {
 		h.Write([]byte(s))
 	}
 	var o pgxbackend.Options
-	if c.opts.Backend != nil {
-		o = *c.opts.Backend
+	if lv.backend != nil {
+		o = *lv.backend
 	}
 	field(o.Schema)
 	field(o.Table)
@@ -400,8 +415,16 @@ func (c *Checker) key(set *source.Set, lv *live) string {
 var dbCounter atomic.Int64
 
 // build makes the expected schema on a scratch database: set applied up
-// to lv.version by lv.migrator, read, and dropped.
-func (c *Checker) build(ctx context.Context, set *source.Set, lv *live) (*schema.Snapshot, []string, error) {
+// to lv.version by lv.migrator, read, and dropped; into e. With
+// lv.server 0, any major version does; with lv.migrator "", the scratch
+// role runs the migrations.
+func (c *Checker) build(ctx context.Context, set *source.Set, lv *live, e *expectation) error {
+	snap, warnings, err := c.buildSnapshot(ctx, set, lv, e)
+	e.snap, e.warnings = snap, warnings
+	return err
+}
+
+func (c *Checker) buildSnapshot(ctx context.Context, set *source.Set, lv *live, e *expectation) (*schema.Snapshot, []string, error) {
 	url, throwaway := c.opts.Scratch, false
 	if url == "" {
 		cl, err := c.cluster(ctx, lv.server/10000)
@@ -423,7 +446,8 @@ func (c *Checker) build(ctx context.Context, set *source.Set, lv *live) (*schema
 FROM pg_roles WHERE rolname = current_user`).Scan(&server, &user, &createdb, &super); err != nil {
 		return nil, nil, fmt.Errorf("drift: scratch server: %w", err)
 	}
-	if server/10000 != lv.server/10000 {
+	e.server, e.user = server, user
+	if lv.server != 0 && server/10000 != lv.server/10000 {
 		if !c.opts.AllowOtherMajor {
 			return nil, nil, fmt.Errorf("drift: %w: scratch server is PostgreSQL %d, live is %d; name a scratch server of PostgreSQL %d, or none to start one",
 				ErrMajorMismatch, server/10000, lv.server/10000, lv.server/10000)
@@ -440,14 +464,14 @@ FROM pg_roles WHERE rolname = current_user`).Scan(&server, &user, &createdb, &su
 		}
 	}
 	role := ""
-	if lv.migrator != user {
+	if lv.migrator != "" && lv.migrator != user {
 		var can bool
 		if err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1) AND pg_has_role(current_user, $1, 'MEMBER')`,
 			lv.migrator).Scan(&can); err != nil {
 			return nil, nil, fmt.Errorf("drift: scratch server: %w", err)
 		}
 		if can {
-			role = lv.migrator
+			role, e.user = lv.migrator, lv.migrator
 		} else {
 			warnings = append(warnings, fmt.Sprintf("the migrations ran as %s on the live database, but %s on the scratch server cannot act as %s: "+
 				"owners and privileges of %s on the scratch database are compared as %s's", lv.migrator, user, lv.migrator, user, lv.migrator))
@@ -474,17 +498,24 @@ FROM pg_roles WHERE rolname = current_user`).Scan(&server, &user, &createdb, &su
 		return nil, nil, fmt.Errorf("drift: connect to scratch database %s: %w", name, err)
 	}
 	defer pool.Close()
+	for _, s := range lv.schemas {
+		// A tenant's schema is made before its migrations run.
+		if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{s}.Sanitize()); err != nil {
+			return nil, nil, fmt.Errorf("drift: %w: create schema %s on the scratch database: %w", ErrBuild, s, err)
+		}
+	}
 	if lv.version > 0 {
-		if _, err := execute.Migrate(ctx, pgxbackend.New(pool, c.opts.Backend), set, plan.To(lv.version), nil); err != nil {
+		if _, err := execute.Migrate(ctx, pgxbackend.New(pool, lv.backend), set, plan.To(lv.version), nil); err != nil {
 			return nil, nil, fmt.Errorf("drift: %w: set applied up to version %d on the scratch database: %w", ErrBuild, lv.version, err)
 		}
 	}
-	snap, err := schema.Read(ctx, pool, c.schemaOptions())
+	snap, err := schema.Read(ctx, pool, schemaOptions(lv.backend))
 	if err != nil {
 		return nil, nil, fmt.Errorf("drift: read the expected schema: %w", err)
 	}
-	if role == "" && lv.migrator != user {
+	if lv.migrator != "" && role == "" && lv.migrator != user {
 		renameRole(snap, user, lv.migrator)
+		e.user = lv.migrator
 	}
 	return snap, warnings, nil
 }
@@ -542,7 +573,13 @@ func (c *Checker) cluster(ctx context.Context, major int) (*pgcluster.Cluster, e
 func startCluster(ctx context.Context, major int, logf func(string, ...any)) (*pgcluster.Cluster, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	dir, err := pgcluster.FindMajorBinDir(ctx, major, logf)
+	var dir string
+	var err error
+	if major == 0 {
+		dir, err = pgcluster.FindBinDir(ctx, logf)
+	} else {
+		dir, err = pgcluster.FindMajorBinDir(ctx, major, logf)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("drift: no PostgreSQL %d for the scratch cluster (name a scratch server instead): %w", major, err)
 	}

@@ -11,7 +11,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/waymarkdb/waymark/backend/pgxbackend"
 	"github.com/waymarkdb/waymark/drift"
+	"github.com/waymarkdb/waymark/execute"
+	"github.com/waymarkdb/waymark/fleet"
 	"github.com/waymarkdb/waymark/internal/pgcluster"
 	"github.com/waymarkdb/waymark/plan"
 	"github.com/waymarkdb/waymark/source"
@@ -332,5 +335,80 @@ func TestScratchOfAnotherMajor(t *testing.T) {
 	}
 	if len(r.Warnings) == 0 || !strings.Contains(r.Warnings[0], fmt.Sprintf("the scratch server is PostgreSQL %d", other)) {
 		t.Errorf("with AllowOtherMajor, want a warning naming the versions; got:\n%s", r)
+	}
+}
+
+func TestFleet(t *testing.T) {
+	set := shop(t)
+	scratch := waymarktest.Server(t)
+	at4a := waymarktest.ConnString(t, set, nil)
+	at4b := waymarktest.ConnString(t, set, nil)
+	at2 := waymarktest.ConnString(t, set, &waymarktest.Options{Target: plan.To(2)})
+	pool, err := pgxpool.New(t.Context(), at4b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(t.Context(), "ALTER TABLE orders ALTER COLUMN status DROP DEFAULT"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Two tenants' schemas in one database; tenant_b drifted, and public
+	// has a table of its own, which is neither tenant's.
+	tenants := waymarktest.ConnString(t, nil, nil)
+	tpool, err := pgxpool.New(t.Context(), tenants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tpool.Close()
+	for _, s := range []string{"tenant_a", "tenant_b"} {
+		if _, err := tpool.Exec(t.Context(), "CREATE SCHEMA "+s); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := execute.Migrate(t.Context(), pgxbackend.New(tpool, &pgxbackend.Options{Schema: s, SearchPath: []string{s}}), set, plan.Latest(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tpool.Exec(t.Context(), "CREATE TABLE public.other_app (id int); ALTER TABLE tenant_b.users ADD COLUMN nickname text"); err != nil {
+		t.Fatal(err)
+	}
+	schemas, err := fleet.Schemas(t.Context(), tenants, `tenant\_%`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	targets := append([]fleet.Target{{Name: "a4", Conn: at4a}, {Name: "b4", Conn: at4b}, {Name: "c2", Conn: at2}}, schemas...)
+	c := drift.New(&drift.Options{Scratch: scratch})
+	defer c.Close()
+	r := c.Fleet(t.Context(), targets, set, 2)
+	type got struct {
+		Target  string
+		Version int64
+		Diffs   []brief
+	}
+	var gots []got
+	for _, tr := range r.Targets {
+		if tr.Err != nil {
+			t.Fatalf("%s: %v", tr.Target, tr.Err)
+		}
+		gots = append(gots, got{tr.Target, tr.Report.Version, briefs(tr.Report.Differences)})
+	}
+	want := []got{
+		{"a4", 4, []brief{}},
+		{"b4", 4, []brief{{"column", "public.orders.status", drift.Differs, "default"}}},
+		{"c2", 2, []brief{}},
+		{"tenant_a", 4, []brief{}},
+		{"tenant_b", 4, []brief{{"column", "tenant_b.users.nickname", drift.Extra, ""}}},
+	}
+	if diff := cmp.Diff(want, gots); diff != "" {
+		t.Errorf("fleet (-want +got):\n%s\n%s", diff, r)
+	}
+	// versions 4 and 2 of the databases, and version 4 in each tenant's
+	// schema
+	if r.Builds != 4 {
+		t.Errorf("Builds = %d, want 4 (2 versions of the databases, 2 tenants' schemas)", r.Builds)
+	}
+	if d, clean, failed := r.Count(); d != 2 || clean != 3 || failed != 0 {
+		t.Errorf("Count() = %d, %d, %d; want 2, 3, 0", d, clean, failed)
 	}
 }
