@@ -271,11 +271,22 @@ func (c *Checker) readLive(ctx context.Context, pool *pgxpool.Pool, set *source.
 	if err != nil {
 		return nil, err
 	}
-	var table string
+	err = pool.QueryRow(ctx, `SELECT current_setting('server_version_num')::int,
+	coalesce((SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass($1)), current_user),
+	ARRAY(SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY rolname)`, historyIdent(bo)).
+		Scan(&lv.server, &lv.migrator, &lv.roles)
+	if err != nil {
+		return nil, fmt.Errorf("drift: read the live server: %w", err)
+	}
+	return lv, nil
+}
+
+// historyIdent returns the quoted name of the history table of bo, for
+// to_regclass: schema-qualified when bo names the schema.
+func historyIdent(bo *pgxbackend.Options) string {
+	table := pgxbackend.DefaultTable
 	if bo != nil && bo.Table != "" {
 		table = bo.Table
-	} else {
-		table = pgxbackend.DefaultTable
 	}
 	var schemaName string
 	if bo != nil {
@@ -284,18 +295,10 @@ func (c *Checker) readLive(ctx context.Context, pool *pgxpool.Pool, set *source.
 			schemaName = bo.SearchPath[0]
 		}
 	}
-	ident := pgx.Identifier{table}.Sanitize()
 	if schemaName != "" {
-		ident = pgx.Identifier{schemaName, table}.Sanitize()
+		return pgx.Identifier{schemaName, table}.Sanitize()
 	}
-	err = pool.QueryRow(ctx, `SELECT current_setting('server_version_num')::int,
-	coalesce((SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass($1)), current_user),
-	ARRAY(SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY rolname)`, ident).
-		Scan(&lv.server, &lv.migrator, &lv.roles)
-	if err != nil {
-		return nil, fmt.Errorf("drift: read the live server: %w", err)
-	}
-	return lv, nil
+	return pgx.Identifier{table}.Sanitize()
 }
 
 // checkHistory returns the version to build the expected schema at, or

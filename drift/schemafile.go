@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/waymarkdb/waymark/backend/pgxbackend"
 	"github.com/waymarkdb/waymark/schema"
 	"github.com/waymarkdb/waymark/source"
 )
@@ -135,4 +138,33 @@ func clone(xs []string) []string {
 		return nil
 	}
 	return append([]string(nil), xs...)
+}
+
+// ReadSchema reads the schema of the database of pool, whose history
+// table bo names (nil: the defaults), and returns it as [FormatSchema]
+// writes it: at the history's version, with the history table's owner
+// written as [Migrator]. It writes nothing. The waymark test kit uses it
+// to check a committed schema file against a database its migrations
+// made.
+func ReadSchema(ctx context.Context, pool *pgxpool.Pool, bo *pgxbackend.Options) (string, error) {
+	records, err := pgxbackend.New(pool, bo).ReadState(ctx)
+	if err != nil {
+		return "", fmt.Errorf("drift: read the history: %w", err)
+	}
+	var version int64
+	for _, r := range records {
+		version = max(version, r.Version)
+	}
+	var server int
+	var owner string
+	if err := pool.QueryRow(ctx, `SELECT current_setting('server_version_num')::int,
+	coalesce((SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass($1)), current_user)`,
+		historyIdent(bo)).Scan(&server, &owner); err != nil {
+		return "", fmt.Errorf("drift: read the server: %w", err)
+	}
+	snap, err := schema.Read(ctx, pool, schemaOptions(bo))
+	if err != nil {
+		return "", fmt.Errorf("drift: read the schema: %w", err)
+	}
+	return FormatSchema(snap, version, server, owner), nil
 }
