@@ -32,14 +32,38 @@
 // created on the throwaway cluster, so that GRANTs and owners work.
 //
 // The migrations are applied on the scratch database as the role that
-// owns the live history table (the role that ran them), when the scratch
-// role may act as it; otherwise the scratch role's name is read as that
-// role's in owners and privileges, and the report warns so.
+// owns the live history table (the role that ran them), and the scratch
+// database is owned by the live database's owner (who owns schema public
+// from PostgreSQL 15 on), when the scratch role may act as them;
+// otherwise the scratch role's name is read as the migrating role's in
+// owners and privileges, and the report warns so.
 //
-// A Checker builds the schema of each (set, version) once and reuses it
-// for every later check of a database at that version ([Report].Reused):
-// checking a fleet costs one build per distinct version, plus one
-// snapshot per database.
+// # Reuse and fleets
+//
+// A Checker builds the schema of each (set, version, history table,
+// roles) once and reuses it for every later check of a database at that
+// version ([Report].Reused). [Checker.Fleet] checks many targets (package
+// fleet's [fleet.Target]) at once: a fleet of databases at two versions
+// costs two builds and a snapshot per database. A target that is a schema
+// of a database (a tenant) is compared on its schema's objects only, and
+// its expected schema is built in a schema of its name: one build per
+// tenant and version.
+//
+// A check costs about what building the set's schema on a new database
+// and reading two snapshots costs (BenchmarkCheck200: 0.92 of it for 200
+// migrations on PostgreSQL 15, 770 ms); a check that reuses the build
+// costs one snapshot and the comparison (80 ms).
+//
+// # The schema as a file
+//
+// [Checker.Schema] builds the schema of a set at a version and writes it
+// with [FormatSchema]: a header naming the version and the PostgreSQL
+// major version, then [schema.Snapshot.String], one object a line, the
+// same text on every run, with the role that ran the migrations written
+// as [Migrator]. The waymark command's schema subcommand writes it to a
+// file to commit beside the migrations; [ReadSchema] reads a database a
+// set made in the same form, and waymarktest.SchemaFile fails a test when
+// the committed file is out of date.
 //
 // # What the report says
 //

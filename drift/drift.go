@@ -194,6 +194,7 @@ type live struct {
 	version  int64
 	server   int    // server_version_num
 	migrator string // owner of the history table, else current_user
+	dbOwner  string // owner of the database
 	roles    []string
 	warnings []string
 	backend  *pgxbackend.Options // the history table
@@ -273,8 +274,9 @@ func (c *Checker) readLive(ctx context.Context, pool *pgxpool.Pool, set *source.
 	}
 	err = pool.QueryRow(ctx, `SELECT current_setting('server_version_num')::int,
 	coalesce((SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass($1)), current_user),
-	ARRAY(SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY rolname)`, historyIdent(bo)).
-		Scan(&lv.server, &lv.migrator, &lv.roles)
+	ARRAY(SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY rolname),
+	pg_get_userbyid((SELECT datdba FROM pg_database WHERE datname = current_database()))`, historyIdent(bo)).
+		Scan(&lv.server, &lv.migrator, &lv.roles, &lv.dbOwner)
 	if err != nil {
 		return nil, fmt.Errorf("drift: read the live server: %w", err)
 	}
@@ -403,6 +405,7 @@ func (c *Checker) key(set *source.Set, lv *live) string {
 	field(strings.Join(o.SearchPath, ","))
 	field(fmt.Sprint(lv.version, " ", lv.server/10000))
 	field(lv.migrator)
+	field(lv.dbOwner)
 	field(strings.Join(lv.roles, ","))
 	for _, m := range set.Migrations() {
 		if m.Version > lv.version {
@@ -466,12 +469,30 @@ FROM pg_roles WHERE rolname = current_user`).Scan(&server, &user, &createdb, &su
 			return nil, nil, err
 		}
 	}
-	role := ""
-	if lv.migrator != "" && lv.migrator != user {
+	canBe := func(r string) (bool, error) {
 		var can bool
-		if err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1) AND pg_has_role(current_user, $1, 'MEMBER')`,
-			lv.migrator).Scan(&can); err != nil {
-			return nil, nil, fmt.Errorf("drift: scratch server: %w", err)
+		err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1) AND pg_has_role(current_user, $1, 'MEMBER')`, r).Scan(&can)
+		if err != nil {
+			return false, fmt.Errorf("drift: scratch server: %w", err)
+		}
+		return can, nil
+	}
+	role, owner := "", ""
+	if lv.dbOwner != "" && lv.dbOwner != user {
+		// The database's owner owns schema public from PostgreSQL 15 on
+		// (pg_database_owner): give the scratch database the live one's.
+		can, err := canBe(lv.dbOwner)
+		if err != nil {
+			return nil, nil, err
+		}
+		if can {
+			owner = " OWNER " + pgx.Identifier{lv.dbOwner}.Sanitize()
+		}
+	}
+	if lv.migrator != "" && lv.migrator != user {
+		can, err := canBe(lv.migrator)
+		if err != nil {
+			return nil, nil, err
 		}
 		if can {
 			role, e.user = lv.migrator, lv.migrator
@@ -483,7 +504,7 @@ FROM pg_roles WHERE rolname = current_user`).Scan(&server, &user, &createdb, &su
 
 	name := fmt.Sprintf("waymark_drift_%d_%d", os.Getpid(), dbCounter.Add(1))
 	ident := pgx.Identifier{name}.Sanitize()
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+ident+" TEMPLATE template0"); err != nil {
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+ident+" TEMPLATE template0"+owner); err != nil {
 		return nil, nil, fmt.Errorf("drift: create scratch database %s: %w", name, err)
 	}
 	defer admin.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)")

@@ -412,3 +412,67 @@ func TestFleet(t *testing.T) {
 		t.Errorf("Count() = %d, %d, %d; want 2, 3, 0", d, clean, failed)
 	}
 }
+
+// TestMigratingRole has the migrations run by a role of their own on the
+// live database, as in production, and checks with a scratch role that
+// can act as it (the test server's superuser), with one that cannot (a
+// CREATEDB role: owners are then compared under the migrating role's
+// name, with a warning), and on a throwaway cluster (which makes it).
+func TestMigratingRole(t *testing.T) {
+	set := shop(t)
+	server := waymarktest.Server(t)
+	admin, err := pgxpool.New(t.Context(), server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	for _, r := range []string{"drift_app LOGIN", "drift_builder LOGIN CREATEDB"} {
+		if _, err := admin.Exec(t.Context(), "DO $$ BEGIN CREATE ROLE "+r+"; EXCEPTION WHEN duplicate_object THEN NULL; END $$"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	url := waymarktest.ConnString(t, nil, nil)
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(t.Context(), "ALTER DATABASE "+cfg.ConnConfig.Database+" OWNER TO drift_app"); err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.User = "drift_app"
+	live, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	if _, err := execute.Migrate(t.Context(), pgxbackend.New(live, nil), set, plan.Latest(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(server, "://") {
+		t.Skip("the server's connection string is a URL; this test appends a keyword")
+	}
+	for _, tc := range []struct {
+		name, scratch string
+		warning       string
+	}{
+		{"superuser scratch", server, ""},
+		{"CREATEDB scratch", server + " user=drift_builder", "the migrations ran as drift_app on the live database, but drift_builder on the scratch server cannot act as drift_app"},
+		{"throwaway cluster", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := drift.Check(t.Context(), live, set, &drift.Options{Scratch: tc.scratch})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Drifted() {
+				t.Errorf("drift reported:\n%s", r)
+			}
+			switch {
+			case tc.warning == "" && len(r.Warnings) > 0:
+				t.Errorf("warnings %q, want none", r.Warnings)
+			case tc.warning != "" && (len(r.Warnings) != 1 || !strings.HasPrefix(r.Warnings[0], tc.warning)):
+				t.Errorf("warnings %q, want one starting %q", r.Warnings, tc.warning)
+			}
+		})
+	}
+}
