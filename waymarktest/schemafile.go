@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/waymarkdb/waymark/backend/pgxbackend"
 	"github.com/waymarkdb/waymark/drift"
 	"github.com/waymarkdb/waymark/plan"
@@ -79,6 +77,32 @@ func SchemaFile(t testing.TB, set *source.Set, path string, opts *SchemaFileOpti
 			"write it on %d with: %s -major %d", path, fm, sm, sm, o.Command, sm)
 		return
 	}
-	diff := cmp.Diff(strings.Split(string(got), "\n"), strings.Split(want, "\n"))
-	t.Errorf("waymarktest: %s is out of date; update it with: %s\n(-file +migrations):\n%s", path, o.Command, diff)
+	t.Errorf("waymarktest: %s is out of date; update it with: %s\n(-file +migrations):\n%s", path, o.Command, lineDiff(string(got), want))
+}
+
+// lineDiff lists the lines of a that b lacks ("- "), then those of b that
+// a lacks ("+ "), each in its text's order, counting repeated lines.
+func lineDiff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	count := func(lines []string) map[string]int {
+		m := map[string]int{}
+		for _, l := range lines {
+			m[l]++
+		}
+		return m
+	}
+	ac, bc := count(al), count(bl)
+	var out strings.Builder
+	only := func(lines []string, other map[string]int, mark string) {
+		seen := map[string]int{}
+		for _, l := range lines {
+			seen[l]++
+			if seen[l] > other[l] {
+				out.WriteString(mark + l + "\n")
+			}
+		}
+	}
+	only(al, bc, "- ")
+	only(bl, ac, "+ ")
+	return out.String()
 }

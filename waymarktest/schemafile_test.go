@@ -3,6 +3,7 @@ package waymarktest_test
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -44,7 +45,9 @@ func TestSchemaFile(t *testing.T) {
 	r = &fatalRecorder{TB: t}
 	waymarktest.SchemaFile(r, testsets.Map(t, files), path, nil)
 	if len(r.errors) != 1 || !strings.Contains(r.errors[0], path+" is out of date; update it with: waymark schema -o "+path) ||
-		!strings.Contains(r.errors[0], "+ \t\"  column email text\",") {
+		!strings.HasSuffix(r.errors[0], "(-file +migrations):\n- -- The schema the migrations make at version 2, on PostgreSQL "+
+			strconv.Itoa(waymarktest.ServerVersion(t)/10000)+".\n+ -- The schema the migrations make at version 3, on PostgreSQL "+
+			strconv.Itoa(waymarktest.ServerVersion(t)/10000)+".\n+   column email text\n") {
 		t.Errorf("after a new migration: %q; want one failure naming the command and the new column", r.errors)
 	}
 
