@@ -284,6 +284,20 @@ func TestLiveHistoryRefused(t *testing.T) {
 			t.Errorf("err = %v, want a HistoryError for versions 3, 4", err)
 		}
 	})
+	t.Run("no history", func(t *testing.T) {
+		pool := waymarktest.Pool(t, nil, nil)
+		if _, err := pool.Exec(t.Context(), "CREATE TABLE made_by_hand (id int)"); err != nil {
+			t.Fatal(err)
+		}
+		r, err := drift.Check(t.Context(), pool, set, &drift.Options{Scratch: waymarktest.Server(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]brief{{"table", "public.made_by_hand", drift.Extra, ""}}, briefs(r.Differences)); diff != "" ||
+			len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "the database has no history") {
+			t.Errorf("want the table extra and a warning; got:\n%s", r)
+		}
+	})
 	t.Run("file changed since applied", func(t *testing.T) {
 		pool := waymarktest.Pool(t, set, nil)
 		changed := fstest.MapFS{}
