@@ -490,3 +490,25 @@ func TestMigratingRole(t *testing.T) {
 		})
 	}
 }
+
+// TestHistoryAndLeaseTablesAreNotDrift migrates with a lease (which makes
+// the lease table) and a history table of another name, and checks with
+// and without telling the check about the lease.
+func TestHistoryAndLeaseTablesAreNotDrift(t *testing.T) {
+	set := shop(t)
+	bo := &pgxbackend.Options{Table: "history", Lock: pgxbackend.LockLease}
+	pool := waymarktest.Pool(t, set, &waymarktest.Options{Backend: bo})
+	var lease bool
+	if err := pool.QueryRow(t.Context(), "SELECT to_regclass('public.waymark_lease') IS NOT NULL AND to_regclass('public.history') IS NOT NULL").Scan(&lease); err != nil || !lease {
+		t.Fatalf("no lease or history table (%v): the test needs them", err)
+	}
+	for _, opts := range []*pgxbackend.Options{bo, {Table: "history"}} {
+		r, err := drift.Check(t.Context(), pool, set, &drift.Options{Scratch: waymarktest.Server(t), Backend: opts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Drifted() || r.Version != 4 {
+			t.Errorf("lock %v: drift reported at version %d:\n%s", opts.Lock, r.Version, r)
+		}
+	}
+}
