@@ -28,8 +28,9 @@
 //	p, err := plan.Compute(set, plantest.Applied(set, 1, 2), plan.Latest(), nil)
 //
 // The waymark command (cmd/waymark) does all of this from a shell: status,
-// plan, apply, resolve, new, check for hazards on busy tables, and fleet
-// for many databases or schemas at once (package [github.com/waymarkdb/waymark/fleet]); import,
+// plan, apply, resolve, new, check for hazards on busy tables, drift for
+// what was changed by hand, schema for the expected schema as a file to
+// commit, and fleet for many databases or schemas at once (package [github.com/waymarkdb/waymark/fleet]); import,
 // import-history and baseline move a database from golang-migrate, goose,
 // tern or pop. A service mounts the same commands in its own binary, with
 // its embedded migrations, through package
@@ -39,9 +40,10 @@
 //
 // The packages form layers, and each imports only the layers below it:
 //
-//	cli          the command: status, plan, apply, resolve, new, check, fleet, import, import-history, baseline
+//	cli          the command: status, plan, apply, resolve, new, check, drift, schema, fleet, import, import-history, baseline
 //	   │
 //	   ▼
+//	drift        compares a live schema with the one its migrations make on a scratch database, for one database or a fleet
 //	fleet        one set on many databases and schemas: bounded parallelism, canaries, a report per target
 //	adopt        records another tool's history in waymark's, through execute.Baseline
 //	   │
@@ -58,7 +60,8 @@
 //	   ▼
 //	source       reads and validates migration files from any fs.FS
 //
-// That is: fleet imports execute and status (and the pgx backend, to
+// That is: drift imports fleet (for its targets), execute and schema (and
+// pgx, to connect to the live and scratch servers); fleet imports execute and status (and the pgx backend, to
 // connect to the targets it is given by connection string); adopt imports
 // execute, backend, source and adopt/convert (and pgx, to read the other
 // tool's history table); execute and status import plan, backend and

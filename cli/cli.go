@@ -1,6 +1,6 @@
 // Package cli is waymark's command line for operators and CI: status,
-// plan, apply, resolve, new, check and fleet, and import, import-history and
-// baseline to adopt waymark, built on the public packages. The waymark
+// plan, apply, resolve, new, check, drift, schema and fleet, and import,
+// import-history and baseline to adopt waymark, built on the public packages. The waymark
 // program (cmd/waymark) is a thin main around [Main]; a service mounts the
 // same commands as a subcommand of its own binary, with its embedded
 // migrations, so that the tool always carries exactly the binary's
@@ -27,7 +27,10 @@
 //	                             record what a dirty version's database holds after a repair by hand
 //	new NAME                     create the next vNNN_name.up.sql and .down.sql, numbered like the set
 //	check [-scratch URL]         the plan's hazards on busy tables, static and (on a scratch database) measured
-//	fleet status|plan|apply      the same on many databases (-targets FILE) or schemas (-schemas PATTERN)
+//	drift [-scratch URL]         what the database has, lacks or has otherwise than its migrations make
+//	schema [-to V] [-o FILE]     the schema the migrations make at a version, as stable text to commit
+//	fleet status|plan|apply|drift
+//	                             the same on many databases (-targets FILE) or schemas (-schemas PATTERN)
 //	import TOOL -from DIR        convert golang-migrate, goose, tern or pop files into waymark's
 //	import-history TOOL -from DIR
 //	                             record what that tool applied as applied in waymark's history
@@ -46,7 +49,7 @@
 //	2  usage: a bad flag or argument; nothing was done
 //	3  refused: waymark's checks refused before changing anything (a plan
 //	   refused, a stale plan, a file changed since planning, a bad
-//	   signature, a version that is not dirty)
+//	   signature, a version that is not dirty); drift: the schema drifted
 //	4  with -detailed-exitcode: there is or was something to do (status
 //	   and plan: pending steps; apply: steps applied); 0 then means
 //	   nothing to do
@@ -320,7 +323,7 @@ func usage(c Config, cmds []*Command, w io.Writer) {
 		fmt.Fprintf(w, "  %-*s %s\n", width, cmd.Name, cmd.Summary)
 	}
 	fmt.Fprintf(w, "\nRun '%s help COMMAND' for a command's flags.\n", c.Name)
-	fmt.Fprintf(w, "Exit codes: 0 done or nothing to do, 1 failed, 2 usage, 3 refused (nothing changed),\n4 with -detailed-exitcode: steps pending or applied.\n")
+	fmt.Fprintf(w, "Exit codes: 0 done or nothing to do, 1 failed, 2 usage, 3 refused (nothing changed) or drift,\n4 with -detailed-exitcode: steps pending or applied.\n")
 }
 
 func commandUsage(c Config, cmd *Command, fs *flag.FlagSet, w io.Writer) {

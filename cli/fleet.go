@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,8 +21,8 @@ import (
 func init() {
 	register(&Command{
 		Name:    "fleet",
-		Args:    "status|plan|apply",
-		Summary: "status, plan or apply the migrations on many databases or schemas at once",
+		Args:    "status|plan|apply|drift",
+		Summary: "status, plan, apply or drift-check the migrations on many databases or schemas at once",
 		Help: `The targets are the databases of -targets FILE (one per line: an optional
 name, then a connection string; # starts a comment line), or the one of
 -database; with -schemas PATTERN, every schema of those databases whose name
@@ -30,9 +31,13 @@ its schema and its schema first on the search_path.
 At most -parallel targets run at once, and the fleet opens at most that many
 connections. apply runs the -canary targets first, and the others only if
 they all succeed; after a failure it starts no more targets unless -continue.
-status reads every history (no lock, no write); plan groups identical plans.
+status reads every history (no lock, no write); plan groups identical plans;
+drift checks each target as the drift command does (-scratch, -ignore,
+-privileges, -owners), building the expected schema of each distinct version
+once.
 Exit codes: 1 when a target failed, was not started or could not be read,
-3 when a plan was refused (dirty, drifted, ...), and with -detailed-exitcode
+3 when a plan was refused (dirty, drifted, ...) or a target's schema drifted,
+and with -detailed-exitcode
 4 when steps are pending (status, plan) or were applied (apply).`,
 		Setup: func(fs *flag.FlagSet, env *Env) func(context.Context, []string) (Outcome, error) {
 			env.AddFlags(fs, DatabaseFlags|SetFlags|JSONFlag|DetailedFlag|PlanFlags|LimitFlags)
@@ -44,15 +49,17 @@ Exit codes: 1 when a target failed, was not started or could not be read,
 			fs.BoolVar(&f.cont, "continue", false, "apply: go on after a target failed (default: start no more targets)")
 			var tf targetFlags
 			tf.add(fs, "plan, apply: ")
+			var df driftFlags
+			df.add(fs)
 			return func(ctx context.Context, args []string) (Outcome, error) {
-				if len(args) != 1 || (args[0] != "status" && args[0] != "plan" && args[0] != "apply") {
-					return Usage, usagef("fleet takes one argument, status, plan or apply; got %q", args)
+				if len(args) != 1 || !slices.Contains([]string{"status", "plan", "apply", "drift"}, args[0]) {
+					return Usage, usagef("fleet takes one argument, status, plan, apply or drift; got %q", args)
 				}
 				sub := args[0]
 				switch {
 				case sub != "apply" && (f.canary != "" || f.cont):
 					return Usage, usagef("-canary and -continue are for fleet apply")
-				case sub == "status" && tf.set():
+				case (sub == "status" || sub == "drift") && tf.set():
 					return Usage, usagef("-to and -down-to are for fleet plan and apply")
 				case f.schemas != "" && env.schema != "":
 					return Usage, usagef("-schema cannot be combined with -schemas: each schema keeps its own history")
@@ -86,6 +93,8 @@ Exit codes: 1 when a target failed, was not started or could not be read,
 					return fleetStatus(ctx, env, targets, set, opts)
 				case "plan":
 					return fleetPlan(ctx, env, targets, set, target, opts)
+				case "drift":
+					return fleetDrift(ctx, env, targets, set, &df, f.parallel)
 				}
 				if f.canary != "" {
 					opts.Canaries = strings.Split(f.canary, ",")

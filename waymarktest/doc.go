@@ -93,6 +93,15 @@
 // function, rows are inserted before each down script, and a down script
 // that loses them fails.
 //
+// # The schema as a file
+//
+// A repository can commit the schema its migrations make, as the command
+// "waymark schema -o migrations/schema.txt" writes it (stable text, one
+// object a line; see package [github.com/waymarkdb/waymark/drift]), so
+// that a pull request shows how the schema changes. [SchemaFile] fails a
+// test when that file is out of date, shows the difference, and names the
+// command that updates it.
+//
 // # When there is no server
 //
 // If no server can be had (no PostgreSQL binaries, a cluster that does not

@@ -1,6 +1,6 @@
 // Command waymark plans and applies the PostgreSQL migrations in a
-// directory: status, plan, apply, resolve and new, fleet for many
-// databases or schemas at once, and import, import-history and baseline
+// directory: status, plan, apply, resolve and new, drift and schema,
+// fleet for many databases or schemas at once, and import, import-history and baseline
 // to move a database from another tool. Run 'waymark help'.
 //
 // A service that embeds its migrations mounts the same commands in its own

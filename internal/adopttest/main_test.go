@@ -2,9 +2,11 @@ package adopttest
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -13,11 +15,13 @@ import (
 	"github.com/waymarkdb/waymark/adopt"
 	"github.com/waymarkdb/waymark/adopt/convert"
 	"github.com/waymarkdb/waymark/backend/pgxbackend"
+	"github.com/waymarkdb/waymark/drift"
 	"github.com/waymarkdb/waymark/execute"
 	"github.com/waymarkdb/waymark/internal/pgtest"
 	"github.com/waymarkdb/waymark/plan"
 	"github.com/waymarkdb/waymark/schema"
 	"github.com/waymarkdb/waymark/source"
+	"github.com/waymarkdb/waymark/waymarktest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -110,6 +114,7 @@ func takeOver(t *testing.T, pool *pgxpool.Pool, tool convert.Tool, conv *convert
 	if diff := cmp.Diff(made, snapshot(t, pool)); diff != "" {
 		t.Errorf("the import changed the schema (-before +after):\n%s", diff)
 	}
+	noDrift(t, pool, tool, set)
 
 	if _, err := execute.Migrate(ctx, db, set, plan.DownTo(0), nil); err != nil {
 		t.Fatal(err)
@@ -134,4 +139,26 @@ func pool(t *testing.T, url string) *pgxpool.Pool {
 	}
 	t.Cleanup(p.Close)
 	return p
+}
+
+// noDrift checks the adopted database for drift: its schema is the one
+// the converted set makes, but for the tool's history table, which the
+// adoption leaves and the ignore list names.
+func noDrift(t *testing.T, pool *pgxpool.Pool, tool convert.Tool, set *source.Set) {
+	t.Helper()
+	var rules strings.Builder
+	for _, table := range toolTables[2:] {
+		fmt.Fprintf(&rules, "* *.%s* %s's history, left by the adoption\n", table, tool)
+	}
+	ignore, err := drift.ParseIgnore("drift.ignore", strings.NewReader(rules.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := drift.Check(context.Background(), pool, set, &drift.Options{Scratch: waymarktest.Server(t), Ignore: ignore})
+	if err != nil {
+		t.Fatalf("drift check of the adopted database: %v", err)
+	}
+	if r.Drifted() || r.Ignored == 0 {
+		t.Errorf("the adopted database drifted from the converted %s set (or its history table was not seen):\n%s", tool, r)
+	}
 }

