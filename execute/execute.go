@@ -39,7 +39,10 @@
 // expired lease) changes nothing and fails with backend.ErrLockLost.
 //
 // [Migrate] is the call for service start-up: when there is nothing to do,
-// it returns after one read, without locking.
+// it returns after one read that never waits for the migration lock and
+// writes nothing (to see whether a run is under way, the pgx backend's read
+// takes the lock's key in shared mode and gives it back in the same
+// statement).
 package execute
 
 import (
