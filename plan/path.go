@@ -87,14 +87,16 @@ func (p *Plan) checkOwnPath() error {
 	bad := func(v int64, path, format string, args ...any) {
 		errs = append(errs, &Error{Err: ErrNotPath, Version: v, Path: path, Detail: fmt.Sprintf(format, args...)})
 	}
-	if top := p.State.Version(); p.From != top {
-		bad(p.From, "", "the plan starts at %d, but the state it was made from is at %d", p.From, top)
-	}
 	if p.Empty() {
+		// Nothing to run. (Migrate's plan for a database with nothing to
+		// do may carry no state.)
 		if p.To != p.From || p.Direction != 0 {
 			bad(p.To, "", "the plan has no steps, yet goes %s from %d to %d", p.Direction, p.From, p.To)
 		}
 		return errs.Err()
+	}
+	if top := p.State.Version(); p.From != top {
+		bad(p.From, "", "the plan starts at %d, but the state it was made from is at %d", p.From, top)
 	}
 	applied := make(map[int64]bool, len(p.State.Records))
 	for _, r := range p.State.Records {

@@ -51,6 +51,10 @@ func TestCheckPathAcceptsComputedPlans(t *testing.T) {
 			}
 		})
 	}
+	// Migrate's plan when there is nothing to do carries no state.
+	if err := (&plan.Plan{From: 4, To: 4}).CheckPath(set, nil); err != nil {
+		t.Errorf("an empty plan at 4 without a state: %v", err)
+	}
 	// A database ahead of the files (a rolling deploy).
 	newer := testsets.Map(t, map[string]string{"v1_a.up.sql": pathFiles["v1_a.up.sql"], "v2_b.up.sql": pathFiles["v2_b.up.sql"]})
 	st := plantest.Applied(set, 1, 3)
