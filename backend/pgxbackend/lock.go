@@ -314,7 +314,7 @@ COMMIT`, s.leaseTable, s.key, literal(s.table+" "+s.b.opts.AppKey), literal(s.ho
 			return fmt.Errorf("pgxbackend: try the migration lease: %w", &backend.LockedError{Holder: *holder})
 		}
 		if errors.As(err, &pgErr) && pgErr.Code == "42501" && string(row[3]) != "0" { // insufficient_privilege
-			return s.schemaError(err)
+			return fmt.Errorf("pgxbackend: try the migration lease: %w", s.schemaError(err))
 		}
 		return fmt.Errorf("pgxbackend: try the migration lease: %w", connError(err, true, s.conn.PgConn().IsClosed()))
 	}

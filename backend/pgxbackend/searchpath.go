@@ -142,7 +142,7 @@ func (s *session) schemasUsable() error {
 
 // schemaError reports a failure to create the named schemas.
 func (s *session) schemaError(err error) error {
-	return fmt.Errorf("pgxbackend: create the missing schema of %s: %w",
+	return fmt.Errorf("create the missing schema of %s: %w",
 		strings.Join(s.b.schemaOptions(), " and "), connError(err, true, s.conn.PgConn().IsClosed()))
 }
 
