@@ -14,7 +14,9 @@
 //	_, err = execute.Migrate(ctx, pgxbackend.New(pool, nil), set, plan.Latest(), nil)
 //
 // CI plans on the pull request and applies exactly the reviewed plan after
-// approval (Example_ci), refused if a file or the database changed since:
+// approval (Example_ci), refused if a file or the database changed since,
+// or if the plan's steps are not the path the files give (a step deleted
+// from the saved plan):
 //
 //	p, err := plan.Build(ctx, db, set, plan.Latest(), nil) // reads; never writes
 //	err = plan.Save(file, p, &plan.SaveOptions{Key: key})  // JSON, SQL included, signed

@@ -164,8 +164,13 @@ type Backend interface {
 // digest of its versions (see source.Digest), so that a no-op check reads
 // one row instead of the whole history.
 type HeadReader interface {
-	// ReadHead returns the head of the history. It takes no lock and
-	// writes nothing.
+	// ReadHead returns the head of the history. It writes nothing, never
+	// waits for the migration lock and holds no lock when it returns. To
+	// tell Head.Busy it may take the lock for an instant in a mode that
+	// does not exclude other readers (pgxbackend tries the advisory lock's
+	// key in shared mode and gives it back in the same statement); it must
+	// not make a TryLock fail that would otherwise succeed for longer than
+	// that instant.
 	ReadHead(ctx context.Context) (Head, error)
 }
 

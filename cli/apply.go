@@ -18,9 +18,11 @@ func init() {
 		Name:    "apply",
 		Summary: "apply a saved plan, or migrate up to a target",
 		Help: `With -plan FILE, runs exactly that plan (saved by 'plan -o'), after checking
-that every step still matches its migration file and, with -key-file or
-$WAYMARK_PLAN_KEY, the plan's signature; it is refused (exit 3) if a file or
-the database changed since planning.
+that every step still matches its migration file, that its steps are exactly
+the path the files give from its start to its end (computed with -allow-*
+as given here), that nothing follows the plan in the file and, with
+-key-file or $WAYMARK_PLAN_KEY, the plan's signature; it is refused (exit 3)
+if a file, the plan or the database changed since planning.
 Without -plan, migrates to -to (default: the latest version) or -down-to,
 planning under the lock, like a service at boot. A database ahead of the
 files (a newer release migrated it) is accepted with a warning.

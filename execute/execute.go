@@ -4,7 +4,13 @@
 //
 // [Run] takes the backend's exclusive migration lock, reads the state again
 // under it and refuses a plan made from another state ([ErrStalePlan]), so
-// two runs never apply a step twice. Each step then runs in a transaction of
+// two runs never apply a step twice. It runs exactly the plan's path:
+// before anything happens, it refuses ([ErrBadPlan] wrapping
+// plan.ErrNotPath) a plan whose steps are not the path from its From to
+// its To for its state, which is the state read under the lock, and, given
+// [Options].Files, not the path plan.Compute gives for those files (see
+// plan.Plan.CheckPath: without the files, an up plan missing a version
+// between two of its steps cannot be told). Each step then runs in a transaction of
 // its own together with its history record: a failing step leaves neither
 // its changes nor its record, and the steps before it stay applied (the
 // [Result] lists them). With [Options].SingleTransaction the whole plan is
@@ -38,7 +44,10 @@
 // expired lease) changes nothing and fails with backend.ErrLockLost.
 //
 // [Migrate] is the call for service start-up: when there is nothing to do,
-// it returns after one read, without locking.
+// it returns after one read that never waits for the migration lock and
+// writes nothing (to see whether a run is under way, the pgx backend's read
+// takes the lock's key in shared mode and gives it back in the same
+// statement).
 package execute
 
 import (
@@ -55,9 +64,9 @@ import (
 
 // Options configure Run and Migrate. A nil *Options means the defaults.
 type Options struct {
-	// Plan holds the checks Migrate computes its plan with (Run executes a
-	// plan that is already made and ignores it). Default: nil, the
-	// defaults of plan.Options.
+	// Plan holds the checks Migrate computes its plan with. Run, given
+	// Files, computes with them the path its plan must be (see Files).
+	// Default: nil, the defaults of plan.Options.
 	Plan *plan.Options
 	// SingleTransaction runs the whole plan in one transaction, so that it
 	// applies completely or not at all. A plan with a no-transaction step
@@ -102,8 +111,12 @@ type Options struct {
 	// Files, if set, is the migration set as it is now. Run checks a plan
 	// made earlier against it (plan.Plan.CheckFiles) and refuses, before
 	// anything happens, a plan a step of which no longer matches its file
-	// ([ErrBadPlan] wrapping plan.ErrFileChanged, naming the file). Migrate
-	// ignores it: it plans from its own set. Default nil: no check.
+	// ([ErrBadPlan] wrapping plan.ErrFileChanged, naming the file), and a
+	// plan whose steps are not the path plan.Compute gives for these files,
+	// the plan's state and its end, with Options.Plan ([ErrBadPlan]
+	// wrapping plan.ErrNotPath, naming the version: a step deleted by hand
+	// from a saved plan). Migrate ignores it: it plans from its own set.
+	// Default nil: only what the plan itself tells is checked.
 	Files *source.Set
 	// RefuseNewerDatabase makes Migrate to plan.Latest() refuse a database
 	// that has applied versions above the set's latest. Default false:
@@ -160,6 +173,9 @@ func Run(ctx context.Context, db backend.Backend, p *plan.Plan, opts *Options) (
 		return r.res, nil
 	}
 	if err := r.checkFiles(); err != nil {
+		return r.res, err
+	}
+	if err := r.checkPath(); err != nil {
 		return r.res, err
 	}
 	if err := r.check(); err != nil {

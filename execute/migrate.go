@@ -10,13 +10,16 @@ import (
 
 // Migrate takes the database to target: the call for service start-up.
 //
-// It first checks, without locking, whether the database is already there:
-// with a backend that keeps digests (backend.HeadReader), one query that
-// reads one row compares the history's digest with the set's; otherwise it
-// reads the history. If there is nothing to do, it returns at once (no lock,
-// no write). Otherwise, and whenever another process holds the migration
-// lock (its run is under way, and what it committed may not be durable
-// yet), it takes the lock, plans again under it and runs the plan. Many
+// It first checks, without waiting for the migration lock, whether the
+// database is already there: with a backend that keeps digests
+// (backend.HeadReader), one query that reads one row compares the
+// history's digest with the set's and tells whether a run holds the lock
+// (the pgx backend takes the lock's key in shared mode for that instant,
+// and gives it back in the same statement); otherwise it reads the
+// history. If there is nothing to do, it returns at once (no wait, no
+// write, no lock held). Otherwise, and whenever another process holds the
+// migration lock (its run is under way, and what it committed may not be
+// durable yet), it takes the lock, plans again under it and runs the plan. Many
 // replicas may call Migrate at once: one of them applies each step, the
 // others wait and find nothing left to do. The Result is never nil.
 //

@@ -3,6 +3,7 @@ package plan
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -17,6 +18,11 @@ const (
 	jsonFormatV1 = "waymark.plan/v1"
 	jsonFormat   = "waymark.plan/v2"
 )
+
+// ErrTrailingData means a plan file has more than the plan's JSON (and
+// white space): bytes appended to it, which a signature does not cover.
+// [Load] refuses such a file. Use [errors.Is].
+var ErrTrailingData = errors.New("data after the plan's JSON")
 
 type jsonPlan struct {
 	Format    string           `json:"format"`
@@ -85,9 +91,12 @@ func encode(w jsonPlan, indent string) ([]byte, error) {
 }
 
 // UnmarshalJSON decodes a plan written by MarshalJSON or [Save], in either
-// format (v1 or v2). It refuses unknown fields, another format, steps out
-// of order, and a step whose SQL does not match its checksum (an edited
-// plan). It does not check a signature: [Load] with a key does.
+// format (v1 or v2). It refuses unknown fields, another format, data after
+// the plan ([ErrTrailingData]), steps out of order, a step whose SQL does
+// not match its checksum (an edited plan), and steps that are not the
+// path from the plan's From to its To as far as the plan itself tells
+// ([Plan.CheckPath] without files; [ErrNotPath]). It does not check a
+// signature: [Load] with a key does.
 func (p *Plan) UnmarshalJSON(data []byte) error {
 	w, err := decode(data)
 	if err != nil {
@@ -108,6 +117,11 @@ func decode(data []byte) (jsonPlan, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&w); err != nil {
 		return w, fmt.Errorf("plan: decode JSON: %w", err)
+	}
+	if end := int(dec.InputOffset()); len(bytes.TrimLeft(data[end:], " \t\r\n")) > 0 {
+		rest := bytes.TrimLeft(data[end:], " \t\r\n")
+		line := 1 + bytes.Count(data[:len(data)-len(rest)], []byte("\n"))
+		return w, fmt.Errorf("plan: decode JSON: %w: %d bytes from line %d on, after the plan ends at byte %d", ErrTrailingData, len(rest), line, end)
 	}
 	switch {
 	case w.Format == jsonFormatV1 && w.Signature != "":
@@ -135,6 +149,9 @@ func (w jsonPlan) plan() (*Plan, error) {
 		}
 		q.State.Records = append(q.State.Records, backend.Record{Version: r.Version, Name: r.Name,
 			Checksum: r.Checksum, AppliedAt: r.AppliedAt, Duration: d, Dirty: r.Dirty})
+	}
+	if err := q.checkOwnPath(); err != nil {
+		return nil, fmt.Errorf("plan: decode JSON: %w", err)
 	}
 	return q, nil
 }

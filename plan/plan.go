@@ -41,6 +41,17 @@
 //     ([ErrDirty]), until it is resolved (see execute.Resolve);
 //   - the State given lists a version twice or a version below 1
 //     ([ErrBadState]); a backend never reads such a state.
+//
+// # Saved plans
+//
+// [Save] and [Load] keep a plan between a CI job's plan and apply steps,
+// signed if a key is given. Load refuses a file with anything after the
+// plan ([ErrTrailingData]) and a plan whose steps are not the path from its
+// From to its To as far as the plan itself tells ([ErrNotPath]). Before
+// running it, [Plan.CheckFiles] and [Plan.CheckPath] compare it with the
+// files as they are now: a changed file ([ErrFileChanged]), or a step
+// deleted from or added to the path the files give ([ErrNotPath]).
+// execute.Run makes these checks when given the files.
 package plan
 
 import (

@@ -62,7 +62,12 @@ func Save(w io.Writer, p *Plan, opts *SaveOptions) error {
 
 // Load reads a plan written by [Save] (or by MarshalJSON, in format v1 or
 // v2), with the checks of [Plan.UnmarshalJSON], and, if opts.Key is set,
-// verifies its signature.
+// verifies its signature. A file with anything but white space after the
+// plan's JSON is refused ([ErrTrailingData]), signed or not: a signature
+// covers the plan, not what follows it. Load cannot know which versions
+// an unsigned plan's author deleted between two steps of an up plan:
+// check a loaded plan against the files with [Plan.CheckPath] (execute.Run
+// does, given its Files).
 func Load(r io.Reader, opts *LoadOptions) (*Plan, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {

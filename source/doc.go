@@ -21,6 +21,14 @@
 // both present is an error. Version 0 stands for the empty schema and cannot
 // be a file. Gaps between versions are fine, so timestamps work as versions.
 //
+// A migration file may be a symbolic link to a file inside the directory
+// (or one of its sub-directories); one that resolves outside it (an
+// absolute target, or a ".." that climbs above the directory, even to come
+// back) is an error ([ErrOutside]) and is never read, so that a change to
+// the directory cannot make waymark read, and print in a review, a file
+// from elsewhere on the machine. [FromDir] reads through an [os.Root];
+// [FromFS] checks the links of any fs.FS that reads them (see its doc).
+//
 // Every version needs an up file. A down file is optional; a version without
 // one is irreversible. An up and a down file of the same version must have
 // the same name (the part before ".up.sql" / ".down.sql").

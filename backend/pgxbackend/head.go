@@ -18,9 +18,12 @@ var _ backend.HeadReader = (*Backend)(nil)
 // ReadHead reads, in one query that returns one row, the top record's
 // version and digest, whether a record is dirty (through the partial index
 // on dirty records), and whether a session holds the migration lock: an
-// advisory lock (tried shared and given back at once, which does not wait)
-// or an unexpired lease. It takes no lock and writes nothing. A history
-// kept before digests (format 1) or none at all reads as not Known.
+// advisory lock, or an unexpired lease. To see the advisory lock, the query
+// takes the lock's key in shared mode (pg_try_advisory_lock_shared, which
+// never waits) and gives it back in the same statement: for that instant a
+// TryLock of another session finds the lock held, and tries again. It holds
+// no lock when it returns, never waits, and writes nothing. A history kept
+// before digests (format 1) or none at all reads as not Known.
 func (b *Backend) ReadHead(ctx context.Context) (backend.Head, error) {
 	if b.err != nil {
 		return backend.Head{}, b.err

@@ -100,15 +100,11 @@ func (s *session) upgrade(ctx context.Context) (bool, error) {
 	END IF;
 END`, literal(s.table), literal("ALTER TABLE "+s.table+" ADD COLUMN digest bytea"),
 		literal(historyDDL(s.table)[1]), literal(historyDDL(s.table)[2]), literal(backfill(s.table)))
-	tag := "waymark"
-	for strings.Contains(body, "$"+tag+"$") {
-		tag += "_"
-	}
 	q := strings.Join([]string{
 		"BEGIN",
 		"SET LOCAL lock_timeout = '" + upgradeWait + "'",
 		fmt.Sprintf("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(%s, 0))", literal("waymark create "+s.table)),
-		"DO $" + tag + "$" + body + "$" + tag + "$",
+		"DO " + dollarQuote(body),
 		"COMMIT",
 	}, ";\n")
 	if _, err := s.query(ctx, q); err != nil {

@@ -33,8 +33,27 @@
 // indexed single-row read ([Backend.ReadHead]).
 //
 // Reading the state never creates anything: a database without the table
-// has an empty history. The first write creates the table (and its schema,
-// if missing), in the same transaction as the step it records.
+// (or without its schema) has an empty history. The first write creates
+// the table, in the same transaction as the step it records.
+//
+// # Schemas
+//
+// The schemas the options name, [Options].Schema and the first schema of
+// [Options].SearchPath, are created when they do not exist (a new tenant),
+// under the lock and before any of a step's SQL runs, in both lock modes:
+// with the advisory lock, in the transaction of the first step (the first
+// write; so a run that writes nothing creates nothing, and a first step
+// that fails leaves nothing); with a lease, in the transaction that takes
+// the lease, whose table lives in the history table's schema (a first step
+// that fails leaves the schema, with the lease table). No step ever runs
+// while the search_path's first schema is missing, which would create its
+// objects in the next schema of the path (or nowhere). The schema is owned
+// by the role the steps run as; its creation is recorded nowhere else. A
+// role that may not create it (no CREATE privilege on the database) gets
+// an error naming the option, with the server's, and the step does not
+// run; a named schema that exists but that the role may not use (no USAGE
+// privilege) is refused by [Backend.TryLock] with an *OptionError, for the
+// same reason, before anything runs.
 //
 // # Locking
 //
@@ -89,7 +108,8 @@
 // reset at the start of each step ends with SET search_path, so a step
 // whose script set another one does not pass it on, and the connection
 // gets its own back when the run ends. The history table is then in
-// SearchPath's first schema unless Options.Schema says otherwise. A
+// SearchPath's first schema unless Options.Schema says otherwise; a
+// missing one is created (see "Schemas"). A
 // schema per tenant applies one set to every tenant this way, over one
 // pool. Under a lease, no-transaction scripts are refused (with an
 // *OptionError, before their version is marked dirty): their statements

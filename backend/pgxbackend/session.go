@@ -48,6 +48,9 @@ type session struct {
 	pid           string // the server process holding an advisory lock
 	leaseTable    string // the qualified lease table
 	holder        string // the lease holder id
+	missing       bool   // a schema the options name may not exist: the next Apply creates it first
+	schemaInTx    bool   // the transaction Begin opened creates the missing schemas
+	unusable      []byte // the schemas the options name that the role may not use, or nil
 	hb            *heartbeat
 
 	// The session state to return to (advisory mode).
@@ -228,6 +231,13 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 	if st.Async && own {
 		add("SET LOCAL synchronous_commit = off")
 	}
+	schemaAt := -1
+	if s.missing {
+		// The named schemas that do not exist yet, before the step's SQL
+		// (see "Schemas" in the package doc).
+		schemaAt = n
+		add(s.b.createSchemas()...)
+	}
 	prefix, scriptAt := n, q.Len()
 	if st.SQL != "" {
 		// The newline ends a trailing "--" comment.
@@ -264,6 +274,9 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 		if create != nil {
 			s.tstate = tableExists
 		}
+		if schemaAt >= 0 {
+			s.missing, s.schemaInTx = false, s.inTx
+		}
 		s.moved(st.Change)
 		return nil
 	}
@@ -292,6 +305,8 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 	switch {
 	case done == fenceAt && isPg && pgErr.Code == "22012":
 		return fmt.Errorf("pgxbackend: apply version %d: %w: %s", st.Change.Record.Version, backend.ErrLockLost, s.lostHint())
+	case schemaAt >= 0 && done >= schemaAt && done < prefix:
+		return fmt.Errorf("pgxbackend: apply version %d: %w", st.Change.Record.Version, s.schemaError(err))
 	case done < prefix:
 		return fmt.Errorf("pgxbackend: apply version %d: prepare the session: %w", st.Change.Record.Version, err)
 	case !history:
@@ -590,7 +605,7 @@ func (s *session) Begin(ctx context.Context) error {
 	if _, _, err := s.exec(ctx, "BEGIN"); err != nil {
 		return fmt.Errorf("pgxbackend: begin: %w", connError(err, false, s.conn.PgConn().IsClosed()))
 	}
-	s.inTx = true
+	s.inTx, s.schemaInTx = true, false
 	return nil
 }
 
@@ -614,6 +629,10 @@ func (s *session) Commit(ctx context.Context) error {
 	}
 	for _, r := range results {
 		if r.CommandTag.String() == "ROLLBACK" {
+			if s.schemaInTx {
+				s.missing = true
+			}
+			s.schemaInTx = false
 			return errors.New("pgxbackend: commit: the transaction had failed and was rolled back")
 		}
 	}
@@ -630,6 +649,9 @@ func (s *session) Rollback(ctx context.Context) error {
 	}
 	s.inTx = false
 	s.tstate = tableUnknown // a table created in the transaction is gone
+	if s.schemaInTx {
+		s.missing, s.schemaInTx = true, false // and so are its schemas
+	}
 	s.known = false
 	if _, _, err := s.exec(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
 		return fmt.Errorf("pgxbackend: rollback: %w", connError(err, false, s.conn.PgConn().IsClosed()))

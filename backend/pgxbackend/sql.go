@@ -50,7 +50,7 @@ func (s *session) createTable(ctx context.Context) ([]string, error) {
 			}
 			return nil, nil
 		}
-		if string(row[1]) != "t" {
+		if string(row[1]) != "t" && !s.missing { // else the step creates it first
 			stmts = append(stmts, "CREATE SCHEMA IF NOT EXISTS "+ident(s.b.opts.Schema))
 		}
 	}

@@ -1,0 +1,154 @@
+package plan
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/waymarkdb/waymark/source"
+)
+
+// ErrNotPath means a plan's steps are not exactly the path from its From
+// to its To: a step was deleted, added, reordered or edited by hand in a
+// saved plan, or the files give another path ([Plan.CheckPath]). Use
+// [errors.Is].
+var ErrNotPath = errors.New("steps are not the plan's path")
+
+// CheckPath reports whether the steps of p are exactly the path from
+// p.From to p.To for the state p was made from (p.State): the check to
+// make, with [Plan.CheckFiles], before running a plan that was saved
+// earlier.
+//
+// Without set (nil), it checks what the plan itself tells: p.From is the
+// highest version of p.State; the steps all go p.Direction, in order; an
+// up plan's steps are versions p.State has not applied, and p.To is the
+// higher of p.From and its last step; a down plan's steps are every
+// version of p.State above p.To, p.To being 0 or a version of p.State.
+// The versions between them that an up plan leaves out cannot be known
+// without the files.
+//
+// With set, it also computes the plan for p.State and p's target from set
+// ([Compute], with opts, which should be the options p was made with) and
+// refuses a plan whose versions or steps differ from it: a step deleted
+// from a saved plan is found here. A state set refuses to plan from (a
+// drift, for instance) is reported as such, in the [ErrorList] Compute
+// returns.
+//
+// It returns nil, or an [ErrorList] with an [*Error] (wrapping
+// [ErrNotPath]) per difference, naming the version.
+func (p *Plan) CheckPath(set *source.Set, opts *Options) error {
+	if err := p.checkOwnPath(); err != nil {
+		return err
+	}
+	if set == nil || p.Empty() {
+		return nil
+	}
+	target := To(p.To)
+	switch {
+	case p.Direction == source.Down:
+		target = DownTo(p.To)
+	case p.To > set.Latest():
+		// A database newer than set (Options.AllowNewerDatabase): the
+		// plan can only apply versions below set's latest.
+		target = To(set.Latest())
+	}
+	want, err := Compute(set, p.State, target, opts)
+	if err != nil {
+		return err
+	}
+	var errs ErrorList
+	bad := func(v int64, path, format string, args ...any) {
+		errs = append(errs, &Error{Err: ErrNotPath, Version: v, Path: path, Detail: fmt.Sprintf(format, args...)})
+	}
+	got := p.stepsByVersion()
+	for _, st := range want.Steps {
+		mine, ok := got[st.Version]
+		switch {
+		case !ok:
+			bad(st.Version, st.Path, "the path from %d to %d %s it (the files say so), the plan does not: a step deleted from it? plan again", p.From, p.To, verb(st.Direction))
+		case mine.Checksum != st.Checksum || mine.NoTransaction != st.NoTransaction:
+			bad(st.Version, st.Path, "the plan's step is not the files' %s script; plan again", st.Direction)
+		}
+		delete(got, st.Version)
+	}
+	for _, st := range p.Steps {
+		if _, extra := got[st.Version]; extra {
+			bad(st.Version, st.Path, "the plan %s it, but the path from %d to %d the files give does not: a step added to it? plan again", verb(st.Direction), p.From, p.To)
+		}
+	}
+	if want.From != p.From || want.To != p.To {
+		bad(p.To, "", "the files give a path from %d to %d, the plan says from %d to %d; plan again", want.From, want.To, p.From, p.To)
+	}
+	return errs.Err()
+}
+
+// checkOwnPath checks the steps of p against its own From, To and State.
+func (p *Plan) checkOwnPath() error {
+	var errs ErrorList
+	bad := func(v int64, path, format string, args ...any) {
+		errs = append(errs, &Error{Err: ErrNotPath, Version: v, Path: path, Detail: fmt.Sprintf(format, args...)})
+	}
+	if p.Empty() {
+		// Nothing to run. (Migrate's plan for a database with nothing to
+		// do may carry no state.)
+		if p.To != p.From || p.Direction != 0 {
+			bad(p.To, "", "the plan has no steps, yet goes %s from %d to %d", p.Direction, p.From, p.To)
+		}
+		return errs.Err()
+	}
+	if top := p.State.Version(); p.From != top {
+		bad(p.From, "", "the plan starts at %d, but the state it was made from is at %d", p.From, top)
+	}
+	applied := make(map[int64]bool, len(p.State.Records))
+	for _, r := range p.State.Records {
+		applied[r.Version] = true
+	}
+	for i, st := range p.Steps {
+		if err := checkStep(p.Direction, p.Steps[:i], st); err != nil {
+			bad(st.Version, st.Path, "%v", err)
+		}
+		switch {
+		case p.Direction == source.Up && applied[st.Version]:
+			bad(st.Version, st.Path, "the plan applies it, but the state it was made from has it applied")
+		case p.Direction == source.Down && !applied[st.Version]:
+			bad(st.Version, st.Path, "the plan undoes it, but the state it was made from does not have it applied")
+		case p.Direction == source.Down && st.Version <= p.To:
+			bad(st.Version, st.Path, "the plan undoes it, but it is not above the plan's end, %d", p.To)
+		}
+	}
+	switch p.Direction {
+	case source.Up:
+		if last := p.Steps[len(p.Steps)-1].Version; p.To != max(p.From, last) {
+			bad(p.To, "", "the plan ends at %d, but its last step applies %d from %d", p.To, last, p.From)
+		}
+	case source.Down:
+		if p.To != 0 && !applied[p.To] {
+			bad(p.To, "", "the plan goes down to %d, which the state it was made from does not have applied", p.To)
+		}
+		got := p.stepsByVersion()
+		for _, r := range p.State.Records {
+			if _, ok := got[r.Version]; r.Version > p.To && !ok {
+				bad(r.Version, "", "applied above the plan's end, %d, but the plan does not undo it: a step deleted from it? plan again", p.To)
+			}
+		}
+	default:
+		bad(p.To, "", "the plan has steps but no direction")
+	}
+	return errs.Err()
+}
+
+// stepsByVersion returns the steps of p by version.
+func (p *Plan) stepsByVersion() map[int64]Step {
+	m := make(map[int64]Step, len(p.Steps))
+	for _, st := range p.Steps {
+		m[st.Version] = st
+	}
+	return m
+}
+
+// verb says what a step of direction d does to its version.
+func verb(d source.Direction) string {
+	if d == source.Down {
+		return "undoes"
+	}
+	return "applies"
+}
