@@ -375,20 +375,21 @@ func (e *Env) finish(out Outcome, err error, report bool) int {
 		return code
 	}
 	if report {
-		fmt.Fprintf(e.Stderr, "%s %s: %v\n", e.cfg.Name, e.command, err)
+		fmt.Fprintf(e.Stderr, "%s %s: %s\n", e.cfg.Name, e.command, e.message(err))
 		for _, h := range hints(e.cfg.Name, err) {
-			fmt.Fprintf(e.Stderr, "hint: %s\n", h)
+			fmt.Fprintf(e.Stderr, "hint: %s\n", e.say(h))
 		}
 	}
 	if e.JSON && !e.wrote {
-		e.writeJSON(jsonError{jsonResult{e.command, out, code}, err.Error()})
+		e.writeJSON(jsonError{jsonResult{e.command, out, code}, e.message(err)})
 	}
 	return code
 }
 
-// writeJSON prints v as one JSON document on standard output.
+// writeJSON prints v as one JSON document on standard output, its
+// messages in the command's words.
 func (e *Env) writeJSON(v any) {
-	enc := json.NewEncoder(e.Stdout)
+	enc := json.NewEncoder(sayWriter{e, e.Stdout})
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {

@@ -210,13 +210,15 @@ func (e *Env) databaseURL() string {
 }
 
 // Logger returns the logger for execute: warnings to standard error, and
-// with -v every step and the lock.
+// with -v every step and the lock, in the command's words. A failed step
+// is not logged: the command prints its error once, with its hints.
 func (e *Env) Logger() *slog.Logger {
 	level := slog.LevelWarn
 	if e.verbose {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(e.Stderr, &slog.HandlerOptions{Level: level}))
+	h := slog.NewTextHandler(sayWriter{e, e.Stderr}, &slog.HandlerOptions{Level: level})
+	return slog.New(quietFailures{h})
 }
 
 // key returns the plan key from -key-file or $WAYMARK_PLAN_KEY, or nil.

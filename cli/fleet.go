@@ -197,7 +197,7 @@ func (e *Env) print(rep fmt.Stringer) {
 		e.writeJSON(rep)
 		return
 	}
-	fmt.Fprint(e.Stdout, rep)
+	fmt.Fprint(sayWriter{e, e.Stdout}, rep)
 }
 
 // fleetStatus prints every target's status.

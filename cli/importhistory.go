@@ -86,7 +86,7 @@ first. The tool's table is left as it is: drop it when you are sure.
 					for i, v := range res.NotApplied {
 						vs[i] = fmt.Sprint(v)
 					}
-					fmt.Fprintf(env.Stdout, "warning: %s never applied %s %s below them: plans refuse them as out of order until applied with -allow-out-of-order (plan.Options.AllowOutOfOrder)\n",
+					fmt.Fprintf(env.Stdout, "warning: %s never applied %s %s below them: plans refuse them as out of order until applied with -allow-out-of-order\n",
 						tool, plural(len(vs), "version"), strings.Join(vs, ", "))
 				}
 				if !res.DryRun {

@@ -107,6 +107,12 @@ type Report struct {
 	// Err is the plan.ErrorList with which plan.Compute refuses to plan up
 	// to the latest version, or nil when it would not refuse.
 	Err error
+	// FileProblems are the problems of migration files that could not be
+	// read as migrations, and were left out of the set the report was
+	// computed from; a caller that reports the database's state despite
+	// bad files sets it (the waymark command's status does). Plans are
+	// refused until they are fixed. Default nil.
+	FileProblems source.ErrorList
 }
 
 // Count returns how many versions are in state s.
@@ -202,7 +208,7 @@ func (r *Report) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "status: database at version %d, files up to %d: %s", r.Current, r.Latest, r.counts())
 	switch {
-	case r.Err != nil:
+	case r.Err != nil || len(r.FileProblems) > 0:
 		b.WriteString("; plans are refused")
 	case r.Count(Pending) == 0:
 		b.WriteString("; up to date")
@@ -219,6 +225,12 @@ func (r *Report) String() string {
 		fmt.Fprintf(w, "  %d\t%s\t%s\t%s\t%s\t%s\n", e.Version, e.State, name, applied, took, path)
 	}
 	w.Flush()
+	if len(r.FileProblems) > 0 {
+		fmt.Fprintf(&b, "file problems (%s left out above; fix them first):\n", files(len(r.FileProblems)))
+		for _, line := range strings.Split(r.FileProblems.Error(), "\n") {
+			b.WriteString("  " + line + "\n")
+		}
+	}
 	if r.Err != nil {
 		b.WriteString("problems:\n")
 		for _, line := range strings.Split(r.Err.Error(), "\n") {
@@ -240,6 +252,14 @@ func (r *Report) counts() string {
 		return "no versions"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// files returns "1 file", "2 files".
+func files(n int) string {
+	if n == 1 {
+		return "1 file"
+	}
+	return fmt.Sprintf("%d files", n)
 }
 
 func dash(s string) string {
@@ -270,6 +290,9 @@ type jsonReport struct {
 	Refused  bool        `json:"refused"`
 	Entries  []jsonEntry `json:"versions"`
 	Problems []string    `json:"problems"`
+	// FileProblems is left out when there are none, so that the
+	// documents of readable sets are unchanged.
+	FileProblems []string `json:"file_problems,omitempty"`
 }
 
 type jsonEntry struct {
@@ -288,7 +311,7 @@ type jsonEntry struct {
 // MarshalJSON encodes the report for scripts (format "waymark.status/v1"):
 // the versions with their states, checksums and problems as messages.
 func (r *Report) MarshalJSON() ([]byte, error) {
-	w := jsonReport{Format: jsonFormat, Current: r.Current, Latest: r.Latest, Refused: r.Err != nil,
+	w := jsonReport{Format: jsonFormat, Current: r.Current, Latest: r.Latest, Refused: r.Err != nil || len(r.FileProblems) > 0,
 		Entries: make([]jsonEntry, len(r.Entries)), Problems: []string{}}
 	for i, e := range r.Entries {
 		j := jsonEntry{Version: e.Version, Name: e.Name, State: e.State, Path: e.Path, Dirty: e.Dirty}
@@ -309,6 +332,9 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 	}
 	if r.Err != nil {
 		w.Problems = strings.Split(r.Err.Error(), "\n")
+	}
+	for _, p := range r.FileProblems {
+		w.FileProblems = append(w.FileProblems, p.Error())
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
