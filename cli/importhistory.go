@@ -71,13 +71,13 @@ first. The tool's table is left as it is: drop it when you are sure.
 				h := res.History
 				if len(res.Records) == 0 {
 					if env.JSON {
-						env.printRecords("import-history", nil, res.DryRun, "")
+						env.printRecords("import-history", nil, res.DryRun, "", tool)
 					} else {
 						fmt.Fprintf(env.Stdout, "%s's table %s says nothing is applied: nothing to import\n", tool, h.Table)
 					}
 					return NothingToDo, nil
 				}
-				env.printRecords("import-history", res.Records, res.DryRun, fmt.Sprintf("%s's versions %s to %s, from %s", tool, res.Versions[0].Source, res.Versions[len(res.Versions)-1].Source, h.Table))
+				env.printRecords("import-history", res.Records, res.DryRun, fmt.Sprintf("%s's versions %s to %s, from %s", tool, res.Versions[0].Source, res.Versions[len(res.Versions)-1].Source, h.Table), tool)
 				if env.JSON {
 					return Done, nil
 				}

@@ -15,6 +15,8 @@
 // the planner's own checks, so status and plan never disagree.
 //
 //	applied       in the history and the files, checksums equal, clean
+//	              (imported: recorded by import-history or baseline, not
+//	              run by waymark; see Entry.Imported)
 //	pending       in the files, not applied; the next up plan applies it
 //	dirty         its no-transaction script did not finish (plan.ErrDirty)
 //	drifted       applied, but its up file has changed since (plan.ErrDrift)
@@ -87,6 +89,11 @@ type Entry struct {
 	// when it is not applied.
 	AppliedAt time.Time
 	Duration  time.Duration
+	// Imported is set when its record was imported rather than run by
+	// waymark (backend.Record.Imported: import-history, baseline); then
+	// AppliedAt is when the other tool applied it, if that tool kept the
+	// time, and there is no Duration.
+	Imported bool
 	// Recorded is the checksum in its history record (zero when not
 	// applied); File is its up script's checksum (zero when Missing).
 	Recorded, File source.Checksum
@@ -176,7 +183,7 @@ func Compute(set *source.Set, st plan.State, opts *plan.Options) *Report {
 			rec := records[0]
 			records = records[1:]
 			e = Entry{Version: rec.Version, Name: rec.Name, AppliedAt: rec.AppliedAt, Duration: rec.Duration,
-				Recorded: rec.Checksum, Dirty: rec.Dirty, State: Missing}
+				Imported: rec.Imported, Recorded: rec.Checksum, Dirty: rec.Dirty, State: Missing}
 			if len(ms) > 0 && ms[0].Version == rec.Version {
 				m := ms[0]
 				ms = ms[1:]
@@ -195,7 +202,8 @@ func Compute(set *source.Set, st plan.State, opts *plan.Options) *Report {
 	return r
 }
 
-// String prints the report: a summary line, a table of the versions, and
+// String prints the report: a summary line, a table of the versions (an
+// imported version's TOOK says "imported"), the file problems, if any, and
 // the problems, one per line:
 //
 //	status: database at version 2, files up to 4: 2 applied, 1 pending, 1 dirty; plans are refused
@@ -221,6 +229,9 @@ func (r *Report) String() string {
 		if !e.AppliedAt.IsZero() {
 			applied = e.AppliedAt.UTC().Format(time.RFC3339)
 			took = round(e.Duration).String()
+			if e.Imported {
+				took = "imported"
+			}
 		}
 		fmt.Fprintf(w, "  %d\t%s\t%s\t%s\t%s\t%s\n", e.Version, e.State, name, applied, took, path)
 	}
@@ -302,6 +313,7 @@ type jsonEntry struct {
 	Path      string           `json:"path,omitempty"`
 	AppliedAt *time.Time       `json:"applied_at,omitempty"`
 	Duration  string           `json:"duration,omitempty"`
+	Imported  bool             `json:"imported,omitempty"`
 	Recorded  string           `json:"recorded_checksum,omitempty"`
 	File      string           `json:"file_checksum,omitempty"`
 	Dirty     source.Direction `json:"dirty,omitempty"`
@@ -309,7 +321,9 @@ type jsonEntry struct {
 }
 
 // MarshalJSON encodes the report for scripts (format "waymark.status/v1"):
-// the versions with their states, checksums and problems as messages.
+// the versions with their states, checksums and problems as messages. An
+// imported version has "imported": true and no "duration"; "file_problems"
+// lists FileProblems, and is left out when there are none.
 func (r *Report) MarshalJSON() ([]byte, error) {
 	w := jsonReport{Format: jsonFormat, Current: r.Current, Latest: r.Latest, Refused: r.Err != nil || len(r.FileProblems) > 0,
 		Entries: make([]jsonEntry, len(r.Entries)), Problems: []string{}}
@@ -318,6 +332,9 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 		if !e.AppliedAt.IsZero() {
 			at := e.AppliedAt
 			j.AppliedAt, j.Duration = &at, e.Duration.String()
+			if e.Imported {
+				j.Duration, j.Imported = "", true
+			}
 		}
 		if !e.Recorded.IsZero() {
 			j.Recorded = e.Recorded.String()

@@ -11,8 +11,14 @@
 //	version        bigint       the applied version
 //	name           text         the name part of its file name
 //	checksum       text         SHA-256 of its up script, hex
-//	applied_at     timestamptz  when its record was written
-//	execution_time interval     how long its up script took on the server
+//	applied_at     timestamptz  when its record was written; for an
+//	                            imported record, when the other tool
+//	                            applied it, if that tool kept the time
+//	execution_time interval     how long its up script took on the server,
+//	                            at least 1µs; exactly 0 marks a record
+//	                            written without running the script
+//	                            (backend.Record.Imported: import-history,
+//	                            baseline)
 //	dirty          text         NULL, or 'up'/'down': the no-transaction
 //	                            script of that direction did not finish
 //	digest         bytea        SHA-256 over the digest of the record
@@ -309,5 +315,6 @@ func scanRecord(row [][]byte) (backend.Record, error) {
 	}
 	r.AppliedAt = time.UnixMicro(appliedAt)
 	r.Duration = time.Duration(taken) * time.Microsecond
+	r.Imported = taken == 0
 	return r, nil
 }
