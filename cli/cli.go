@@ -26,7 +26,8 @@
 //	resolve VERSION applied|not-applied
 //	                             record what a dirty version's database holds after a repair by hand
 //	new NAME                     create the next vNNN_name.up.sql and .down.sql, numbered like the set
-//	check [-scratch URL]         the plan's hazards on busy tables, static and (on a scratch database) measured
+//	check [-scratch URL]         the plan's hazards on busy tables, static and (on a scratch database) measured,
+//	                             by the rules of the -database server's version
 //	fleet status|plan|apply      the same on many databases (-targets FILE) or schemas (-schemas PATTERN)
 //	import TOOL -from DIR        convert golang-migrate, goose, tern or pop files into waymark's
 //	import-history TOOL -from DIR
