@@ -136,6 +136,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -160,6 +161,11 @@ type Backend struct {
 	mode      LockMode // LockAdvisory or LockLease once known
 	pooler    *bool    // whether a pooler was found, once asked
 	connected func(ctx context.Context) (*pgx.Conn, error)
+	// found is set once a read found the history table, so that later
+	// reads query it at once; until then they look for it first, so that
+	// a database without one does not make the server log a failed
+	// statement.
+	found atomic.Bool
 }
 
 var (
@@ -225,6 +231,16 @@ func (b *Backend) ReadState(ctx context.Context) ([]backend.Record, error) {
 	if b.pool != nil {
 		q = b.pool
 	}
+	if !b.found.Load() {
+		// One more round trip, until the table is found.
+		raw, err := b.queryRow(ctx, "SELECT pg_catalog.to_regclass("+literal(b.table)+") IS NOT NULL")
+		if err != nil {
+			return nil, fmt.Errorf("pgxbackend: look for the history table %s: %w", b.table, connError(err, false, false))
+		}
+		if len(raw) != 1 || string(raw[0]) != "t" {
+			return []backend.Record{}, nil
+		}
+	}
 	// Through pgx's query API, so that a tracer configured on the pool or
 	// connection sees it; simple protocol, one round trip.
 	rows, err := q.Query(ctx, historyQuery(b.table, b.appKey), pgx.QueryExecModeSimpleProtocol)
@@ -243,7 +259,13 @@ func (b *Backend) ReadState(ctx context.Context) ([]backend.Record, error) {
 		rows.Close()
 		err = rows.Err()
 	}
-	records, _, err := parseHistory([]*pgconn.Result{&result}, err, b.table)
+	records, found, err := parseHistory([]*pgconn.Result{&result}, err, b.table)
+	if err == nil && found {
+		b.found.Store(true)
+	}
+	if records == nil && err == nil {
+		records = []backend.Record{}
+	}
 	return records, err
 }
 
