@@ -134,19 +134,7 @@ type Options struct {
 
 // DefaultTable returns the table tool keeps its history in unless told
 // otherwise.
-func DefaultTable(tool convert.Tool) string {
-	switch tool {
-	case convert.GolangMigrate:
-		return "schema_migrations"
-	case convert.Goose:
-		return "goose_db_version"
-	case convert.Tern:
-		return "schema_version"
-	case convert.Pop:
-		return "schema_migration"
-	}
-	return ""
-}
+func DefaultTable(tool convert.Tool) string { return convert.HistoryTable(tool) }
 
 // History is what a tool's history table says.
 type History struct {

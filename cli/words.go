@@ -57,6 +57,9 @@ var wordings = []wording{
 	// command has no lease lock: the way out is a direct connection.
 	{regexp.MustCompile(`use pgxbackend\.Options\{Lock: pgxbackend\.LockLease\}, or connect waymark to PostgreSQL directly`),
 		`connect waymark to PostgreSQL directly, or through a session-mode pooler`},
+	// adopt/convert: the import report.
+	{regexp.MustCompile(`(?:convert\.)?Options\.Unwrap`), `-unwrap`},
+	{regexp.MustCompile(`\(verbose lists each\)`), `(-v lists each)`},
 	// fleet.Options.
 	{regexp.MustCompile(`(?:fleet\.)?Options\.Parallel is (-?\d+)`), `-parallel $1:`},
 }

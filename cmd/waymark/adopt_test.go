@@ -45,7 +45,7 @@ func TestAdoptGoose(t *testing.T) {
 	want(t, r, 0)
 	contains(t, "import", r.stdout, "wrote 12 files to migrations",
 		"next, in each database goose migrated: waymark import-history goose -from db/goose -dir migrations",
-		"ignored (1 file, which goose never runs on PostgreSQL):\n  1: a Go file without a version, not a migration")
+		"ignored (1 file, which goose never runs on PostgreSQL):\n  db/goose/helpers.go: a Go file without a version, not a migration")
 	contains(t, "converted file", c.read("migrations/v00005_legacy_sessions.up.sql"), `-- waymark:empty "an empty step in the goose migrations this set was converted from"`)
 
 	// What goose left: the schema of versions 1 to 4 (made here by the
