@@ -39,7 +39,9 @@
 // indexed single-row read ([Backend.ReadHead]).
 //
 // Reading the state never creates anything: a database without the table
-// has an empty history. The first write creates the table (and its schema,
+// has an empty history, found so without a failed statement in the
+// server's log ([Backend.ReadHead] asks pg_catalog.to_regclass in its one
+// query; ReadState looks for the table first until it has found it once). The first write creates the table (and its schema,
 // if missing), in the same transaction as the step it records.
 //
 // # Locking
