@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -25,8 +26,9 @@ and writes nothing, so it is safe against production at any time.
 The problems listed are those for which a plan would be refused.
 A migration file that cannot be read as one (a bad name, a statement that
 needs -- waymark:no-transaction, ...) does not hide the database: the
-state is shown against the other files, the file problems are listed
-beside it, and the exit code is 1.
+state is shown against the other files (a version whose up file is bad
+as bad-file), the file problems are listed beside it, and the exit code
+is 1.
 With -detailed-exitcode: 0 up to date, 4 steps pending, 3 a plan would be refused.`,
 		Setup: func(fs *flag.FlagSet, env *Env) func(context.Context, []string) (Outcome, error) {
 			env.AddFlags(fs, DatabaseFlags|SetFlags|JSONFlag|DetailedFlag|PlanFlags)
@@ -34,7 +36,7 @@ With -detailed-exitcode: 0 up to date, 4 steps pending, 3 a plan would be refuse
 				if len(args) > 0 {
 					return Usage, usagef("status takes no arguments, got %q", args)
 				}
-				set, bad, err := env.readableSet()
+				set, bad, badUps, err := env.readableSet()
 				if err != nil {
 					return Failed, err
 				}
@@ -50,6 +52,7 @@ With -detailed-exitcode: 0 up to date, 4 steps pending, 3 a plan would be refuse
 				r := status.Compute(set, plan.State{Records: records}, env.planOptions())
 				if bad != nil {
 					inDir(r, env.Dir())
+					unreadable(r, badUps)
 					r.FileProblems = bad
 				}
 				if env.JSON {
@@ -80,40 +83,72 @@ With -detailed-exitcode: 0 up to date, 4 steps pending, 3 a plan would be refuse
 // problems, it returns the set of the other files, and the problems; a
 // bad up file takes its down file out too. When even those do not make a
 // set (the directory cannot be read, the problems are not about single
-// files), it returns the problems as the error.
-func (e *Env) readableSet() (*source.Set, source.ErrorList, error) {
+// files), it returns the problems as the error. badUps maps the versions
+// whose up file is bad to that file.
+func (e *Env) readableSet() (_ *source.Set, _ source.ErrorList, badUps map[int64]string, _ error) {
 	set, err := e.Set()
 	var list source.ErrorList
 	if err == nil || e.cfg.Set != nil || !errors.As(err, &list) {
-		return set, nil, err
+		return set, nil, nil, err
 	}
 	dir := e.Dir()
 	out := map[string]bool{} // names of the files left out
-	ups := map[int64]bool{}  // versions whose up file is bad
+	badUps = map[int64]string{}
 	for _, pe := range list {
 		name := filepath.Base(pe.Pos.Path)
-		if filepath.Join(dir, name) != filepath.Clean(pe.Pos.Path) || errors.Is(pe, source.ErrRead) && pe.Pos.Path == filepath.Clean(dir) {
-			return nil, nil, err // not about a file of dir
+		if filepath.Join(dir, name) != filepath.Clean(pe.Pos.Path) {
+			return nil, nil, nil, err // not about a file of dir
 		}
 		out[name] = true
 		if f, ferr := source.ParseFileName(name); ferr == nil && f.Direction == source.Up {
-			ups[f.Version] = true
+			badUps[f.Version] = pe.Pos.Path
 		}
 	}
 	entries, rerr := os.ReadDir(dir)
 	if rerr != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for _, de := range entries {
-		if f, ferr := source.ParseFileName(de.Name()); ferr == nil && ups[f.Version] {
+		if f, ferr := source.ParseFileName(de.Name()); ferr == nil && badUps[f.Version] != "" {
 			out[de.Name()] = true
 		}
 	}
 	rest, rerr := source.FromFS(without{os.DirFS(dir), out}, ".")
 	if rerr != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return rest, list, nil
+	return rest, list, badUps, nil
+}
+
+// unreadable shows, in r, each version of badUps as a bad file (its
+// problems are among r.FileProblems), not as missing.
+func unreadable(r *status.Report, badUps map[int64]string) {
+	missing := func(pe *plan.Error) bool { return badUps[pe.Version] != "" && errors.Is(pe, plan.ErrUnknownVersion) }
+	shown := map[int64]bool{}
+	for i := range r.Entries {
+		e := &r.Entries[i]
+		if path := badUps[e.Version]; path != "" {
+			e.Path, e.State = path, status.BadFile
+			e.Problems = slices.DeleteFunc(e.Problems, missing)
+			shown[e.Version] = true
+		}
+	}
+	for v, path := range badUps {
+		r.Latest = max(r.Latest, v)
+		if !shown[v] { // not applied: a row of its own
+			f, _ := source.ParseFileName(filepath.Base(path))
+			r.Entries = append(r.Entries, status.Entry{Version: v, Name: f.Name, State: status.BadFile, Path: path})
+		}
+	}
+	slices.SortFunc(r.Entries, func(a, b status.Entry) int { return cmp.Compare(a.Version, b.Version) })
+	var list plan.ErrorList
+	if errors.As(r.Err, &list) {
+		list = slices.DeleteFunc(list, missing)
+		r.Err = nil
+		if len(list) > 0 {
+			r.Err = list
+		}
+	}
 }
 
 // inDir shows the paths of r, which was computed from a set read from

@@ -25,6 +25,9 @@
 //	              allow that)
 //	out-of-order  not applied, below the highest applied version
 //	              (plan.ErrOutOfOrder)
+//	bad-file      its up file cannot be read as a migration (see
+//	              Report.FileProblems): nothing is known of it but its
+//	              history record, if any
 package status
 
 import (
@@ -55,12 +58,16 @@ const (
 	Drifted
 	Missing
 	OutOfOrder
+	// BadFile is a version whose up file is in Report.FileProblems: it
+	// could not be compared. Compute never sets it; a caller that reports
+	// despite bad files does.
+	BadFile
 )
 
-var stateNames = [...]string{Applied: "applied", Pending: "pending", Dirty: "dirty", Drifted: "drifted", Missing: "missing", OutOfOrder: "out-of-order"}
+var stateNames = [...]string{Applied: "applied", Pending: "pending", Dirty: "dirty", Drifted: "drifted", Missing: "missing", OutOfOrder: "out-of-order", BadFile: "bad-file"}
 
 // String returns the state's name: "applied", "pending", "dirty",
-// "drifted", "missing" or "out-of-order".
+// "drifted", "missing", "out-of-order" or "bad-file".
 func (s State) String() string {
 	if s > 0 && int(s) < len(stateNames) {
 		return stateNames[s]

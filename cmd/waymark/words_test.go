@@ -173,7 +173,19 @@ func TestStatusWithBadFile(t *testing.T) {
 	c.write("migrations/v003_users_email_index.up.sql", "CREATE INDEX CONCURRENTLY users_email_key ON users (email);\n")
 	r = c.run("status")
 	want(t, r, 1)
-	contains(t, "status", r.stdout, "database at version 2", "  4        pending", "migrations/v003_users_email_index.up.sql:1:1: ")
+	contains(t, "status", r.stdout, "database at version 2", "  3        bad-file  users_email_index  -", "  4        pending", "migrations/v003_users_email_index.up.sql:1:1: ")
+
+	// A bad up file of an applied version: the version is shown with its
+	// file, not as a file that is missing.
+	c.write("migrations/v003_users_email_index.up.sql", "-- waymark:no-transaction\nCREATE INDEX CONCURRENTLY users_email_key ON users (email);\n")
+	c.write("migrations/v001_create_users.up.sql", "CREATE TABLE users (id int);\nCREATE INDEX CONCURRENTLY users_id ON users (id);\n")
+	r = c.run("status")
+	want(t, r, 1)
+	contains(t, "status", r.stdout, "1 applied, 2 pending, 1 bad-file; plans are refused",
+		"  1        bad-file  create_users", "migrations/v001_create_users.up.sql:2:1: ", "  2        applied")
+	if strings.Contains(r.stdout, "its file is missing") {
+		t.Errorf("a bad file reads as a missing one:\n%v", r)
+	}
 
 	// A directory that cannot be read is an error, as before.
 	r = c.run("status", "-dir", "nowhere")
