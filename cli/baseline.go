@@ -23,6 +23,7 @@ instead). Records every version of the files up to VERSION, with the
 checksum of its up file as it is now, in one transaction, under the
 migration lock, and only into an empty history: a database that waymark
 has migrated is refused. Nothing runs; the next apply starts above VERSION.
+status shows these versions as imported, with no duration.
 -dry-run lists what would be recorded.`,
 		Setup: func(fs *flag.FlagSet, env *Env) func(context.Context, []string) (Outcome, error) {
 			env.AddFlags(fs, DatabaseFlags|SetFlags|JSONFlag)

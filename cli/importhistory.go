@@ -27,8 +27,9 @@ transaction, under the migration lock, only into an empty waymark history,
 with the checksums of the files in -dir (the converted files). It refuses,
 changing nothing and naming the versions, a dirty golang-migrate version,
 versions the files lack, and applied versions whose files could not be
-converted until they are written by hand. Stop the other tool's migrations
-first. The tool's table is left as it is: drop it when you are sure.
+converted until they are written by hand. The records keep the time the
+tool applied each version where it kept one (goose's tstamp), and status
+shows them as imported. Stop the other tool's migrations first. The tool's table is left as it is: drop it when you are sure.
 -dry-run lists what would be recorded.`,
 		Setup: func(fs *flag.FlagSet, env *Env) func(context.Context, []string) (Outcome, error) {
 			env.AddFlags(fs, DatabaseFlags|SetFlags|JSONFlag)
