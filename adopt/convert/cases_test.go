@@ -433,7 +433,7 @@ func TestUnwrap(t *testing.T) {
 // table converts, with a warning naming the file and line.
 func TestHistoryTableWarnings(t *testing.T) {
 	res := mustConv(t, convert.GolangMigrate, map[string]string{
-		"1_a.up.sql": "CREATE TABLE a (id int);\n-- schema_migrations in a comment is fine\n  ALTER TABLE IF EXISTS schema_migrations ADD COLUMN data_version int;\n",
+		"1_a.up.sql": "CREATE TABLE a (id int);\n-- schema_migrations in a comment is fine\n  ALTER TABLE IF EXISTS schema_migrations ADD COLUMN data_version int;\n/* and schema_migrations here */ SELECT 'schema_migrations';\n",
 		"2_b.up.sql": "CREATE TABLE my_schema_migrations (id int);\nUPDATE \"schema_migrations\" SET dirty = false;\n",
 	}, nil)
 	var got []string

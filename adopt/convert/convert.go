@@ -8,13 +8,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing/fstest"
-	"unicode/utf8"
 
+	"github.com/waymarkdb/waymark/internal/sqlsplit"
 	"github.com/waymarkdb/waymark/source"
 )
 
@@ -585,23 +584,31 @@ func HistoryTable(tool Tool) string {
 	return ""
 }
 
-// touchesHistory warns about each line of p, outside "--" comments, that
-// names the tool's history table: waymark does not keep that table, so on
-// a new database the statement fails.
+// touchesHistory warns about each statement of p that names the tool's
+// history table as an identifier (not in a comment or a string): waymark
+// does not keep that table, so on a new database the statement fails.
 func (r *reader) touchesHistory(v int64, p *part) {
 	table := HistoryTable(r.res.Tool)
 	if table == "" {
 		return
 	}
-	re := regexp.MustCompile(`(?i)(?:^|[^a-z0-9_$])("?` + table + `"?)(?:$|[^a-z0-9_$])`)
-	for i, line := range strings.Split(p.text, "\n") {
-		code, _, _ := strings.Cut(line, "--")
-		loc := re.FindStringSubmatchIndex(code)
-		if loc == nil {
+	sc := sqlsplit.NewScanner(p.text)
+	line := -1 // one warning a line
+	for {
+		t, ok := sc.Next()
+		if !ok {
+			return
+		}
+		if name, ok := t.Ident(); !ok || name != table {
 			continue
 		}
+		pos := sqlsplit.Locate(p.text, t.Offset)
+		if pos.Line == line {
+			continue
+		}
+		line = pos.Line
 		r.res.Warnings = append(r.res.Warnings, Warning{
-			Pos:     p.position(source.Position{Line: i + 1, Column: utf8.RuneCountInString(code[:loc[2]]) + 1}, 0),
+			Pos:     p.position(source.Position{Line: pos.Line, Column: pos.Column}, 0),
 			Version: v,
 			Message: fmt.Sprintf("it uses %s's own history table %s, which waymark does not create: on a new database the statement fails; delete it from the converted file (or guard it with IF EXISTS) before the set runs on a new database", r.res.Tool, table),
 		})
