@@ -386,7 +386,9 @@ func (e *Env) finish(out Outcome, err error, report bool) int {
 		return code
 	}
 	if report {
-		fmt.Fprintf(e.Stderr, "%s %s: %s\n", e.cfg.Name, e.command, e.message(err))
+		// "waymark plan: version 3 ...", not "waymark plan: plan: version 3 ...".
+		msg := strings.ReplaceAll("\n"+e.message(err), "\n"+e.command+": ", "\n")[1:]
+		fmt.Fprintf(e.Stderr, "%s %s: %s\n", e.cfg.Name, e.command, msg)
 		for _, h := range hints(e.cfg.Name, err) {
 			fmt.Fprintf(e.Stderr, "hint: %s\n", e.say(h))
 		}

@@ -31,7 +31,10 @@ func TestHintsNameFlags(t *testing.T) {
 	// Going down needs -down-to.
 	r := c.run("plan", "-to", "1")
 	want(t, r, 3)
-	contains(t, "plan -to 1", r.stderr, "going down must be asked for with -down-to 1")
+	contains(t, "plan -to 1", r.stderr, "waymark plan: target 1: needs steps in the other direction", "going down must be asked for with -down-to 1")
+	if strings.Contains(r.stderr, "plan: plan:") {
+		t.Errorf("plan names itself twice:\n%v", r)
+	}
 	noGoAPI(t, "plan -to 1", r)
 	r = c.run("apply", "-down-to", "1", "-json")
 	want(t, r, 0)
