@@ -101,10 +101,16 @@ type Record struct {
 	Name    string
 	// Checksum is that of the version's up script when it was applied.
 	Checksum source.Checksum
-	// AppliedAt is when the backend wrote the record.
+	// AppliedAt is when the backend wrote the record or, for an Imported
+	// record, when the other tool applied the version, if it kept that.
 	AppliedAt time.Time
-	// Duration is how long the version's up script took.
+	// Duration is how long the version's up script took; zero for an
+	// Imported record.
 	Duration time.Duration
+	// Imported marks a version recorded as applied without waymark
+	// running it: taken over from another tool's history (adopt.Import),
+	// or a baseline of a schema made otherwise (execute.Baseline).
+	Imported bool
 	// Dirty is zero for a clean record. Up means the version's
 	// no-transaction up script started but did not finish; Down means its
 	// no-transaction down script did.
@@ -116,8 +122,10 @@ type Op int8
 
 // The changes a session can make to the history.
 const (
-	// Insert adds Record (Version, Name, Checksum and Dirty). The backend
-	// sets AppliedAt and Duration, the time the change's SQL took.
+	// Insert adds Record (Version, Name, Checksum, Dirty and Imported).
+	// The backend sets AppliedAt and Duration, the time the change's SQL
+	// took; for an Imported record it keeps AppliedAt when it is not zero
+	// (else it sets the time of the insert), and Duration is zero.
 	Insert Op = iota + 1
 	// Delete removes the record of Record.Version.
 	Delete

@@ -129,7 +129,7 @@ func report(env *Env, set *source.Set, res *execute.Result, out Outcome, err err
 			j.Steps = append(j.Steps, jsonStep{s.Version, s.Name, s.Direction, s.Duration.String()})
 		}
 		if err != nil {
-			j.Error = err.Error()
+			j.Error = env.message(err)
 		}
 		env.writeJSON(j)
 		return

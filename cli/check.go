@@ -27,7 +27,8 @@ or writes while a whole table is read or rewritten, steps without a lock
 timeout, changes that break the release still running. Without a
 database it plans from the empty schema; with -database (or DATABASE_URL)
 it plans from that database's state, which it reads without a lock and
-never changes.
+never changes, and judges by the rules of that server's major version.
+It says on standard error which version it judged for, and why.
 
 With -scratch URL it also measures: it creates a scratch database on that
 server (the URL's role needs CREATEDB; never point it at production), brings
@@ -44,7 +45,7 @@ accepted, 0 when none is left.`,
 			var tf targetFlags
 			tf.add(fs, "the plan's ")
 			scratch := fs.String("scratch", "", "measure the plan on a scratch database created (and dropped) on this server")
-			version := fs.Int("server-version", 0, "judge for this PostgreSQL major version (14 to 18; default: the scratch server's, else 14)")
+			version := fs.Int("server-version", 0, "judge for this PostgreSQL major version (14 to 18; default: the -database server's, else the -scratch server's, else 14)")
 			lockTimeout := fs.Duration("lock-timeout", 0, "the lock timeout the steps will run with (as apply's -lock-timeout)")
 			return func(ctx context.Context, args []string) (Outcome, error) {
 				if len(args) > 0 {
@@ -58,16 +59,20 @@ accepted, 0 when none is left.`,
 				if err != nil {
 					return Failed, err
 				}
-				p, err := env.checkedPlan(ctx, set, target)
+				if *version != 0 && (*version < 14 || *version > 18) {
+					return Usage, usagef("-server-version %d: want 14 to 18", *version)
+				}
+				p, serverVersion, err := env.checkedPlan(ctx, set, target)
 				if err != nil {
 					return 0, err
 				}
 				opts := &hazard.Options{Set: set, LockTimeout: *lockTimeout}
-				if *version != 0 {
-					if *version < 14 || *version > 18 {
-						return Usage, usagef("-server-version %d: want 14 to 18", *version)
-					}
-					opts.ServerVersion = *version * 10000
+				judged := ""
+				switch {
+				case *version != 0:
+					opts.ServerVersion, judged = *version*10000, "-server-version"
+				case serverVersion != 0:
+					opts.ServerVersion, judged = majorOf(serverVersion), "the version of the -database server"
 				}
 				var measured *measure.Report
 				if *scratch != "" {
@@ -77,7 +82,7 @@ accepted, 0 when none is left.`,
 					}
 					defer done()
 					if opts.ServerVersion == 0 {
-						opts.ServerVersion = serverVersionNum(conn)
+						opts.ServerVersion, judged = serverVersionNum(conn), "the version of the -scratch server"
 					}
 					if measured, err = measure.Run(ctx, conn, p, nil); err != nil {
 						return Failed, fmt.Errorf("measure on the scratch database: %w", err)
@@ -86,6 +91,12 @@ accepted, 0 when none is left.`,
 				static, err := hazard.CheckPlan(p, opts)
 				if err != nil {
 					return Failed, err
+				}
+				if judged == "" {
+					judged = "the default: the oldest PostgreSQL waymark supports; -database or -server-version names yours"
+				}
+				if !env.JSON {
+					fmt.Fprintf(env.Stderr, "check: rules for PostgreSQL %d, %s\n", static.ServerVersion/10000, judged)
 				}
 				r, err := review.Build(p, static, measured)
 				if err != nil {
@@ -106,18 +117,29 @@ accepted, 0 when none is left.`,
 }
 
 // checkedPlan is the plan check reviews: to target from the state of the
-// database, when one is given, else from the empty schema.
-func (e *Env) checkedPlan(ctx context.Context, set *source.Set, target plan.Target) (*plan.Plan, error) {
-	if e.database == "" && e.cfg.Getenv(EnvDatabaseURL) == "" {
-		return plan.Compute(set, plan.State{}, target, e.planOptions())
+// database, when one is given, else from the empty schema; and the
+// database's server_version_num (0 without a database).
+func (e *Env) checkedPlan(ctx context.Context, set *source.Set, target plan.Target) (*plan.Plan, int, error) {
+	if e.databaseURL() == "" {
+		p, err := plan.Compute(set, plan.State{}, target, e.planOptions())
+		return p, 0, err
 	}
-	ctx, db, done, err := e.Connect(ctx)
+	ctx, pool, db, done, err := e.connect(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer done()
-	return plan.Build(ctx, db, set, target, e.planOptions())
+	var version int
+	if err := pool.QueryRow(ctx, "SELECT pg_catalog.current_setting('server_version_num')::int").Scan(&version); err != nil {
+		return nil, 0, fmt.Errorf("read the server's version: %w", err)
+	}
+	p, err := plan.Build(ctx, db, set, target, e.planOptions())
+	return p, version, err
 }
+
+// majorOf returns the server_version_num of version's major release:
+// 150008 gives 150000.
+func majorOf(version int) int { return version / 10000 * 10000 }
 
 // scratchDatabase creates a database on the server of url, migrated to
 // version from with set, and returns a connection to it and the function

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/waymarkdb/waymark/backend"
 	"github.com/waymarkdb/waymark/plan"
@@ -30,6 +31,10 @@ type BaselineOptions struct {
 	// history with gaps (package adopt records one). Default nil: every
 	// version of the set up to the baseline version.
 	Only []int64
+	// AppliedAt gives, by version, when another tool applied a version,
+	// for the tools that keep that time (package adopt reads goose's).
+	// Default nil: the records get the time Baseline writes them.
+	AppliedAt map[int64]time.Time
 	// DryRun reads the history, without the lock, and reports what
 	// Baseline would record, writing nothing; it refuses what Baseline
 	// refuses. Default false.
@@ -42,8 +47,9 @@ type BaselineOptions struct {
 // BaselineResult is what Baseline recorded.
 type BaselineResult struct {
 	// Records are the records written to the history, in ascending version
-	// order, or with DryRun those that would be. AppliedAt and Duration
-	// are zero: the backend sets them as it writes.
+	// order, or with DryRun those that would be. They are Imported (none
+	// of them ran); AppliedAt is that of Options.AppliedAt, else zero: the
+	// backend sets it as it writes.
 	Records []backend.Record
 	// DryRun is set when nothing was written.
 	DryRun bool
@@ -54,7 +60,8 @@ type BaselineResult struct {
 // by hand or by another migration tool (package adopt imports such a tool's
 // history through Baseline). Each record holds the version's name and the
 // checksum of its up script as it is in set now, so that later plans see
-// no drift.
+// no drift, and is marked Imported (backend.Record.Imported): status shows
+// that waymark did not run it.
 //
 // The records are written in one transaction, under the migration lock,
 // and only into an empty history: Baseline refuses, changing nothing, a
@@ -72,6 +79,9 @@ func Baseline(ctx context.Context, db backend.Backend, set *source.Set, version 
 	records, err := baselineRecords(set, version, o.Only)
 	if err != nil {
 		return nil, err
+	}
+	for i := range records {
+		records[i].Imported, records[i].AppliedAt = true, o.AppliedAt[records[i].Version]
 	}
 	if err := checkBackend(db); err != nil {
 		return nil, err

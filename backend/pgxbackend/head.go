@@ -36,25 +36,27 @@ func (b *Backend) ReadHead(ctx context.Context) (backend.Head, error) {
 		(pg_catalog.xpath('/row/n/text()', pg_catalog.query_to_xml(pg_catalog.format(
 			'SELECT count(*) AS n FROM %%I.%%I WHERE lock_key = %%s AND expires_at > pg_catalog.clock_timestamp()', k.schema, %[1]s, k.key),
 			false, true, '')))[1]::text END`, literal(LeaseTable))
-	q := fmt.Sprintf(`WITH k AS MATERIALIZED (%[1]s)
-SELECT h.version, h.digest, coalesce(h.dirty, false), %[4]s
-FROM k LEFT JOIN LATERAL (
-	SELECT version, pg_catalog.to_jsonb(t) ->> 'digest' AS digest,
-		EXISTS (SELECT FROM %[2]s WHERE app_key = %[3]s AND dirty IS NOT NULL) AS dirty
-	FROM %[2]s t WHERE app_key = %[3]s ORDER BY version DESC LIMIT 1) h ON true`,
-		s.keyExpr(), b.table, b.appKey, busy)
+	// The top record is read through query_to_xml, and only when the
+	// table exists, so that a database without one does not make the
+	// server log a failed statement.
+	top := fmt.Sprintf(`SELECT version, pg_catalog.to_jsonb(t) ->> 'digest' AS digest,
+		EXISTS (SELECT FROM %[1]s WHERE app_key = %[2]s AND dirty IS NOT NULL) AS dirty
+	FROM %[1]s t WHERE app_key = %[2]s ORDER BY version DESC LIMIT 1`, b.table, b.appKey)
+	q := fmt.Sprintf(`WITH k AS MATERIALIZED (%[1]s),
+h AS MATERIALIZED (SELECT CASE WHEN pg_catalog.to_regclass(%[2]s) IS NOT NULL THEN
+	pg_catalog.query_to_xml(%[3]s, false, false, '') END AS x)
+SELECT (pg_catalog.xpath('//row/version/text()', h.x))[1]::text, (pg_catalog.xpath('//row/digest/text()', h.x))[1]::text,
+	coalesce((pg_catalog.xpath('//row/dirty/text()', h.x))[1]::text = 'true', false), %[4]s, h.x IS NOT NULL
+FROM k, h`, s.keyExpr(), literal(b.table), literal(top), busy)
 	raw, err := b.queryRow(ctx, q)
-	if _, found, perr := parseHistory(nil, err, b.table); err != nil && perr == nil && !found {
-		// No history table yet: an empty history, unless a first run is
-		// under way; that takes a second query, on fresh databases only.
-		raw, err = b.queryRow(ctx, fmt.Sprintf(`WITH k AS MATERIALIZED (%s) SELECT NULL, NULL, false, %s FROM k`, s.keyExpr(), busy))
-	}
 	if err != nil {
-		return backend.Head{}, fmt.Errorf("pgxbackend: read head: %w", err)
+		return backend.Head{}, fmt.Errorf("pgxbackend: read head: %w", connError(err, false, false))
 	}
-	if len(raw) != 5 {
+	if len(raw) != 6 {
 		return backend.Head{}, fmt.Errorf("pgxbackend: read head: %d columns", len(raw))
 	}
+	b.found.Store(string(raw[5]) == "t")
+	raw = raw[:5]
 	h := backend.Head{Dirty: string(raw[2]) == "t", Busy: string(raw[3]) == "t" || raw[4] != nil && string(raw[4]) != "0"}
 	switch {
 	case raw[0] == nil: // no records

@@ -11,8 +11,14 @@
 //	version        bigint       the applied version
 //	name           text         the name part of its file name
 //	checksum       text         SHA-256 of its up script, hex
-//	applied_at     timestamptz  when its record was written
-//	execution_time interval     how long its up script took on the server
+//	applied_at     timestamptz  when its record was written; for an
+//	                            imported record, when the other tool
+//	                            applied it, if that tool kept the time
+//	execution_time interval     how long its up script took on the server,
+//	                            at least 1µs; exactly 0 marks a record
+//	                            written without running the script
+//	                            (backend.Record.Imported: import-history,
+//	                            baseline)
 //	dirty          text         NULL, or 'up'/'down': the no-transaction
 //	                            script of that direction did not finish
 //	digest         bytea        SHA-256 over the digest of the record
@@ -33,8 +39,11 @@
 // indexed single-row read ([Backend.ReadHead]).
 //
 // Reading the state never creates anything: a database without the table
-// (or without its schema) has an empty history. The first write creates
-// the table, in the same transaction as the step it records.
+// (or without its schema) has an empty history, found so without a failed
+// statement in the server's log ([Backend.ReadHead] asks
+// pg_catalog.to_regclass in its one query; ReadState looks for the table
+// first until it has found it once). The first write creates the table, in
+// the same transaction as the step it records.
 //
 // # Schemas
 //
@@ -181,6 +190,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -205,6 +215,11 @@ type Backend struct {
 	mode      LockMode // LockAdvisory or LockLease once known
 	pooler    *bool    // whether a pooler was found, once asked
 	connected func(ctx context.Context) (*pgx.Conn, error)
+	// found is set once a read found the history table, so that later
+	// reads query it at once; until then they look for it first, so that
+	// a database without one does not make the server log a failed
+	// statement.
+	found atomic.Bool
 }
 
 var (
@@ -270,6 +285,16 @@ func (b *Backend) ReadState(ctx context.Context) ([]backend.Record, error) {
 	if b.pool != nil {
 		q = b.pool
 	}
+	if !b.found.Load() {
+		// One more round trip, until the table is found.
+		raw, err := b.queryRow(ctx, "SELECT pg_catalog.to_regclass("+literal(b.table)+") IS NOT NULL")
+		if err != nil {
+			return nil, fmt.Errorf("pgxbackend: look for the history table %s: %w", b.table, connError(err, false, false))
+		}
+		if len(raw) != 1 || string(raw[0]) != "t" {
+			return []backend.Record{}, nil
+		}
+	}
 	// Through pgx's query API, so that a tracer configured on the pool or
 	// connection sees it; simple protocol, one round trip.
 	rows, err := q.Query(ctx, historyQuery(b.table, b.appKey), pgx.QueryExecModeSimpleProtocol)
@@ -288,7 +313,13 @@ func (b *Backend) ReadState(ctx context.Context) ([]backend.Record, error) {
 		rows.Close()
 		err = rows.Err()
 	}
-	records, _, err := parseHistory([]*pgconn.Result{&result}, err, b.table)
+	records, found, err := parseHistory([]*pgconn.Result{&result}, err, b.table)
+	if err == nil && found {
+		b.found.Store(true)
+	}
+	if records == nil && err == nil {
+		records = []backend.Record{}
+	}
 	return records, err
 }
 
@@ -360,5 +391,6 @@ func scanRecord(row [][]byte) (backend.Record, error) {
 	}
 	r.AppliedAt = time.UnixMicro(appliedAt)
 	r.Duration = time.Duration(taken) * time.Microsecond
+	r.Imported = taken == 0
 	return r, nil
 }

@@ -81,6 +81,19 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 	if err := s.usable(ctx); err != nil {
 		return nil, fmt.Errorf("pgxbackend: read state: %w", err)
 	}
+	if s.tstate == tableUnknown && !s.b.found.Load() {
+		// A database that may have no history table: look for it first,
+		// rather than fail a statement in the server's log.
+		results, err := s.query(ctx, "SELECT pg_catalog.to_regclass("+literal(s.table)+") IS NOT NULL")
+		if err != nil {
+			return nil, fmt.Errorf("pgxbackend: look for the history table %s: %w", s.table, connError(err, false, s.conn.PgConn().IsClosed()))
+		}
+		if string(results[0].Rows[0][0]) != "t" {
+			s.tstate = tableMissing
+			s.versions, s.known = nil, true
+			return []backend.Record{}, nil
+		}
+	}
 	results, err := s.query(ctx, "SELECT "+hasDigest(s.table)+";\n"+historyQuery(s.table, s.b.appKey))
 	records, found, err := parseHistory(results, err, s.table)
 	switch {
@@ -92,6 +105,7 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 		return records, nil
 	}
 	s.tstate = tableExists
+	s.b.found.Store(true)
 	s.versions, s.known = make([]int64, len(records)), true
 	for i, r := range records {
 		s.versions[i] = r.Version

@@ -81,9 +81,18 @@ func (s *session) change(ch backend.Change) ([]string, error) {
 		if digests {
 			cols, vals = ", digest", ", "+digestOf(s.table, s.b.appKey, r.Version, r.Checksum.String())
 		}
+		// A run takes at least a microsecond, so that an execution time of
+		// zero marks an imported record (see "History table").
+		at, took := "pg_catalog.clock_timestamp()", "GREATEST(pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp(), interval '1 microsecond')"
+		if r.Imported {
+			took = "interval '0'"
+			if !r.AppliedAt.IsZero() {
+				at = fmt.Sprintf("(timestamptz 'epoch' + %d * interval '1 microsecond')", r.AppliedAt.UnixMicro())
+			}
+		}
 		stmts := []string{fmt.Sprintf(`INSERT INTO %s (app_key, version, name, checksum, applied_at, execution_time, dirty%s)
-VALUES (%s, %d, %s, %s, pg_catalog.clock_timestamp(), pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp(), %s%s)`,
-			s.table, cols, s.b.appKey, r.Version, literal(r.Name), literal(r.Checksum.String()), dirty(r.Dirty), vals)}
+VALUES (%s, %d, %s, %s, %s, %s, %s%s)`,
+			s.table, cols, s.b.appKey, r.Version, literal(r.Name), literal(r.Checksum.String()), at, took, dirty(r.Dirty), vals)}
 		if digests && !s.onTop(r.Version, true) {
 			// Below the top: the records above need their digests again.
 			stmts = append(stmts, rechain(s.table, s.b.appKey, r.Version))

@@ -159,8 +159,15 @@ func TestFleetUsage(t *testing.T) {
 		contains(t, strings.Join(tt.args, " "), r.stderr, tt.msg)
 	}
 	r := c.run("fleet", "status", "-schemas", "nothing%")
-	want(t, r, 1)
-	contains(t, "no schema", r.stderr, `no schema matches -schemas "nothing%"`)
+	want(t, r, 2)
+	contains(t, "no schema", r.stderr, `-schemas 'nothing%' matches no schema in 1 database: check the pattern`)
+	c.fleetSchemas(1)
+	r = c.run("fleet", "status", "-schemas", `tenant\`)
+	want(t, r, 2)
+	contains(t, "bad pattern", r.stderr, `-schemas: fleet: invalid schema pattern: 'tenant\': a LIKE pattern must not end with its escape character`)
+	if strings.Contains(r.stderr, "cannot read") {
+		t.Errorf("a bad pattern reads as a read failure:\n%v", r)
+	}
 	r = c.run("help", "fleet")
 	want(t, r, 0)
 	contains(t, "help fleet", r.stdout, "Usage: waymark fleet [flags] status|plan|apply", "-targets", "-schemas", "-parallel", "-canary", "-continue")
