@@ -51,6 +51,8 @@ var wordings = []wording{
 	// pgxbackend.OptionError and the search_path.
 	{regexp.MustCompile(`set Options\.Schema`), `pass -schema`},
 	{regexp.MustCompile(`(?:pgxbackend\.)?Options\.Schema`), `-schema`},
+	// fleet -schemas sets the search_path to each target's schema.
+	{regexp.MustCompile(`(?:pgxbackend\.)?Options\.SearchPath`), `the target's schema`},
 	{regexp.MustCompile(`(?:pgxbackend\.)?Options\.Table`), `-table`},
 	{regexp.MustCompile(`(?:pgxbackend\.)?Options\.AppKey`), `-app-key`},
 	// pgxbackend: the lock lost behind a transaction-mode pooler. The

@@ -35,7 +35,7 @@ var notForTheCommand = map[string]string{
 // testMachinery are the directories of code that the command never runs:
 // the test kits' servers and the programs that make runs.
 var testMachinery = map[string]bool{"pgtest": true, "pgcluster": true, "pgfetch": true, "testsets": true,
-	"adopttest": true, "demo": true, "matrix": true, "pgfind": true, "waymarktest": true, "backendtest": true, "hazardtest": true, "plantest": true}
+	"adopttest": true, "tools": true, "waymarktest": true, "backendtest": true, "hazardtest": true, "plantest": true}
 
 // formatVerb matches the verbs of a format string, to fill them in.
 var formatVerb = regexp.MustCompile(`%(?:\[\d+\])?[-+# 0]*\d*(?:\.\d+)?[dsvqx]`)
