@@ -146,7 +146,7 @@ func TestFleetUsage(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{"fleet"}, "fleet takes one argument, status, plan or apply"},
+		{[]string{"fleet"}, "fleet takes one argument, status, plan, apply or drift"},
 		{[]string{"fleet", "rollout"}, "fleet takes one argument"},
 		{[]string{"fleet", "status", "-canary", "a"}, "-canary and -continue are for fleet apply"},
 		{[]string{"fleet", "status", "-to", "1"}, "-to and -down-to are for fleet plan and apply"},
