@@ -91,7 +91,14 @@
 // failure names the down script and shows what it did not undo. Versions
 // without a down script are applied and reported, not failed. With a Seed
 // function, rows are inserted before each down script, and a down script
-// that loses them fails.
+// that loses them fails, as does one that changes their values in a
+// column the table had before the version's up script: the values of
+// those columns (every row of every such table, as text) are read before
+// the down script and again after it, matched by primary key where the
+// table has one. A column the up script gave another type is compared as
+// the type it had before (so numeric(10,2) back to integer is no
+// change), and a down script that drops and adds a column again, which
+// empties it, fails with the table, the column and a row that changed.
 //
 // # When there is no server
 //

@@ -32,8 +32,11 @@ type RoundTripOptions struct {
 	// Seed, if set, is called after each version's up script is applied
 	// and before its down script runs, to insert rows. A down script that
 	// loses rows the tables had before it ran (by dropping and recreating
-	// a table, say) then fails the check with ErrDataLost, and every later
-	// script runs on a database with data, as in production. Seed's rows
+	// a table, say) then fails the check with ErrDataLost; one that
+	// changes the values, in any row, of a column its table had before
+	// the version (by dropping and adding the column again, say) fails it
+	// with ErrDataChanged. Every later script runs on a database with
+	// data, as in production. Seed's rows
 	// in tables that exist before the version stay for the later
 	// versions (rows in the tables the version creates go with its down
 	// script). Default: nil, no rows.
@@ -52,6 +55,12 @@ var (
 	// fewer rows after it than before the version's up script plus the
 	// rows Seed added.
 	ErrDataLost = errors.New("down script loses rows")
+	// ErrDataChanged: after a down script, a column the table had before
+	// the version's up script holds other values than before the down
+	// script (a column the down script dropped and added again is empty,
+	// say). Values of a column whose type the up script changed are
+	// compared as the type before it.
+	ErrDataChanged = errors.New("down script changes the values of a column")
 )
 
 // RoundTripError is the error of [CheckRoundTrip]: the version whose round
@@ -64,9 +73,11 @@ type RoundTripError struct {
 	Step string
 	// Diff shows, for ErrDownIncomplete and ErrUpNotRepeatable, the
 	// difference of the snapshots as cmp.Diff prints it (-want +got); for
-	// ErrDataLost, the tables that lost rows.
+	// ErrDataLost, the tables that lost rows; for ErrDataChanged, each
+	// column whose values changed, with an example row.
 	Diff string
-	// Err is ErrDownIncomplete, ErrUpNotRepeatable, ErrDataLost, or the
+	// Err is ErrDownIncomplete, ErrUpNotRepeatable, ErrDataLost,
+	// ErrDataChanged, or the
 	// error of the step that failed (an *execute.StepError when a script
 	// failed, which names the file, line and column).
 	Err error
@@ -84,6 +95,8 @@ func (e *RoundTripError) Error() string {
 			e.Up, e.Down, e.Diff)
 	case ErrDataLost:
 		return fmt.Sprintf("%s: down script loses rows:\n%s", e.Down, e.Diff)
+	case ErrDataChanged:
+		return fmt.Sprintf("%s: down script changes the values of columns that were there before %s:\n%s", e.Down, e.Up, e.Diff)
 	}
 	return fmt.Sprintf("waymarktest: round trip of version %d: %s: %v", e.Version, e.Step, e.Err)
 }
@@ -237,8 +250,12 @@ func (rt *roundTrip) run(ctx context.Context, rep *Report) error {
 		}
 
 		var seeded map[string]int64
+		var saved []*tableRows
 		if rt.seed != nil {
 			if seeded, err = rt.seedRows(ctx, m.Version, first); err != nil {
+				return fail("seed", err)
+			}
+			if saved, err = savedRows(ctx, rt.reader, before, first); err != nil {
 				return fail("seed", err)
 			}
 		}
@@ -258,6 +275,14 @@ func (rt *roundTrip) run(ctx context.Context, rep *Report) error {
 			if lost != "" {
 				e.Diff = lost
 				return fail("down", ErrDataLost)
+			}
+			changed, err := changedValues(ctx, rt.reader, saved, afterDown)
+			if err != nil {
+				return fail("down", err)
+			}
+			if changed != "" {
+				e.Diff = changed
+				return fail("down", ErrDataChanged)
 			}
 		}
 
@@ -360,7 +385,7 @@ func (rt *roundTrip) rows(ctx context.Context, snap *schema.Snapshot) (map[strin
 	return counts, nil
 }
 
-func sortedKeys(m map[string]int64) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

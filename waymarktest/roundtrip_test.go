@@ -335,3 +335,78 @@ func TestRoundTripHistoryOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestDataChanged has version 2 change the type of users.email and a down
+// script that drops and adds the column again instead of changing the
+// type back: the schema is the same, the row count too, and every email
+// is NULL. The check names the table, the column and a row; a down script
+// that changes the type back passes, and so does a type change whose
+// values read differently in the two types (numeric(10,2) back to
+// integer).
+func TestDataChanged(t *testing.T) {
+	t.Parallel()
+	seed := func(ctx context.Context, db *pgxpool.Pool, version int64) error {
+		_, err := db.Exec(ctx, "INSERT INTO users (email, score) VALUES ($1, $2), ($3, $4)",
+			fmt.Sprintf("a%d@example.com", version), version, fmt.Sprintf("b%d@example.com", version), 10*version)
+		if err != nil {
+			return err
+		}
+		_, err = db.Exec(ctx, "INSERT INTO notes VALUES ($1)", fmt.Sprint("note ", version))
+		return err
+	}
+	opts := &waymarktest.RoundTripOptions{Seed: seed}
+	v1 := "CREATE TABLE users (id bigserial PRIMARY KEY, score int, email text);\nCREATE TABLE notes (body text);"
+	tests := []struct {
+		name     string
+		up, down string
+		want     string // the error's message; "" for none
+	}{
+		{"column dropped and added again",
+			"ALTER TABLE users ALTER COLUMN email TYPE varchar(320);",
+			"ALTER TABLE users DROP COLUMN email; ALTER TABLE users ADD COLUMN email text;",
+			""},
+		{"type changed back", "ALTER TABLE users ALTER COLUMN email TYPE varchar(320);",
+			"ALTER TABLE users ALTER COLUMN email TYPE text;", ""},
+		{"numeric and back", "ALTER TABLE users ALTER COLUMN score TYPE numeric(10,2);",
+			"ALTER TABLE users ALTER COLUMN score TYPE int;", ""},
+		{"values rewritten", "ALTER TABLE users ADD COLUMN nick text;",
+			"ALTER TABLE users DROP COLUMN nick; UPDATE users SET score = 0 WHERE email LIKE 'b%';", ""},
+		{"table without a key", "ALTER TABLE notes ADD COLUMN author text;",
+			"ALTER TABLE notes DROP COLUMN author; UPDATE notes SET body = upper(body);", ""},
+		{"rows replaced", "ALTER TABLE users ADD COLUMN nick text;",
+			"ALTER TABLE users DROP COLUMN nick; DELETE FROM users; INSERT INTO users (score, email) VALUES (2, 'a2@example.com'), (20, 'b2@example.com');", ""},
+	}
+	tests[5].want = "m/v2_x.down.sql: down script changes the values of columns that were there before m/v2_x.up.sql:\n" +
+		"  public.users: 2 of 2 rows are not there after the down script, by (id); e.g. (id) = (\"1\")\n"
+	tests[0].want = "m/v2_x.down.sql: down script changes the values of columns that were there before m/v2_x.up.sql:\n" +
+		"  public.users.email: 2 of 2 rows have another value after the down script; e.g. the row (id) = (\"1\"): \"a2@example.com\" before it, NULL after\n"
+	tests[3].want = "m/v2_x.down.sql: down script changes the values of columns that were there before m/v2_x.up.sql:\n" +
+		"  public.users.score: 1 of 2 rows have another value after the down script; e.g. the row (id) = (\"2\"): \"20\" before it, \"0\" after\n"
+	tests[4].want = "m/v2_x.down.sql: down script changes the values of columns that were there before m/v2_x.up.sql:\n" +
+		"  public.notes.body: 1 of 1 values are not there after the down script; e.g. \"note 2\" of the row (body) = (\"note 2\")\n"
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			set := testsets.Map(t, map[string]string{
+				"v1_base.up.sql":   v1,
+				"v1_base.down.sql": "DROP TABLE users, notes;",
+				"v2_x.up.sql":      tt.up,
+				"v2_x.down.sql":    tt.down,
+			})
+			_, err := waymarktest.CheckRoundTrip(t.Context(), waymarktest.Pool(t, nil, nil), set, opts)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("CheckRoundTrip: %v", err)
+				}
+				return
+			}
+			var rtErr *waymarktest.RoundTripError
+			if !errors.As(err, &rtErr) || !errors.Is(err, waymarktest.ErrDataChanged) || rtErr.Version != 2 || rtErr.Step != "down" {
+				t.Fatalf("err = %v; want ErrDataChanged for version 2", err)
+			}
+			if err.Error() != tt.want {
+				t.Errorf("message:\n%s\nwant:\n%s", err, tt.want)
+			}
+		})
+	}
+}
