@@ -88,7 +88,14 @@
 // [github.com/waymarkdb/waymark/schema]), applies the up script, runs the
 // down script and requires the same schema as before; then it applies the
 // up script again and requires the same schema as the first time. A
-// failure names the down script and shows what it did not undo. Versions
+// failure names the down script and shows what it did not undo. Every
+// version is checked and every failure reported in one run (one message
+// each), unless StopAtFirst is set: after a failure the check brings the
+// database back to the failed version (applying its up script again) and
+// goes on; when that is not possible (the up script trips on what a down
+// script left), RoundTrip goes on with a new database cloned at that
+// version, and CheckRoundTrip, which has only the database it was given,
+// stops and lists the versions it did not reach. Versions
 // without a down script are applied and reported, not failed. With a Seed
 // function, rows are inserted before each down script, and a down script
 // that loses them fails, as does one that changes their values in a

@@ -410,3 +410,87 @@ func TestDataChanged(t *testing.T) {
 		})
 	}
 }
+
+// TestRoundTripEveryFailure gives the check a set whose versions 2 and 4
+// fail and requires both in one run, each with its version and script,
+// unless StopAtFirst asks to stop at version 2. In the first set version
+// 2's down script forgets a comment, which the up script sets again, so
+// the check goes on on the same database; in the second it forgets an
+// index, which the up script cannot create again: CheckRoundTrip stops
+// there, RoundTrip goes on with a new database at version 2.
+func TestRoundTripEveryFailure(t *testing.T) {
+	t.Parallel()
+	files := func(v2up, v2down string) map[string]string {
+		return map[string]string{
+			"v1_a.up.sql":   "CREATE TABLE a (id int, note text);",
+			"v1_a.down.sql": "DROP TABLE a;",
+			"v2_b.up.sql":   v2up,
+			"v2_b.down.sql": v2down,
+			"v3_c.up.sql":   "CREATE TABLE c (id int);",
+			"v3_c.down.sql": "DROP TABLE c;",
+			"v4_d.up.sql":   "CREATE TABLE d (id int);",
+			"v4_d.down.sql": "DROP TABLE nope;",
+			"v5_e.up.sql":   "CREATE TABLE e (id int);",
+			"v5_e.down.sql": "DROP TABLE e;",
+		}
+	}
+	comment := files("COMMENT ON TABLE a IS 'x';", "SELECT 1;")
+	index := files("CREATE INDEX a_id ON a (id);", "SELECT 1;")
+	type result struct {
+		Report *waymarktest.Report
+		Errors []string // version: step: file
+	}
+	summary := func(rep *waymarktest.Report, err error) result {
+		r := result{Report: rep}
+		var list waymarktest.RoundTripErrors
+		if err != nil && !errors.As(err, &list) {
+			t.Fatalf("err = %v (%T); want RoundTripErrors", err, err)
+		}
+		for _, e := range list {
+			r.Errors = append(r.Errors, fmt.Sprintf("%d: %s: %s", e.Version, e.Step, e.Down))
+		}
+		return r
+	}
+	both := []string{"2: down: m/v2_b.down.sql", "4: down: m/v4_d.down.sql"}
+	tests := []struct {
+		name  string
+		files map[string]string
+		opts  *waymarktest.RoundTripOptions
+		want  result
+	}{
+		{"every failure", comment, nil, result{
+			&waymarktest.Report{Checked: []int64{1, 3, 5}, Failed: []int64{2, 4}}, both}},
+		{"stop at the first", comment, &waymarktest.RoundTripOptions{StopAtFirst: true}, result{
+			&waymarktest.Report{Checked: []int64{1}, Failed: []int64{2}, Unchecked: []int64{3, 4, 5}}, both[:1]}},
+		{"cannot go on", index, nil, result{
+			&waymarktest.Report{Checked: []int64{1}, Failed: []int64{2}, Unchecked: []int64{3, 4, 5}}, both[:1]}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rep, err := waymarktest.CheckRoundTrip(t.Context(), waymarktest.Pool(t, nil, nil), testsets.Map(t, tt.files), tt.opts)
+			if diff := cmp.Diff(tt.want, summary(rep, err)); diff != "" {
+				t.Errorf("CheckRoundTrip (-want +got):\n%s", diff)
+			}
+			if !errors.Is(err, waymarktest.ErrDownIncomplete) {
+				t.Errorf("errors.Is(err, ErrDownIncomplete) = false for %v", err)
+			}
+			if len(tt.want.Errors) == 2 && !strings.HasPrefix(err.Error(), "waymarktest: 2 round trip failures:\nm/v2_b.down.sql: down script does not undo") {
+				t.Errorf("message does not list the failures:\n%s", err)
+			}
+		})
+	}
+	t.Run("RoundTrip goes on", func(t *testing.T) {
+		t.Parallel()
+		r := &fatalRecorder{TB: t}
+		rep := waymarktest.RoundTrip(r, testsets.Map(t, index), nil)
+		want := &waymarktest.Report{Checked: []int64{1, 3, 5}, Failed: []int64{2, 4}}
+		if diff := cmp.Diff(want, rep); diff != "" {
+			t.Errorf("report (-want +got):\n%s", diff)
+		}
+		if len(r.errors) != 2 || !strings.HasPrefix(r.errors[0], "m/v2_b.down.sql: down script does not undo m/v2_b.up.sql") ||
+			!strings.HasPrefix(r.errors[1], "waymarktest: round trip of version 4: down: m/v4_d.down.sql:1:") {
+			t.Errorf("RoundTrip reported %q; want the failures of versions 2 and 4", r.errors)
+		}
+	})
+}
