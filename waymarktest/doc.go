@@ -95,7 +95,17 @@
 // goes on; when that is not possible (the up script trips on what a down
 // script left), RoundTrip goes on with a new database cloned at that
 // version, and CheckRoundTrip, which has only the database it was given,
-// stops and lists the versions it did not reach. Versions
+// stops and lists the versions it did not reach.
+//
+// Column order is compared by default. A down script that drops a column
+// and adds it again leaves it at the end of its table: PostgreSQL cannot
+// add a column anywhere else. That is a real difference for a service
+// that reads SELECT * by position (pgx.RowToStructByPos), inserts or
+// copies without a column list, or uses the table's row type, and the
+// check does not hide it; when it is the only difference, the failure is
+// one line naming the tables, their columns in both orders and the
+// option that accepts it, RoundTripOptions.Schema.IgnoreColumnOrder (for
+// a service that names its columns everywhere). Versions
 // without a down script are applied and reported, not failed. With a Seed
 // function, rows are inserted before each down script, and a down script
 // that loses them fails, as does one that changes their values in a

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/waymarkdb/waymark/internal/testsets"
+	"github.com/waymarkdb/waymark/schema"
 	"github.com/waymarkdb/waymark/waymarktest"
 )
 
@@ -493,4 +494,67 @@ func TestRoundTripEveryFailure(t *testing.T) {
 			t.Errorf("RoundTrip reported %q; want the failures of versions 2 and 4", r.errors)
 		}
 	})
+}
+
+// TestColumnOrder has a down script that drops a column and adds it
+// again, at the end of the table: when that is the only difference the
+// failure is one line naming the table, both orders and the option that
+// ignores it, and the up script applied again is not reported for the
+// same moved column; with IgnoreColumnOrder it passes. With a Seed the
+// emptied column is reported too.
+func TestColumnOrder(t *testing.T) {
+	t.Parallel()
+	files := map[string]string{
+		"v1_users.up.sql":   "CREATE TABLE users (id bigserial PRIMARY KEY, email text, score int);",
+		"v1_users.down.sql": "DROP TABLE users;",
+		"v2_email.up.sql":   "ALTER TABLE users ALTER COLUMN email TYPE varchar(320);",
+		"v2_email.down.sql": "ALTER TABLE users DROP COLUMN email;\nALTER TABLE users ADD COLUMN email text;",
+		"v3_name.up.sql":    "ALTER TABLE users ADD COLUMN name text;",
+		"v3_name.down.sql":  "ALTER TABLE users DROP COLUMN name;",
+	}
+	oneLine := "m/v2_email.down.sql: down script leaves columns in another order, the only difference: " +
+		"public.users (id, email, score -> id, score, email); PostgreSQL adds a column at the end of its table; " +
+		"set RoundTripOptions.Schema.IgnoreColumnOrder to accept this"
+	seed := func(ctx context.Context, db *pgxpool.Pool, version int64) error {
+		_, err := db.Exec(ctx, "INSERT INTO users (email, score) VALUES ('a@example.com', 1)")
+		return err
+	}
+	tests := []struct {
+		name string
+		opts *waymarktest.RoundTripOptions
+		want []string // the messages
+		rep  *waymarktest.Report
+	}{
+		{"default", nil, []string{oneLine}, &waymarktest.Report{Checked: []int64{1, 3}, Failed: []int64{2}}},
+		{"ignored", &waymarktest.RoundTripOptions{Schema: &schema.Options{IgnoreColumnOrder: true}}, nil,
+			&waymarktest.Report{Checked: []int64{1, 2, 3}}},
+		{"seeded", &waymarktest.RoundTripOptions{Seed: seed}, []string{oneLine,
+			"m/v2_email.down.sql: down script changes the values of columns that were there before m/v2_email.up.sql:\n" +
+				"  public.users.email: 1 of 1 rows have another value after the down script; e.g. the row (id) = (\"1\"): \"a@example.com\" before it, NULL after\n"},
+			&waymarktest.Report{Checked: []int64{1, 3}, Failed: []int64{2}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rep, err := waymarktest.CheckRoundTrip(t.Context(), waymarktest.Pool(t, nil, nil), testsets.Map(t, files), tt.opts)
+			var got []string
+			var list waymarktest.RoundTripErrors
+			if errors.As(err, &list) {
+				for _, e := range list {
+					got = append(got, e.Error())
+				}
+			} else if err != nil {
+				t.Fatalf("err = %v (%T); want RoundTripErrors", err, err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("messages (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.rep, rep); diff != "" {
+				t.Errorf("report (-want +got):\n%s", diff)
+			}
+			if tt.want != nil && !errors.Is(err, waymarktest.ErrDownIncomplete) {
+				t.Errorf("errors.Is(err, ErrDownIncomplete) = false")
+			}
+		})
+	}
 }
