@@ -54,7 +54,7 @@ func BenchmarkDatabase(b *testing.B) {
 	for _, c := range sets {
 		b.Run(c.name, func(b *testing.B) {
 			ctx := context.Background()
-			tp, err := s.template(ctx, c.set, c.set.Latest(), nil)
+			tp, err := s.template(ctx, c.set, c.set.Latest(), nil, "")
 			if err != nil {
 				b.Fatal(err)
 			}

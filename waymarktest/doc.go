@@ -69,6 +69,23 @@
 // half-built template to clone. A template does not accept connections, so
 // no session can stop it from being cloned.
 //
+// # Prerequisites
+//
+// A set that expects objects it does not make (an extension, a role's
+// grants, a table another tool owns) gives the SQL script that makes
+// them as Options.Prerequisites and RoundTripOptions.Prerequisites: it
+// runs on the template before the first version (and on an empty
+// database when the set is nil), and on a round trip's database before
+// its first schema is read. The script is part of the template's name,
+// so editing it builds a new template. Keep the file outside the
+// migrations folder, or in a sub-folder of it: source takes every .sql
+// file of the folder for a migration.
+//
+//	//go:embed migrations/*.sql migrations/prerequisites/setup.sql
+//	var files embed.FS
+//	setup, _ := files.ReadFile("migrations/prerequisites/setup.sql")
+//	waymarktest.RoundTrip(t, set, &waymarktest.RoundTripOptions{Prerequisites: string(setup)})
+//
 // # Failed tests
 //
 // The database of a test that failed is not dropped: its name and

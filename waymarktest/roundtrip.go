@@ -48,6 +48,11 @@ type RoundTripOptions struct {
 	// versions (rows in the tables the version creates go with its down
 	// script). Default: nil, no rows.
 	Seed func(ctx context.Context, db *pgxpool.Pool, version int64) error
+	// Prerequisites is an SQL script run on the database before the
+	// first version, as Options.Prerequisites is run on a template: what
+	// the set expects to find and does not make itself. What it makes is
+	// in the schema before version 1. Default: "", none.
+	Prerequisites string
 	// StopAtFirst ends the check at the first failure. Default: false,
 	// every version is checked and every failure reported.
 	StopAtFirst bool
@@ -79,7 +84,9 @@ type RoundTripError struct {
 	Version int64
 	// Up and Down are the paths of the version's scripts.
 	Up, Down string
-	// Step is what failed: "up", "seed", "down" or "up again".
+	// Step is what failed: "up", "seed", "down" or "up again"; before
+	// the first version (Version 0), "prerequisites" or "read the
+	// schema".
 	Step string
 	// Diff shows, for ErrDownIncomplete and ErrUpNotRepeatable, the
 	// difference of the snapshots as cmp.Diff prints it (-want +got); for
@@ -115,6 +122,9 @@ func (e *RoundTripError) Error() string {
 		return fmt.Sprintf("%s: down script loses rows:\n%s", e.Down, e.Diff)
 	case ErrDataChanged:
 		return fmt.Sprintf("%s: down script changes the values of columns that were there before %s:\n%s", e.Down, e.Up, e.Diff)
+	}
+	if e.Version == 0 && e.Up == "" {
+		return fmt.Sprintf("waymarktest: round trip: %s: %v", e.Step, e.Err)
 	}
 	return fmt.Sprintf("waymarktest: round trip of version %d: %s: %v", e.Version, e.Step, e.Err)
 }
@@ -155,7 +165,7 @@ func RoundTrip(t testing.TB, set *source.Set, opts *RoundTripOptions) *Report {
 	}
 	pool := Pool(t, nil, nil)
 	fresh := func(ctx context.Context, version int64) (*pgxpool.Pool, error) {
-		return Pool(t, set, &Options{Target: plan.To(version), Backend: o.Backend}), nil
+		return Pool(t, set, &Options{Target: plan.To(version), Backend: o.Backend, Prerequisites: o.Prerequisites}), nil
 	}
 	rep, err := checkRoundTrip(t.Context(), pool, set, &o, fresh)
 	for _, v := range rep.Irreversible {
@@ -246,6 +256,11 @@ func checkRoundTrip(ctx context.Context, pool *pgxpool.Pool, set *source.Set, op
 	defer rt.release(ctx)
 	if err := rt.use(ctx, pool); err != nil {
 		return rep, err
+	}
+	if o.Prerequisites != "" {
+		if err := prerequisitesOn(ctx, pool, o.Prerequisites); err != nil {
+			return rep, &RoundTripError{Step: "prerequisites", Err: err}
+		}
 	}
 	if o.Backend != nil && o.Backend.Schema != "" {
 		// waymark creates the history table's schema with the first
@@ -614,4 +629,21 @@ func columnOrder(want, got *schema.Snapshot) string {
 		}
 	}
 	return strings.Join(moved, ", ")
+}
+
+// prerequisitesOn runs script on a connection of pool, which it closes
+// afterwards (the script may have changed its settings).
+func prerequisitesOn(ctx context.Context, pool *pgxpool.Pool, script string) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		conn.Conn().Close(context.WithoutCancel(ctx))
+		conn.Release()
+	}()
+	if _, err := conn.Conn().PgConn().Exec(ctx, script).ReadAll(); err != nil {
+		return fmt.Errorf("%w: %w", ErrPrerequisites, err)
+	}
+	return nil
 }

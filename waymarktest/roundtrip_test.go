@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/waymarkdb/waymark/backend/pgxbackend"
 	"github.com/waymarkdb/waymark/execute"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/waymarkdb/waymark/internal/testsets"
 	"github.com/waymarkdb/waymark/schema"
+	"github.com/waymarkdb/waymark/source"
 	"github.com/waymarkdb/waymark/waymarktest"
 )
 
@@ -557,4 +559,65 @@ func TestColumnOrder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPrerequisites has a set whose first version alters a table another
+// tool made: without a Prerequisites script that makes the table, its up
+// script fails; with one, the round trip passes and the databases
+// ConnString gives have the table, with or without a set. A script that
+// fails is an error wrapping ErrPrerequisites and the server's error.
+func TestPrerequisites(t *testing.T) {
+	t.Parallel()
+	const prereq = "CREATE TABLE legacy_migrations (version bigint);\nINSERT INTO legacy_migrations VALUES (7);"
+	set := testsets.Map(t, map[string]string{
+		"v1_by.up.sql":   "ALTER TABLE legacy_migrations ADD COLUMN migrated_by text;",
+		"v1_by.down.sql": "ALTER TABLE legacy_migrations DROP COLUMN migrated_by;",
+	})
+	t.Run("round trip", func(t *testing.T) {
+		t.Parallel()
+		_, err := waymarktest.CheckRoundTrip(t.Context(), waymarktest.Pool(t, nil, nil), set, nil)
+		var rtErr *waymarktest.RoundTripError
+		if !errors.As(err, &rtErr) || rtErr.Step != "up" || !strings.Contains(err.Error(), `relation "legacy_migrations" does not exist`) {
+			t.Errorf("without Prerequisites: err = %v; want version 1's up script failing", err)
+		}
+		rep := waymarktest.RoundTrip(t, set, &waymarktest.RoundTripOptions{Prerequisites: prereq})
+		if diff := cmp.Diff(&waymarktest.Report{Checked: []int64{1}}, rep); diff != "" {
+			t.Errorf("with Prerequisites (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("databases", func(t *testing.T) {
+		t.Parallel()
+		for _, s := range []*source.Set{set, nil} {
+			pool := waymarktest.Pool(t, s, &waymarktest.Options{Prerequisites: prereq})
+			var n int
+			if err := pool.QueryRow(t.Context(), "SELECT version FROM legacy_migrations").Scan(&n); err != nil || n != 7 {
+				t.Errorf("set %v: legacy_migrations: %d, %v; want the row of the script", s != nil, n, err)
+			}
+		}
+	})
+	t.Run("failing script", func(t *testing.T) {
+		t.Parallel()
+		const bad = "CREATE TABLE t (id int);\nSELECT nope FROM t;"
+		_, err := waymarktest.CheckRoundTrip(t.Context(), waymarktest.Pool(t, nil, nil), set,
+			&waymarktest.RoundTripOptions{Prerequisites: bad})
+		var pgErr *pgconn.PgError
+		if !errors.Is(err, waymarktest.ErrPrerequisites) || !errors.As(err, &pgErr) || pgErr.Code != "42703" {
+			t.Fatalf("err = %v; want ErrPrerequisites wrapping the server's undefined_column", err)
+		}
+		if want := "waymarktest: round trip: prerequisites: prerequisites script failed: ERROR: column \"nope\" does not exist (SQLSTATE 42703)"; err.Error() != want {
+			t.Errorf("message %q; want %q", err, want)
+		}
+		for _, s := range []*source.Set{set, nil} {
+			r := &fatalRecorder{TB: t}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				waymarktest.ConnString(r, s, &waymarktest.Options{Prerequisites: bad})
+			}()
+			<-done
+			if !strings.Contains(r.msg, "Prerequisites: prerequisites script failed: ERROR: column \"nope\"") {
+				t.Errorf("set %v: ConnString failed the test with %q; want the Prerequisites error", s != nil, r.msg)
+			}
+		}
+	})
 }

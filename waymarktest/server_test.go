@@ -107,7 +107,7 @@ func TestTemplateName(t *testing.T) {
 		"v2_b.up.sql": "CREATE TABLE b (id int);",
 	}
 	set := testsets.Map(t, files)
-	name := templateName(set, 2, nil)
+	name := templateName(set, 2, nil, "")
 	if !regexp.MustCompile(`^waymarktest_tpl_[0-9a-f]{24}$`).MatchString(name) || len(name) > 63 {
 		t.Fatalf("templateName = %q; want waymarktest_tpl_<24 hex digits>, at most 63 bytes", name)
 	}
@@ -124,17 +124,18 @@ func TestTemplateName(t *testing.T) {
 		got  string
 		same bool
 	}{
-		{"the same set again", templateName(testsets.Map(t, files), 2, nil), true},
-		{"default options spelt out", templateName(set, 2, &pgxbackend.Options{Table: pgxbackend.DefaultTable}), true},
-		{"a lease TTL", templateName(set, 2, &pgxbackend.Options{LeaseTTL: time.Minute}), true},
-		{"a lease for the lock", templateName(set, 2, &pgxbackend.Options{Lock: pgxbackend.LockLease}), false},
-		{"an edited down script", templateName(edited("v1_a.down.sql", "DROP TABLE a; -- edited"), 2, nil), true},
-		{"a version above the target", templateName(edited("v3_c.up.sql", "SELECT 1;"), 2, nil), true},
-		{"an edited up script", templateName(edited("v2_b.up.sql", "CREATE TABLE b (id bigint);"), 2, nil), false},
-		{"another target", templateName(set, 1, nil), false},
-		{"another history table", templateName(set, 2, &pgxbackend.Options{Table: "history"}), false},
-		{"another history schema", templateName(set, 2, &pgxbackend.Options{Schema: "meta"}), false},
-		{"another app key", templateName(set, 2, &pgxbackend.Options{AppKey: "billing"}), false},
+		{"the same set again", templateName(testsets.Map(t, files), 2, nil, ""), true},
+		{"default options spelt out", templateName(set, 2, &pgxbackend.Options{Table: pgxbackend.DefaultTable}, ""), true},
+		{"a lease TTL", templateName(set, 2, &pgxbackend.Options{LeaseTTL: time.Minute}, ""), true},
+		{"a lease for the lock", templateName(set, 2, &pgxbackend.Options{Lock: pgxbackend.LockLease}, ""), false},
+		{"an edited down script", templateName(edited("v1_a.down.sql", "DROP TABLE a; -- edited"), 2, nil, ""), true},
+		{"a version above the target", templateName(edited("v3_c.up.sql", "SELECT 1;"), 2, nil, ""), true},
+		{"an edited up script", templateName(edited("v2_b.up.sql", "CREATE TABLE b (id bigint);"), 2, nil, ""), false},
+		{"another target", templateName(set, 1, nil, ""), false},
+		{"another history table", templateName(set, 2, &pgxbackend.Options{Table: "history"}, ""), false},
+		{"another history schema", templateName(set, 2, &pgxbackend.Options{Schema: "meta"}, ""), false},
+		{"another app key", templateName(set, 2, &pgxbackend.Options{AppKey: "billing"}, ""), false},
+		{"a prerequisites script", templateName(set, 2, nil, "CREATE EXTENSION citext;"), false},
 	}
 	for _, tt := range tests {
 		if (tt.got == name) != tt.same {
@@ -150,12 +151,12 @@ func TestTemplateBuildFailure(t *testing.T) {
 	set := testsets.Load(t, "four") // v2 inserts into a column that does not exist
 	s := getServer(t)
 	for range 2 {
-		_, err := s.template(t.Context(), set, 4, nil)
+		_, err := s.template(t.Context(), set, 4, nil, "")
 		if err == nil || !strings.Contains(err.Error(), "four/v2_two.up.sql:3:") {
 			t.Errorf("template of set four: %v; want the error of four/v2_two.up.sql:3", err)
 		}
 	}
-	name := templateName(set, 4, nil)
+	name := templateName(set, 4, nil, "")
 	for _, db := range []string{name, name + buildSuffix} {
 		if dbExists(t, db) {
 			t.Errorf("database %s exists after the template's build failed", db)
