@@ -173,9 +173,19 @@ func TestSweep(t *testing.T) {
 	nonce := fmt.Sprintf("%d%d", os.Getpid(), now.UnixNano())
 	oldTest := fmt.Sprintf("waymarktest_%d_%s_1", old.Unix(), nonce)
 	newTest := fmt.Sprintf("waymarktest_%d_%s_2", now.Unix(), nonce)
-	oldTemplate := "waymarktest_tpl_old" + nonce
-	newTemplate := "waymarktest_tpl_new" + nonce
-	for _, name := range []string{oldTest, newTest, oldTemplate, newTemplate} {
+	hex := fmt.Sprintf("%024x", now.UnixNano()+int64(os.Getpid())<<40)
+	oldTemplate := "waymarktest_tpl_a" + hex[1:]
+	newTemplate := "waymarktest_tpl_b" + hex[1:]
+	// Ready clones of the warm pool: of a template that stays, made now
+	// and long ago; of one that the sweep drops; of one that is gone.
+	ready := func(tpl string, at time.Time) string {
+		return fmt.Sprintf("%s%d_%d_%d", readyPrefixOf(tpl), at.Unix(), os.Getpid(), dbCounter.Add(1))
+	}
+	readyNew := ready(newTemplate, now)
+	readyOld := ready(newTemplate, now.Add(-TemplateMaxAge-time.Hour))
+	readyOfOld := ready(oldTemplate, now)
+	readyOrphan := ready("waymarktest_tpl_c"+hex[1:], now)
+	for _, name := range []string{oldTest, newTest, oldTemplate, newTemplate, readyNew, readyOld, readyOfOld, readyOrphan} {
 		if err := s.createDB(ctx, name, "template0"); err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +199,8 @@ func TestSweep(t *testing.T) {
 		}
 	}
 	s.sweep(ctx, now)
-	for name, want := range map[string]bool{oldTest: false, newTest: true, oldTemplate: false, newTemplate: true} {
+	for name, want := range map[string]bool{oldTest: false, newTest: true, oldTemplate: false, newTemplate: true,
+		readyNew: true, readyOld: false, readyOfOld: false, readyOrphan: false} {
 		if got := dbExists(t, name); got != want {
 			t.Errorf("after the sweep, database %s exists: %v; want %v", name, got, want)
 		}

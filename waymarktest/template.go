@@ -210,8 +210,9 @@ func migrate(ctx context.Context, connString string, set *source.Set, target int
 	return err
 }
 
-// dropTemplate drops template name and its build database, unless some
-// process holds its lock (it is being built right now).
+// dropTemplate drops template name, its build database and the ready
+// clones of its warm pool, unless some process holds its lock (it is
+// being built right now).
 func (s *server) dropTemplate(ctx context.Context, name string) error {
 	conn, err := s.admin.Acquire(ctx)
 	if err != nil {
@@ -224,6 +225,15 @@ func (s *server) dropTemplate(ctx context.Context, name string) error {
 		return err
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key)
+	ready, err := (&warmPool{s: s, prefix: readyPrefixOf(name)}).list(ctx)
+	if err != nil {
+		return err
+	}
+	for _, db := range ready {
+		if err := s.dropDB(ctx, db); err != nil {
+			return err
+		}
+	}
 	for _, db := range []string{name, name + buildSuffix} {
 		_, err := conn.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{db}.Sanitize()+" WITH IS_TEMPLATE false")
 		if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "3D000" {

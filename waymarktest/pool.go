@@ -1,0 +1,275 @@
+package waymarktest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// The warm pool: for every template, databases cloned from it before a
+// test asks, so that a test waits for a rename rather than a copy. See
+// "A database per test" in the package doc.
+//
+// A ready clone is a database named waymarktest_r_<16 hex digits of the
+// template's hash>_<unix seconds>_<pid>_<n>, made with ALLOW_CONNECTIONS
+// false so that nothing (autovacuum included) is connected to it when a
+// test claims it. A test claims one by renaming it to a test database's
+// name and allowing connections, in one statement batch: the rename
+// succeeds for one claimer only, whichever process made the clone, so the
+// test processes of a run share the clones on their server. Each process
+// remembers the clones it made and tries those first; when it has none it
+// lists the server's. One process at a time fills a template's pool (it
+// holds an advisory lock while it does), up to the size and disk limits.
+
+// Environment variables that configure the warm pool.
+const (
+	// EnvPoolSize is the number of ready clones kept for each template:
+	// a whole number, 0 to turn the pool off. Default 4.
+	EnvPoolSize = "WAYMARK_TEST_POOL"
+	// EnvPoolMB bounds the disk space, in MiB, that the ready clones of
+	// all templates on the server take together. Default 512.
+	EnvPoolMB = "WAYMARK_TEST_POOL_MB"
+)
+
+const (
+	defaultPoolSize = 4
+	defaultPoolMB   = 512
+	// fillParallel is how many clones a filler makes at once.
+	fillParallel = 2
+	// readyPrefix starts the name of every ready clone.
+	readyPrefix = "waymarktest_r_"
+)
+
+// poolConfig is the warm pool's configuration, read from the
+// environment.
+type poolConfig struct {
+	size     int
+	maxBytes int64
+}
+
+// readPoolConfig reads EnvPoolSize and EnvPoolMB; a value that is not a
+// whole number is an error naming the variable.
+func readPoolConfig(getenv func(string) string) (poolConfig, error) {
+	c := poolConfig{size: defaultPoolSize, maxBytes: defaultPoolMB << 20}
+	if v := getenv(EnvPoolSize); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return c, fmt.Errorf("waymarktest: %s=%q: want a whole number of databases (0 turns the pool off)", EnvPoolSize, v)
+		}
+		c.size = n
+	}
+	if v := getenv(EnvPoolMB); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return c, fmt.Errorf("waymarktest: %s=%q: want a whole number of MiB", EnvPoolMB, v)
+		}
+		c.maxBytes = n << 20
+	}
+	return c, nil
+}
+
+// warmPool holds the ready clones of one template.
+type warmPool struct {
+	s      *server
+	cfg    poolConfig
+	tpl    string // the template's name
+	prefix string // of its ready clones' names
+	wake   chan struct{}
+
+	mu    sync.Mutex
+	mine  []string // ready clones this process made, oldest first
+	start sync.Once
+}
+
+// readyPrefixOf returns the prefix of the names of template tpl's ready
+// clones.
+func readyPrefixOf(tpl string) string {
+	hash := strings.TrimPrefix(tpl, templatePrefix)
+	return readyPrefix + hash[:min(16, len(hash))] + "_"
+}
+
+// warm returns the warm pool of template tpl, or nil when the pool is off.
+func (s *server) warm(tpl string) *warmPool {
+	if s.pool.size == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pools[tpl]
+	if p == nil {
+		p = newWarmPool(s, tpl, s.pool)
+		s.pools[tpl] = p
+	}
+	return p
+}
+
+func newWarmPool(s *server, tpl string, cfg poolConfig) *warmPool {
+	return &warmPool{s: s, cfg: cfg, tpl: tpl, prefix: readyPrefixOf(tpl), wake: make(chan struct{}, 1)}
+}
+
+// take claims a ready clone and renames it to name. It returns false when
+// there is none (the caller clones the template itself); either way, it
+// has the pool filled again in the background.
+func (p *warmPool) take(ctx context.Context, name string) (bool, error) {
+	p.start.Do(func() { go p.fill() })
+	defer p.poke()
+	for {
+		p.mu.Lock()
+		var ready string
+		if len(p.mine) > 0 {
+			ready, p.mine = p.mine[0], p.mine[1:]
+		}
+		p.mu.Unlock()
+		if ready == "" {
+			break
+		}
+		if ok, err := p.claim(ctx, ready, name); ok || err != nil {
+			return ok, err
+		}
+	}
+	// None of ours: those other processes made.
+	names, err := p.list(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, ready := range names {
+		if ok, err := p.claim(ctx, ready, name); ok || err != nil {
+			return ok, err
+		}
+	}
+	return false, nil
+}
+
+// claim renames ready clone ready to name and lets it accept connections.
+// It returns false when another process claimed it first.
+func (p *warmPool) claim(ctx context.Context, ready, name string) (bool, error) {
+	conn, err := p.s.admin.Acquire(ctx)
+	if err != nil {
+		return false, fmt.Errorf("waymarktest: claim a ready database: %w", err)
+	}
+	defer conn.Release()
+	to := pgx.Identifier{name}.Sanitize()
+	sql := "ALTER DATABASE " + pgx.Identifier{ready}.Sanitize() + " RENAME TO " + to + ";\n" +
+		"ALTER DATABASE " + to + " WITH ALLOW_CONNECTIONS true"
+	_, err = conn.Conn().PgConn().Exec(ctx, sql).ReadAll()
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "3D000", "55006": // claimed by another process; being dropped
+			return false, nil
+		}
+	}
+	if err != nil {
+		return false, fmt.Errorf("waymarktest: claim the ready database %s: %w", ready, err)
+	}
+	return true, nil
+}
+
+// list returns the names of the template's ready clones on the server.
+func (p *warmPool) list(ctx context.Context) ([]string, error) {
+	rows, err := p.s.admin.Query(ctx, "SELECT datname FROM pg_database WHERE datname LIKE $1 ORDER BY datname", likePrefix(p.prefix))
+	if err != nil {
+		return nil, fmt.Errorf("waymarktest: list the ready databases: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("waymarktest: list the ready databases: %w", err)
+	}
+	return names, nil
+}
+
+// poke wakes the filler.
+func (p *warmPool) poke() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// fill runs for the life of the process: each time it is woken it tops
+// the pool up.
+func (p *warmPool) fill() {
+	for range p.wake {
+		ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+		err := p.topUp(ctx)
+		cancel()
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "3D000" {
+			return // the template is gone; the next take finds the pool empty
+		}
+	}
+}
+
+// topUp makes ready clones until the template has cfg.size of them on
+// the server, or the ready clones of all templates take cfg.maxBytes.
+// Of several processes, one tops a template's pool up at a time; the
+// others leave it to that one.
+func (p *warmPool) topUp(ctx context.Context) error {
+	conn, err := p.s.admin.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	key := lockKey("fill " + p.tpl)
+	var got bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&got); err != nil || !got {
+		return err
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key)
+	var one int64
+	if err := conn.QueryRow(ctx, "SELECT pg_database_size($1)", p.tpl).Scan(&one); err != nil {
+		return err
+	}
+	one = max(one, 1)
+	for {
+		var have int
+		var bytes int64
+		err := conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE datname LIKE $1), coalesce(sum(pg_database_size(oid)), 0)::bigint
+FROM pg_database WHERE datname LIKE $2`, likePrefix(p.prefix), likePrefix(readyPrefix)).Scan(&have, &bytes)
+		if err != nil {
+			return err
+		}
+		want := min(p.cfg.size-have, int((p.cfg.maxBytes-bytes)/one))
+		if want <= 0 {
+			return nil
+		}
+		errs := make(chan error, want)
+		sem := make(chan struct{}, fillParallel)
+		for range want {
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				name := fmt.Sprintf("%s%d_%d_%d", p.prefix, time.Now().Unix(), os.Getpid(), dbCounter.Add(1))
+				err := p.s.create(ctx, name, p.tpl, " ALLOW_CONNECTIONS false")
+				if err == nil {
+					p.mu.Lock()
+					p.mine = append(p.mine, name)
+					p.mu.Unlock()
+				}
+				errs <- err
+			}()
+		}
+		for range want {
+			if e := <-errs; e != nil && err == nil {
+				err = e
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// likePrefix returns the LIKE pattern of the names that start with
+// prefix.
+func likePrefix(prefix string) string {
+	r := strings.NewReplacer(`\`, `\\`, `_`, `\_`, `%`, `\%`)
+	return r.Replace(prefix) + "%"
+}
