@@ -60,7 +60,7 @@ type server struct {
 	version    int                        // server_version_num
 	throwaway  bool                       // the shared throwaway cluster, not a server of the user's
 
-	pool       poolConfig                 // of the warm pools
+	pool poolConfig // of the warm pools
 
 	mu        sync.Mutex
 	templates map[string]*template // by name
