@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/waymarkdb/waymark/internal/testsets"
@@ -15,7 +18,7 @@ import (
 
 // generated returns a set of n migrations, each a table with a primary
 // key, a default, a foreign key to the previous table and an index.
-func generated(b *testing.B, n int) *source.Set {
+func generated(b testing.TB, n int) *source.Set {
 	files := map[string]string{}
 	for v := 1; v <= n; v++ {
 		ref := ""
@@ -105,3 +108,152 @@ func connect(ctx context.Context, connString string) error {
 	defer pool.Close()
 	return pool.Ping(ctx)
 }
+
+// BenchmarkWait measures what a test waits for its database when tests
+// that each do 5 ms of work run 4 at a time, three ways: from the warm
+// pool (what ConnString does), cloning the template while the test waits
+// (the kit without the pool), and migrating a new database from scratch.
+// Each test then connects, works for 5 ms (pg_sleep) and drops its
+// database, as a test's cleanup does; only the wait for the database is
+// measured. Each iteration runs waitTests tests the first two ways and
+// waitMigrations the third, for the demo set (4 migrations) and for 200,
+// and reports the median and 95th percentile of each way's waits
+// (pool-p50-ms, clone-p95-ms, ...) and the median's ratios
+// (migrate/pool, clone/pool). The pool is full (WAYMARK_TEST_POOL ready
+// clones) when each iteration starts, as after a test binary's first
+// tests; it fills again while the tests run.
+func BenchmarkWait(b *testing.B) {
+	const (
+		parallel       = 4
+		work           = "SELECT pg_sleep(0.005)"
+		waitTests      = 40
+		waitMigrations = 8
+	)
+	sets := []struct {
+		name string
+		set  *source.Set
+	}{
+		{"sample", testsets.Load(b, "sample")},
+		{"generated200", generated(b, 200)},
+	}
+	s := getServer(b)
+	if s.pool.size == 0 {
+		b.Skip(EnvPoolSize + "=0: the pool is off")
+	}
+	for _, c := range sets {
+		b.Run(c.name, func(b *testing.B) {
+			ctx := context.Background()
+			tp, err := s.template(ctx, c.set, c.set.Latest(), nil, "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			pool := s.warm(tp.name)
+			// run has n tests get a database with get, parallel at a
+			// time, and returns their waits.
+			run := func(n int, get func(name string) error) []time.Duration {
+				var mu sync.Mutex
+				var waits []time.Duration
+				var wg sync.WaitGroup
+				next := make(chan int, n)
+				for i := range n {
+					next <- i
+				}
+				close(next)
+				for range parallel {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for range next {
+							name := fmt.Sprintf("%s%d_%d_%d", testDBPrefix, time.Now().Unix(), os.Getpid(), dbCounter.Add(1))
+							start := time.Now()
+							if err := get(name); err != nil {
+								b.Error(err)
+								return
+							}
+							wait := time.Since(start)
+							conn, err := pgx.Connect(ctx, s.connString(name))
+							if err == nil {
+								_, err = conn.Exec(ctx, work)
+								conn.Close(ctx)
+							}
+							if err == nil {
+								err = s.dropDB(ctx, name)
+							}
+							if err != nil {
+								b.Error(err)
+								return
+							}
+							mu.Lock()
+							waits = append(waits, wait)
+							mu.Unlock()
+						}
+					}()
+				}
+				wg.Wait()
+				return waits
+			}
+			fill := func() {
+				deadline := time.Now().Add(time.Minute)
+				for {
+					ready, err := pool.list(ctx)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(ready) >= pool.cfg.size || time.Now().After(deadline) {
+						return
+					}
+					pool.poke()
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+			b.StopTimer()
+			pool.mu.Lock()
+			pool.takes = max(pool.takes, pool.cfg.size) // as after many tests: the pool's full size
+			pool.mu.Unlock()
+			pool.start.Do(func() { go pool.fill() })
+			fill()
+			b.StartTimer()
+			var fromPool, clone, scratch []time.Duration
+			for b.Loop() {
+				fromPool = append(fromPool, run(waitTests, func(name string) error {
+					return s.clone(ctx, name, tp.name)
+				})...)
+				b.StopTimer()
+				fill() // the pool is full when the next tests start
+				b.StartTimer()
+				clone = append(clone, run(waitTests, func(name string) error {
+					return s.createDB(ctx, name, tp.name)
+				})...)
+				scratch = append(scratch, run(waitMigrations, func(name string) error {
+					if err := s.createDB(ctx, name, "template0"); err != nil {
+						return err
+					}
+					return migrate(ctx, s.connString(name), c.set, c.set.Latest(), nil)
+				})...)
+			}
+			for _, w := range []struct {
+				name  string
+				waits []time.Duration
+			}{{"pool", fromPool}, {"clone", clone}, {"migrate", scratch}} {
+				b.ReportMetric(ms(percentile(w.waits, 50)), w.name+"-p50-ms")
+				b.ReportMetric(ms(percentile(w.waits, 95)), w.name+"-p95-ms")
+			}
+			p50 := percentile(fromPool, 50)
+			b.ReportMetric(float64(percentile(scratch, 50))/float64(p50), "migrate/pool")
+			b.ReportMetric(float64(percentile(clone, 50))/float64(p50), "clone/pool")
+		})
+	}
+}
+
+// percentile returns the p-th percentile of ds (nearest rank).
+func percentile(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := (len(s)*p+99)/100 - 1
+	return s[max(i, 0)]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

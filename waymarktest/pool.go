@@ -31,8 +31,8 @@ import (
 
 // Environment variables that configure the warm pool.
 const (
-	// EnvPoolSize is the number of ready clones kept for each template:
-	// a whole number, 0 to turn the pool off. Default 4.
+	// EnvPoolSize is the most ready clones kept for each template: a
+	// whole number, 0 to turn the pool off. Default 16.
 	EnvPoolSize = "WAYMARK_TEST_POOL"
 	// EnvPoolMB bounds the disk space, in MiB, that the ready clones of
 	// all templates on the server take together. Default 512.
@@ -40,7 +40,7 @@ const (
 )
 
 const (
-	defaultPoolSize = 4
+	defaultPoolSize = 16
 	defaultPoolMB   = 512
 	// fillParallel is how many clones a filler makes at once.
 	fillParallel = 2
@@ -86,7 +86,17 @@ type warmPool struct {
 
 	mu    sync.Mutex
 	mine  []string // ready clones this process made, oldest first
+	takes int      // how many times this process asked for a clone
 	start sync.Once
+}
+
+// target is how many ready clones the pool keeps now: twice as many as
+// the process has asked for, up to the size, so that a template a
+// process clones once or twice does not cost it cfg.size clones.
+func (p *warmPool) target() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return min(p.cfg.size, 2*p.takes)
 }
 
 // readyPrefixOf returns the prefix of the names of template tpl's ready
@@ -120,6 +130,9 @@ func newWarmPool(s *server, tpl string, cfg poolConfig) *warmPool {
 // has the pool filled again in the background.
 func (p *warmPool) take(ctx context.Context, name string) (bool, error) {
 	p.start.Do(func() { go p.fill() })
+	p.mu.Lock()
+	p.takes++
+	p.mu.Unlock()
 	defer p.poke()
 	for {
 		p.mu.Lock()
@@ -207,7 +220,7 @@ func (p *warmPool) fill() {
 	}
 }
 
-// topUp makes ready clones until the template has cfg.size of them on
+// topUp makes ready clones until the template has p.target() of them on
 // the server, or the ready clones of all templates take cfg.maxBytes.
 // Of several processes, one tops a template's pool up at a time; the
 // others leave it to that one.
@@ -236,7 +249,7 @@ FROM pg_database WHERE datname LIKE $2`, likePrefix(p.prefix), likePrefix(readyP
 		if err != nil {
 			return err
 		}
-		want := min(p.cfg.size-have, int((p.cfg.maxBytes-bytes)/one))
+		want := min(p.target()-have, int((p.cfg.maxBytes-bytes)/one))
 		if want <= 0 {
 			return nil
 		}

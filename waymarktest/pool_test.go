@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/waymarkdb/waymark/internal/testsets"
 	"github.com/waymarkdb/waymark/source"
@@ -49,15 +51,16 @@ func waitReady(t testing.TB, s *server, tpl string, n int) []string {
 }
 
 // TestWarmPool asks ConnString for databases of a set: the first is
-// cloned while the test waits and starts the pool, which fills to its
-// size and no further; the next tests get ready clones, each a database
-// of its own at the set's version, renamed so that no ready clone is
-// handed out twice, and the pool fills again behind them.
+// cloned while the test waits and starts the pool, which fills to twice
+// the number of requests and no further; the next tests get ready
+// clones, each a database of its own at the set's version, renamed so
+// that no ready clone is handed out twice, and the pool fills again
+// behind them, to twice the requests so far.
 func TestWarmPool(t *testing.T) {
 	t.Parallel()
 	s := getServer(t)
-	if s.pool.size == 0 {
-		t.Skip(EnvPoolSize + "=0: the pool is off")
+	if s.pool.size < 6 {
+		t.Skipf("%s=%d: the test needs a pool of 6", EnvPoolSize, s.pool.size)
 	}
 	set := uniqueSet(t)
 	ctx := t.Context()
@@ -66,20 +69,25 @@ func TestWarmPool(t *testing.T) {
 		t.Fatal(err)
 	}
 	ConnString(t, set, nil)
-	ready := waitReady(t, s, tp.name, s.pool.size)
+	ready := waitReady(t, s, tp.name, 2)
 	time.Sleep(100 * time.Millisecond)
-	if got := readyOf(t, s, tp.name); len(got) != s.pool.size {
-		t.Fatalf("the pool grew past its size %d: %v", s.pool.size, got)
+	if got := readyOf(t, s, tp.name); len(got) != 2 {
+		t.Fatalf("after one request the pool has %v; want 2", got)
 	}
 
 	var mu sync.Mutex
 	var names []string
 	t.Run("group", func(t *testing.T) {
-		for i := range s.pool.size {
+		for i := range 2 {
 			t.Run(fmt.Sprint(i), func(t *testing.T) {
 				t.Parallel()
-				name := currentDatabase(t, ConnString(t, set, nil))
-				if _, err := s.admin.Exec(ctx, "SELECT 1"); err != nil {
+				conn, err := pgx.Connect(ctx, ConnString(t, set, nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close(ctx)
+				name := conn.Config().Database
+				if _, err := conn.Exec(ctx, "INSERT INTO a VALUES (1)"); err != nil {
 					t.Fatal(err)
 				}
 				mu.Lock()
@@ -89,16 +97,16 @@ func TestWarmPool(t *testing.T) {
 		}
 	})
 	slices.Sort(names)
-	if n := len(slices.Compact(slices.Clone(names))); n != s.pool.size {
-		t.Errorf("databases %v: want %d different ones", names, s.pool.size)
+	if n := len(slices.Compact(slices.Clone(names))); n != 2 || strings.HasPrefix(names[0], readyPrefix) {
+		t.Errorf("databases %v: want 2 different ones, named as test databases", names)
 	}
 	for _, r := range ready {
 		if dbExists(t, r) {
-			t.Errorf("ready clone %s is still there after %d tests took one each", r, s.pool.size)
+			t.Errorf("ready clone %s is still there after two tests took one each", r)
 		}
 	}
-	// Filled again, with new databases.
-	again := waitReady(t, s, tp.name, s.pool.size)
+	// Filled again, to twice the three requests, with new databases.
+	again := waitReady(t, s, tp.name, 6)
 	for _, r := range again {
 		if slices.Contains(ready, r) {
 			t.Errorf("ready clone %s handed out twice", r)
@@ -119,6 +127,7 @@ func TestWarmPoolShared(t *testing.T) {
 		t.Fatal(err)
 	}
 	maker := newWarmPool(s, tp.name, poolConfig{size: 2, maxBytes: 1 << 40})
+	maker.takes = 1
 	if err := maker.topUp(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -184,6 +193,7 @@ func TestWarmPoolBounds(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := newWarmPool(s, tp.name, tt.cfg)
+			p.takes = 100
 			for range 2 {
 				if err := p.topUp(ctx); err != nil {
 					t.Fatal(err)
@@ -208,7 +218,7 @@ func TestReadPoolConfig(t *testing.T) {
 		want    poolConfig
 		wantErr string
 	}{
-		{nil, poolConfig{size: 4, maxBytes: 512 << 20}, ""},
+		{nil, poolConfig{size: 16, maxBytes: 512 << 20}, ""},
 		{map[string]string{EnvPoolSize: "0"}, poolConfig{size: 0, maxBytes: 512 << 20}, ""},
 		{map[string]string{EnvPoolSize: "8", EnvPoolMB: "64"}, poolConfig{size: 8, maxBytes: 64 << 20}, ""},
 		{map[string]string{EnvPoolSize: "many"}, poolConfig{}, `waymarktest: WAYMARK_TEST_POOL="many": want a whole number of databases (0 turns the pool off)`},
