@@ -257,3 +257,84 @@ func percentile(ds []time.Duration, p int) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// BenchmarkCloneStrategy compares the two ways PostgreSQL 15 and later
+// copy a template in CREATE DATABASE: STRATEGY FILE_COPY (copy the files;
+// a checkpoint before and after) and WAL_LOG (copy block by block
+// through the write-ahead log; no checkpoint), for the demo set and for
+// 200 migrations, on the server the kit uses (set
+// WAYMARK_TEST_DATABASE_URL to measure a server of your own). Each
+// iteration clones the template and drops the clone 8 times one after
+// the other, then 8 times on 4 connections at once (as tests in
+// parallel do): ms/clone and ms/drop are the sequential times,
+// ms/clone-parallel the time a clone takes while 3 others run with their
+// drops. DROP DATABASE forces a checkpoint either way.
+func BenchmarkCloneStrategy(b *testing.B) {
+	s := getServer(b)
+	if s.version < 150000 {
+		b.Skip("STRATEGY needs PostgreSQL 15")
+	}
+	sets := []struct {
+		name string
+		set  *source.Set
+	}{
+		{"sample", testsets.Load(b, "sample")},
+		{"generated200", generated(b, 200)},
+	}
+	for _, c := range sets {
+		ctx := context.Background()
+		tp, err := s.template(ctx, c.set, c.set.Latest(), nil, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, strategy := range []string{"FILE_COPY", "WAL_LOG"} {
+			b.Run(c.name+"/"+strategy, func(b *testing.B) {
+				srv := &server{admin: s.admin, strategy: " STRATEGY " + strategy}
+				cloneDrop := func() (clone, drop time.Duration, err error) {
+					name := fmt.Sprintf("%s%d_%d_%d", testDBPrefix, time.Now().Unix(), os.Getpid(), dbCounter.Add(1))
+					start := time.Now()
+					if err := srv.createDB(ctx, name, tp.name); err != nil {
+						return 0, 0, err
+					}
+					clone = time.Since(start)
+					start = time.Now()
+					err = srv.dropDB(ctx, name)
+					return clone, time.Since(start), err
+				}
+				const n, parallel = 8, 4
+				var clones, drops, parallelClones []time.Duration
+				for b.Loop() {
+					for range n {
+						c, d, err := cloneDrop()
+						if err != nil {
+							b.Fatal(err)
+						}
+						clones, drops = append(clones, c), append(drops, d)
+					}
+					var mu sync.Mutex
+					var wg sync.WaitGroup
+					for range parallel {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							for range n / parallel {
+								c, _, err := cloneDrop()
+								if err != nil {
+									b.Error(err)
+									return
+								}
+								mu.Lock()
+								parallelClones = append(parallelClones, c)
+								mu.Unlock()
+							}
+						}()
+					}
+					wg.Wait()
+				}
+				b.ReportMetric(ms(percentile(clones, 50)), "ms/clone")
+				b.ReportMetric(ms(percentile(drops, 50)), "ms/drop")
+				b.ReportMetric(ms(percentile(parallelClones, 50)), "ms/clone-parallel")
+			})
+		}
+	}
+}

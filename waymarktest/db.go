@@ -51,8 +51,9 @@ var ErrPrerequisites = errors.New("prerequisites script failed")
 // the test failed: then it is kept and its name logged.
 //
 // The first call for a set (in any test process on the server) builds a
-// template database; every call clones it, which takes tens of
-// milliseconds however many migrations the set has. When the set cannot
+// template database; every call takes a clone of it from the warm pool,
+// or clones it while the test waits when the pool is empty (see "A
+// database per test" and "The warm pool" in the package doc). When the set cannot
 // be applied, the test fails with the migration's error (file, line and
 // column), and so does every later test of the process that asks for the
 // same set, without trying again.

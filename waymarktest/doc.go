@@ -58,16 +58,65 @@
 // [ConnString] and [Pool] return a new database at the target version of a
 // migration set. The first request for a set builds a template database
 // with execute.Migrate, named by a hash of the set's versions, names and
-// checksums, the target and the history table's options: an edited
-// migration makes a new template. Every request clones the template
-// (CREATE DATABASE ... TEMPLATE, with STRATEGY FILE_COPY from PostgreSQL
-// 15 on), which costs the same for four migrations or four hundred. Tests
+// checksums, the target, the history table's options and the
+// Prerequisites script: an edited migration makes a new template. Tests
 // in parallel (t.Parallel) wait for the one template being built, and so
 // do test processes running at once: the builder holds an advisory lock
 // for the template on the server, builds under a temporary name and
 // renames the database when it is complete, so a crash never leaves a
 // half-built template to clone. A template does not accept connections, so
 // no session can stop it from being cloned.
+//
+// Each test's database is a clone of the template (CREATE DATABASE ...
+// TEMPLATE). A clone copies the template's files, so its cost grows with
+// the template's size, not with the number of migrations as such: an
+// empty database is about 7.5 MB in some 300 files, and a template of
+// 200 tables, each with an index, 16 MB; cloning it took 1.8 to 2.6 times
+// as long as cloning the demo set's 4 migrations, and a tenth or less of
+// migrating a new database (BenchmarkDatabase). From PostgreSQL 15 on the
+// kit chooses how the server copies: STRATEGY FILE_COPY when fsync is off
+// (as on the throwaway cluster), WAL_LOG, the server's default, when it
+// is on. Measured on one machine (2 cores, shared, PostgreSQL 15; medians
+// of BenchmarkCloneStrategy), a clone of the demo set's template took:
+//
+//	                                FILE_COPY   WAL_LOG
+//	in memory (/dev/shm), fsync off   21 ms      30 ms
+//	on disk, fsync off               140-410 ms 320-660 ms
+//	on disk, fsync on                980 ms     490 ms
+//
+// FILE_COPY checkpoints before and after the copy, which costs little
+// when fsync is off and flushes the whole server's dirty pages when it is
+// on; DROP DATABASE checkpoints either way. On a disk-backed server most
+// of a clone's time is the file system creating and writing the files,
+// whatever the strategy: for tests, keep the test server's data directory
+// in memory (a tmpfs), or leave WAYMARK_TEST_DATABASE_URL unset.
+//
+// # The warm pool
+//
+// A test does not wait for the copy: the kit keeps, for each template,
+// ready clones made in the background, and hands one out at once by
+// renaming it (one ALTER DATABASE; a test waited 0.2 ms on an idle
+// machine, 1 to 3 ms on a busy one, against 9 to 60 ms for a clone). The
+// pool starts with a template's first request and keeps twice as many
+// ready clones as the process has asked for, up to WAYMARK_TEST_POOL
+// ([EnvPoolSize], default 16; 0 turns it off), so that a template cloned
+// once costs one or two clones more, not sixteen. The ready clones of all
+// templates on the server take at most WAYMARK_TEST_POOL_MB MiB
+// ([EnvPoolMB], default 512). A database is never handed out twice: a
+// ready clone accepts no connections, and it becomes a test's database
+// by being renamed, which succeeds for one claimer only. The test
+// processes of a run share the ready clones on their server: each makes
+// and claims them, and one process at a time fills a template's pool.
+// On a server of your own, ready clones left at the end of a run serve
+// the next run; the sweep drops those of templates that are gone.
+//
+// The pool moves the copy off the test's clock; it does not make the
+// server copy faster. Tests that each do 5 ms of work, 4 at a time, use
+// databases faster than a 2-core server clones and drops them, so once
+// the pool is empty they wait for clones again. BenchmarkWait measures a
+// run of 40 such tests that starts with a full pool: the median wait was
+// a sixteenth of a clone's and a fortieth of a migration's, for the demo
+// set and for 200 migrations (p50 and p95 in the README's benchmarks).
 //
 // # Prerequisites
 //

@@ -414,3 +414,32 @@ func BenchmarkCreateDB(b *testing.B) {
 		})
 	}
 }
+
+// TestCloneStrategy checks the choice of CREATE DATABASE's strategy by
+// version and fsync, and that the kit's own server gets the one its
+// settings call for.
+func TestCloneStrategy(t *testing.T) {
+	for _, tt := range []struct {
+		version int
+		fsync   bool
+		want    string
+	}{
+		{140011, false, ""},
+		{140011, true, ""},
+		{150018, false, " STRATEGY FILE_COPY"},
+		{150018, true, " STRATEGY WAL_LOG"},
+		{180001, false, " STRATEGY FILE_COPY"},
+	} {
+		if got := cloneStrategy(tt.version, tt.fsync); got != tt.want {
+			t.Errorf("cloneStrategy(%d, %v) = %q; want %q", tt.version, tt.fsync, got, tt.want)
+		}
+	}
+	s := getServer(t)
+	var fsync bool
+	if err := s.admin.QueryRow(t.Context(), "SELECT current_setting('fsync')::bool").Scan(&fsync); err != nil {
+		t.Fatal(err)
+	}
+	if want := cloneStrategy(s.version, fsync); s.strategy != want {
+		t.Errorf("the server (version %d, fsync %v) clones with %q; want %q", s.version, fsync, s.strategy, want)
+	}
+}
