@@ -349,7 +349,7 @@ func TestRoundTripHistoryOptions(t *testing.T) {
 func TestDataChanged(t *testing.T) {
 	t.Parallel()
 	seed := func(ctx context.Context, db *pgxpool.Pool, version int64) error {
-		_, err := db.Exec(ctx, "INSERT INTO users (email, score) VALUES ($1, $2), ($3, $4)",
+		_, err := db.Exec(ctx, "INSERT INTO users (email, score) VALUES ($1, $2::int), ($3, $4::int)",
 			fmt.Sprintf("a%d@example.com", version), version, fmt.Sprintf("b%d@example.com", version), 10*version)
 		if err != nil {
 			return err
@@ -378,7 +378,12 @@ func TestDataChanged(t *testing.T) {
 			"ALTER TABLE notes DROP COLUMN author; UPDATE notes SET body = upper(body);", ""},
 		{"rows replaced", "ALTER TABLE users ADD COLUMN nick text;",
 			"ALTER TABLE users DROP COLUMN nick; DELETE FROM users; INSERT INTO users (score, email) VALUES (2, 'a2@example.com'), (20, 'b2@example.com');", ""},
+		{"a value that does not cast back",
+			"ALTER TABLE users ALTER COLUMN score TYPE text;\nINSERT INTO users (score, email) VALUES ('many', 'c@example.com');",
+			"ALTER TABLE users ALTER COLUMN score TYPE int USING CASE WHEN score ~ '^[0-9]+$' THEN score::int END;", ""},
 	}
+	tests[6].want = "m/v2_x.down.sql: down script changes the values of columns that were there before m/v2_x.up.sql:\n" +
+		"  public.users.score: 1 of 3 rows have another value after the down script; e.g. the row (id) = (\"1\"): \"many\" before it, NULL after\n"
 	tests[5].want = "m/v2_x.down.sql: down script changes the values of columns that were there before m/v2_x.up.sql:\n" +
 		"  public.users: 2 of 2 rows are not there after the down script, by (id); e.g. (id) = (\"1\")\n"
 	tests[0].want = "m/v2_x.down.sql: down script changes the values of columns that were there before m/v2_x.up.sql:\n" +

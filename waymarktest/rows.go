@@ -91,8 +91,33 @@ func (t *tableRows) convert(ctx context.Context, conn *pgxpool.Conn) error {
 		if t.types[i] == t.read[i] {
 			continue
 		}
-		sql := "SELECT CAST(CAST($1::text AS " + t.read[i] + ") AS " + t.types[i] + ")::text"
+		expr := func(v string) string { return "CAST(CAST(" + v + " AS " + t.read[i] + ") AS " + t.types[i] + ")::text" }
 		cast := map[string]string{}
+		// All the distinct values in one query; one by one when a value
+		// does not cast.
+		var distinct []string
+		seen := map[string]bool{}
+		for _, row := range t.rows {
+			if v := row[i]; v != nil && !seen[*v] {
+				seen[*v] = true
+				distinct = append(distinct, *v)
+			}
+		}
+		rows, err := conn.Query(ctx, "SELECT v, "+expr("v")+" FROM unnest($1::text[]) v", distinct)
+		if err == nil {
+			var v string
+			var out *string
+			_, err = pgx.ForEachRow(rows, []any{&v, &out}, func() error {
+				if out != nil {
+					cast[v] = *out
+				}
+				return nil
+			})
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		sql := "SELECT " + expr("$1::text")
 		for _, row := range t.rows {
 			v := row[i]
 			if v == nil {
@@ -101,11 +126,13 @@ func (t *tableRows) convert(ctx context.Context, conn *pgxpool.Conn) error {
 			c, ok := cast[*v]
 			if !ok {
 				c = *v
-				var out *string
-				if err := conn.QueryRow(ctx, sql, *v).Scan(&out); err == nil && out != nil {
-					c = *out
-				} else if ctx.Err() != nil {
-					return ctx.Err()
+				if err != nil { // the batch failed: this value alone
+					var out *string
+					if qerr := conn.QueryRow(ctx, sql, *v).Scan(&out); qerr == nil && out != nil {
+						c = *out
+					} else if ctx.Err() != nil {
+						return ctx.Err()
+					}
 				}
 				cast[*v] = c
 			}
