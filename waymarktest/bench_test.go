@@ -209,8 +209,11 @@ func BenchmarkWait(b *testing.B) {
 			b.StopTimer()
 			pool.mu.Lock()
 			pool.takes = max(pool.takes, pool.cfg.size) // as after many tests: the pool's full size
+			if !pool.filling {
+				pool.filling = true
+				go pool.fill()
+			}
 			pool.mu.Unlock()
-			pool.start.Do(func() { go pool.fill() })
 			fill()
 			b.StartTimer()
 			var fromPool, clone, scratch []time.Duration

@@ -84,10 +84,10 @@ type warmPool struct {
 	prefix string // of its ready clones' names
 	wake   chan struct{}
 
-	mu    sync.Mutex
-	mine  []string // ready clones this process made, oldest first
-	takes int      // how many times this process asked for a clone
-	start sync.Once
+	mu      sync.Mutex
+	mine    []string // ready clones this process made, oldest first
+	takes   int      // how many times this process asked for a clone
+	filling bool     // the filler goroutine runs
 }
 
 // target is how many ready clones the pool keeps now: twice as many as
@@ -129,9 +129,12 @@ func newWarmPool(s *server, tpl string, cfg poolConfig) *warmPool {
 // there is none (the caller clones the template itself); either way, it
 // has the pool filled again in the background.
 func (p *warmPool) take(ctx context.Context, name string) (bool, error) {
-	p.start.Do(func() { go p.fill() })
 	p.mu.Lock()
 	p.takes++
+	if !p.filling {
+		p.filling = true
+		go p.fill()
+	}
 	p.mu.Unlock()
 	defer p.poke()
 	for {
@@ -206,16 +209,22 @@ func (p *warmPool) poke() {
 	}
 }
 
-// fill runs for the life of the process: each time it is woken it tops
-// the pool up.
+// fill runs for the life of the process, or of the template: each time
+// it is woken it tops the pool up.
 func (p *warmPool) fill() {
 	for range p.wake {
 		ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 		err := p.topUp(ctx)
 		cancel()
 		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "3D000" {
-			return // the template is gone; the next take finds the pool empty
+		if errors.As(err, &pgErr) && pgErr.Code == "3D000" && strings.Contains(pgErr.Message, p.tpl) {
+			// The template is gone (dropped as too old by another
+			// process): the next take, once it is built again, starts
+			// a filler.
+			p.mu.Lock()
+			p.filling = false
+			p.mu.Unlock()
+			return
 		}
 	}
 }
@@ -245,7 +254,7 @@ func (p *warmPool) topUp(ctx context.Context) error {
 		var have int
 		var bytes int64
 		err := conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE datname LIKE $1), coalesce(sum(pg_database_size(oid)), 0)::bigint
-FROM pg_database WHERE datname LIKE $2`, likePrefix(p.prefix), likePrefix(readyPrefix)).Scan(&have, &bytes)
+FROM pg_database WHERE datname LIKE $2 AND has_database_privilege(oid, 'CONNECT')`, likePrefix(p.prefix), likePrefix(readyPrefix)).Scan(&have, &bytes)
 		if err != nil {
 			return err
 		}

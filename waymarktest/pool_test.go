@@ -145,7 +145,7 @@ func TestWarmPoolShared(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			other := newWarmPool(s, tp.name, poolConfig{}) // knows no clone; never fills
-			other.start.Do(func() {})
+			other.filling = true
 			ok, err := other.take(ctx, targets[i])
 			if err != nil {
 				t.Error(err)

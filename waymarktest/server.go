@@ -270,7 +270,10 @@ func (s *server) newDatabase(t testing.TB, template string) (string, error) {
 // clone makes database name a copy of template: a ready clone from the
 // template's warm pool when there is one, else a new copy.
 func (s *server) clone(ctx context.Context, name, template string) error {
-	if p := s.warm(template); p != nil && template != "template0" {
+	if template == "template0" {
+		return s.createDB(ctx, name, template)
+	}
+	if p := s.warm(template); p != nil {
 		ok, err := p.take(ctx, name)
 		if ok || err != nil {
 			return err
