@@ -96,7 +96,8 @@
 // A test does not wait for the copy: the kit keeps, for each template,
 // ready clones made in the background, and hands one out at once by
 // renaming it (one ALTER DATABASE; a test waited 0.2 ms on an idle
-// machine, 1 to 3 ms on a busy one, against 9 to 60 ms for a clone). The
+// machine, 1 to 5 ms on a very busy one, against 9 to 70 ms for a
+// clone). The
 // pool starts with a template's first request and keeps twice as many
 // ready clones as the process has asked for, up to WAYMARK_TEST_POOL
 // ([EnvPoolSize], default 16; 0 turns it off), so that a template cloned
@@ -113,10 +114,13 @@
 // The pool moves the copy off the test's clock; it does not make the
 // server copy faster. Tests that each do 5 ms of work, 4 at a time, use
 // databases faster than a 2-core server clones and drops them, so once
-// the pool is empty they wait for clones again. BenchmarkWait measures a
-// run of 40 such tests that starts with a full pool: the median wait was
-// a sixteenth of a clone's and a fortieth of a migration's, for the demo
-// set and for 200 migrations (p50 and p95 in the README's benchmarks).
+// the pool is empty they wait for clones again. BenchmarkWait measures
+// runs of 40 such tests that start with a full pool (make bench prints
+// the p50 and p95 of each way): on a 2-core machine under a load of 13,
+// the median wait from the pool was a fourteenth of a clone's and a
+// fiftieth of a migration's for the demo set (4.9 ms, 67 ms, 249 ms), a
+// twenty-sixth and a 366th for 200 migrations (7.6 ms, 197 ms, 2.8 s);
+// the 95th percentile, once the pool ran dry, was that of a clone.
 //
 // # Prerequisites
 //
@@ -154,14 +158,27 @@
 // [github.com/waymarkdb/waymark/schema]), applies the up script, runs the
 // down script and requires the same schema as before; then it applies the
 // up script again and requires the same schema as the first time. A
-// failure names the down script and shows what it did not undo. Every
-// version is checked and every failure reported in one run (one message
-// each), unless StopAtFirst is set: after a failure the check brings the
-// database back to the failed version (applying its up script again) and
-// goes on; when that is not possible (the up script trips on what a down
-// script left), RoundTrip goes on with a new database cloned at that
-// version, and CheckRoundTrip, which has only the database it was given,
-// stops and lists the versions it did not reach.
+// failure names the down script and shows what it did not undo. Versions
+// without a down script are applied and reported, not failed.
+//
+// Every version is checked and every failure reported in one run (one
+// message each, with its version, file and difference), unless
+// StopAtFirst is set. After a failure the check brings the database back
+// to the failed version (applying its up script again) and goes on; when
+// that is not possible (the up script trips on what a down script left),
+// RoundTrip goes on with a new database cloned at that version, and
+// CheckRoundTrip, which has only the database it was given, stops and
+// lists the versions it did not reach in Report.Unchecked.
+//
+// With a Seed function, rows are inserted before each down script, and a
+// down script that loses them fails, as does one that changes their
+// values in a column the table had before the version's up script: the
+// values of those columns (every row of every such table, as text) are
+// read before the down script and again after it, matched by primary key
+// where the table has one. A column the up script gave another type is
+// compared as the type it had before (so numeric(10,2) back to integer is
+// no change), and a down script that drops and adds a column again, which
+// empties it, fails with the table, the column and a row that changed.
 //
 // Column order is compared by default. A down script that drops a column
 // and adds it again leaves it at the end of its table: PostgreSQL cannot
@@ -171,17 +188,7 @@
 // check does not hide it; when it is the only difference, the failure is
 // one line naming the tables, their columns in both orders and the
 // option that accepts it, RoundTripOptions.Schema.IgnoreColumnOrder (for
-// a service that names its columns everywhere). Versions
-// without a down script are applied and reported, not failed. With a Seed
-// function, rows are inserted before each down script, and a down script
-// that loses them fails, as does one that changes their values in a
-// column the table had before the version's up script: the values of
-// those columns (every row of every such table, as text) are read before
-// the down script and again after it, matched by primary key where the
-// table has one. A column the up script gave another type is compared as
-// the type it had before (so numeric(10,2) back to integer is no
-// change), and a down script that drops and adds a column again, which
-// empties it, fails with the table, the column and a row that changed.
+// a service that names its columns everywhere).
 //
 // # When there is no server
 //
