@@ -86,7 +86,8 @@ type RoundTripError struct {
 	Up, Down string
 	// Step is what failed: "up", "seed", "down" or "up again"; before
 	// the first version (Version 0), "prerequisites" or "read the
-	// schema".
+	// schema"; "count rows", or "go on" when the check could not get a
+	// database to go on with after a failure.
 	Step string
 	// Diff shows, for ErrDownIncomplete and ErrUpNotRepeatable, the
 	// difference of the snapshots as cmp.Diff prints it (-want +got); for
@@ -361,14 +362,20 @@ func (rt *roundTrip) run(ctx context.Context, rep *Report) error {
 	prev := int64(0)
 	for i, m := range migrations {
 		after, err := rt.version(ctx, m, prev, before, rep)
-		if errors.Is(err, errStop) {
+		if err != nil {
+			// The failures so far stay in the list, with what ended it.
+			var rtErr *RoundTripError
+			switch {
+			case errors.Is(err, errStop):
+			case errors.As(err, &rtErr):
+				rt.errs = append(rt.errs, rtErr)
+			default:
+				rt.errs = append(rt.errs, &RoundTripError{Version: m.Version, Up: m.Up.Path, Step: "go on", Err: err})
+			}
 			for _, n := range migrations[i+1:] {
 				rep.Unchecked = append(rep.Unchecked, n.Version)
 			}
 			return nil
-		}
-		if err != nil {
-			return err
 		}
 		before, prev = after, m.Version
 	}
