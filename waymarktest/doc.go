@@ -94,33 +94,33 @@
 // # The warm pool
 //
 // A test does not wait for the copy: the kit keeps, for each template,
-// ready clones made in the background, and hands one out at once by
-// renaming it (one ALTER DATABASE; a test waited 0.2 ms on an idle
-// machine, 1 to 5 ms on a very busy one, against 9 to 70 ms for a
-// clone). The
-// pool starts with a template's first request and keeps twice as many
-// ready clones as the process has asked for, up to WAYMARK_TEST_POOL
-// ([EnvPoolSize], default 16; 0 turns it off), so that a template cloned
-// once costs one or two clones more, not sixteen. The ready clones of all
-// templates on the server take at most WAYMARK_TEST_POOL_MB MiB
-// ([EnvPoolMB], default 512). A database is never handed out twice: a
-// ready clone accepts no connections, and it becomes a test's database
-// by being renamed, which succeeds for one claimer only. The test
-// processes of a run share the ready clones on their server: each makes
-// and claims them, and one process at a time fills a template's pool.
-// On a server of your own, ready clones left at the end of a run serve
-// the next run; the sweep drops those of templates that are gone.
+// ready clones made in the background. The pool starts with a template's
+// first request and keeps twice as many ready clones as the process has
+// asked for, up to WAYMARK_TEST_POOL ([EnvPoolSize], default 16; 0 turns
+// it off), so that a template cloned once costs one or two clones more,
+// not sixteen. The ready clones of all templates on the server take at
+// most WAYMARK_TEST_POOL_MB MiB ([EnvPoolMB], default 512). The test
+// processes of a run share them: any process claims one by renaming it
+// (one ALTER DATABASE, which succeeds for one claimer only), and one
+// process at a time fills a template's pool. A ready clone accepts no
+// connections until it is claimed, and a database is never handed out
+// twice. On the throwaway cluster each process also claims a few ready
+// clones ahead (as many as it has asked for, up to 8 per template), so
+// that a test gets one without a round trip to the server; a process
+// drops the ones that processes which ended did not use. On a server of
+// your own, ready clones left at the end of a run serve the next run,
+// and the sweep drops those of templates that are gone.
 //
 // The pool moves the copy off the test's clock; it does not make the
 // server copy faster. Tests that each do 5 ms of work, 4 at a time, use
 // databases faster than a 2-core server clones and drops them, so once
 // the pool is empty they wait for clones again. BenchmarkWait measures
 // runs of 40 such tests that start with a full pool (make bench prints
-// the p50 and p95 of each way): on a 2-core machine under a load of 13,
-// the median wait from the pool was a fourteenth of a clone's and a
-// fiftieth of a migration's for the demo set (4.9 ms, 67 ms, 249 ms), a
-// twenty-sixth and a 366th for 200 migrations (7.6 ms, 197 ms, 2.8 s);
-// the 95th percentile, once the pool ran dry, was that of a clone.
+// the p50 and p95 of each way): on a 2-core machine under a load of 10,
+// the median wait from the pool was 0.5 ms, a hundredth of a clone's and
+// a 250th of a migration's, for the demo set, and 2.3 ms, a fiftieth of
+// a clone's and a 700th of a migration's, for 200 migrations; the 95th
+// percentile, once the pool ran dry, was a clone's or less.
 //
 // # Prerequisites
 //

@@ -46,6 +46,14 @@ const (
 	fillParallel = 2
 	// readyPrefix starts the name of every ready clone.
 	readyPrefix = "waymarktest_r_"
+	// stockPrefix starts the name of every database a process claimed
+	// ahead: waymarktest_s_<pid>_<unix seconds>_<n>.
+	stockPrefix = "waymarktest_s_"
+	// stockMax bounds the stock of a process, for each template.
+	stockMax = 8
+	// keptComment is the comment on a database of the stock that a
+	// failed test kept, which sweepStock leaves alone.
+	keptComment = "waymarktest kept"
 )
 
 // poolConfig is the warm pool's configuration, read from the
@@ -86,8 +94,44 @@ type warmPool struct {
 
 	mu      sync.Mutex
 	mine    []string // ready clones this process made, oldest first
+	stock   []string // databases claimed ahead for this process's tests
 	takes   int      // how many times this process asked for a clone
 	filling bool     // the filler goroutine runs
+}
+
+// stockTarget is how many databases the process claims ahead: on the
+// throwaway cluster, as many as it has asked for, up to stockMax and the
+// pool's size; none on a server of the user's, where one left by a
+// process that ended would stay until the sweep a day later. The caller
+// holds p.mu.
+func (p *warmPool) stockTarget() int {
+	if !p.s.throwaway {
+		return 0
+	}
+	return min(stockMax, p.takes, p.cfg.size)
+}
+
+// stockUp claims ready clones for this process until its stock is full,
+// and returns how many it claimed.
+func (p *warmPool) stockUp(ctx context.Context) (int, error) {
+	claimed := 0
+	for {
+		p.mu.Lock()
+		short := len(p.stock) < p.stockTarget()
+		p.mu.Unlock()
+		if !short {
+			return claimed, nil
+		}
+		name := fmt.Sprintf("%s%d_%d_%d", stockPrefix, os.Getpid(), time.Now().Unix(), dbCounter.Add(1))
+		ok, err := p.claimAny(ctx, name)
+		if !ok || err != nil {
+			return claimed, err
+		}
+		p.mu.Lock()
+		p.stock = append(p.stock, name)
+		p.mu.Unlock()
+		claimed++
+	}
 }
 
 // target is how many ready clones the pool keeps now: twice as many as
@@ -125,18 +169,37 @@ func newWarmPool(s *server, tpl string, cfg poolConfig) *warmPool {
 	return &warmPool{s: s, cfg: cfg, tpl: tpl, prefix: readyPrefixOf(tpl), wake: make(chan struct{}, 1)}
 }
 
-// take claims a ready clone and renames it to name. It returns false when
-// there is none (the caller clones the template itself); either way, it
-// has the pool filled again in the background.
-func (p *warmPool) take(ctx context.Context, name string) (bool, error) {
+// take returns a database for a test: one of the process's stock, else a
+// ready clone it claims and renames to name. It returns "" when there is
+// none (the caller clones the template itself); either way, it has the
+// pool filled again in the background.
+func (p *warmPool) take(ctx context.Context, name string) (string, error) {
 	p.mu.Lock()
 	p.takes++
 	if !p.filling {
 		p.filling = true
 		go p.fill()
 	}
+	var stocked string
+	if len(p.stock) > 0 {
+		stocked, p.stock = p.stock[0], p.stock[1:]
+	}
 	p.mu.Unlock()
 	defer p.poke()
+	if stocked != "" {
+		return stocked, nil
+	}
+	ok, err := p.claimAny(ctx, name)
+	if !ok {
+		return "", err
+	}
+	return name, nil
+}
+
+// claimAny claims one of the template's ready clones as database name:
+// one this process made, else one another made. It returns false when
+// there is none.
+func (p *warmPool) claimAny(ctx context.Context, name string) (bool, error) {
 	for {
 		p.mu.Lock()
 		var ready string
@@ -212,9 +275,21 @@ func (p *warmPool) poke() {
 // fill runs for the life of the process, or of the template: each time
 // it is woken it tops the pool up.
 func (p *warmPool) fill() {
+	p.s.sweepStockOnce.Do(func() { p.s.sweepStock(context.Background()) })
 	for range p.wake {
 		ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-		err := p.topUp(ctx)
+		var err error
+		for {
+			// Top the shared pool up, then the stock from it, and the
+			// pool again for what the stock took.
+			if err = p.topUp(ctx); err != nil {
+				break
+			}
+			var n int
+			if n, err = p.stockUp(ctx); n == 0 || err != nil {
+				break
+			}
+		}
 		cancel()
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "3D000" && strings.Contains(pgErr.Message, p.tpl) {
@@ -294,4 +369,33 @@ FROM pg_database WHERE datname LIKE $2 AND has_database_privilege(oid, 'CONNECT'
 func likePrefix(prefix string) string {
 	r := strings.NewReplacer(`\`, `\\`, `_`, `\_`, `%`, `\%`)
 	return r.Replace(prefix) + "%"
+}
+
+// sweepStock drops, on the throwaway cluster, the databases that
+// processes of the run claimed ahead and did not use before they ended:
+// those whose process is gone, but for the databases of failed tests.
+func (s *server) sweepStock(ctx context.Context) {
+	if !s.throwaway {
+		return
+	}
+	rows, err := s.admin.Query(ctx, `SELECT datname, coalesce(shobj_description(oid, 'pg_database'), '')
+FROM pg_database WHERE datname LIKE $1`, likePrefix(stockPrefix))
+	if err != nil {
+		return
+	}
+	var name, comment string
+	var gone []string
+	_, err = pgx.ForEachRow(rows, []any{&name, &comment}, func() error {
+		pid, _, _ := strings.Cut(strings.TrimPrefix(name, stockPrefix), "_")
+		if n, err := strconv.Atoi(pid); err == nil && comment != keptComment && !processAlive(n) {
+			gone = append(gone, name)
+		}
+		return nil
+	})
+	if err != nil {
+		return
+	}
+	for _, name := range gone {
+		s.dropDB(ctx, name)
+	}
 }

@@ -3,6 +3,8 @@ package waymarktest
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -34,17 +36,29 @@ func readyOf(t testing.TB, s *server, tpl string) []string {
 	return names
 }
 
-// waitReady waits until template tpl has n ready clones.
-func waitReady(t testing.TB, s *server, tpl string, n int) []string {
+// stockOf returns how many databases pool p holds claimed ahead.
+func stockOf(p *warmPool) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.stock)
+}
+
+// waitPool waits until template tpl has n ready clones and, on the
+// throwaway cluster, its process stock stock databases.
+func waitPool(t testing.TB, s *server, tpl string, n, stock int) []string {
 	t.Helper()
+	if !s.throwaway {
+		stock = 0
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		names := readyOf(t, s, tpl)
-		if len(names) == n {
+		got := stockOf(s.warm(tpl))
+		if len(names) == n && got == stock {
 			return names
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("template %s has %d ready clones after 30 s; want %d", tpl, len(names), n)
+			t.Fatalf("template %s has %d ready clones and %d claimed ahead after 30 s; want %d and %d", tpl, len(names), got, n, stock)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -52,10 +66,10 @@ func waitReady(t testing.TB, s *server, tpl string, n int) []string {
 
 // TestWarmPool asks ConnString for databases of a set: the first is
 // cloned while the test waits and starts the pool, which fills to twice
-// the number of requests and no further; the next tests get ready
-// clones, each a database of its own at the set's version, renamed so
-// that no ready clone is handed out twice, and the pool fills again
-// behind them, to twice the requests so far.
+// the number of requests, and (on the throwaway cluster) claims as many
+// as there were requests ahead for the process; the next tests get those
+// or ready clones, each a database of its own at the set's version, and
+// the pool fills again behind them. No database is handed out twice.
 func TestWarmPool(t *testing.T) {
 	t.Parallel()
 	s := getServer(t)
@@ -68,15 +82,19 @@ func TestWarmPool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ConnString(t, set, nil)
-	ready := waitReady(t, s, tp.name, 2)
+	first := currentDatabase(t, ConnString(t, set, nil))
+	ready := waitPool(t, s, tp.name, 2, 1)
 	time.Sleep(100 * time.Millisecond)
 	if got := readyOf(t, s, tp.name); len(got) != 2 {
 		t.Fatalf("after one request the pool has %v; want 2", got)
 	}
+	p := s.warm(tp.name)
+	p.mu.Lock()
+	stock := slices.Clone(p.stock)
+	p.mu.Unlock()
 
 	var mu sync.Mutex
-	var names []string
+	names := []string{first}
 	t.Run("group", func(t *testing.T) {
 		for i := range 2 {
 			t.Run(fmt.Sprint(i), func(t *testing.T) {
@@ -86,33 +104,77 @@ func TestWarmPool(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer conn.Close(ctx)
-				name := conn.Config().Database
 				if _, err := conn.Exec(ctx, "INSERT INTO a VALUES (1)"); err != nil {
 					t.Fatal(err)
 				}
 				mu.Lock()
-				names = append(names, name)
+				names = append(names, conn.Config().Database)
 				mu.Unlock()
 			})
 		}
 	})
-	slices.Sort(names)
-	if n := len(slices.Compact(slices.Clone(names))); n != 2 || strings.HasPrefix(names[0], readyPrefix) {
-		t.Errorf("databases %v: want 2 different ones, named as test databases", names)
-	}
-	for _, r := range ready {
-		if dbExists(t, r) {
-			t.Errorf("ready clone %s is still there after two tests took one each", r)
+	// Filled again: twice the three requests ready, three claimed ahead.
+	again := waitPool(t, s, tp.name, 6, 3)
+	p.mu.Lock()
+	again = append(again, p.stock...)
+	p.mu.Unlock()
+	for _, name := range names {
+		if strings.HasPrefix(name, readyPrefix) || slices.Contains(ready, name) {
+			t.Errorf("a test got %s, a ready clone that was not claimed", name)
+		}
+		if slices.Contains(again, name) {
+			t.Errorf("database %s, handed out, is in the pool again", name)
 		}
 	}
-	// Filled again, to twice the three requests, with new databases.
-	again := waitReady(t, s, tp.name, 6)
-	for _, r := range again {
-		if slices.Contains(ready, r) {
-			t.Errorf("ready clone %s handed out twice", r)
+	if slices.Sort(names); len(slices.Compact(slices.Clone(names))) != 3 {
+		t.Errorf("databases %v: want 3 different ones", names)
+	}
+	for _, name := range stock {
+		if !slices.Contains(names, name) {
+			t.Errorf("database %s, claimed ahead, was not handed out first: %v", name, names)
 		}
 	}
 }
+
+// TestSweepStock drops, on the throwaway cluster, the databases that a
+// process that ended claimed ahead, but not those of failed tests (which
+// the cleanup marks) nor those of a live process.
+func TestSweepStock(t *testing.T) {
+	t.Parallel()
+	s := getServer(t)
+	if !s.throwaway {
+		t.Skip("a process claims databases ahead on the throwaway cluster only")
+	}
+	ctx := t.Context()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := cmd.Process.Pid
+	name := func(pid int) string {
+		return fmt.Sprintf("%s%d_%d_%d", stockPrefix, pid, time.Now().Unix(), dbCounter.Add(1))
+	}
+	unused, kept, live := name(dead), name(dead), name(os.Getpid())
+	for _, db := range []string{unused, kept, live} {
+		if err := s.createDB(ctx, db, "template0"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.dropDB(context.Background(), db) })
+	}
+	s.cleanup(failedTB{t}, kept)
+	s.sweepStock(ctx)
+	for db, want := range map[string]bool{unused: false, kept: true, live: true} {
+		if got := dbExists(t, db); got != want {
+			t.Errorf("after the sweep, database %s exists: %v; want %v", db, got, want)
+		}
+	}
+}
+
+// failedTB is a test that has failed, whose logs go nowhere.
+type failedTB struct{ testing.TB }
+
+func (failedTB) Failed() bool        { return true }
+func (failedTB) Logf(string, ...any) {}
 
 // TestWarmPoolShared makes ready clones with one pool and claims them
 // with another that did not make them, as a second test process does;
@@ -146,11 +208,11 @@ func TestWarmPoolShared(t *testing.T) {
 			defer wg.Done()
 			other := newWarmPool(s, tp.name, poolConfig{}) // knows no clone; never fills
 			other.filling = true
-			ok, err := other.take(ctx, targets[i])
+			name, err := other.take(ctx, targets[i])
 			if err != nil {
 				t.Error(err)
 			}
-			got[i] = ok
+			got[i] = name == targets[i]
 		}()
 	}
 	wg.Wait()
@@ -167,9 +229,10 @@ func TestWarmPoolShared(t *testing.T) {
 		t.Errorf("%d of 3 claims of 2 ready clones succeeded: %v", n, got)
 	}
 	// The maker's own memory of them is stale: it finds none.
-	ok, err := maker.take(ctx, fmt.Sprintf("waymarktest_%d_%d_%d", time.Now().Unix(), 0, dbCounter.Add(1)))
-	if err != nil || ok {
-		t.Errorf("the maker took a clone another pool claimed: %v, %v", ok, err)
+	maker.filling = true // no filler
+	name, err := maker.take(ctx, fmt.Sprintf("waymarktest_%d_%d_%d", time.Now().Unix(), 0, dbCounter.Add(1)))
+	if err != nil || name != "" {
+		t.Errorf("the maker took a clone another pool claimed: %q, %v", name, err)
 	}
 }
 

@@ -62,9 +62,10 @@ type server struct {
 
 	pool poolConfig // of the warm pools
 
-	mu        sync.Mutex
-	templates map[string]*template // by name
-	pools     map[string]*warmPool // by template name
+	mu             sync.Mutex
+	templates      map[string]*template // by name
+	pools          map[string]*warmPool // by template name
+	sweepStockOnce sync.Once
 }
 
 // Server returns a connection string for the maintenance database of the
@@ -255,7 +256,7 @@ func (s *server) newDatabase(t testing.TB, template string) (string, error) {
 	t.Helper()
 	for {
 		name := fmt.Sprintf("%s%d_%d_%d", testDBPrefix, time.Now().Unix(), os.Getpid(), dbCounter.Add(1))
-		err := s.clone(t.Context(), name, template)
+		name, err := s.clone(t.Context(), name, template)
 		if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "42P04" {
 			continue // duplicate_database: left by another process with our PID
 		}
@@ -267,25 +268,32 @@ func (s *server) newDatabase(t testing.TB, template string) (string, error) {
 	}
 }
 
-// clone makes database name a copy of template: a ready clone from the
-// template's warm pool when there is one, else a new copy.
-func (s *server) clone(ctx context.Context, name, template string) error {
-	if template == "template0" {
-		return s.createDB(ctx, name, template)
-	}
-	if p := s.warm(template); p != nil {
-		ok, err := p.take(ctx, name)
-		if ok || err != nil {
-			return err
+// clone returns a new database that is a copy of template: one from the
+// template's warm pool when there is one (under another name than name,
+// when the process claimed it ahead), else a new copy named name.
+func (s *server) clone(ctx context.Context, name, template string) (string, error) {
+	if template != "template0" {
+		if p := s.warm(template); p != nil {
+			got, err := p.take(ctx, name)
+			if got != "" || err != nil {
+				return got, err
+			}
 		}
 	}
-	return s.createDB(ctx, name, template)
+	return name, s.createDB(ctx, name, template)
 }
 
 // cleanup drops the database name of test t, or keeps it and says so when
 // t failed.
 func (s *server) cleanup(t testing.TB, name string) {
 	if t.Failed() {
+		if strings.HasPrefix(name, stockPrefix) {
+			// Claimed ahead: mark it, so that no process takes it for
+			// an unused one when this process has ended.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			s.admin.Exec(ctx, "COMMENT ON DATABASE "+pgx.Identifier{name}.Sanitize()+" IS "+literal(keptComment))
+			cancel()
+		}
 		until := "until the throwaway server stops at the end of this test run"
 		if !s.throwaway {
 			until = fmt.Sprintf("until a test run after %s drops it", time.Now().Add(KeptMaxAge).Format(time.DateTime))
