@@ -99,7 +99,8 @@
 // asked for, up to WAYMARK_TEST_POOL ([EnvPoolSize], default 16; 0 turns
 // it off), so that a template cloned once costs one or two clones more,
 // not sixteen. The ready clones of all templates on the server take at
-// most WAYMARK_TEST_POOL_MB MiB ([EnvPoolMB], default 512). The test
+// most WAYMARK_TEST_POOL_MB MiB ([EnvPoolMB], default 512; the clones
+// claimed ahead, below, are not counted). The test
 // processes of a run share them: any process claims one by renaming it
 // (one ALTER DATABASE, which succeeds for one claimer only), and one
 // process at a time fills a template's pool. A ready clone accepts no

@@ -28,6 +28,14 @@ import (
 // remembers the clones it made and tries those first; when it has none it
 // lists the server's. One process at a time fills a template's pool (it
 // holds an advisory lock while it does), up to the size and disk limits.
+//
+// On the throwaway cluster a process also claims ready clones ahead, into
+// its stock (waymarktest_s_<pid>_<unix seconds>_<n>), and hands those to
+// its tests without a round trip. The stock is not counted in the disk
+// limit; it is at most stockMax databases per template and process, and
+// what a process that ended left in it is dropped by the next process
+// that fills a pool (sweepStock), but for the databases of failed tests,
+// which the cleanup marks with keptComment.
 
 // Environment variables that configure the warm pool.
 const (
@@ -35,7 +43,8 @@ const (
 	// whole number, 0 to turn the pool off. Default 16.
 	EnvPoolSize = "WAYMARK_TEST_POOL"
 	// EnvPoolMB bounds the disk space, in MiB, that the ready clones of
-	// all templates on the server take together. Default 512.
+	// all templates on the server take together (not counting the few
+	// each process claims ahead on the throwaway cluster). Default 512.
 	EnvPoolMB = "WAYMARK_TEST_POOL_MB"
 )
 
