@@ -247,11 +247,13 @@ func (e *LockedError) Unwrap() error { return ErrLocked }
 type Outcome int8
 
 const (
-	// OutcomeUnknown: the commit may or may not have happened; the
-	// history, read again, tells.
+	// OutcomeUnknown: the commit (or, outside a transaction, the
+	// statement) may or may not have taken effect: the reply was lost, or
+	// never came. The history, read again, tells.
 	OutcomeUnknown Outcome = iota
 	// OutcomeRolledBack: the server ended the transaction without
-	// committing it.
+	// committing it (it said it ended the session), or no COMMIT was ever
+	// sent for it.
 	OutcomeRolledBack
 )
 
@@ -274,9 +276,14 @@ type ConnectionError struct {
 	Err error
 }
 
-// Error says that the connection was lost and what became of the work.
+// Error says that the connection was lost and what became of the work:
+// "(transaction rolled back)" only when that is sure, else "(outcome
+// unknown)".
 func (e *ConnectionError) Error() string {
-	return "connection to the database lost (transaction " + e.Outcome.String() + "): " + e.Err.Error()
+	if e.Outcome == OutcomeRolledBack {
+		return "connection to the database lost (transaction rolled back): " + e.Err.Error()
+	}
+	return "connection to the database lost before the server confirmed the outcome (outcome unknown): " + e.Err.Error()
 }
 
 // Unwrap returns [ErrConnectionLost] and Err.

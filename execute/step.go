@@ -3,6 +3,7 @@ package execute
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -101,11 +102,13 @@ func stepError(st plan.Step, sc *source.Script, err error, stmt int, dirty bool)
 	var coded interface{ SQLState() string }
 	switch {
 	case errors.As(err, &ce) && dirty:
-		e.Hint = "the connection broke while the statement ran; check what it did before you resolve the version"
+		e.Hint = fmt.Sprintf("the connection broke while the statement ran: whether it took effect is unknown; check what it did "+
+			"(waymark status shows version %d dirty) before you resolve the version", st.Version)
 	case errors.As(err, &ce) && ce.Outcome == backend.OutcomeRolledBack:
 		e.Hint = "the connection broke and the server rolled the step back: nothing of it is applied; run again"
 	case errors.As(err, &ce):
-		e.Hint = "the connection broke while the step committed: whether it is applied is unknown; the next run reads the history and decides, so run again"
+		e.Hint = fmt.Sprintf("the connection broke before the server confirmed the step: whether version %d is applied is unknown; "+
+			"the history tells (waymark status), and running again reads it and finishes the job", st.Version)
 	case errors.Is(err, backend.ErrLockLost):
 		e.Hint = "nothing of the step ran"
 	case !st.NoTransaction && errors.As(err, &coded) && coded.SQLState() == "25001":

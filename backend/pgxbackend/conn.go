@@ -14,9 +14,9 @@ import (
 // the connection broke rather than that a statement failed: the server
 // ended the session (a FATAL error: terminated, shut down), or the network
 // or socket failed (closed reports whether pgx has closed the connection
-// since). ownTx says whether the failed call sent a COMMIT of its own,
-// whose reply may have been lost: its outcome is then unknown unless the
-// server said it ended the session.
+// since). ownTx says whether the failed call sent a COMMIT of its own, or
+// a statement outside any transaction, whose reply may have been lost: its
+// outcome is then unknown unless the server said it ended the session.
 func connError(err error, ownTx, closed bool) error {
 	if err == nil {
 		return nil

@@ -61,6 +61,9 @@ type session struct {
 	async    bool    // a commit since the last durable one was asynchronous
 	inTx     bool
 	unlocked bool
+
+	patience time.Duration // how long a reply may be late before probe checks on it (0: never)
+	probing  bool          // the current round trip is one that probe can find
 }
 
 func (s *session) usable(ctx context.Context) error {
@@ -254,7 +257,12 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 	}
 	query := q.String()
 
-	done, history, err := s.exec(ctx, query)
+	var done int
+	var history bool
+	err = s.watched(st.Limits, func() (err error) {
+		done, history, err = s.exec(ctx, query)
+		return err
+	})
 	if err == nil {
 		if create != nil {
 			s.tstate = tableExists
@@ -272,7 +280,8 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 			err = errors.Join(err, fmt.Errorf("roll back: %w", rerr))
 		}
 	}
-	if cerr := connError(err, own, closed); cerr != err {
+	var lost *backend.ConnectionError
+	if cerr := connError(err, own, closed); cerr != err || errors.As(err, &lost) {
 		return fmt.Errorf("pgxbackend: apply version %d: %w", st.Change.Record.Version, cerr)
 	}
 	var pgErr *pgconn.PgError
@@ -415,16 +424,33 @@ func (s *session) Exec(ctx context.Context, sql string, limits backend.Limits) e
 		// connection: session settings would go astray.
 		pre = append(pre, s.limits(limits, false)...)
 	}
-	if _, _, err := s.exec(ctx, strings.Join(pre, ";\n")); err != nil {
+	if err := s.watched(limits, func() error {
+		_, _, err := s.exec(ctx, strings.Join(pre, ";\n"))
+		return err
+	}); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "22012" {
 			return fmt.Errorf("pgxbackend: exec: %w: %s", backend.ErrLockLost, s.lostHint())
 		}
 		return fmt.Errorf("pgxbackend: exec: %w", connError(err, false, s.conn.PgConn().IsClosed()))
 	}
-	done, _, err := s.exec(ctx, sql)
+	var done int
+	run := func() (err error) {
+		done, _, err = s.exec(ctx, sql)
+		return err
+	}
+	var err error
+	if s.mode == LockLease {
+		// Behind a pooler the statement's server process cannot be found
+		// (its text does not name the holder): only the context ends a wait.
+		err = run()
+	} else {
+		err = s.watched(limits, run)
+	}
 	if err != nil {
-		if cerr := connError(err, false, s.conn.PgConn().IsClosed()); cerr != err {
+		// Outside a transaction, the statement may have taken effect.
+		var lost *backend.ConnectionError
+		if cerr := connError(err, true, s.conn.PgConn().IsClosed()); cerr != err || errors.As(err, &lost) {
 			return fmt.Errorf("pgxbackend: exec: %w", cerr)
 		}
 		return s.scriptError(sql, 0, len(sql), done, err)
@@ -489,7 +515,11 @@ func (s *session) Commit(ctx context.Context) error {
 	if s.mode == LockLease {
 		q = s.renewal() + ";\nCOMMIT;\n" + strings.Join(s.restore(false), ";\n")
 	}
-	results, err := s.query(ctx, q)
+	var results []*pgconn.Result
+	err := s.watched(backend.Limits{}, func() (err error) {
+		results, err = s.query(ctx, q)
+		return err
+	})
 	s.inTx = false
 	if err != nil {
 		return fmt.Errorf("pgxbackend: commit: %w", connError(err, true, s.conn.PgConn().IsClosed()))

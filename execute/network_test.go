@@ -1,0 +1,117 @@
+package execute_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/waymarkdb/waymark/backend"
+	"github.com/waymarkdb/waymark/backend/pgxbackend"
+	"github.com/waymarkdb/waymark/execute"
+	"github.com/waymarkdb/waymark/internal/pgtest"
+	"github.com/waymarkdb/waymark/plan"
+)
+
+// silentBound is what the package doc promises for a run with limits whose
+// network goes silent: the longest limit plus 5 s before the session
+// checks on the late reply, 5 s for the check, 10 s for the release of the
+// lock, plus slack for a busy machine.
+func silentBound(limit time.Duration) time.Duration { return limit + 5*time.Second + 5*time.Second + 10*time.Second + 5*time.Second }
+
+// A network that goes silent (a proxy that stops forwarding without
+// closing) while step 10 runs: with StatementTimeout set and no deadline,
+// Migrate returns within the documented bound; the error says the outcome
+// of version 10 is unknown and how to find out, and claims neither a
+// cancel nor a rollback; step 10 did commit on the server.
+func TestSilentNetworkDuringAStep(t *testing.T) {
+	for _, limits := range []struct {
+		name     string
+		opts     execute.Options
+		deadline time.Duration // of the context; 0: none
+	}{
+		{"StatementTimeout", execute.Options{StatementTimeout: 2 * time.Second}, 0},
+		{"LockTimeout", execute.Options{LockTimeout: 2 * time.Second}, 0},
+		// No limits: the context's deadline ends the wait, and the cancel
+		// request, unanswered too, is not reported as a cancel.
+		{"Deadline", execute.Options{}, 4 * time.Second},
+	} {
+		t.Run(limits.name, func(t *testing.T) {
+			url := pgtest.ConnString(t)
+			direct := poolFor(t, url)
+			proxy := pgtest.StartProxy(t, url)
+			files := map[string]string{}
+			for v := 1; v <= 12; v++ {
+				sql := fmt.Sprintf("CREATE TABLE t%d (id int);", v)
+				if v == 10 {
+					sql += "\nSELECT pg_sleep(1);"
+				}
+				files[fmt.Sprintf("v%02d_t%d.up.sql", v, v)] = sql
+			}
+			set := mapSet(t, files)
+			pool := poolFor(t, proxy.ConnString())
+			// Before the pool closes (cleanups run last first): a run still
+			// waiting on the silent proxy then sees its connection end.
+			t.Cleanup(proxy.Close)
+			opts := limits.opts
+			opts.Progress = func(e execute.Event) {
+				if e.Step.Version == 10 && !e.Done {
+					time.AfterFunc(300*time.Millisecond, proxy.Silence)
+				}
+			}
+			ctx := context.Background()
+			if limits.deadline > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, limits.deadline)
+				defer cancel()
+			}
+			type outcome struct {
+				res *execute.Result
+				err error
+			}
+			done := make(chan outcome, 1)
+			start := time.Now()
+			go func() {
+				res, err := execute.Migrate(ctx, pgxbackend.New(pool, nil), set, plan.Latest(), &opts)
+				done <- outcome{res, err}
+			}()
+			bound := silentBound(2 * time.Second)
+			var res *execute.Result
+			var err error
+			select {
+			case o := <-done:
+				res, err = o.res, o.err
+			case <-time.After(bound):
+				t.Fatalf("Migrate still waiting after %v (the bound)", bound)
+			}
+			took := time.Since(start)
+			t.Logf("Migrate returned after %v: %v", took.Round(time.Millisecond), err)
+			var ce *backend.ConnectionError
+			var se *execute.StepError
+			if !errors.As(err, &se) || se.Version != 10 || !errors.As(err, &ce) || ce.Outcome != backend.OutcomeUnknown {
+				t.Fatalf("Migrate = %v, want a StepError for version 10 with a ConnectionError of unknown outcome", err)
+			}
+			msg := err.Error()
+			for _, want := range []string{"version 10", "unknown", "waymark status"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error %q does not say %q", msg, want)
+				}
+			}
+			for _, lie := range []string{"cancelled", "rolled back", "rolled the step back"} {
+				if strings.Contains(msg, lie) {
+					t.Errorf("error %q claims %q, which waymark did not see", msg, lie)
+				}
+			}
+			if n := scalar[int](t, direct, "SELECT count(*)::int FROM waymark_history"); n != 10 {
+				t.Errorf("the history has %d versions, want 10 (step 10 committed on the server)", n)
+			}
+			for _, s := range res.Steps {
+				if s.Version >= 10 {
+					t.Errorf("Result.Steps claims version %d", s.Version)
+				}
+			}
+		})
+	}
+}
