@@ -19,7 +19,9 @@ import (
 // network goes silent: the longest limit plus 5 s before the session
 // checks on the late reply, 5 s for the check, 10 s for the release of the
 // lock, plus slack for a busy machine.
-func silentBound(limit time.Duration) time.Duration { return limit + 5*time.Second + 5*time.Second + 10*time.Second + 5*time.Second }
+func silentBound(limit time.Duration) time.Duration {
+	return limit + 5*time.Second + 5*time.Second + 10*time.Second + 5*time.Second
+}
 
 // A network that goes silent (a proxy that stops forwarding without
 // closing) while step 10 runs: with StatementTimeout set and no deadline,
