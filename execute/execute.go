@@ -41,6 +41,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/waymarkdb/waymark/backend"
@@ -131,8 +132,18 @@ type Result struct {
 	Plan *plan.Plan
 	// Steps lists the steps that took effect, in order. After an error it
 	// holds the steps that took effect before the failure (none with
-	// SingleTransaction).
+	// SingleTransaction). After a lost connection it holds only those the
+	// run can vouch for: the rest are in Unconfirmed.
 	Steps []StepResult
+	// Unconfirmed lists, in order, the steps after Steps that may or may
+	// not have taken effect, when the run ended with a lost connection
+	// (an error wrapping backend.ErrConnectionLost) or a release of the
+	// lock that failed: steps committed without waiting for the disk (see
+	// Options.DurableEveryStep) that no durable commit of the run
+	// followed, which a crash of the server undoes, and the step whose
+	// commit the server never confirmed. The history tells which are
+	// applied; running again applies the rest.
+	Unconfirmed []StepResult
 }
 
 // StepResult is one step that took effect.
@@ -163,12 +174,32 @@ func Run(ctx context.Context, db backend.Backend, p *plan.Plan, opts *Options) (
 	if err := checkBackend(db); err != nil {
 		return r.res, err
 	}
-	return r.res, underLock(ctx, db, r.log, func(sess backend.Session, now plan.State) error {
+	err := underLock(ctx, db, r.log, func(sess backend.Session, now plan.State) error {
 		if err := stale(p.State, now); err != nil {
 			return err
 		}
 		return r.run(ctx, sess)
 	})
+	r.settle(err)
+	return r.res, err
+}
+
+// settle moves the steps the run cannot vouch for from Result.Steps to
+// Result.Unconfirmed, when the run ended with a lost connection or a
+// failed release: the steps no durable commit followed (Unlock would have
+// made the last one durable), and the step whose commit the server never
+// confirmed.
+func (r *runner) settle(err error) {
+	if err == nil || !errors.Is(err, backend.ErrConnectionLost) && !errors.Is(err, ErrUnlock) {
+		return
+	}
+	steps := r.res.Steps
+	if r.durable < len(steps) {
+		r.res.Steps, r.res.Unconfirmed = steps[:r.durable:r.durable], slices.Clone(steps[r.durable:])
+	}
+	if r.unknown != nil {
+		r.res.Unconfirmed = append(r.res.Unconfirmed, *r.unknown)
+	}
 }
 
 // runner executes the steps of one plan.
@@ -178,6 +209,8 @@ type runner struct {
 	opts    Options
 	log     *slog.Logger
 	res     *Result
+	durable int         // how many of res.Steps a durable commit has followed
+	unknown *StepResult // the step whose commit the server never confirmed
 }
 
 func newRunner(opts *Options) *runner {
@@ -249,6 +282,10 @@ func (r *runner) run(ctx context.Context, sess backend.Session) error {
 		r.progress(Event{Step: st, Index: i, Total: len(p.Steps), Done: true, Duration: d, Err: err})
 		if err != nil {
 			r.log.ErrorContext(ctx, "waymark: step failed", "version", st.Version, "error", err)
+			var ce *backend.ConnectionError
+			if errors.As(err, &ce) && ce.Outcome == backend.OutcomeUnknown && !r.opts.SingleTransaction {
+				r.unknown = &StepResult{Version: st.Version, Name: st.Name, Direction: st.Direction, Duration: d}
+			}
 			if r.opts.SingleTransaction {
 				if rerr := sess.Rollback(context.WithoutCancel(ctx)); rerr != nil {
 					err = errors.Join(err, &Error{Err: ErrTransaction, Detail: "roll back", Cause: rerr})
@@ -260,13 +297,21 @@ func (r *runner) run(ctx context.Context, sess backend.Session) error {
 		done = append(done, StepResult{Version: st.Version, Name: st.Name, Direction: st.Direction, Duration: d})
 		if !r.opts.SingleTransaction {
 			r.res.Steps = done
+			if st.NoTransaction || r.opts.DurableEveryStep || i == len(p.Steps)-1 {
+				r.durable = len(done) // a durable commit flushes every earlier one
+			}
 		}
 	}
 	if r.opts.SingleTransaction {
 		if err := sess.Commit(ctx); err != nil {
+			var ce *backend.ConnectionError
+			if errors.As(err, &ce) && ce.Outcome == backend.OutcomeUnknown {
+				r.res.Unconfirmed = done // the one commit may have happened
+			}
 			return &Error{Err: ErrTransaction, Detail: "commit", Cause: err}
 		}
 		r.res.Steps = done
+		r.durable = len(done)
 	}
 	r.log.InfoContext(ctx, "waymark: migrated", "version", p.To)
 	return nil

@@ -34,7 +34,7 @@ func Migrate(ctx context.Context, db backend.Backend, set *source.Set, target pl
 	}
 	// Anything else is decided under the lock: a dirty version seen without
 	// it may belong to a step that another process is still running.
-	return r.res, underLock(ctx, db, r.log, func(sess backend.Session, now plan.State) error {
+	err := underLock(ctx, db, r.log, func(sess backend.Session, now plan.State) error {
 		p, err := r.plan(ctx, set, now, target)
 		if err != nil {
 			return err
@@ -48,6 +48,8 @@ func Migrate(ctx context.Context, db backend.Backend, set *source.Set, target pl
 		}
 		return r.run(ctx, sess)
 	})
+	r.settle(err)
+	return r.res, err
 }
 
 // noop reports whether the database is at target with nothing to do,

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/waymarkdb/waymark/backend"
 	"github.com/waymarkdb/waymark/backend/pgxbackend"
 	"github.com/waymarkdb/waymark/execute"
@@ -116,4 +118,79 @@ func TestSilentNetworkDuringAStep(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An immediate stop of the server right after a step committed without
+// waiting for the disk: the Result vouches only for steps that survive
+// the crash, lists the others as unconfirmed, and the error does not say
+// that the lock may still be held (it cannot outlive the server). Running
+// again finishes the job.
+func TestCrashLeavesStepsUnconfirmed(t *testing.T) {
+	cluster := pgtest.OwnCluster(t)
+	url := cluster.ConnString("postgres")
+	files := map[string]string{}
+	for v := 1; v <= 6; v++ {
+		files[fmt.Sprintf("v%d_t%d.up.sql", v, v)] = fmt.Sprintf("CREATE TABLE t%d (id int);", v)
+	}
+	set := mapSet(t, files)
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := &execute.Options{Progress: func(e execute.Event) {
+		if e.Done && e.Step.Version == 3 {
+			if err := cluster.Crash(); err != nil {
+				t.Error(err)
+			}
+		}
+	}}
+	res, err := execute.Migrate(ctx, pgxbackend.New(pool, nil), set, plan.Latest(), opts)
+	pool.Close()
+	t.Logf("Migrate: %v\nsteps %v, unconfirmed %v", err, applied(res), versionsOf(res.Unconfirmed))
+	if !errors.Is(err, backend.ErrConnectionLost) {
+		t.Fatalf("Migrate during a crash = %v, want a lost connection", err)
+	}
+	if errors.Is(err, backend.ErrLockMayBeHeld) || strings.Contains(err.Error(), "may still be held") {
+		t.Errorf("error %q says the lock may still be held, after the server stopped", err)
+	}
+	if err := cluster.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pool = poolFor(t, url)
+	var recorded []int64
+	if scalar[bool](t, pool, "SELECT to_regclass('waymark_history') IS NOT NULL") {
+		recorded = scalar[[]int64](t, pool, "SELECT coalesce(array_agg(version ORDER BY version), '{}') FROM waymark_history")
+	}
+	t.Logf("after the restart the history holds %v", recorded)
+	has := map[int64]bool{}
+	for _, v := range recorded {
+		has[v] = true
+	}
+	for _, v := range applied(res) {
+		if !has[v] {
+			t.Errorf("Result.Steps vouches for version %d, which the crash undid", v)
+		}
+	}
+	reported := map[int64]bool{}
+	for _, v := range append(applied(res), versionsOf(res.Unconfirmed)...) {
+		reported[v] = true
+	}
+	for _, v := range recorded {
+		if !reported[v] {
+			t.Errorf("version %d is applied but the Result lists it neither as a step nor as unconfirmed", v)
+		}
+	}
+	if _, err := execute.Migrate(ctx, pgxbackend.New(pool, nil), set, plan.Latest(), nil); err != nil {
+		t.Fatalf("running again: %v", err)
+	}
+	checkHistory(t, pool, set, 1, 2, 3, 4, 5, 6)
+}
+
+func versionsOf(steps []execute.StepResult) []int64 {
+	vs := []int64{}
+	for _, s := range steps {
+		vs = append(vs, s.Version)
+	}
+	return vs
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -80,10 +81,27 @@ func (s *session) releaseAdvisory(ctx context.Context) error {
 		}
 	}
 	if ferr := s.terminate(ctx); ferr != nil {
+		if serverDown(ferr) {
+			// An advisory lock lives in the server's memory: it ends with
+			// the server process that holds it, and no one can take or
+			// hold it while the server is not running.
+			return nil
+		}
 		return fmt.Errorf("pgxbackend: release the migration lock: %w: %w; and ending the session's server process %s failed: %w",
 			backend.ErrLockMayBeHeld, err, s.pid, ferr)
 	}
 	return nil
+}
+
+// serverDown reports whether err, from connecting, says that the server is
+// not running: nothing listens at its address, or it is starting up (after
+// a crash or a restart), shutting down or recovering (SQLSTATE 57P03).
+func serverDown(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "57P03"
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT)
 }
 
 // unlocked reports whether the result of pg_advisory_unlock says true.
