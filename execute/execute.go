@@ -23,6 +23,28 @@
 // step is rolled back (or, outside a transaction, left dirty) and the lock
 // is released.
 //
+// # Faults
+//
+// A step whose connection breaks fails with a [*StepError] wrapping a
+// *backend.ConnectionError: its Outcome says whether the server rolled
+// the step back or whether it is unknown if the step committed (the reply
+// was lost, or never came); the error names the version and says that the
+// history tells ("waymark status"). A run never claims a cancel or a
+// rollback the server did not confirm. With LockTimeout or
+// StatementTimeout set, a network that goes silent without closing ends
+// the run without a context deadline (the pgx backend gives up on the
+// reply after the longest limit plus 10s at most, then releases the lock
+// within its own bound).
+//
+// The steps before a run's last commit do not wait for the disk (see
+// [Options].DurableEveryStep): a crash of the server can undo them, each
+// whole, from the last back to the last durable commit. A run that ends
+// with a lost connection (or a release of the lock that failed, which
+// would have flushed them) lists such steps, and the step whose commit was
+// never confirmed, in [Result].Unconfirmed rather than in Result.Steps.
+// Running again reads the history under the lock and applies what is
+// missing: it finishes the job.
+//
 // # The lock
 //
 // Waiting for the migration lock, held by another process, lasts as long

@@ -100,19 +100,50 @@
 // (a cancel request, not a closed socket), so the server is not left
 // running it while holding the lock.
 //
+// A cancel is reported as one (an error reading "... (the statement was
+// cancelled on the server)") only when the server confirmed it. When
+// neither the statement nor the cancel request is answered within 5s, the
+// connection is closed and the call fails with a *backend.ConnectionError
+// whose outcome is unknown.
+//
 // Releasing the lock reports honestly: when it cannot release the advisory
 // lock over its connection, the session ends its own server process from
 // another connection and checks that the lock is gone; only when that fails
-// too does Unlock return backend.ErrLockMayBeHeld.
+// too does Unlock return backend.ErrLockMayBeHeld. When the server is not
+// running (nothing listens at its address, or it answers that it is
+// starting up, recovering or shutting down), the advisory lock is gone
+// with it (it lives in the server's memory), and Unlock says nothing of a
+// lock that may be held.
 //
 // # Faults
 //
 // A connection that breaks during a call yields a *backend.ConnectionError,
 // never a script error: its Outcome is OutcomeRolledBack when the server
-// ended the session (terminated, shut down), OutcomeUnknown when the reply
-// to a COMMIT may have been lost. A CREATE INDEX CONCURRENTLY (or REINDEX
-// CONCURRENTLY) that completes but leaves its index invalid fails with
-// backend.ErrInvalidIndex.
+// ended the session (terminated, shut down) or no COMMIT was sent,
+// OutcomeUnknown when the reply to a COMMIT (or to a statement of a
+// no-transaction script) may have been lost. A CREATE INDEX CONCURRENTLY
+// (or REINDEX CONCURRENTLY) that completes but leaves its index invalid
+// fails with backend.ErrInvalidIndex.
+//
+// A reply that never comes (a network or middlebox that goes silent
+// without closing the connection) is noticed without a context deadline
+// when the step has limits (backend.Limits: LockTimeout or
+// StatementTimeout): a round trip silent for longer than the longest limit
+// plus 5s is checked on over a new connection, which gets 5s to answer.
+// The session gives up on the reply, closing its connection, with a
+// *backend.ConnectionError of unknown outcome, when that connection fails
+// too, when no server process runs the session any more, or when the
+// server finished the round trip over a second ago and the reply has not
+// arrived; it waits again as long when the server says the round trip is
+// still running (a long statement is not a lost one). The session's
+// server process is found by its process id with the advisory lock and by
+// the lease holder's id in its query text with a lease; a statement of a
+// no-transaction script under a lease, whose server process cannot be
+// found, waits for the context only. So a step with limits L returns
+// within L + 10s of a silent network, and Unlock, whose own work is
+// bounded (10s for the advisory lock; see "Leases" for a lease), follows.
+// The direct connection also has TCP keepalives (see "Sessions"), so the
+// server notices the dead client too.
 //
 // # Round trips
 //
