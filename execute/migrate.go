@@ -2,6 +2,7 @@ package execute
 
 import (
 	"context"
+	"errors"
 
 	"github.com/waymarkdb/waymark/backend"
 	"github.com/waymarkdb/waymark/plan"
@@ -57,6 +58,9 @@ func Migrate(ctx context.Context, db backend.Backend, set *source.Set, target pl
 func (r *runner) noop(ctx context.Context, db backend.Backend, set *source.Set, target plan.Target) (bool, error) {
 	if hr, ok := db.(backend.HeadReader); ok {
 		h, err := hr.ReadHead(ctx)
+		if errors.Is(err, backend.ErrConnect) {
+			return false, &Error{Err: ErrConnect, Cause: err} // no use waiting for the lock
+		}
 		if err != nil || h.Busy {
 			return false, nil // decided under the lock
 		}
@@ -73,6 +77,9 @@ func (r *runner) noop(ctx context.Context, db backend.Backend, set *source.Set, 
 	// The whole history, without the lock: a database ahead of the set
 	// (see Options.RefuseNewerDatabase), or a backend without digests.
 	records, err := db.ReadState(ctx)
+	if errors.Is(err, backend.ErrConnect) {
+		return false, &Error{Err: ErrConnect, Cause: err}
+	}
 	if err != nil {
 		return false, nil
 	}

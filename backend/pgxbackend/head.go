@@ -47,7 +47,7 @@ FROM k LEFT JOIN LATERAL (
 		raw, err = b.queryRow(ctx, fmt.Sprintf(`WITH k AS MATERIALIZED (%s) SELECT NULL, NULL, false, %s FROM k`, s.keyExpr(), busy))
 	}
 	if err != nil {
-		return backend.Head{}, fmt.Errorf("pgxbackend: read head: %w", err)
+		return backend.Head{}, fmt.Errorf("pgxbackend: read head: %w", connError(err, false, false))
 	}
 	if len(raw) != 5 {
 		return backend.Head{}, fmt.Errorf("pgxbackend: read head: %d columns", len(raw))
@@ -74,10 +74,11 @@ FROM k LEFT JOIN LATERAL (
 // through pgx's query API (so that a tracer sees it), and returns the row's
 // raw values.
 func (b *Backend) queryRow(ctx context.Context, q string) ([][]byte, error) {
-	var qr querier = b.conn
-	if b.pool != nil {
-		qr = b.pool
+	qr, release, err := b.querier(ctx)
+	if err != nil {
+		return nil, err
 	}
+	defer release()
 	rows, err := qr.Query(ctx, q, pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		return nil, err

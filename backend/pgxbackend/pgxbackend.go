@@ -246,10 +246,11 @@ func (b *Backend) ReadState(ctx context.Context) ([]backend.Record, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
-	var q querier = b.conn
-	if b.pool != nil {
-		q = b.pool
+	q, release, err := b.querier(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("pgxbackend: read history from %s: %w", b.table, err)
 	}
+	defer release()
 	// Through pgx's query API, so that a tracer configured on the pool or
 	// connection sees it; simple protocol, one round trip.
 	rows, err := q.Query(ctx, historyQuery(b.table, b.appKey), pgx.QueryExecModeSimpleProtocol)
@@ -272,10 +273,24 @@ func (b *Backend) ReadState(ctx context.Context) ([]backend.Record, error) {
 	return records, err
 }
 
-// querier is what *pgx.Conn and *pgxpool.Pool have in common that
+// querier is what *pgx.Conn and *pgxpool.Conn have in common that
 // ReadState needs.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// querier returns the connection to read through: the single *pgx.Conn,
+// or one acquired from the pool, which release gives back. A failure to
+// acquire one is a *backend.ConnectError.
+func (b *Backend) querier(ctx context.Context) (q querier, release func(), err error) {
+	if b.pool == nil {
+		return b.conn, func() {}, nil
+	}
+	c, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return nil, nil, connectError(b.pool, err)
+	}
+	return c, c.Release, nil
 }
 
 // historyQuery reads the history of appKey from table. Times come back as
