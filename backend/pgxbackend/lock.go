@@ -261,6 +261,7 @@ func (s *session) tryLease(ctx context.Context) error {
 	}
 	s.leaseTable = ident(s.schema) + "." + ident(LeaseTable)
 	s.holder = newHolderID()
+	s.renewed.Store(time.Now().UnixNano())
 	ttl := fmt.Sprintf("interval '%d milliseconds'", s.b.opts.LeaseTTL.Milliseconds())
 	var q strings.Builder
 	q.WriteString("BEGIN;\nSET LOCAL lock_timeout = '" + leaseWait + "';\n")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -62,6 +63,7 @@ type session struct {
 	inTx     bool
 	unlocked bool
 
+	renewed  atomic.Int64  // when (unix ns) the latest query that may renew the lease was sent
 	patience time.Duration // how long a reply may be late before probe checks on it (0: never)
 	probing  bool          // the current round trip is one that probe can find
 }
@@ -553,6 +555,7 @@ func (s *session) Rollback(ctx context.Context) error {
 // returns how many of its statements completed, and whether the marker
 // statement (see Apply) was among them.
 func (s *session) exec(ctx context.Context, query string) (done int, marked bool, err error) {
+	s.sending()
 	err = s.watch(ctx, func(ctx context.Context) error {
 		mrr := s.conn.PgConn().Exec(ctx, query)
 		for mrr.NextResult() {
@@ -572,9 +575,19 @@ func (s *session) exec(ctx context.Context, query string) (done int, marked bool
 
 // query runs query and returns its results, rows included.
 func (s *session) query(ctx context.Context, query string) (results []*pgconn.Result, err error) {
+	s.sending()
 	err = s.watch(ctx, func(ctx context.Context) error {
 		results, err = s.conn.PgConn().Exec(ctx, query).ReadAll()
 		return err
 	})
 	return results, err
+}
+
+// sending notes, under a lease, that a query that may renew it is about to
+// be sent: the lease then lasts at most LeaseTTL from now (see
+// releaseLease).
+func (s *session) sending() {
+	if s.mode == LockLease {
+		s.renewed.Store(time.Now().UnixNano())
+	}
 }

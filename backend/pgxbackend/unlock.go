@@ -22,9 +22,15 @@ func (s *session) Unlock(ctx context.Context) error {
 		return fmt.Errorf("pgxbackend: unlock: %w", backend.ErrUnlocked)
 	}
 	s.unlocked = true
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
-	defer cancel()
 	s.stopHeartbeat()
+	bound := unlockTimeout
+	if s.mode == LockLease {
+		// A release that cannot get through keeps trying until the lease
+		// would have expired anyway.
+		bound = max(bound, time.Until(s.leaseEnd()))
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bound)
+	defer cancel()
 	var err error
 	if s.mode == LockLease {
 		err = s.releaseLease(ctx)
@@ -162,15 +168,9 @@ func (s *session) releaseLease(ctx context.Context) error {
 		err = errors.New("the connection is closed")
 	}
 	if err != nil {
-		conn, cerr := s.b.connected(ctx)
-		if cerr != nil {
-			return fmt.Errorf("pgxbackend: release the migration lease: %w: %w; it expires within %v",
-				backend.ErrLockMayBeHeld, errors.Join(err, cerr), s.b.opts.LeaseTTL)
-		}
-		defer conn.Close(context.WithoutCancel(ctx))
-		if results, err = conn.PgConn().Exec(ctx, release).ReadAll(); err != nil {
-			return fmt.Errorf("pgxbackend: release the migration lease: %w: %w; it expires within %v",
-				backend.ErrLockMayBeHeld, err, s.b.opts.LeaseTTL)
+		if results, err = s.releaseAgain(ctx, release); err != nil {
+			return fmt.Errorf("pgxbackend: release the migration lease: %w: %w; it expires by itself by %s (Options.LeaseTTL after its last renewal)",
+				backend.ErrLockMayBeHeld, err, s.leaseEnd().UTC().Format(time.RFC3339))
 		}
 	}
 	last := results[len(results)-1].CommandTag
@@ -178,6 +178,68 @@ func (s *session) releaseLease(ctx context.Context) error {
 		return fmt.Errorf("pgxbackend: release the migration lease: %w: it had expired and another session took it over", backend.ErrLockLost)
 	}
 	return nil
+}
+
+// Retrying the release of a lease pauses from releasePauseMin, doubling,
+// up to releasePauseMax; each try gets up to releaseTry.
+const (
+	releasePauseMin = 100 * time.Millisecond
+	releasePauseMax = 2 * time.Second
+	releaseTry      = 5 * time.Second
+)
+
+// leaseEnd is the latest the lease can expire by itself: LeaseTTL after the
+// last query that may have renewed it was sent.
+func (s *session) leaseEnd() time.Time {
+	return time.Unix(0, s.renewed.Load()).Add(s.b.opts.LeaseTTL)
+}
+
+// releaseAgain runs release on new connections until one succeeds, or
+// until trying again would end after the lease expires by itself (or ctx
+// ends): a server restarting behind a pooler (whose login back-off refuses
+// connections for a while) is back in time, and the next run need not
+// wait the lease out. It returns the errors of the tries when none
+// succeeded.
+func (s *session) releaseAgain(ctx context.Context, release string) ([]*pgconn.Result, error) {
+	end := s.leaseEnd()
+	var errs []error
+	pause := releasePauseMin
+	for try := 1; ; try++ {
+		tctx, cancel := context.WithTimeout(ctx, min(releaseTry, max(time.Until(end), time.Second)))
+		results, err := s.releaseOnce(tctx, release)
+		cancel()
+		if err == nil {
+			return results, nil
+		}
+		if len(errs) < 3 {
+			errs = append(errs, fmt.Errorf("try %d: %w", try, err))
+		} else {
+			errs[2] = fmt.Errorf("try %d: %w", try, err) // the first two and the last
+		}
+		if time.Now().Add(pause).After(end) || ctx.Err() != nil {
+			return nil, errors.Join(errs...)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, errors.Join(errs...)
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, releasePauseMax)
+	}
+}
+
+// releaseOnce runs release on a new connection.
+func (s *session) releaseOnce(ctx context.Context, release string) ([]*pgconn.Result, error) {
+	conn, err := s.b.connected(ctx)
+	if err != nil {
+		return nil, connectError(nil, err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		conn.Close(cctx)
+		cancel()
+	}()
+	return conn.PgConn().Exec(ctx, release).ReadAll()
 }
 
 // giveBack ends the session's use of its connection. A pooled connection
