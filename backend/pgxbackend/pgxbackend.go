@@ -115,6 +115,30 @@
 // with it (it lives in the server's memory), and Unlock says nothing of a
 // lock that may be held.
 //
+// A lease that cannot be released over the session's connection is
+// released over new ones, tried again and again (pausing from 100ms,
+// doubling, up to 2s between tries) until the lease would have expired
+// anyway: LeaseTTL after the last query that may have renewed it. A server
+// restarted behind a pooler (pg_ctl restart -m fast, with PgBouncer's login
+// back-off of server_login_retry, 15s by default, after it) is so back in
+// time, and the next run need not wait the lease out; Unlock then takes as
+// long. Only when no try got through does Unlock return
+// backend.ErrLockMayBeHeld, saying by when the lease expires by itself.
+//
+// # Connecting
+//
+// A connection that cannot be made (from the pool, for the lock, for a
+// read, or for the release of a lease) is a *backend.ConnectError
+// (backend.ErrConnect), never a lost connection or lock contention: its
+// Problem says whether the server could not be reached or did not answer
+// (the context ended while connecting; the error names the address),
+// rejected the credentials (SQLSTATE class 28), or refused, with its
+// message: a server starting up or shutting down (57P03), too many
+// connections, or PgBouncer's refusal when its logins to the server are
+// failing ("server login has been failing, try again later"), which
+// PgBouncer may also send on a connection already made, at its first
+// query (SQLSTATE 08P01).
+//
 // # Faults
 //
 // A connection that breaks during a call yields a *backend.ConnectionError,

@@ -148,7 +148,8 @@ SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = %
 
 // releaseLease resets the session and deletes the lease, tried on the
 // session's connection and, if that fails, on a new one. A lease that can
-// be neither released nor found expires on its own, after at most LeaseTTL.
+// be neither released nor found expires on its own, after at most LeaseTTL
+// (see releaseAgain).
 func (s *session) releaseLease(ctx context.Context) error {
 	var stmts []string
 	if s.inTx || s.conn.PgConn().TxStatus() != 'I' {
