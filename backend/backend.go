@@ -334,7 +334,9 @@ func (e *ConnectError) Error() string {
 func (e *ConnectError) Unwrap() []error { return []error{ErrConnect, e.Err} }
 
 // Limits bound how long a step may wait and run on the server. Zero means
-// no limit of waymark's (the server's settings apply).
+// no limit of waymark's (the server's settings apply). A backend may also
+// derive from them how long to wait for a reply before it suspects the
+// network (the pgx backend does: see its package doc).
 type Limits struct {
 	// LockTimeout bounds each wait for a table lock (PostgreSQL's
 	// lock_timeout), so that a step queued behind a long transaction gives

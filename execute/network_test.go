@@ -35,12 +35,16 @@ func TestSilentNetworkDuringAStep(t *testing.T) {
 		name     string
 		opts     execute.Options
 		deadline time.Duration // of the context; 0: none
+		backend  *pgxbackend.Options
 	}{
-		{"StatementTimeout", execute.Options{StatementTimeout: 2 * time.Second}, 0},
-		{"LockTimeout", execute.Options{LockTimeout: 2 * time.Second}, 0},
+		{"StatementTimeout", execute.Options{StatementTimeout: 2 * time.Second}, 0, nil},
+		{"LockTimeout", execute.Options{LockTimeout: 2 * time.Second}, 0, nil},
+		// Under a lease, the release tries until the lease would have
+		// expired (LeaseTTL after the last renewal).
+		{"Lease", execute.Options{StatementTimeout: 2 * time.Second}, 0, &pgxbackend.Options{Lock: pgxbackend.LockLease, LeaseTTL: 3 * time.Second}},
 		// No limits: the context's deadline ends the wait, and the cancel
 		// request, unanswered too, is not reported as a cancel.
-		{"Deadline", execute.Options{}, 4 * time.Second},
+		{"Deadline", execute.Options{}, 4 * time.Second, nil},
 	} {
 		t.Run(limits.name, func(t *testing.T) {
 			url := pgtest.ConnString(t)
@@ -78,7 +82,7 @@ func TestSilentNetworkDuringAStep(t *testing.T) {
 			done := make(chan outcome, 1)
 			start := time.Now()
 			go func() {
-				res, err := execute.Migrate(ctx, pgxbackend.New(pool, nil), set, plan.Latest(), &opts)
+				res, err := execute.Migrate(ctx, pgxbackend.New(pool, limits.backend), set, plan.Latest(), &opts)
 				done <- outcome{res, err}
 			}()
 			bound := silentBound(2 * time.Second)

@@ -63,7 +63,9 @@ func (r *runner) runNoTx(ctx context.Context, sess backend.Session, st plan.Step
 	if st.Direction == source.Up {
 		mark = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum, Dirty: source.Up}}
 	}
-	if err := sess.Apply(ctx, backend.Step{Change: mark}); err != nil {
+	// The limits bound the marks' waits too (and tell the backend how long
+	// a reply may take; see backend.Limits).
+	if err := sess.Apply(ctx, backend.Step{Change: mark, Limits: r.limits()}); err != nil {
 		return stepError(st, sc, err, -1, false)
 	}
 	start := time.Now()
@@ -77,7 +79,7 @@ func (r *runner) runNoTx(ctx context.Context, sess backend.Session, st plan.Step
 	if st.Direction == source.Up {
 		done = backend.Change{Op: backend.Update, Record: backend.Record{Version: st.Version, Duration: max(time.Since(start), time.Microsecond)}}
 	}
-	if err := sess.Apply(ctx, backend.Step{Change: done}); err != nil {
+	if err := sess.Apply(ctx, backend.Step{Change: done, Limits: r.limits()}); err != nil {
 		return stepError(st, sc, err, -1, true)
 	}
 	return nil

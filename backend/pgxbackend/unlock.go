@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"syscall"
 	"time"
@@ -86,7 +87,13 @@ func (s *session) releaseAdvisory(ctx context.Context) error {
 			return nil
 		}
 	}
-	if ferr := s.terminate(ctx); ferr != nil {
+	ferr := s.terminate(ctx)
+	for try := 0; ferr != nil && cutOff(ferr) && try < 3 && ctx.Err() == nil; try++ {
+		// A server going down may take the connection and drop it.
+		time.Sleep(250 * time.Millisecond)
+		ferr = s.terminate(ctx)
+	}
+	if ferr != nil {
 		if serverDown(ferr) {
 			// An advisory lock lives in the server's memory: it ends with
 			// the server process that holds it, and no one can take or
@@ -97,6 +104,14 @@ func (s *session) releaseAdvisory(ctx context.Context) error {
 			backend.ErrLockMayBeHeld, err, s.pid, ferr)
 	}
 	return nil
+}
+
+// cutOff reports whether err is a connection attempt that the server
+// dropped before it answered.
+func cutOff(err error) bool {
+	var connecting *pgconn.ConnectError
+	return errors.As(err, &connecting) &&
+		(errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF))
 }
 
 // serverDown reports whether err, from connecting, says that the server is
