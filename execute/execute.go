@@ -39,8 +39,8 @@
 // The steps before a run's last commit do not wait for the disk (see
 // [Options].DurableEveryStep): a crash of the server can undo them, each
 // whole, from the last back to the last durable commit. A run that ends
-// with a lost connection (or a release of the lock that failed, which
-// would have flushed them) lists such steps, and the step whose commit was
+// with a lost connection (or a release of the lock that did not get
+// through, which would have flushed them) lists such steps, and the step whose commit was
 // never confirmed, in [Result].Unconfirmed rather than in Result.Steps.
 // Running again reads the history under the lock and applies what is
 // missing: it finishes the job.
@@ -160,7 +160,8 @@ type Result struct {
 	// Unconfirmed lists, in order, the steps after Steps that may or may
 	// not have taken effect, when the run ended with a lost connection
 	// (an error wrapping backend.ErrConnectionLost) or a release of the
-	// lock that failed: steps committed without waiting for the disk (see
+	// lock that did not get through (backend.ErrLockMayBeHeld): steps
+	// committed without waiting for the disk (see
 	// Options.DurableEveryStep) that no durable commit of the run
 	// followed, which a crash of the server undoes, and the step whose
 	// commit the server never confirmed. The history tells which are
@@ -208,11 +209,11 @@ func Run(ctx context.Context, db backend.Backend, p *plan.Plan, opts *Options) (
 
 // settle moves the steps the run cannot vouch for from Result.Steps to
 // Result.Unconfirmed, when the run ended with a lost connection or a
-// failed release: the steps no durable commit followed (Unlock would have
-// made the last one durable), and the step whose commit the server never
-// confirmed.
+// release that did not get through (backend.ErrLockMayBeHeld): the
+// steps no durable commit followed (Unlock would have made the last one
+// durable), and the step whose commit the server never confirmed.
 func (r *runner) settle(err error) {
-	if err == nil || !errors.Is(err, backend.ErrConnectionLost) && !errors.Is(err, ErrUnlock) {
+	if err == nil || !errors.Is(err, backend.ErrConnectionLost) && !errors.Is(err, backend.ErrLockMayBeHeld) {
 		return
 	}
 	steps := r.res.Steps
