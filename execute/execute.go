@@ -159,7 +159,8 @@ type Result struct {
 	Steps []StepResult
 	// Unconfirmed lists, in order, the steps after Steps that may or may
 	// not have taken effect, when the run ended with a lost connection
-	// (an error wrapping backend.ErrConnectionLost) or a release of the
+	// (an error wrapping backend.ErrConnectionLost, or backend.ErrConnect
+	// from a pooler that could not reach the server) or a release of the
 	// lock that did not get through (backend.ErrLockMayBeHeld): steps
 	// committed without waiting for the disk (see
 	// Options.DurableEveryStep) that no durable commit of the run
@@ -213,7 +214,9 @@ func Run(ctx context.Context, db backend.Backend, p *plan.Plan, opts *Options) (
 // steps no durable commit followed (Unlock would have made the last one
 // durable), and the step whose commit the server never confirmed.
 func (r *runner) settle(err error) {
-	if err == nil || !errors.Is(err, backend.ErrConnectionLost) && !errors.Is(err, backend.ErrLockMayBeHeld) {
+	lost := errors.Is(err, backend.ErrConnectionLost) || errors.Is(err, backend.ErrLockMayBeHeld) ||
+		errors.Is(err, backend.ErrConnect) // a pooler refusing mid-run: its server may have restarted
+	if !lost {
 		return
 	}
 	steps := r.res.Steps
