@@ -64,9 +64,20 @@ func TestSilentNetworkDuringAStep(t *testing.T) {
 			// waiting on the silent proxy then sees its connection end.
 			t.Cleanup(proxy.Close)
 			opts := limits.opts
+			// Silent once the server runs step 10: its commit is then made,
+			// and its reply lost.
 			opts.Progress = func(e execute.Event) {
 				if e.Step.Version == 10 && !e.Done {
-					time.AfterFunc(300*time.Millisecond, proxy.Silence)
+					go func() {
+						for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+							var n int
+							err := direct.QueryRow(context.Background(), "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND strpos(query, 'pg_sleep(1)') > 0 AND pid <> pg_backend_pid()").Scan(&n)
+							if err == nil && n > 0 {
+								break
+							}
+						}
+						proxy.Silence()
+					}()
 				}
 			}
 			ctx := context.Background()
