@@ -84,6 +84,10 @@ var (
 	// ErrConnectionLost is returned (as a [*ConnectionError]) when the
 	// connection to the database broke during a call.
 	ErrConnectionLost = errors.New("connection to the database lost")
+	// ErrConnect is returned (as a [*ConnectError]) when no connection to
+	// the database could be made, or a connection pooler refused to serve
+	// one: nothing ran, no lock was taken or waited for.
+	ErrConnect = errors.New("cannot connect to the database")
 	// ErrInvalidIndex is returned (inside a [*ScriptError]) by Exec when a
 	// statement that builds an index concurrently left it invalid: it
 	// succeeded without a valid index, or it failed and left invalid
@@ -263,11 +267,13 @@ func (e *LockedError) Unwrap() error { return ErrLocked }
 type Outcome int8
 
 const (
-	// OutcomeUnknown: the commit may or may not have happened; the
-	// history, read again, tells.
+	// OutcomeUnknown: the commit (or, outside a transaction, the
+	// statement) may or may not have taken effect: the reply was lost, or
+	// never came. The history, read again, tells.
 	OutcomeUnknown Outcome = iota
 	// OutcomeRolledBack: the server ended the transaction without
-	// committing it.
+	// committing it (it said it ended the session), or no COMMIT was ever
+	// sent for it.
 	OutcomeRolledBack
 )
 
@@ -290,16 +296,63 @@ type ConnectionError struct {
 	Err error
 }
 
-// Error says that the connection was lost and what became of the work.
+// Error says that the connection was lost and what became of the work:
+// "(transaction rolled back)" only when that is sure, else "(outcome
+// unknown)".
 func (e *ConnectionError) Error() string {
-	return "connection to the database lost (transaction " + e.Outcome.String() + "): " + e.Err.Error()
+	if e.Outcome == OutcomeRolledBack {
+		return "connection to the database lost (transaction rolled back): " + e.Err.Error()
+	}
+	return "connection to the database lost before the server confirmed the outcome (outcome unknown): " + e.Err.Error()
 }
 
 // Unwrap returns [ErrConnectionLost] and Err.
 func (e *ConnectionError) Unwrap() []error { return []error{ErrConnectionLost, e.Err} }
 
+// ConnectProblem is why a connection could not be made (see
+// [ConnectError]).
+type ConnectProblem int8
+
+const (
+	// ConnectFailed: the server could not be reached, did not answer, or
+	// the context ended while connecting.
+	ConnectFailed ConnectProblem = iota + 1
+	// ConnectAuth: the server rejected the credentials or the role
+	// (SQLSTATE class 28).
+	ConnectAuth
+	// ConnectRefused: the server, or a connection pooler in front of it,
+	// answered with a refusal: too many connections, starting up or
+	// shutting down, a database that does not exist, or a pooler's
+	// back-off after failed logins to the server.
+	ConnectRefused
+)
+
+// ConnectError is a connection that could not be made: nothing ran on it.
+// Err is the driver's error, with the server's (or pooler's) message when
+// it answered.
+type ConnectError struct {
+	Problem ConnectProblem
+	Err     error
+}
+
+// Error names the problem, then the driver's message.
+func (e *ConnectError) Error() string {
+	switch e.Problem {
+	case ConnectAuth:
+		return "cannot connect to the database: authentication failed: " + e.Err.Error()
+	case ConnectRefused:
+		return "cannot connect to the database: the server or a connection pooler refused: " + e.Err.Error()
+	}
+	return "cannot connect to the database: " + e.Err.Error()
+}
+
+// Unwrap returns [ErrConnect] and Err.
+func (e *ConnectError) Unwrap() []error { return []error{ErrConnect, e.Err} }
+
 // Limits bound how long a step may wait and run on the server. Zero means
-// no limit of waymark's (the server's settings apply).
+// no limit of waymark's (the server's settings apply). A backend may also
+// derive from them how long to wait for a reply before it suspects the
+// network (the pgx backend does: see its package doc).
 type Limits struct {
 	// LockTimeout bounds each wait for a table lock (PostgreSQL's
 	// lock_timeout), so that a step queued behind a long transaction gives

@@ -107,7 +107,10 @@ type jsonApply struct {
 	To        int64            `json:"to"`
 	Direction source.Direction `json:"direction"`
 	Steps     []jsonStep       `json:"steps"`
-	Error     string           `json:"error,omitempty"`
+	// Unconfirmed are the steps the run cannot vouch for (see
+	// execute.Result.Unconfirmed).
+	Unconfirmed []jsonStep `json:"unconfirmed,omitempty"`
+	Error       string     `json:"error,omitempty"`
 }
 
 type jsonStep struct {
@@ -128,6 +131,9 @@ func report(env *Env, set *source.Set, res *execute.Result, out Outcome, err err
 		for _, s := range res.Steps {
 			j.Steps = append(j.Steps, jsonStep{s.Version, s.Name, s.Direction, s.Duration.String()})
 		}
+		for _, s := range res.Unconfirmed {
+			j.Unconfirmed = append(j.Unconfirmed, jsonStep{s.Version, s.Name, s.Direction, s.Duration.String()})
+		}
 		if err != nil {
 			j.Error = env.message(err)
 		}
@@ -140,6 +146,13 @@ func report(env *Env, set *source.Set, res *execute.Result, out Outcome, err err
 			break // the progress lines showed them
 		}
 		fmt.Fprintf(w, "applied: %s %d %s (%v)\n", s.Direction, s.Version, dash(s.Name), s.Duration.Round(time.Microsecond))
+	}
+	for _, s := range res.Unconfirmed {
+		fmt.Fprintf(w, "unconfirmed: %s %d %s: may or may not be applied\n", s.Direction, s.Version, dash(s.Name))
+	}
+	if n := len(res.Unconfirmed); n > 0 {
+		fmt.Fprintf(w, "the connection was lost before %d step(s) were confirmed on disk; a crash of the server undoes such a step whole: "+
+			"waymark status shows what is applied, and running again finishes the job\n", n)
 	}
 	switch {
 	case p == nil:

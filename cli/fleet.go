@@ -269,6 +269,10 @@ func fleetProgress(env *Env) func(fleet.Event) {
 		if r.From >= 0 {
 			line += fmt.Sprintf(" %d -> %d", r.From, r.To)
 		}
-		fmt.Fprintf(env.Stdout, "%s (%d steps, %v)\n", line, len(r.Steps), r.Duration.Round(time.Millisecond))
+		steps := fmt.Sprintf("%d steps", len(r.Steps))
+		if n := len(r.Unconfirmed); n > 0 {
+			steps += fmt.Sprintf(" and %d unconfirmed", n)
+		}
+		fmt.Fprintf(env.Stdout, "%s (%s, %v)\n", line, steps, r.Duration.Round(time.Millisecond))
 	}
 }

@@ -24,6 +24,11 @@ var (
 	// not match its checksum, or cannot be split into statements, or the
 	// options ask for something the plan cannot do. Nothing was changed.
 	ErrBadPlan = errors.New("plan cannot be executed")
+	// ErrConnect means no connection to the database could be made, or a
+	// connection pooler refused one (the Cause wraps backend.ErrConnect,
+	// as a *backend.ConnectError that says which, with the server's
+	// message); nothing ran and no lock was waited for.
+	ErrConnect = errors.New("no connection")
 	// ErrLock means the migration lock could not be taken; nothing ran.
 	ErrLock = errors.New("cannot take the migration lock")
 	// ErrLockTimeout means the context ended while another session held

@@ -34,6 +34,28 @@
 // step is rolled back (or, outside a transaction, left dirty) and the lock
 // is released.
 //
+// # Faults
+//
+// A step whose connection breaks fails with a [*StepError] wrapping a
+// *backend.ConnectionError: its Outcome says whether the server rolled
+// the step back or whether it is unknown if the step committed (the reply
+// was lost, or never came); the error names the version and says that the
+// history tells ("waymark status"). A run never claims a cancel or a
+// rollback the server did not confirm. With LockTimeout or
+// StatementTimeout set, a network that goes silent without closing ends
+// the run without a context deadline (the pgx backend gives up on the
+// reply after the longest limit plus 10s at most, then releases the lock
+// within its own bound).
+//
+// The steps before a run's last commit do not wait for the disk (see
+// [Options].DurableEveryStep): a crash of the server can undo them, each
+// whole, from the last back to the last durable commit. A run that ends
+// with a lost connection (or a release of the lock that did not get
+// through, which would have flushed them) lists such steps, and the step whose commit was
+// never confirmed, in [Result].Unconfirmed rather than in Result.Steps.
+// Running again reads the history under the lock and applies what is
+// missing: it finishes the job.
+//
 // # The lock
 //
 // Waiting for the migration lock, held by another process, lasts as long
@@ -55,6 +77,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/waymarkdb/waymark/backend"
@@ -149,8 +172,20 @@ type Result struct {
 	Plan *plan.Plan
 	// Steps lists the steps that took effect, in order. After an error it
 	// holds the steps that took effect before the failure (none with
-	// SingleTransaction).
+	// SingleTransaction). After a lost connection it holds only those the
+	// run can vouch for: the rest are in Unconfirmed.
 	Steps []StepResult
+	// Unconfirmed lists, in order, the steps after Steps that may or may
+	// not have taken effect, when the run ended with a lost connection
+	// (an error wrapping backend.ErrConnectionLost, or backend.ErrConnect
+	// from a pooler that could not reach the server) or a release of the
+	// lock that did not get through (backend.ErrLockMayBeHeld): steps
+	// committed without waiting for the disk (see
+	// Options.DurableEveryStep) that no durable commit of the run
+	// followed, which a crash of the server undoes, and the step whose
+	// commit the server never confirmed. The history tells which are
+	// applied; running again applies the rest.
+	Unconfirmed []StepResult
 }
 
 // StepResult is one step that took effect.
@@ -184,12 +219,34 @@ func Run(ctx context.Context, db backend.Backend, p *plan.Plan, opts *Options) (
 	if err := checkBackend(db); err != nil {
 		return r.res, err
 	}
-	return r.res, underLock(ctx, db, r.log, func(sess backend.Session, now plan.State) error {
+	err := underLock(ctx, db, r.log, func(sess backend.Session, now plan.State) error {
 		if err := stale(p.State, now); err != nil {
 			return err
 		}
 		return r.run(ctx, sess)
 	})
+	r.settle(err)
+	return r.res, err
+}
+
+// settle moves the steps the run cannot vouch for from Result.Steps to
+// Result.Unconfirmed, when the run ended with a lost connection or a
+// release that did not get through (backend.ErrLockMayBeHeld): the
+// steps no durable commit followed (Unlock would have made the last one
+// durable), and the step whose commit the server never confirmed.
+func (r *runner) settle(err error) {
+	lost := errors.Is(err, backend.ErrConnectionLost) || errors.Is(err, backend.ErrLockMayBeHeld) ||
+		errors.Is(err, backend.ErrConnect) // a pooler refusing mid-run: its server may have restarted
+	if !lost {
+		return
+	}
+	steps := r.res.Steps
+	if r.durable < len(steps) {
+		r.res.Steps, r.res.Unconfirmed = steps[:r.durable:r.durable], slices.Clone(steps[r.durable:])
+	}
+	if r.unknown != nil {
+		r.res.Unconfirmed = append(r.res.Unconfirmed, *r.unknown)
+	}
 }
 
 // runner executes the steps of one plan.
@@ -199,6 +256,8 @@ type runner struct {
 	opts    Options
 	log     *slog.Logger
 	res     *Result
+	durable int         // how many of res.Steps a durable commit has followed
+	unknown *StepResult // the step whose commit the server never confirmed
 }
 
 func newRunner(opts *Options) *runner {
@@ -270,6 +329,10 @@ func (r *runner) run(ctx context.Context, sess backend.Session) error {
 		r.progress(Event{Step: st, Index: i, Total: len(p.Steps), Done: true, Duration: d, Err: err})
 		if err != nil {
 			r.log.ErrorContext(ctx, "waymark: step failed", "version", st.Version, "error", err)
+			var ce *backend.ConnectionError
+			if errors.As(err, &ce) && ce.Outcome == backend.OutcomeUnknown && !r.opts.SingleTransaction {
+				r.unknown = &StepResult{Version: st.Version, Name: st.Name, Direction: st.Direction, Duration: d}
+			}
 			if r.opts.SingleTransaction {
 				if rerr := sess.Rollback(context.WithoutCancel(ctx)); rerr != nil {
 					err = errors.Join(err, &Error{Err: ErrTransaction, Detail: "roll back", Cause: rerr})
@@ -281,13 +344,21 @@ func (r *runner) run(ctx context.Context, sess backend.Session) error {
 		done = append(done, StepResult{Version: st.Version, Name: st.Name, Direction: st.Direction, Duration: d})
 		if !r.opts.SingleTransaction {
 			r.res.Steps = done
+			if st.NoTransaction || r.opts.DurableEveryStep || i == len(p.Steps)-1 {
+				r.durable = len(done) // a durable commit flushes every earlier one
+			}
 		}
 	}
 	if r.opts.SingleTransaction {
 		if err := sess.Commit(ctx); err != nil {
+			var ce *backend.ConnectionError
+			if errors.As(err, &ce) && ce.Outcome == backend.OutcomeUnknown {
+				r.res.Unconfirmed = done // the one commit may have happened
+			}
 			return &Error{Err: ErrTransaction, Detail: "commit", Cause: err}
 		}
 		r.res.Steps = done
+		r.durable = len(done)
 	}
 	r.log.InfoContext(ctx, "waymark: migrated", "version", p.To)
 	return nil

@@ -2,6 +2,7 @@ package execute
 
 import (
 	"context"
+	"errors"
 
 	"github.com/waymarkdb/waymark/backend"
 	"github.com/waymarkdb/waymark/plan"
@@ -37,7 +38,7 @@ func Migrate(ctx context.Context, db backend.Backend, set *source.Set, target pl
 	}
 	// Anything else is decided under the lock: a dirty version seen without
 	// it may belong to a step that another process is still running.
-	return r.res, underLock(ctx, db, r.log, func(sess backend.Session, now plan.State) error {
+	err := underLock(ctx, db, r.log, func(sess backend.Session, now plan.State) error {
 		p, err := r.plan(ctx, set, now, target)
 		if err != nil {
 			return err
@@ -51,6 +52,8 @@ func Migrate(ctx context.Context, db backend.Backend, set *source.Set, target pl
 		}
 		return r.run(ctx, sess)
 	})
+	r.settle(err)
+	return r.res, err
 }
 
 // noop reports whether the database is at target with nothing to do,
@@ -58,6 +61,9 @@ func Migrate(ctx context.Context, db backend.Backend, set *source.Set, target pl
 func (r *runner) noop(ctx context.Context, db backend.Backend, set *source.Set, target plan.Target) (bool, error) {
 	if hr, ok := db.(backend.HeadReader); ok {
 		h, err := hr.ReadHead(ctx)
+		if errors.Is(err, backend.ErrConnect) {
+			return false, &Error{Err: ErrConnect, Cause: err} // no use waiting for the lock
+		}
 		if err != nil || h.Busy {
 			return false, nil // decided under the lock
 		}
@@ -74,6 +80,9 @@ func (r *runner) noop(ctx context.Context, db backend.Backend, set *source.Set, 
 	// The whole history, without the lock: a database ahead of the set
 	// (see Options.RefuseNewerDatabase), or a backend without digests.
 	records, err := db.ReadState(ctx)
+	if errors.Is(err, backend.ErrConnect) {
+		return false, &Error{Err: ErrConnect, Cause: err}
+	}
 	if err != nil {
 		return false, nil
 	}

@@ -3,6 +3,7 @@ package execute
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -62,7 +63,9 @@ func (r *runner) runNoTx(ctx context.Context, sess backend.Session, st plan.Step
 	if st.Direction == source.Up {
 		mark = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum, Dirty: source.Up}}
 	}
-	if err := sess.Apply(ctx, backend.Step{Change: mark}); err != nil {
+	// The limits bound the marks' waits too (and tell the backend how long
+	// a reply may take; see backend.Limits).
+	if err := sess.Apply(ctx, backend.Step{Change: mark, Limits: r.limits()}); err != nil {
 		return stepError(st, sc, err, -1, false)
 	}
 	start := time.Now()
@@ -76,7 +79,7 @@ func (r *runner) runNoTx(ctx context.Context, sess backend.Session, st plan.Step
 	if st.Direction == source.Up {
 		done = backend.Change{Op: backend.Update, Record: backend.Record{Version: st.Version, Duration: max(time.Since(start), time.Microsecond)}}
 	}
-	if err := sess.Apply(ctx, backend.Step{Change: done}); err != nil {
+	if err := sess.Apply(ctx, backend.Step{Change: done, Limits: r.limits()}); err != nil {
 		return stepError(st, sc, err, -1, true)
 	}
 	return nil
@@ -101,11 +104,13 @@ func stepError(st plan.Step, sc *source.Script, err error, stmt int, dirty bool)
 	var coded interface{ SQLState() string }
 	switch {
 	case errors.As(err, &ce) && dirty:
-		e.Hint = "the connection broke while the statement ran; check what it did before you resolve the version"
+		e.Hint = fmt.Sprintf("the connection broke while the statement ran: whether it took effect is unknown; check what it did "+
+			"(waymark status shows version %d dirty) before you resolve the version", st.Version)
 	case errors.As(err, &ce) && ce.Outcome == backend.OutcomeRolledBack:
 		e.Hint = "the connection broke and the server rolled the step back: nothing of it is applied; run again"
 	case errors.As(err, &ce):
-		e.Hint = "the connection broke while the step committed: whether it is applied is unknown; the next run reads the history and decides, so run again"
+		e.Hint = fmt.Sprintf("the connection broke before the server confirmed the step: whether version %d is applied is unknown; "+
+			"the history tells (waymark status), and running again reads it and finishes the job", st.Version)
 	case errors.Is(err, backend.ErrLockLost):
 		e.Hint = "nothing of the step ran"
 	case !st.NoTransaction && errors.As(err, &coded) && coded.SQLState() == "25001":

@@ -40,6 +40,14 @@
 // statement is cancelled on the server, its step rolled back (or, outside
 // a transaction, left dirty), the lock released.
 //
+// A target whose run lost its connection (a crash of its server, a
+// network that failed) reports, besides the steps it vouches for
+// ([Result].Steps, and To, the version they reach), the steps it cannot
+// vouch for ([Result].Unconfirmed; see execute.Result): committed without
+// waiting for the disk, or never confirmed. The report's text and JSON
+// name them; the target's history tells, and running again finishes the
+// job.
+//
 // [Status] reads every target's history (no lock, no write) and says
 // which are behind, dirty or drifted; [Plan] computes every target's plan
 // without writing, and groups identical ones ("412 targets at 17: up to

@@ -79,10 +79,11 @@ FROM k, h`, s.keyExpr(), literal(b.table), literal(top), busy)
 // through pgx's query API (so that a tracer sees it), and returns the row's
 // raw values.
 func (b *Backend) queryRow(ctx context.Context, q string) ([][]byte, error) {
-	var qr querier = b.conn
-	if b.pool != nil {
-		qr = b.pool
+	qr, release, err := b.querier(ctx)
+	if err != nil {
+		return nil, err
 	}
+	defer release()
 	rows, err := qr.Query(ctx, q, pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		return nil, err

@@ -25,13 +25,13 @@ func (b *Backend) TryLock(ctx context.Context) (backend.Session, error) {
 	if err := ctx.Err(); err != nil {
 		// A try whose context has ended could still win the race with its
 		// cancel request, and hold a lock its caller has given up on.
-		return nil, fmt.Errorf("pgxbackend: try the migration lock: %w", err)
+		return nil, fmt.Errorf("pgxbackend: the context ended before the migration lock was tried: %w", err)
 	}
 	s := &session{b: b, conn: b.conn}
 	if b.pool != nil {
 		pc, err := b.pool.Acquire(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("pgxbackend: acquire a connection for the migration lock: %w", err)
+			return nil, fmt.Errorf("pgxbackend: acquire a connection for the migration lock: %w", connectError(b.pool, err))
 		}
 		s.pooled, s.conn = pc, pc.Conn()
 	}
@@ -275,6 +275,7 @@ func (s *session) tryLease(ctx context.Context) error {
 	}
 	s.leaseTable = ident(s.schema) + "." + ident(LeaseTable)
 	s.holder = newHolderID()
+	s.renewed.Store(time.Now().UnixNano())
 	ttl := fmt.Sprintf("interval '%d milliseconds'", s.b.opts.LeaseTTL.Milliseconds())
 	var q strings.Builder
 	q.WriteString("BEGIN;\nSET LOCAL lock_timeout = '" + leaseWait + "';\n")

@@ -129,13 +129,31 @@
 // (a cancel request, not a closed socket), so the server is not left
 // running it while holding the lock.
 //
+// A cancel is reported as one (an error reading "... (the statement was
+// cancelled on the server)") only when the server confirmed it. When
+// neither the statement nor the cancel request is answered within 5s, the
+// connection is closed and the call fails with a *backend.ConnectionError
+// whose outcome is unknown.
+//
 // Releasing the lock reports honestly: when it cannot release the advisory
 // lock over its connection, the session ends its own server process from
 // another connection and checks that the lock is gone (a process that does
 // not end within 5 seconds still holds it); only when that fails too does
-// Unlock return backend.ErrLockMayBeHeld. A lease that can be deleted
-// neither over the session's connection nor over a new one is reported the
-// same way: it stays held until it expires.
+// Unlock return backend.ErrLockMayBeHeld. When the server is not
+// running (nothing listens at its address, or it answers that it is
+// starting up, recovering or shutting down), the advisory lock is gone
+// with it (it lives in the server's memory), and Unlock says nothing of a
+// lock that may be held.
+//
+// A lease that cannot be released over the session's connection is
+// released over new ones, tried again and again (pausing from 100ms,
+// doubling, up to 2s between tries) until the lease would have expired
+// anyway: LeaseTTL after the last query that may have renewed it. A server
+// restarted behind a pooler (pg_ctl restart -m fast, with PgBouncer's login
+// back-off of server_login_retry, 15s by default, after it) is so back in
+// time, and the next run need not wait the lease out; Unlock then takes as
+// long. Only when no try got through does Unlock return
+// backend.ErrLockMayBeHeld, saying by when the lease expires by itself.
 //
 // # Durable commits
 //
@@ -148,12 +166,47 @@
 // wrote WAL. Logical decoding clients that ask for messages see it. Under
 // a lease, the release itself (a DELETE) is that commit.
 //
+// # Connecting
+//
+// A connection that cannot be made (from the pool, for the lock, for a
+// read, or for the release of a lease) is a *backend.ConnectError
+// (backend.ErrConnect), never a lost connection or lock contention: its
+// Problem says whether the server could not be reached or did not answer
+// (the context ended while connecting; the error names the address),
+// rejected the credentials (SQLSTATE class 28), or refused, with its
+// message: a server starting up or shutting down (57P03), too many
+// connections, or PgBouncer's refusal when its logins to the server are
+// failing ("server login has been failing, try again later"), which
+// PgBouncer may also send on a connection already made, at its first
+// query (SQLSTATE 08P01).
+//
 // # Faults
 //
 // A connection that breaks during a call yields a *backend.ConnectionError,
 // never a script error: its Outcome is OutcomeRolledBack when the server
-// ended the session (terminated, shut down), OutcomeUnknown when the reply
-// to a COMMIT may have been lost.
+// ended the session (terminated, shut down) or no COMMIT was sent,
+// OutcomeUnknown when the reply to a COMMIT (or to a statement of a
+// no-transaction script) may have been lost.
+//
+// A reply that never comes (a network or middlebox that goes silent
+// without closing the connection) is noticed without a context deadline
+// when the step has limits (backend.Limits: LockTimeout or
+// StatementTimeout): a round trip silent for longer than the longest limit
+// plus 5s is checked on over a new connection, which gets 5s to answer.
+// The session gives up on the reply, closing its connection, with a
+// *backend.ConnectionError of unknown outcome, when that connection fails
+// too, when no server process runs the session any more, or when the
+// server finished the round trip over a second ago and the reply has not
+// arrived; it waits again as long when the server says the round trip is
+// still running (a long statement is not a lost one). The session's
+// server process is found by its process id with the advisory lock and by
+// the lease holder's id in its query text with a lease; a statement of a
+// no-transaction script under a lease, whose server process cannot be
+// found, waits for the context only. So a step with limits L returns
+// within L + 10s of a silent network, and Unlock, whose own work is
+// bounded (10s for the advisory lock; see "Leases" for a lease), follows.
+// The direct connection also has TCP keepalives (see "Sessions"), so the
+// server notices the dead client too.
 //
 // # Invalid indexes
 //
@@ -281,10 +334,6 @@ func (b *Backend) ReadState(ctx context.Context) ([]backend.Record, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
-	var q querier = b.conn
-	if b.pool != nil {
-		q = b.pool
-	}
 	if !b.found.Load() {
 		// One more round trip, until the table is found.
 		raw, err := b.queryRow(ctx, "SELECT pg_catalog.to_regclass("+literal(b.table)+") IS NOT NULL")
@@ -295,6 +344,11 @@ func (b *Backend) ReadState(ctx context.Context) ([]backend.Record, error) {
 			return []backend.Record{}, nil
 		}
 	}
+	q, release, err := b.querier(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("pgxbackend: read history from %s: %w", b.table, err)
+	}
+	defer release()
 	// Through pgx's query API, so that a tracer configured on the pool or
 	// connection sees it; simple protocol, one round trip.
 	rows, err := q.Query(ctx, historyQuery(b.table, b.appKey), pgx.QueryExecModeSimpleProtocol)
@@ -323,10 +377,24 @@ func (b *Backend) ReadState(ctx context.Context) ([]backend.Record, error) {
 	return records, err
 }
 
-// querier is what *pgx.Conn and *pgxpool.Pool have in common that
+// querier is what *pgx.Conn and *pgxpool.Conn have in common that
 // ReadState needs.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// querier returns the connection to read through: the single *pgx.Conn,
+// or one acquired from the pool, which release gives back. A failure to
+// acquire one is a *backend.ConnectError.
+func (b *Backend) querier(ctx context.Context) (q querier, release func(), err error) {
+	if b.pool == nil {
+		return b.conn, func() {}, nil
+	}
+	c, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return nil, nil, connectError(b.pool, err)
+	}
+	return c, c.Release, nil
 }
 
 // historyQuery reads the history of appKey from table. Times come back as

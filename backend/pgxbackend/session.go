@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -64,6 +65,10 @@ type session struct {
 	async    bool    // a commit since the last durable one was asynchronous
 	inTx     bool
 	unlocked bool
+
+	renewed  atomic.Int64  // when (unix ns) the latest query that may renew the lease was sent
+	patience time.Duration // how long a reply may be late before probe checks on it (0: never)
+	probing  bool          // the current round trip is one that probe can find
 }
 
 func (s *session) usable(ctx context.Context) error {
@@ -273,7 +278,12 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 	}
 	query := q.String()
 
-	done, history, err := s.exec(ctx, query)
+	var done int
+	var history bool
+	err = s.watched(st.Limits, func() (err error) {
+		done, history, err = s.exec(ctx, query)
+		return err
+	})
 	if own {
 		// A durable commit flushes the earlier asynchronous ones; a
 		// failed one flushes nothing, and an asynchronous one whose
@@ -304,7 +314,8 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 			err = errors.Join(err, fmt.Errorf("roll back: %w", rerr))
 		}
 	}
-	if cerr := connError(err, own, closed); cerr != err {
+	var lost *backend.ConnectionError
+	if cerr := connError(err, own, closed); cerr != err || errors.As(err, &lost) {
 		return fmt.Errorf("pgxbackend: apply version %d: %w", st.Change.Record.Version, cerr)
 	}
 	var pgErr *pgconn.PgError
@@ -455,17 +466,34 @@ func (s *session) Exec(ctx context.Context, sql string, limits backend.Limits) e
 		// round trip: a failed build names only those it left.
 		pre = append(pre, invalidIndexes(build, false))
 	}
-	results, err := s.query(ctx, strings.Join(pre, ";\n"))
-	if err != nil {
+	var results []*pgconn.Result
+	if err := s.watched(limits, func() (err error) {
+		results, err = s.query(ctx, strings.Join(pre, ";\n"))
+		return err
+	}); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "22012" {
 			return fmt.Errorf("pgxbackend: exec: %w: %s", backend.ErrLockLost, s.lostHint())
 		}
 		return fmt.Errorf("pgxbackend: exec: %w", connError(err, false, s.conn.PgConn().IsClosed()))
 	}
-	done, _, err := s.exec(ctx, sql)
+	var done int
+	run := func() (err error) {
+		done, _, err = s.exec(ctx, sql)
+		return err
+	}
+	var err error
+	if s.mode == LockLease {
+		// Behind a pooler the statement's server process cannot be found
+		// (its text does not name the holder): only the context ends a wait.
+		err = run()
+	} else {
+		err = s.watched(limits, run)
+	}
 	if err != nil {
-		if cerr := connError(err, false, s.conn.PgConn().IsClosed()); cerr != err {
+		// Outside a transaction, the statement may have taken effect.
+		var lost *backend.ConnectionError
+		if cerr := connError(err, true, s.conn.PgConn().IsClosed()); cerr != err || errors.As(err, &lost) {
 			return fmt.Errorf("pgxbackend: exec: %w", cerr)
 		}
 		se := s.scriptError(sql, 0, len(sql), done, err)
@@ -636,7 +664,11 @@ func (s *session) Commit(ctx context.Context) error {
 	if s.mode == LockLease {
 		q = s.renewal() + ";\nCOMMIT;\n" + strings.Join(s.restore(false), ";\n")
 	}
-	results, err := s.query(ctx, q)
+	var results []*pgconn.Result
+	err := s.watched(backend.Limits{}, func() (err error) {
+		results, err = s.query(ctx, q)
+		return err
+	})
 	s.inTx = false
 	if err != nil {
 		return fmt.Errorf("pgxbackend: commit: %w", connError(err, true, s.conn.PgConn().IsClosed()))
@@ -677,6 +709,7 @@ func (s *session) Rollback(ctx context.Context) error {
 // returns how many of its statements completed, and whether the marker
 // statement (see Apply) was among them.
 func (s *session) exec(ctx context.Context, query string) (done int, marked bool, err error) {
+	s.sending()
 	err = s.watch(ctx, func(ctx context.Context) error {
 		mrr := s.conn.PgConn().Exec(ctx, query)
 		for mrr.NextResult() {
@@ -696,9 +729,19 @@ func (s *session) exec(ctx context.Context, query string) (done int, marked bool
 
 // query runs query and returns its results, rows included.
 func (s *session) query(ctx context.Context, query string) (results []*pgconn.Result, err error) {
+	s.sending()
 	err = s.watch(ctx, func(ctx context.Context) error {
 		results, err = s.conn.PgConn().Exec(ctx, query).ReadAll()
 		return err
 	})
 	return results, err
+}
+
+// sending notes, under a lease, that a query that may renew it is about to
+// be sent: the lease then lasts at most LeaseTTL from now (see
+// releaseLease).
+func (s *session) sending() {
+	if s.mode == LockLease {
+		s.renewed.Store(time.Now().UnixNano())
+	}
 }
