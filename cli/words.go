@@ -53,6 +53,8 @@ var wordings = []wording{
 	{regexp.MustCompile(`(?:pgxbackend\.)?Options\.Schema`), `-schema`},
 	// fleet -schemas sets the search_path to each target's schema.
 	{regexp.MustCompile(`(?:pgxbackend\.)?Options\.SearchPath`), `the target's schema`},
+	// the lease's expiry: the command has no lease option.
+	{regexp.MustCompile(`(?:pgxbackend\.)?Options\.LeaseTTL`), `the lease's time to live`},
 	{regexp.MustCompile(`(?:pgxbackend\.)?Options\.Table`), `-table`},
 	{regexp.MustCompile(`(?:pgxbackend\.)?Options\.AppKey`), `-app-key`},
 	// pgxbackend: the lock lost behind a transaction-mode pooler. The
