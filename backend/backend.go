@@ -43,7 +43,8 @@
 // A Backend may also implement [Checker], to report invalid options before
 // anything touches the database, and [HeadReader], to answer "is the
 // database exactly at version v of this set, with nothing under way?" in
-// one small read.
+// one small read. A [Session] may implement [RowCounter], to run the
+// batches of a waymark:batch statement and count their rows.
 package backend
 
 import (
@@ -378,3 +379,16 @@ func (e *ScriptError) Error() string { return e.Err.Error() }
 
 // Unwrap returns e.Err.
 func (e *ScriptError) Unwrap() error { return e.Err }
+
+// RowCounter is implemented by a Session that can run one data-changing
+// statement of a no-transaction script as a batch and tell how many rows
+// it touched; package execute needs it for waymark:batch statements.
+type RowCounter interface {
+	// ExecCount runs sql, one statement, outside any transaction that
+	// Begin opened, in a transaction of its own that it commits, within
+	// limits, and returns the number of rows the statement reports. The
+	// fence that proves the lock (see [Session]) runs in the same
+	// transaction, so a batch never runs without the lock. Its errors are
+	// those of Session.Exec.
+	ExecCount(ctx context.Context, sql string, limits Limits) (rows int64, err error)
+}

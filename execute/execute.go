@@ -127,6 +127,9 @@ type Event struct {
 	// Duration and Err are set when Done.
 	Duration time.Duration
 	Err      error
+	// Batch, when set, reports one run of a waymark:batch statement of
+	// the step (between its events before and after, with Done false).
+	Batch *Batch
 }
 
 // Result is what a run did.
@@ -183,6 +186,7 @@ type runner struct {
 	opts    Options
 	log     *slog.Logger
 	res     *Result
+	index   int // the step running
 }
 
 func newRunner(opts *Options) *runner {
@@ -221,6 +225,8 @@ func (r *runner) check() error {
 			return bad("the step's no-transaction flag (%v) does not match its script's directive", st.NoTransaction)
 		case st.NoTransaction && r.opts.SingleTransaction:
 			return bad("Options.SingleTransaction, but the step must run outside a transaction")
+		case st.Resume && (st.Direction != source.Up || !sc.Resumable()):
+			return bad("a resume step, but its script is not an up script of waymark:batch statements only")
 		}
 		r.scripts[i] = sc
 	}
@@ -238,6 +244,7 @@ func (r *runner) run(ctx context.Context, sess backend.Session) error {
 	}
 	var done []StepResult
 	for i, st := range p.Steps {
+		r.index = i
 		r.progress(Event{Step: st, Index: i, Total: len(p.Steps)})
 		r.log.InfoContext(ctx, "waymark: step", "version", st.Version, "name", st.Name, "direction", st.Direction.String(), "path", st.Path)
 		start := time.Now()

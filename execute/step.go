@@ -62,11 +62,21 @@ func (r *runner) runNoTx(ctx context.Context, sess backend.Session, st plan.Step
 	if st.Direction == source.Up {
 		mark = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum, Dirty: source.Up}}
 	}
-	if err := sess.Apply(ctx, backend.Step{Change: mark}); err != nil {
-		return stepError(st, sc, err, -1, false)
+	// A resumed step's version is dirty already (the staleness check under
+	// the lock made sure of it).
+	if !st.Resume {
+		if err := sess.Apply(ctx, backend.Step{Change: mark}); err != nil {
+			return stepError(st, sc, err, -1, false)
+		}
 	}
 	start := time.Now()
 	for i, s := range stmts {
+		if b, ok := sc.Batch(i + 1); ok {
+			if err := r.runBatch(ctx, sess, st, sc, i, b); err != nil {
+				return err
+			}
+			continue
+		}
 		r.log.DebugContext(ctx, "waymark: statement", "version", st.Version, "statement", i+1, "of", len(stmts), "line", s.Pos.Line)
 		if err := sess.Exec(ctx, s.SQL, r.limits()); err != nil {
 			return stepError(st, sc, err, i, true)

@@ -113,6 +113,18 @@ func (c *computer) applied(r backend.Record, m *source.Migration) {
 	if r.Dirty == source.Down && m.Down != nil {
 		path = m.Down.Path
 	}
+	if r.Dirty == source.Up && !c.down && m.Up.Resumable() && r.Checksum == m.Up.Checksum {
+		// Its batches carry on where the interrupted run stopped.
+		c.place(r)
+		if r.Version <= c.target {
+			st := stepOf(m, m.Up)
+			st.Resume = true
+			c.steps = append(c.steps, st)
+		} else {
+			c.above = append(c.above, r.Version)
+		}
+		return
+	}
 	c.dirty(r, path)
 	c.place(r)
 	switch {

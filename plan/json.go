@@ -38,6 +38,7 @@ type jsonStep struct {
 	Checksum      source.Checksum  `json:"checksum"`
 	NoTransaction bool             `json:"no_transaction,omitempty"`
 	SQL           string           `json:"sql"`
+	Resume        bool             `json:"resume,omitempty"`
 }
 
 type jsonRecord struct {

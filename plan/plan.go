@@ -38,7 +38,10 @@
 //   - going up, a version below the database's current one was never
 //     applied ([ErrOutOfOrder]; [Options].AllowOutOfOrder applies it);
 //   - a no-transaction script failed part-way and left its version dirty
-//     ([ErrDirty]), until it is resolved (see execute.Resolve);
+//     ([ErrDirty]), until it is resolved (see execute.Resolve); an up
+//     plan resumes instead a version left dirty by its up script when that
+//     script is resumable (every statement a waymark:batch) and unchanged
+//     ([Step].Resume);
 //   - the State given lists a version twice or a version below 1
 //     ([ErrBadState]); a backend never reads such a state.
 package plan
@@ -164,6 +167,12 @@ type Step struct {
 	NoTransaction bool
 	// SQL is the script's text.
 	SQL string
+	// Resume is set on an up step whose version a run left dirty part-way
+	// through its script, a resumable one (source.Script.Resumable: every
+	// statement a waymark:batch). The step runs the script again from its
+	// first statement (each batch finds only the rows not yet done) and
+	// records the version clean.
+	Resume bool
 }
 
 // Empty reports whether the plan has nothing to do.
