@@ -15,11 +15,11 @@ type progress struct {
 	w     io.Writer
 	every time.Duration
 
-	mu   sync.Mutex
-	line string        // the running step's line, without the time
-	batch string       // the last batch of the running step, or ""
-	stop chan struct{} // closes the ticker of the running step
-	done chan struct{} // closed when the ticker has stopped
+	mu    sync.Mutex
+	line  string        // the running step's line, without the time
+	batch string        // the last batch of the running step, or ""
+	stop  chan struct{} // closes the ticker of the running step
+	done  chan struct{} // closed when the ticker has stopped
 }
 
 func newProgress(w io.Writer) *progress { return &progress{w: w, every: time.Second} }
