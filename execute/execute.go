@@ -20,6 +20,21 @@
 // the DROP INDEX CONCURRENTLY of each (backend.ErrInvalidIndex). Such a
 // statement is never tried again, whatever [Options].LockTimeoutRetries.
 //
+// # Batches
+//
+// A statement marked waymark:batch (see package source) runs again and
+// again, each run in a transaction of its own that commits (and proves the
+// lock, like every write), within the directive's lock and statement
+// timeouts (else the Options'), with its pause in between, until it
+// reports 0 rows. Each run is logged (Info, "waymark: batch", with its rows
+// and the running total) and reported to Options.Progress ([Event].Batch).
+// A step whose script is all batches is resumable: when it stops part-way
+// (a failure, a cancel, a lost connection, a killed process) its version
+// stays dirty with the batches that committed, the [StepError] says so
+// (Resumable), and the next up plan resumes it ([plan.Step].Resume) instead
+// of refusing: its batches find only the rows not yet done. The session
+// must implement backend.RowCounter (pgxbackend's does).
+//
 // Every step's SQL starts from the same session state, whatever earlier
 // steps of the run set (see the backend), and runs within
 // [Options].LockTimeout and StatementTimeout when they are set.
