@@ -190,6 +190,9 @@ func Run(ctx context.Context, db backend.Backend, p *plan.Plan, opts *Options) (
 		if err := stale(p.State, now); err != nil {
 			return err
 		}
+		if err := staleHistory(p, now); err != nil {
+			return err
+		}
 		return r.run(ctx, sess)
 	})
 }

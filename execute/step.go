@@ -24,7 +24,8 @@ const (
 func (r *runner) runTx(ctx context.Context, sess backend.Session, st plan.Step, sc *source.Script, async bool) error {
 	ch := backend.Change{Op: backend.Delete, Record: backend.Record{Version: st.Version}}
 	if st.Direction == source.Up {
-		ch = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum}}
+		ch = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum,
+			Down: st.Down, DownSQL: st.DownSQL}}
 	}
 	pause := retryMin
 	for try := 0; ; try++ {
@@ -60,7 +61,8 @@ func (r *runner) runNoTx(ctx context.Context, sess backend.Session, st plan.Step
 	stmts := sc.Statements
 	mark := backend.Change{Op: backend.Update, Record: backend.Record{Version: st.Version, Dirty: st.Direction}}
 	if st.Direction == source.Up {
-		mark = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum, Dirty: source.Up}}
+		mark = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum, Dirty: source.Up,
+			Down: st.Down, DownSQL: st.DownSQL}}
 	}
 	// A resumed step's version is dirty already (the staleness check under
 	// the lock made sure of it).

@@ -31,14 +31,17 @@ type jsonPlan struct {
 }
 
 type jsonStep struct {
-	Version       int64            `json:"version"`
-	Name          string           `json:"name,omitempty"`
-	Direction     source.Direction `json:"direction"`
-	Path          string           `json:"path"`
-	Checksum      source.Checksum  `json:"checksum"`
-	NoTransaction bool             `json:"no_transaction,omitempty"`
-	SQL           string           `json:"sql"`
-	Resume        bool             `json:"resume,omitempty"`
+	Version       int64             `json:"version"`
+	Name          string            `json:"name,omitempty"`
+	Direction     source.Direction  `json:"direction"`
+	Path          string            `json:"path"`
+	Checksum      source.Checksum   `json:"checksum"`
+	NoTransaction bool              `json:"no_transaction,omitempty"`
+	SQL           string            `json:"sql"`
+	Down          backend.DownState `json:"down,omitempty"`
+	DownSQL       string            `json:"down_sql,omitempty"`
+	FromHistory   bool              `json:"from_history,omitempty"`
+	Resume        bool              `json:"resume,omitempty"`
 }
 
 type jsonRecord struct {

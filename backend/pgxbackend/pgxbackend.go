@@ -20,17 +20,28 @@
 //	                            version as 8 bytes big-endian and the
 //	                            checksum's bytes: the running digest that
 //	                            source.Set.Digest computes for the set
+//	reversible     boolean      NULL: nothing kept of the down script (a
+//	                            record of an older format or binary);
+//	                            false: the version has no down script;
+//	                            true: down_script holds it
+//	down_script    text         the version's down script, as the binary
+//	                            that applied it had it
 //	primary key (app_key, version)
 //	index on (app_key) where dirty is not null
-//	comment 'waymark history, format 2'
+//	comment 'waymark history, format 3'
 //
-// That is format 2. A table of format 1 (no digest column, no index, no
-// comment; written by waymark before running digests) is upgraded in place
-// by the first run that takes the lock: the column, every record's digest,
-// the index and the comment, in one transaction. Until then it reads as
-// before, only without the one-row no-op check. With the top record's
-// digest, "the database holds exactly the set's first N versions" is one
-// indexed single-row read ([Backend.ReadHead]).
+// That is format 3. A table of format 1 (no digest column, no index, no
+// comment; written by waymark before running digests) or 2 (no down
+// scripts) is upgraded in place by the first run that takes the lock: the
+// missing columns, every record's digest, the index and the comment, in
+// one transaction; the records it finds keep no down script. Until then it
+// reads as before (format 1 without the one-row no-op check). Binaries of
+// format 2 read and write a table of format 3 as their own, so a rolling
+// deploy may mix them; their records keep no down script. With the top
+// record's digest, "the database holds exactly the set's first N versions"
+// is one indexed single-row read ([Backend.ReadHead]). With the down
+// scripts, a binary rolled back to an older release can undo the versions
+// the newer one applied (see package plan).
 //
 // Reading the state never creates anything: a database without the table
 // has an empty history. The first write creates the table (and its schema,
@@ -284,8 +295,9 @@ type querier interface {
 func historyQuery(table, appKey string) string {
 	return `SELECT version, name, checksum, dirty,
 	(pg_catalog.date_part('epoch', applied_at) * 1000000)::bigint,
-	(pg_catalog.date_part('epoch', execution_time) * 1000000)::bigint
-FROM ` + table + ` WHERE app_key = ` + appKey + ` ORDER BY version`
+	(pg_catalog.date_part('epoch', execution_time) * 1000000)::bigint,
+	x.j ->> 'reversible', x.j ->> 'down_script'
+FROM ` + table + ` t CROSS JOIN LATERAL (SELECT pg_catalog.to_jsonb(t) AS j) x WHERE app_key = ` + appKey + ` ORDER BY version`
 }
 
 // parseHistory reads the records from the last result of a query that
@@ -317,7 +329,7 @@ func parseHistory(results []*pgconn.Result, err error, table string) (records []
 // scanRecord reads one row of historyQuery.
 func scanRecord(row [][]byte) (backend.Record, error) {
 	var r backend.Record
-	if len(row) != 6 || row[0] == nil || row[1] == nil || row[2] == nil || row[4] == nil || row[5] == nil {
+	if len(row) != 8 || row[0] == nil || row[1] == nil || row[2] == nil || row[4] == nil || row[5] == nil {
 		return r, errors.New("unexpected row")
 	}
 	var err error
@@ -340,5 +352,12 @@ func scanRecord(row [][]byte) (backend.Record, error) {
 	}
 	r.AppliedAt = time.UnixMicro(appliedAt)
 	r.Duration = time.Duration(taken) * time.Microsecond
+	// The down script (format 3; the keys are absent before).
+	switch {
+	case string(row[6]) == "true" && row[7] != nil:
+		r.Down, r.DownSQL = backend.DownKept, string(row[7])
+	case string(row[6]) == "false":
+		r.Down = backend.DownNone
+	}
 	return r, nil
 }

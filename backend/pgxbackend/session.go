@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -78,7 +79,7 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 	if err := s.usable(ctx); err != nil {
 		return nil, fmt.Errorf("pgxbackend: read state: %w", err)
 	}
-	results, err := s.query(ctx, "SELECT "+hasDigest(s.table)+";\n"+historyQuery(s.table, s.b.appKey))
+	results, err := s.query(ctx, "SELECT "+formatOf(s.table)+";\n"+historyQuery(s.table, s.b.appKey))
 	records, found, err := parseHistory(results, err, s.table)
 	switch {
 	case err != nil:
@@ -93,12 +94,13 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 	for i, r := range records {
 		s.versions[i] = r.Version
 	}
-	if string(results[0].Rows[0][0]) == "t" {
-		s.format = formatDigest
-	} else if ok, err := s.upgrade(ctx); err != nil {
-		return nil, err
-	} else if ok {
-		s.format = formatDigest
+	s.format, _ = strconv.Atoi(string(results[0].Rows[0][0]))
+	if s.format < formatDown {
+		if ok, err := s.upgrade(ctx); err != nil {
+			return nil, err
+		} else if ok {
+			s.format = formatDown
+		}
 	}
 	return records, nil
 }
