@@ -542,9 +542,15 @@ func TestArchitecture(t *testing.T) {
 		want[rel(f[0])] = imports
 	}
 
-	text, err := os.ReadFile(filepath.Join("docs", "architecture.md"))
-	if err != nil {
-		t.Fatal(err)
+	// The table is in docs/architecture.md; packages added by the release
+	// day tools are listed in docs/release-day.md until it moves there.
+	var text []byte
+	for _, name := range []string{"architecture.md", "release-day.md"} {
+		b, err := os.ReadFile(filepath.Join("docs", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text = append(text, b...)
 	}
 	cell := regexp.MustCompile("`([^`]+)`")
 	got := map[string][]string{}
