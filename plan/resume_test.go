@@ -1,8 +1,13 @@
 package plan_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/waymarkdb/waymark/backend"
 	"github.com/waymarkdb/waymark/internal/testsets"
@@ -55,5 +60,72 @@ func TestResumeBatches(t *testing.T) {
 		if _, err := plan.Compute(set, plan.State{Records: tt.state}, tt.target, nil); !errors.Is(err, plan.ErrDirty) {
 			t.Errorf("%s: Compute = %v, want ErrDirty", tt.reason, err)
 		}
+	}
+}
+
+// TestDownScriptsInJSON: the down script an up step records, and a step
+// from the history, survive a saved plan (format v3); a v2 plan, without
+// them, still loads and records nothing.
+func TestDownScriptsInJSON(t *testing.T) {
+	set := testsets.Map(t, map[string]string{
+		"v1_a.up.sql": "CREATE TABLE a (id int);\n", "v1_a.down.sql": "DROP TABLE a;\n",
+		"v2_b.up.sql": "CREATE TABLE b (id int);\n",
+	})
+	up, err := plan.Compute(set, plan.State{}, plan.Latest(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.Steps[0].Down != backend.DownKept || up.Steps[0].DownSQL != "DROP TABLE a;\n" || up.Steps[1].Down != backend.DownNone {
+		t.Fatalf("up steps = %+v, want the down script of 1 and none for 2", up.Steps)
+	}
+	newer := plan.State{Records: []backend.Record{
+		{Version: 1, Checksum: up.Steps[0].Checksum, Down: backend.DownKept, DownSQL: "DROP TABLE a;\n"},
+		{Version: 2, Checksum: up.Steps[1].Checksum, Down: backend.DownNone},
+		{Version: 3, Name: "c", Checksum: source.ChecksumOf("x"), Down: backend.DownKept, DownSQL: "DROP TABLE c;\n"},
+	}}
+	down, err := plan.Compute(set, plan.State{Records: newer.Records[2:]}, plan.DownTo(0), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*plan.Plan{up, down} {
+		var buf bytes.Buffer
+		if err := plan.Save(&buf, p, nil); err != nil {
+			t.Fatal(err)
+		}
+		got, err := plan.Load(&buf, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(p.Steps, got.Steps); diff != "" {
+			t.Errorf("steps after Save and Load (-want +got):\n%s", diff)
+		}
+	}
+	if !down.Steps[0].FromHistory || down.Steps[0].Path != "history:v3_c.down.sql" {
+		t.Errorf("down step = %+v, want from the history", down.Steps[0])
+	}
+	var v2 bytes.Buffer
+	if err := plan.Save(&v2, up, nil); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(v2.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["format"] = "waymark.plan/v2"
+	for _, st := range doc["steps"].([]any) {
+		delete(st.(map[string]any), "down")
+		delete(st.(map[string]any), "down_sql")
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	old, err := plan.Load(strings.NewReader(text), nil)
+	if err != nil {
+		t.Fatalf("a v2 plan: %v\n%s", err, text)
+	}
+	if old.Steps[0].Down != backend.DownUnknown || old.Steps[0].DownSQL != "" {
+		t.Errorf("a v2 plan's up step = %+v, want nothing to record", old.Steps[0])
 	}
 }
