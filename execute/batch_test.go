@@ -313,3 +313,23 @@ func TestPostgresBatchLockTimeout(t *testing.T) {
 	}
 	checkClean(t, db, 2)
 }
+
+// TestPostgresBatchThroughPgBouncer: behind a transaction-mode pooler (a
+// lease), each batch carries its fence and its limits in its own
+// transaction, whichever server connection runs it.
+func TestPostgresBatchThroughPgBouncer(t *testing.T) {
+	pool := poolFor(t, pgtest.Bouncer(t, "transaction"))
+	db := pgxbackend.New(pool, nil)
+	set := testsets.Map(t, backfillFiles(3000, 500, " lock-timeout=5s statement-timeout=30s"))
+	var got batches
+	if _, err := execute.Migrate(t.Context(), db, set, plan.Latest(), &execute.Options{Progress: got.progress}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.events) != 7 || got.rows() != 3000 {
+		t.Errorf("%d batches filled %d rows, want 7 and 3000", len(got.events), got.rows())
+	}
+	if done, todo := filled(t, pool); done != 3000 || todo != 0 {
+		t.Errorf("%d rows filled, %d not", done, todo)
+	}
+	checkClean(t, db, 2)
+}
