@@ -144,3 +144,28 @@ func TestPostgresRollbackRefusesWithoutKeptDown(t *testing.T) {
 		t.Errorf("the newer binary's down = %v", err)
 	}
 }
+
+// TestPostgresBaselineKeepsDownScripts: a baseline records the down script
+// of each version too, so an older binary can undo them.
+func TestPostgresBaselineKeepsDownScripts(t *testing.T) {
+	pool := pgtest.Pool(t)
+	db := pgxbackend.New(pool, nil)
+	next := testsets.Map(t, newRelease())
+	if _, err := execute.Baseline(t.Context(), db, next, 4, nil); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := db.ReadState(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []backend.DownState
+	for _, r := range recs {
+		got = append(got, r.Down)
+		if m, _ := next.Lookup(r.Version); m.Down != nil && r.DownSQL != m.Down.SQL {
+			t.Errorf("version %d keeps %q, want its down script", r.Version, r.DownSQL)
+		}
+	}
+	if diff := cmp.Diff([]backend.DownState{backend.DownKept, backend.DownKept, backend.DownKept, backend.DownNone}, got); diff != "" {
+		t.Errorf("kept down scripts (-want +got):\n%s", diff)
+	}
+}
