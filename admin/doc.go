@@ -33,9 +33,11 @@
 //
 // # Safety
 //
-// Every request, reads included (a status shows the schema's history),
-// first passes the [Authorizer] the caller provides: there are no built-in
-// passwords, and [New] refuses a Config without one ([ErrNoAuthorizer]).
+// Every request for one of the paths above, reads included (a status shows
+// the schema's history), first passes the [Authorizer] the caller
+// provides: there are no built-in passwords, and [New] refuses a Config
+// without one ([ErrNoAuthorizer]). Other paths and methods are answered
+// 404 or 405 and read nothing.
 //
 // Apply is refused (403) unless [Config].AllowApply is set. The handler
 // plans again and applies only if that plan's checksum ([PlanChecksum]) is
