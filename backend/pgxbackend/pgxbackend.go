@@ -262,25 +262,43 @@ func (b *Backend) ReadState(ctx context.Context) ([]backend.Record, error) {
 		q = b.pool
 	}
 	// Through pgx's query API, so that a tracer configured on the pool or
-	// connection sees it; simple protocol, one round trip.
-	rows, err := q.Query(ctx, historyQuery(b.table, b.appKey), pgx.QueryExecModeSimpleProtocol)
-	var result pgconn.Result
-	if err == nil {
-		for rows.Next() {
-			raw := rows.RawValues()
-			row := make([][]byte, len(raw))
-			for i, v := range raw {
-				if v != nil {
-					row[i] = append([]byte{}, v...)
-				}
-			}
-			result.Rows = append(result.Rows, row)
-		}
-		rows.Close()
-		err = rows.Err()
+	// connection sees it; simple protocol, one round trip. A table of an
+	// older format (no down scripts) takes a second one, until the first
+	// run that takes the lock upgrades it.
+	result, err := readRows(ctx, q, historyQuery(b.table, b.appKey, true))
+	if undefinedColumn(err) {
+		result, err = readRows(ctx, q, historyQuery(b.table, b.appKey, false))
 	}
-	records, _, err := parseHistory([]*pgconn.Result{&result}, err, b.table)
+	records, _, err := parseHistory([]*pgconn.Result{result}, err, b.table)
 	return records, err
+}
+
+// readRows runs query and returns its rows as raw values.
+func readRows(ctx context.Context, q querier, query string) (*pgconn.Result, error) {
+	var result pgconn.Result
+	rows, err := q.Query(ctx, query, pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		return &result, err
+	}
+	for rows.Next() {
+		raw := rows.RawValues()
+		row := make([][]byte, len(raw))
+		for i, v := range raw {
+			if v != nil {
+				row[i] = append([]byte{}, v...)
+			}
+		}
+		result.Rows = append(result.Rows, row)
+	}
+	rows.Close()
+	return &result, rows.Err()
+}
+
+// undefinedColumn reports whether err is PostgreSQL's undefined_column
+// (42703): the history table is of a format before the columns asked for.
+func undefinedColumn(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42703"
 }
 
 // querier is what *pgx.Conn and *pgxpool.Pool have in common that
@@ -289,15 +307,19 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// historyQuery reads the history of appKey from table. Times come back as
+// historyQuery reads the history of appKey from table, with the down
+// scripts' columns of format 3 (withDown) or without. Times come back as
 // microseconds, so that the DateStyle and IntervalStyle settings of the
 // server cannot change how they read.
-func historyQuery(table, appKey string) string {
+func historyQuery(table, appKey string, withDown bool) string {
+	down := ", NULL::boolean, NULL::text"
+	if withDown {
+		down = ", reversible, down_script"
+	}
 	return `SELECT version, name, checksum, dirty,
 	(pg_catalog.date_part('epoch', applied_at) * 1000000)::bigint,
-	(pg_catalog.date_part('epoch', execution_time) * 1000000)::bigint,
-	x.j ->> 'reversible', x.j ->> 'down_script'
-FROM ` + table + ` t CROSS JOIN LATERAL (SELECT pg_catalog.to_jsonb(t) AS j) x WHERE app_key = ` + appKey + ` ORDER BY version`
+	(pg_catalog.date_part('epoch', execution_time) * 1000000)::bigint` + down + `
+FROM ` + table + ` WHERE app_key = ` + appKey + ` ORDER BY version`
 }
 
 // parseHistory reads the records from the last result of a query that
@@ -352,11 +374,11 @@ func scanRecord(row [][]byte) (backend.Record, error) {
 	}
 	r.AppliedAt = time.UnixMicro(appliedAt)
 	r.Duration = time.Duration(taken) * time.Microsecond
-	// The down script (format 3; the keys are absent before).
+	// The down script (format 3; NULL before).
 	switch {
-	case string(row[6]) == "true" && row[7] != nil:
+	case string(row[6]) == "t" && row[7] != nil:
 		r.Down, r.DownSQL = backend.DownKept, string(row[7])
-	case string(row[6]) == "false":
+	case string(row[6]) == "f":
 		r.Down = backend.DownNone
 	}
 	return r, nil
