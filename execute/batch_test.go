@@ -333,3 +333,29 @@ func TestPostgresBatchThroughPgBouncer(t *testing.T) {
 	}
 	checkClean(t, db, 2)
 }
+
+// TestPostgresBatchFailsAtItsLine: a batch that fails is reported at its
+// place in the file, after the batches that committed, as resumable.
+func TestPostgresBatchFailsAtItsLine(t *testing.T) {
+	pool := pgtest.Pool(t)
+	db := pgxbackend.New(pool, nil)
+	files := backfillFiles(1000, 100, "")
+	files["v2_backfill.up.sql"] = `-- waymark:no-transaction
+-- waymark:batch
+UPDATE big SET b = a / (a - 750)
+ WHERE id IN (SELECT id FROM big WHERE b IS NULL ORDER BY id LIMIT 100);
+`
+	set := testsets.Map(t, files)
+	_, err := execute.Migrate(t.Context(), db, set, plan.Latest(), nil)
+	var se *execute.StepError
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &se) || !errors.As(err, &pgErr) || pgErr.Code != "22012" {
+		t.Fatalf("Migrate = %v, want the statement's division by zero", err)
+	}
+	if se.Pos.Line != 3 || se.Pos.Column != 1 || !se.Resumable || errors.Is(err, backend.ErrLockLost) {
+		t.Errorf("error at %v (resumable %v): %v; want m/v2_backfill.up.sql:3:1 (the statement: the server gives no position), resumable", se.Pos, se.Resumable, err)
+	}
+	if done, _ := filled(t, pool); done != 700 {
+		t.Errorf("%d rows filled, want the 7 batches before the failing one", done)
+	}
+}
