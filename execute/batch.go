@@ -22,6 +22,22 @@ type Batch struct {
 	Duration time.Duration
 }
 
+// canBatch refuses, before anything runs, a plan with waymark:batch
+// statements on a session that cannot count rows.
+func (r *runner) canBatch(sess backend.Session) error {
+	if _, ok := sess.(backend.RowCounter); ok {
+		return nil
+	}
+	for i, sc := range r.scripts {
+		if len(sc.Batches) > 0 {
+			st := r.p.Steps[i]
+			return &Error{Err: ErrBadPlan, Version: st.Version, Path: st.Path,
+				Detail: "the backend cannot run a waymark:batch statement (its Session is not a backend.RowCounter)"}
+		}
+	}
+	return nil
+}
+
 // runBatch runs statement i of a no-transaction step, a batch, again and
 // again until it reports no row: each run in a transaction of its own that
 // commits, within the batch's limits, with its pause in between.

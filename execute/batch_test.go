@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/waymarkdb/waymark/backend"
+	"github.com/waymarkdb/waymark/backend/memory"
 	"github.com/waymarkdb/waymark/backend/pgxbackend"
 	"github.com/waymarkdb/waymark/execute"
 	"github.com/waymarkdb/waymark/internal/pgtest"
@@ -357,5 +358,19 @@ UPDATE big SET b = a / (a - 750)
 	}
 	if done, _ := filled(t, pool); done != 700 {
 		t.Errorf("%d rows filled, want the 7 batches before the failing one", done)
+	}
+}
+
+// TestBatchNeedsARowCounter: a backend whose session cannot count rows
+// refuses a plan with batches before anything runs.
+func TestBatchNeedsARowCounter(t *testing.T) {
+	db := memory.New(nil)
+	set := testsets.Map(t, backfillFiles(10, 5, ""))
+	res, err := execute.Migrate(t.Context(), db, set, plan.Latest(), nil)
+	if !errors.Is(err, execute.ErrBadPlan) || !strings.Contains(err.Error(), "RowCounter") || len(res.Steps) != 0 {
+		t.Fatalf("Migrate on a backend without RowCounter = %v (applied %v), want ErrBadPlan before anything", err, applied(res))
+	}
+	if vs := versions(t, db); len(vs) != 0 {
+		t.Errorf("history %v, want nothing recorded", vs)
 	}
 }

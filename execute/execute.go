@@ -254,6 +254,9 @@ func (r *runner) check() error {
 // run executes the steps under the lock.
 func (r *runner) run(ctx context.Context, sess backend.Session) error {
 	p := r.p
+	if err := r.canBatch(sess); err != nil {
+		return err
+	}
 	r.log.InfoContext(ctx, "waymark: migrating", "direction", p.Direction.String(), "from", p.From, "to", p.To, "steps", len(p.Steps))
 	if r.opts.SingleTransaction {
 		if err := sess.Begin(ctx); err != nil {
