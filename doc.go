@@ -80,6 +80,14 @@
 // [github.com/waymarkdb/waymark/adopt/convert] turns golang-migrate, goose,
 // tern and pop files into waymark's, importing only source.
 //
+// For release day: [github.com/waymarkdb/waymark/admin] is an HTTP admin
+// endpoint a service mounts (status, plan, apply of the plan the caller
+// saw, behind the caller's authorizer) with a readiness helper; package
+// source's waymark:batch directive backfills a big table in committed,
+// resumable batches; and the history keeps each version's down script, so
+// that a binary rolled back to an older release can undo what the newer
+// one applied (package plan).
+//
 // For a service's own tests: [github.com/waymarkdb/waymark/waymarktest]
 // gives each test a new database at a version of its migration set (a
 // clone of a template built once) and checks that every down script

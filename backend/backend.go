@@ -11,7 +11,9 @@
 //
 // A backend keeps one history per app key: a record per applied version
 // holding the version, its name, the checksum of its up script, when it was
-// applied and how long it took, and a dirty marker. A backend that
+// applied and how long it took, and a dirty marker, and, if it can, the
+// version's down script ([Record].Down), which lets a binary that lacks the
+// version's files undo it. A backend that
 // implements [HeadReader] also keeps the digest of the history (see
 // source.Digest), up to date after every change. The dirty marker is set
 // while a no-transaction script runs (it cannot be made atomic) and stays set
@@ -43,12 +45,14 @@
 // A Backend may also implement [Checker], to report invalid options before
 // anything touches the database, and [HeadReader], to answer "is the
 // database exactly at version v of this set, with nothing under way?" in
-// one small read.
+// one small read. A [Session] may implement [RowCounter], to run the
+// batches of a waymark:batch statement and count their rows.
 package backend
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -119,6 +123,62 @@ type Record struct {
 	// no-transaction up script started but did not finish; Down means its
 	// no-transaction down script did.
 	Dirty source.Direction
+	// Down says what the record keeps of the version's down script, as
+	// the binary that applied the version had it, so that a binary without
+	// the version's files can still undo it; DownSQL is that script when
+	// Down is [DownKept]. An Insert change stores both; a backend that
+	// keeps no down scripts reads [DownUnknown].
+	Down    DownState
+	DownSQL string
+}
+
+// DownState is what a history record keeps of its version's down script.
+type DownState int8
+
+// The states of a record's down script.
+const (
+	// DownUnknown: the record keeps nothing, because the backend, the
+	// history's format or the binary that wrote it did not keep down
+	// scripts.
+	DownUnknown DownState = iota
+	// DownNone: the version had no down script (it is irreversible).
+	DownNone
+	// DownKept: Record.DownSQL is the version's down script.
+	DownKept
+)
+
+// String returns "unknown", "none" or "kept".
+func (d DownState) String() string {
+	switch d {
+	case DownNone:
+		return "none"
+	case DownKept:
+		return "kept"
+	}
+	return "unknown"
+}
+
+// MarshalText encodes d as its String.
+func (d DownState) MarshalText() ([]byte, error) {
+	if d < DownUnknown || d > DownKept {
+		return nil, fmt.Errorf("backend: invalid down state %d", int8(d))
+	}
+	return []byte(d.String()), nil
+}
+
+// UnmarshalText decodes "unknown" (or ""), "none" or "kept".
+func (d *DownState) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "unknown", "":
+		*d = DownUnknown
+	case "none":
+		*d = DownNone
+	case "kept":
+		*d = DownKept
+	default:
+		return fmt.Errorf("backend: invalid down state %q", b)
+	}
+	return nil
 }
 
 // Op is the kind of a [Change] to the history.
@@ -126,10 +186,11 @@ type Op int8
 
 // The changes a session can make to the history.
 const (
-	// Insert adds Record (Version, Name, Checksum, Dirty and Imported).
-	// The backend sets AppliedAt and Duration, the time the change's SQL
-	// took; for an Imported record it keeps AppliedAt when it is not zero
-	// (else it sets the time of the insert), and Duration is zero.
+	// Insert adds Record (Version, Name, Checksum, Dirty, Imported, and
+	// Down and DownSQL if the backend keeps down scripts). The backend
+	// sets AppliedAt and Duration, the time the change's SQL took; for an
+	// Imported record it keeps AppliedAt when it is not zero (else it sets
+	// the time of the insert), and Duration is zero.
 	Insert Op = iota + 1
 	// Delete removes the record of Record.Version.
 	Delete
@@ -444,3 +505,16 @@ func (e *ScriptError) Error() string { return e.Err.Error() }
 
 // Unwrap returns e.Err.
 func (e *ScriptError) Unwrap() error { return e.Err }
+
+// RowCounter is implemented by a Session that can run one data-changing
+// statement of a no-transaction script as a batch and tell how many rows
+// it touched; package execute needs it for waymark:batch statements.
+type RowCounter interface {
+	// ExecCount runs sql, one statement, outside any transaction that
+	// Begin opened, in a transaction of its own that it commits, within
+	// limits, and returns the number of rows the statement reports. The
+	// fence that proves the lock (see [Session]) runs in the same
+	// transaction, so a batch never runs without the lock. Its errors are
+	// those of Session.Exec.
+	ExecCount(ctx context.Context, sql string, limits Limits) (rows int64, err error)
+}

@@ -140,7 +140,11 @@ func baselineRecords(set *source.Set, version int64, only []int64) ([]backend.Re
 	}
 	var records []backend.Record
 	add := func(m *source.Migration) {
-		records = append(records, backend.Record{Version: m.Version, Name: m.Name, Checksum: m.Up.Checksum})
+		r := backend.Record{Version: m.Version, Name: m.Name, Checksum: m.Up.Checksum, Down: backend.DownNone}
+		if m.Down != nil {
+			r.Down, r.DownSQL = backend.DownKept, m.Down.SQL
+		}
+		records = append(records, r)
 	}
 	if only == nil {
 		for _, m := range set.Migrations() {

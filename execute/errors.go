@@ -181,6 +181,10 @@ type StepError struct {
 	// version dirty: the statements before Pos.Statement took effect, and
 	// the message says which.
 	Dirty bool
+	// Resumable is set when the step's script is resumable (every
+	// statement a waymark:batch): its committed batches stay, and running
+	// the plan again resumes the step instead of needing Resolve.
+	Resumable bool
 	// Detail and ServerHint are the database's own elaboration of the
 	// error (PostgreSQL's DETAIL and HINT), or empty.
 	Detail, ServerHint string
@@ -197,6 +201,8 @@ func (e *StepError) Error() string {
 		s += " (hint: " + e.Hint + ")"
 	}
 	switch {
+	case e.Dirty && e.Resumable:
+		s += fmt.Sprintf("; version %d is left dirty with the batches that committed: run again, and the step resumes where it stopped", e.Version)
 	case e.Dirty && e.Pos.Statement > 0:
 		s += fmt.Sprintf("; statement %d of %d failed %s, so version %d is left dirty: repair the database, then call execute.Resolve",
 			e.Pos.Statement, e.Statements, tookEffect(e.Pos.Statement), e.Version)

@@ -26,6 +26,21 @@
 // the DROP INDEX CONCURRENTLY of each (backend.ErrInvalidIndex). Such a
 // statement is never tried again, whatever [Options].LockTimeoutRetries.
 //
+// # Batches
+//
+// A statement marked waymark:batch (see package source) runs again and
+// again, each run in a transaction of its own that commits (and proves the
+// lock, like every write), within the directive's lock and statement
+// timeouts (else the Options'), with its pause in between, until it
+// reports 0 rows. Each run is logged (Info, "waymark: batch", with its rows
+// and the running total) and reported to Options.Progress ([Event].Batch).
+// A step whose script is all batches is resumable: when it stops part-way
+// (a failure, a cancel, a lost connection, a killed process) its version
+// stays dirty with the batches that committed, the [StepError] says so
+// (Resumable), and the next up plan resumes it ([plan.Step].Resume) instead
+// of refusing: its batches find only the rows not yet done. The session
+// must implement backend.RowCounter (pgxbackend's does).
+//
 // Every step's SQL starts from the same session state, whatever earlier
 // steps of the run set (see the backend), and runs within
 // [Options].LockTimeout and StatementTimeout when they are set.
@@ -163,6 +178,9 @@ type Event struct {
 	// Duration and Err are set when Done.
 	Duration time.Duration
 	Err      error
+	// Batch, when set, reports one run of a waymark:batch statement of
+	// the step (between its events before and after, with Done false).
+	Batch *Batch
 }
 
 // Result is what a run did.
@@ -223,6 +241,9 @@ func Run(ctx context.Context, db backend.Backend, p *plan.Plan, opts *Options) (
 		if err := stale(p.State, now); err != nil {
 			return err
 		}
+		if err := staleHistory(p, now); err != nil {
+			return err
+		}
 		return r.run(ctx, sess)
 	})
 	r.settle(err)
@@ -258,6 +279,7 @@ type runner struct {
 	res     *Result
 	durable int         // how many of res.Steps a durable commit has followed
 	unknown *StepResult // the step whose commit the server never confirmed
+	index   int         // the step running
 }
 
 func newRunner(opts *Options) *runner {
@@ -296,6 +318,8 @@ func (r *runner) check() error {
 			return bad("the step's no-transaction flag (%v) does not match its script's directive", st.NoTransaction)
 		case st.NoTransaction && r.opts.SingleTransaction:
 			return bad("Options.SingleTransaction, but the step must run outside a transaction")
+		case st.Resume && (st.Direction != source.Up || !sc.Resumable()):
+			return bad("a resume step, but its script is not an up script of waymark:batch statements only")
 		}
 		r.scripts[i] = sc
 	}
@@ -305,6 +329,9 @@ func (r *runner) check() error {
 // run executes the steps under the lock.
 func (r *runner) run(ctx context.Context, sess backend.Session) error {
 	p := r.p
+	if err := r.canBatch(sess); err != nil {
+		return err
+	}
 	r.log.InfoContext(ctx, "waymark: migrating", "direction", p.Direction.String(), "from", p.From, "to", p.To, "steps", len(p.Steps))
 	if r.opts.SingleTransaction {
 		if err := sess.Begin(ctx); err != nil {
@@ -313,6 +340,7 @@ func (r *runner) run(ctx context.Context, sess backend.Session) error {
 	}
 	var done []StepResult
 	for i, st := range p.Steps {
+		r.index = i
 		r.progress(Event{Step: st, Index: i, Total: len(p.Steps)})
 		r.log.InfoContext(ctx, "waymark: step", "version", st.Version, "name", st.Name, "direction", st.Direction.String(), "path", st.Path)
 		start := time.Now()

@@ -25,7 +25,8 @@ const (
 func (r *runner) runTx(ctx context.Context, sess backend.Session, st plan.Step, sc *source.Script, async bool) error {
 	ch := backend.Change{Op: backend.Delete, Record: backend.Record{Version: st.Version}}
 	if st.Direction == source.Up {
-		ch = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum}}
+		ch = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum,
+			Down: st.Down, DownSQL: st.DownSQL}}
 	}
 	pause := retryMin
 	for try := 0; ; try++ {
@@ -61,15 +62,25 @@ func (r *runner) runNoTx(ctx context.Context, sess backend.Session, st plan.Step
 	stmts := sc.Statements
 	mark := backend.Change{Op: backend.Update, Record: backend.Record{Version: st.Version, Dirty: st.Direction}}
 	if st.Direction == source.Up {
-		mark = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum, Dirty: source.Up}}
+		mark = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum, Dirty: source.Up,
+			Down: st.Down, DownSQL: st.DownSQL}}
 	}
 	// The limits bound the marks' waits too (and tell the backend how long
-	// a reply may take; see backend.Limits).
-	if err := sess.Apply(ctx, backend.Step{Change: mark, Limits: r.limits()}); err != nil {
-		return stepError(st, sc, err, -1, false)
+	// a reply may take; see backend.Limits). A resumed step's version is dirty already (the staleness check under
+	// the lock made sure of it).
+	if !st.Resume {
+		if err := sess.Apply(ctx, backend.Step{Change: mark, Limits: r.limits()}); err != nil {
+			return stepError(st, sc, err, -1, false)
+		}
 	}
 	start := time.Now()
 	for i, s := range stmts {
+		if b, ok := sc.Batch(i + 1); ok {
+			if err := r.runBatch(ctx, sess, st, sc, i, b); err != nil {
+				return err
+			}
+			continue
+		}
 		r.log.DebugContext(ctx, "waymark: statement", "version", st.Version, "statement", i+1, "of", len(stmts), "line", s.Pos.Line)
 		if err := sess.Exec(ctx, s.SQL, r.limits()); err != nil {
 			return stepError(st, sc, err, i, true)

@@ -49,6 +49,7 @@ func (k *checker) statement(s source.Statement) Statement {
 	k.st.Kind = kindOf(c)
 	k.dispatch(c)
 	k.lockTimeoutRule()
+	k.batchRules()
 	FindingList(k.st.Findings).Sort()
 	return *k.st
 }

@@ -31,6 +31,8 @@
 //	detach-partition-not-concurrently  DETACH PARTITION without CONCURRENTLY
 //	create-table-partition-of          CREATE TABLE ... PARTITION OF an existing table
 //	missing-lock-timeout               ACCESS EXCLUSIVE on an existing table in a script without lock_timeout
+//	batch-unbounded                    a waymark:batch statement without LIMIT: its first run touches every row
+//	batch-endless                      a waymark:batch statement whose WHERE does not change as it runs: it never reports 0 rows
 //
 // and, reported by a measurement only: measured-lock, measured-rewrite and
 // measured-invalid-index, for what the server did that no rule predicted.
@@ -41,6 +43,16 @@
 // (one transaction, or a no-transaction script that nothing else uses
 // yet) is not a hazard. Missing-lock-timeout is reported once per script,
 // at its first statement that needs ACCESS EXCLUSIVE without a timeout.
+//
+// # Batches
+//
+// A statement marked waymark:batch (see package source) is run again and
+// again until it reports 0 rows. The checker reads what it can see of it:
+// an UPDATE or INSERT without LIMIT (or FETCH FIRST) anywhere is
+// batch-unbounded; an UPDATE whose WHERE, subqueries included, names none
+// of the columns it sets, or an INSERT ... SELECT that never reads the
+// table it fills, is batch-endless. DELETE always changes what it finds;
+// WITH and MERGE statements are not judged.
 //
 // # What the checker knows
 //

@@ -90,6 +90,8 @@ const (
 	RuleDetachPartition    = "detach-partition-not-concurrently"
 	RulePartitionOf        = "create-table-partition-of"
 	RuleLockTimeout        = "missing-lock-timeout"
+	RuleBatchUnbounded     = "batch-unbounded"
+	RuleBatchEndless       = "batch-endless"
 	RuleMeasuredLock       = "measured-lock"
 	RuleMeasuredRewrite    = "measured-rewrite"
 	RuleMeasuredInvalidIdx = "measured-invalid-index"
@@ -150,6 +152,12 @@ var rules = []Rule{
 	{ID: RuleLockTimeout, Severity: SeverityWarning,
 		Summary: "a statement takes ACCESS EXCLUSIVE on an existing table in a step without lock_timeout: queued behind a long transaction, it makes every query on the table queue behind it",
 		Safer:   "SET LOCAL lock_timeout = '5s' at the top of the script (or have the runner set one), and run the migration again when it times out"},
+	{ID: RuleBatchUnbounded, Severity: SeverityError,
+		Summary: "a waymark:batch statement without a LIMIT touches every row it matches in its first run, in one transaction: the long lock and bloat that batches avoid",
+		Safer:   "bound each run in the statement: UPDATE t SET ... WHERE id IN (SELECT id FROM t WHERE <not done> ORDER BY id LIMIT 10000)"},
+	{ID: RuleBatchEndless, Severity: SeverityError,
+		Summary: "a waymark:batch statement whose WHERE does not change as it runs finds rows every time and never reports 0 rows, so the step never ends",
+		Safer:   "select only the rows not yet done, with a predicate on what the statement changes: WHERE new_col IS NULL (UPDATE), WHERE NOT EXISTS (SELECT FROM target ...) (INSERT)"},
 	{ID: RuleMeasuredLock, Severity: SeverityError, Measured: true,
 		Summary: "the measurement saw a lock that blocks writes (or reads) of an existing table, and no rule predicted it",
 		Safer:   "read what the statement does on the documentation's lock table, and use a form that takes a weaker lock"},

@@ -200,6 +200,18 @@ var ruleCases = []ruleCase{
 	{about: "missing-lock-timeout", name: "weaker locks need no timeout", sql: "CREATE TRIGGER t BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();\nCOMMENT ON TABLE orders IS 'x';"},
 	{about: "missing-lock-timeout", name: "new tables need no timeout", sql: "CREATE TABLE fresh (a int REFERENCES fresh (a));\nALTER TABLE fresh ADD COLUMN b int;"},
 
+	// waymark:batch statements must be bounded and must change what they
+	// find.
+	{about: "batch-unbounded, batch-endless", name: "batch update with a limit on what is not done", sql: noTx + "-- waymark:batch\nUPDATE orders SET note = status WHERE id IN (SELECT id FROM orders WHERE note IS NULL LIMIT 1000);"},
+	{about: "batch-unbounded, batch-endless", name: "batch update of a row-value list", sql: noTx + "-- waymark:batch\nUPDATE orders o SET (note, code) = (o.status, 'x') FROM users u WHERE u.id = o.user_id AND o.id IN (SELECT id FROM orders WHERE code IS NULL FETCH FIRST 500 ROWS ONLY);"},
+	{about: "batch-unbounded", name: "batch update without a limit", sql: noTx + "-- waymark:batch\nUPDATE orders SET note = status WHERE note IS NULL;", want: []string{"batch-unbounded"}},
+	{about: "batch-endless", name: "batch update whose where does not change", sql: noTx + "-- waymark:batch\nUPDATE orders SET note = status WHERE id IN (SELECT id FROM orders WHERE status = 'new' LIMIT 1000);", want: []string{"batch-endless"}},
+	{about: "batch-unbounded, batch-endless", name: "batch update with neither", sql: noTx + "-- waymark:batch\nUPDATE orders SET \"note\" = status;", want: []string{"batch-unbounded", "batch-endless"}},
+	{about: "batch-endless", name: "batch insert that reads its target", sql: noTx + "-- waymark:batch\nINSERT INTO users (id) SELECT o.user_id FROM orders o WHERE NOT EXISTS (SELECT FROM users u WHERE u.id = o.user_id) LIMIT 100;"},
+	{about: "batch-endless", name: "batch insert that never reads its target", sql: noTx + "-- waymark:batch\nINSERT INTO public.users (id) SELECT user_id FROM orders LIMIT 100;", want: []string{"batch-endless"}},
+	{about: "batch-unbounded, batch-endless", name: "batch delete", sql: noTx + "-- waymark:batch\nDELETE FROM orders WHERE id IN (SELECT id FROM orders WHERE status = 'gone' LIMIT 100);"},
+	{about: "batch-unbounded", name: "the same update without the directive is no batch", sql: "UPDATE orders SET note = status;"},
+
 	// Statements that cannot run in a transaction are refused by package
 	// source when the set loads (source.ErrNeedsNoTransaction); in a
 	// no-transaction script they are fine.

@@ -30,6 +30,12 @@ func (p *Plan) String() string {
 		if s.NoTransaction {
 			tx = "no-transaction"
 		}
+		if s.Resume {
+			tx = "resume"
+		}
+		if s.FromHistory {
+			tx += ", from the history"
+		}
 		fmt.Fprintf(w, "  %s\t%d\t%s\t%s\t%s\tsha256:%s\n", s.Direction, s.Version, s.label(), s.Path, tx, s.Checksum.Short())
 	}
 	w.Flush()

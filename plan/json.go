@@ -13,10 +13,13 @@ import (
 
 // The JSON layouts of a plan, so that a plan stored by one release is
 // refused, not misread, by a release that changed it. v2 is v1 with an
-// optional signature (see [Save]); both are read.
+// optional signature (see [Save]); v3 adds to the steps the down script an
+// up step records (down, down_sql), from_history and resume. All three are
+// read.
 const (
 	jsonFormatV1 = "waymark.plan/v1"
-	jsonFormat   = "waymark.plan/v2"
+	jsonFormatV2 = "waymark.plan/v2"
+	jsonFormat   = "waymark.plan/v3"
 )
 
 // ErrTrailingData means a plan file has more than the plan's JSON (and
@@ -37,13 +40,17 @@ type jsonPlan struct {
 }
 
 type jsonStep struct {
-	Version       int64            `json:"version"`
-	Name          string           `json:"name,omitempty"`
-	Direction     source.Direction `json:"direction"`
-	Path          string           `json:"path"`
-	Checksum      source.Checksum  `json:"checksum"`
-	NoTransaction bool             `json:"no_transaction,omitempty"`
-	SQL           string           `json:"sql"`
+	Version       int64             `json:"version"`
+	Name          string            `json:"name,omitempty"`
+	Direction     source.Direction  `json:"direction"`
+	Path          string            `json:"path"`
+	Checksum      source.Checksum   `json:"checksum"`
+	NoTransaction bool              `json:"no_transaction,omitempty"`
+	SQL           string            `json:"sql"`
+	Down          backend.DownState `json:"down,omitempty"`
+	DownSQL       string            `json:"down_sql,omitempty"`
+	FromHistory   bool              `json:"from_history,omitempty"`
+	Resume        bool              `json:"resume,omitempty"`
 }
 
 type jsonRecord struct {
@@ -90,8 +97,8 @@ func encode(w jsonPlan, indent string) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// UnmarshalJSON decodes a plan written by MarshalJSON or [Save], in either
-// format (v1 or v2). It refuses unknown fields, another format, data after
+// UnmarshalJSON decodes a plan written by MarshalJSON or [Save], in any of
+// its formats (v1, v2 or v3). It refuses unknown fields, another format, data after
 // the plan ([ErrTrailingData]), steps out of order, a step whose SQL does
 // not match its checksum (an edited plan), and steps that are not the
 // path from the plan's From to its To as far as the plan itself tells
@@ -126,8 +133,8 @@ func decode(data []byte) (jsonPlan, error) {
 	switch {
 	case w.Format == jsonFormatV1 && w.Signature != "":
 		return w, fmt.Errorf("plan: decode JSON: format %q has no signature field", w.Format)
-	case w.Format != jsonFormat && w.Format != jsonFormatV1:
-		return w, fmt.Errorf("plan: decode JSON: format %q, want %q or %q", w.Format, jsonFormat, jsonFormatV1)
+	case w.Format != jsonFormat && w.Format != jsonFormatV2 && w.Format != jsonFormatV1:
+		return w, fmt.Errorf("plan: decode JSON: format %q, want %q, %q or %q", w.Format, jsonFormat, jsonFormatV2, jsonFormatV1)
 	}
 	return w, nil
 }

@@ -23,6 +23,17 @@
 // version above the target. A version without a down script is
 // irreversible and stops the plan ([ErrIrreversible]).
 //
+// An applied version that the set does not have (a newer release applied
+// it, and this binary is the old one it was rolled back to) is undone with
+// the down script its history record keeps (backend.Record.Down, stored
+// by the binary that applied it): the step is marked [Step].FromHistory,
+// and its Path is "history:" and the version's file name, as the dry run
+// and the review show. When the record keeps no down script because the
+// version had none, the plan is refused with [ErrIrreversible]; when it
+// was written by a history format or binary that kept none, with
+// [ErrUnknownVersion]. An up step carries the version's down script
+// ([Step].Down, DownSQL) so that its record keeps it.
+//
 // # Refusals
 //
 // Compute refuses to plan, and reports every reason at once, when:
@@ -38,7 +49,10 @@
 //   - going up, a version below the database's current one was never
 //     applied ([ErrOutOfOrder]; [Options].AllowOutOfOrder applies it);
 //   - a no-transaction script failed part-way and left its version dirty
-//     ([ErrDirty]), until it is resolved (see execute.Resolve);
+//     ([ErrDirty]), until it is resolved (see execute.Resolve); an up
+//     plan resumes instead a version left dirty by its up script when that
+//     script is resumable (every statement a waymark:batch) and unchanged
+//     ([Step].Resume);
 //   - the State given lists a version twice or a version below 1
 //     ([ErrBadState]); a backend never reads such a state.
 //
@@ -175,6 +189,23 @@ type Step struct {
 	NoTransaction bool
 	// SQL is the script's text.
 	SQL string
+	// Down and DownSQL, on an up step, are what the history keeps with the
+	// version's record: its down script (backend.DownKept, DownSQL holding
+	// it) or that it has none (backend.DownNone). Zero (DownUnknown) in a
+	// plan decoded from a format without them: nothing is kept.
+	Down    backend.DownState
+	DownSQL string
+	// FromHistory, on a down step, says that SQL is the down script kept
+	// with the version's history record by the binary that applied it,
+	// because the set does not have the version (a newer release applied
+	// it). Path then names no file: "history:" and the version's file name.
+	FromHistory bool
+	// Resume is set on an up step whose version a run left dirty part-way
+	// through its script, a resumable one (source.Script.Resumable: every
+	// statement a waymark:batch). The step runs the script again from its
+	// first statement (each batch finds only the rows not yet done) and
+	// records the version clean.
+	Resume bool
 }
 
 // Empty reports whether the plan has nothing to do.
@@ -191,7 +222,7 @@ func (p *Plan) Versions() []int64 {
 
 // stepOf makes the step that runs script sc of migration m.
 func stepOf(m *source.Migration, sc *source.Script) Step {
-	return Step{
+	st := Step{
 		Version:       m.Version,
 		Name:          m.Name,
 		Direction:     sc.Direction,
@@ -200,4 +231,11 @@ func stepOf(m *source.Migration, sc *source.Script) Step {
 		Checksum:      sc.Checksum,
 		NoTransaction: sc.NoTransaction,
 	}
+	if sc.Direction == source.Up {
+		st.Down = backend.DownNone
+		if m.Down != nil {
+			st.Down, st.DownSQL = backend.DownKept, m.Down.SQL
+		}
+	}
+	return st
 }

@@ -55,6 +55,7 @@
 //	-- waymark:no-transaction
 //	-- waymark:allow <rule> "<reason>"
 //	-- waymark:empty "<reason>"
+//	-- waymark:batch [pause=D] [lock-timeout=D] [statement-timeout=D]
 //
 // waymark:no-transaction, before the script's first statement, marks a
 // script that must run outside a transaction block (CREATE INDEX
@@ -76,6 +77,17 @@
 // something: it tells the reviewer why the step does nothing. It is refused
 // in a down script (which may be empty without it) and in a script that
 // has statements.
+//
+// waymark:batch, in a no-transaction script, marks the statement it comes
+// before as a batch ([Script.Batches]): the runner repeats it, each run in
+// a transaction of its own that commits, until it reports that it touched
+// no row. The statement must report rows (UPDATE, DELETE, INSERT, MERGE or
+// WITH) and bound them itself (a LIMIT in a sub-select, a key range), and
+// touch only rows not yet done, so that each run does the next batch and a
+// run stopped part-way carries on where it stopped when run again. Its
+// options, each a Go duration (100ms, 5s), are the pause between runs and
+// the lock_timeout and statement_timeout of each run. A script whose every
+// statement is a batch is [Script.Resumable].
 //
 // A misspelt directive, one with arguments it does not take, and a
 // file-level directive (no-transaction, empty) after the first statement

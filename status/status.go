@@ -18,7 +18,9 @@
 //	              (imported: recorded by import-history or baseline, not
 //	              run by waymark; see Entry.Imported)
 //	pending       in the files, not applied; the next up plan applies it
-//	dirty         its no-transaction script did not finish (plan.ErrDirty)
+//	dirty         its no-transaction script did not finish (plan.ErrDirty;
+//	              a resumable script's version, all waymark:batch, is
+//	              resumed by the next up plan instead)
 //	drifted       applied, but its up file has changed since (plan.ErrDrift)
 //	missing       applied, but not in the files (plan.ErrUnknownVersion,
 //	              unless a newer release applied it and the options
@@ -199,7 +201,9 @@ func Compute(set *source.Set, st plan.State, opts *plan.Options) *Report {
 					e.State = Drifted
 				}
 			}
-			if has(rec.Version, plan.ErrDirty) {
+			// Refused (plan.ErrDirty), or resumed by the next up plan.
+			resumes := e.State == Applied && rec.Dirty == source.Up && rec.Checksum == e.File && resumable(set, rec.Version)
+			if has(rec.Version, plan.ErrDirty) || resumes {
 				e.State = Dirty
 			}
 		}
@@ -207,6 +211,12 @@ func Compute(set *source.Set, st plan.State, opts *plan.Options) *Report {
 		r.Entries = append(r.Entries, e)
 	}
 	return r
+}
+
+// resumable reports whether version v's up script is resumable.
+func resumable(set *source.Set, v int64) bool {
+	m, ok := set.Lookup(v)
+	return ok && m.Up.Resumable()
 }
 
 // String prints the report: a summary line, a table of the versions (an
@@ -225,7 +235,7 @@ func (r *Report) String() string {
 	switch {
 	case r.Err != nil || len(r.FileProblems) > 0:
 		b.WriteString("; plans are refused")
-	case r.Count(Pending) == 0:
+	case r.Count(Pending) == 0 && r.Count(Dirty) == 0:
 		b.WriteString("; up to date")
 	}
 	b.WriteString("\n")

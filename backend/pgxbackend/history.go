@@ -10,13 +10,17 @@ import (
 )
 
 // The history table's format. Format 1 (waymark before digests) has no
-// digest column; format 2 adds it and a partial index on dirty records.
-// A session that finds format 1 upgrades the table in place, under the
-// migration lock.
+// digest column; format 2 adds it and a partial index on dirty records;
+// format 3 adds each version's down script (reversible, down_script). A
+// session that finds an older format upgrades the table in place, under
+// the migration lock. Binaries of format 2 read and write a table of
+// format 3 unchanged: they name the columns they use, and their records
+// keep no down script (reversible NULL).
 const (
 	formatDigest = 2
-	// tableComment marks a table of format 2.
-	tableComment = "waymark history, format 2"
+	formatDown   = 3
+	// tableComment marks a table of format 3.
+	tableComment = "waymark history, format 3"
 )
 
 // zeroDigest is the digest of no versions, as SQL.
@@ -34,6 +38,8 @@ func historyDDL(table string) []string {
 	execution_time interval    NOT NULL,
 	dirty          text        CHECK (dirty IN ('up', 'down')),
 	digest         bytea,
+	reversible     boolean,
+	down_script    text,
 	PRIMARY KEY (app_key, version)
 )`,
 		"CREATE INDEX ON " + table + " (app_key) WHERE dirty IS NOT NULL",
@@ -84,22 +90,31 @@ UPDATE %[1]s t SET digest = c.digest FROM chain c WHERE t.app_key = c.app_key AN
 // upgrade waits for a later run.
 const upgradeWait = "5s"
 
-// upgrade brings a history table of format 1 to format 2, in one
-// transaction: the digest column, its values for every record, the index
-// on dirty records, the comment. Two sessions of different app keys
-// upgrading at once take turns (a transaction-level advisory lock), and the
-// second finds the work done. It reports whether the table is now of
-// format 2.
+// upgrade brings a history table of format 1 or 2 to format 3, in one
+// transaction: from format 1, the digest column, its values for every
+// record and the index on dirty records; then the columns of the down
+// scripts (NULL for every existing record: nothing kept) and the comment.
+// Two sessions of different app keys upgrading at once take turns (a
+// transaction-level advisory lock), and the second finds the work done. It
+// reports whether the table is now of format 3.
 func (s *session) upgrade(ctx context.Context) (bool, error) {
+	has := func(col string) string {
+		return fmt.Sprintf("EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = %s::regclass AND attname = %s AND NOT attisdropped)", literal(s.table), literal(col))
+	}
 	body := fmt.Sprintf(`BEGIN
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = %[1]s::regclass AND attname = 'digest' AND NOT attisdropped) THEN
+	IF NOT %[1]s THEN
 		EXECUTE %[2]s;
 		EXECUTE %[3]s;
 		EXECUTE %[4]s;
-		EXECUTE %[5]s;
 	END IF;
-END`, literal(s.table), literal("ALTER TABLE "+s.table+" ADD COLUMN digest bytea"),
-		literal(historyDDL(s.table)[1]), literal(historyDDL(s.table)[2]), literal(backfill(s.table)))
+	IF NOT %[5]s THEN
+		EXECUTE %[6]s;
+		EXECUTE %[7]s;
+	END IF;
+END`, has("digest"), literal("ALTER TABLE "+s.table+" ADD COLUMN digest bytea"),
+		literal(historyDDL(s.table)[1]), literal(backfill(s.table)),
+		has("reversible"), literal("ALTER TABLE "+s.table+" ADD COLUMN reversible boolean, ADD COLUMN down_script text"),
+		literal(historyDDL(s.table)[2]))
 	q := strings.Join([]string{
 		"BEGIN",
 		"SET LOCAL lock_timeout = '" + upgradeWait + "'",

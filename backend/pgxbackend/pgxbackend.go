@@ -26,17 +26,28 @@
 //	                            version as 8 bytes big-endian and the
 //	                            checksum's bytes: the running digest that
 //	                            source.Set.Digest computes for the set
+//	reversible     boolean      NULL: nothing kept of the down script (a
+//	                            record of an older format or binary);
+//	                            false: the version has no down script;
+//	                            true: down_script holds it
+//	down_script    text         the version's down script, as the binary
+//	                            that applied it had it
 //	primary key (app_key, version)
 //	index on (app_key) where dirty is not null
-//	comment 'waymark history, format 2'
+//	comment 'waymark history, format 3'
 //
-// That is format 2. A table of format 1 (no digest column, no index, no
-// comment; written by waymark before running digests) is upgraded in place
-// by the first run that takes the lock: the column, every record's digest,
-// the index and the comment, in one transaction. Until then it reads as
-// before, only without the one-row no-op check. With the top record's
-// digest, "the database holds exactly the set's first N versions" is one
-// indexed single-row read ([Backend.ReadHead]).
+// That is format 3. A table of format 1 (no digest column, no index, no
+// comment; written by waymark before running digests) or 2 (no down
+// scripts) is upgraded in place by the first run that takes the lock: the
+// missing columns, every record's digest, the index and the comment, in
+// one transaction; the records it finds keep no down script. Until then it
+// reads as before (format 1 without the one-row no-op check). Binaries of
+// format 2 read and write a table of format 3 as their own, so a rolling
+// deploy may mix them; their records keep no down script. With the top
+// record's digest, "the database holds exactly the set's first N versions"
+// is one indexed single-row read ([Backend.ReadHead]). With the down
+// scripts, a binary rolled back to an older release can undo the versions
+// the newer one applied (see package plan).
 //
 // Reading the state never creates anything: a database without the table
 // (or without its schema) has an empty history, found so without a failed
@@ -350,24 +361,14 @@ func (b *Backend) ReadState(ctx context.Context) ([]backend.Record, error) {
 	}
 	defer release()
 	// Through pgx's query API, so that a tracer configured on the pool or
-	// connection sees it; simple protocol, one round trip.
-	rows, err := q.Query(ctx, historyQuery(b.table, b.appKey), pgx.QueryExecModeSimpleProtocol)
-	var result pgconn.Result
-	if err == nil {
-		for rows.Next() {
-			raw := rows.RawValues()
-			row := make([][]byte, len(raw))
-			for i, v := range raw {
-				if v != nil {
-					row[i] = append([]byte{}, v...)
-				}
-			}
-			result.Rows = append(result.Rows, row)
-		}
-		rows.Close()
-		err = rows.Err()
+	// connection sees it; simple protocol, one round trip. A table of an
+	// older format (no down scripts) takes a second one, until the first
+	// run that takes the lock upgrades it.
+	result, err := readRows(ctx, q, historyQuery(b.table, b.appKey, true))
+	if undefinedColumn(err) {
+		result, err = readRows(ctx, q, historyQuery(b.table, b.appKey, false))
 	}
-	records, found, err := parseHistory([]*pgconn.Result{&result}, err, b.table)
+	records, found, err := parseHistory([]*pgconn.Result{result}, err, b.table)
 	if err == nil && found {
 		b.found.Store(true)
 	}
@@ -375,6 +376,34 @@ func (b *Backend) ReadState(ctx context.Context) ([]backend.Record, error) {
 		records = []backend.Record{}
 	}
 	return records, err
+}
+
+// readRows runs query and returns its rows as raw values.
+func readRows(ctx context.Context, q querier, query string) (*pgconn.Result, error) {
+	var result pgconn.Result
+	rows, err := q.Query(ctx, query, pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		return &result, err
+	}
+	for rows.Next() {
+		raw := rows.RawValues()
+		row := make([][]byte, len(raw))
+		for i, v := range raw {
+			if v != nil {
+				row[i] = append([]byte{}, v...)
+			}
+		}
+		result.Rows = append(result.Rows, row)
+	}
+	rows.Close()
+	return &result, rows.Err()
+}
+
+// undefinedColumn reports whether err is PostgreSQL's undefined_column
+// (42703): the history table is of a format before the columns asked for.
+func undefinedColumn(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42703"
 }
 
 // querier is what *pgx.Conn and *pgxpool.Conn have in common that
@@ -397,13 +426,18 @@ func (b *Backend) querier(ctx context.Context) (q querier, release func(), err e
 	return c, c.Release, nil
 }
 
-// historyQuery reads the history of appKey from table. Times come back as
+// historyQuery reads the history of appKey from table, with the down
+// scripts' columns of format 3 (withDown) or without. Times come back as
 // microseconds, so that the DateStyle and IntervalStyle settings of the
 // server cannot change how they read.
-func historyQuery(table, appKey string) string {
+func historyQuery(table, appKey string, withDown bool) string {
+	down := ", NULL::boolean, NULL::text"
+	if withDown {
+		down = ", reversible, down_script"
+	}
 	return `SELECT version, name, checksum, dirty,
 	(pg_catalog.date_part('epoch', applied_at) * 1000000)::bigint,
-	(pg_catalog.date_part('epoch', execution_time) * 1000000)::bigint
+	(pg_catalog.date_part('epoch', execution_time) * 1000000)::bigint` + down + `
 FROM ` + table + ` WHERE app_key = ` + appKey + ` ORDER BY version`
 }
 
@@ -436,7 +470,7 @@ func parseHistory(results []*pgconn.Result, err error, table string) (records []
 // scanRecord reads one row of historyQuery.
 func scanRecord(row [][]byte) (backend.Record, error) {
 	var r backend.Record
-	if len(row) != 6 || row[0] == nil || row[1] == nil || row[2] == nil || row[4] == nil || row[5] == nil {
+	if len(row) != 8 || row[0] == nil || row[1] == nil || row[2] == nil || row[4] == nil || row[5] == nil {
 		return r, errors.New("unexpected row")
 	}
 	var err error
@@ -460,5 +494,12 @@ func scanRecord(row [][]byte) (backend.Record, error) {
 	r.AppliedAt = time.UnixMicro(appliedAt)
 	r.Duration = time.Duration(taken) * time.Microsecond
 	r.Imported = taken == 0
+	// The down script (format 3; NULL before).
+	switch {
+	case string(row[6]) == "t" && row[7] != nil:
+		r.Down, r.DownSQL = backend.DownKept, string(row[7])
+	case string(row[6]) == "f":
+		r.Down = backend.DownNone
+	}
 	return r, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -59,7 +60,7 @@ type session struct {
 	role, sessionUser string
 
 	tstate   tableState
-	format   int     // the history table's format, once known (0: 1 or unknown)
+	format   int     // the history table's format (1, 2 or 3), once known (0: unknown)
 	versions []int64 // the versions in the history, ascending, when known
 	known    bool    // versions is known (read under the lock, kept since)
 	async    bool    // a commit since the last durable one was asynchronous
@@ -99,7 +100,14 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 			return []backend.Record{}, nil
 		}
 	}
-	results, err := s.query(ctx, "SELECT "+hasDigest(s.table)+";\n"+historyQuery(s.table, s.b.appKey))
+	// The columns of format 3 unless the table is known to be older; when
+	// the format is not known yet, outside a transaction, an older table
+	// costs a second round trip (the failed query aborts nothing).
+	withDown := s.format >= formatDown || s.format == 0 && !s.inTx
+	results, err := s.query(ctx, "SELECT "+formatOf(s.table)+";\n"+historyQuery(s.table, s.b.appKey, withDown))
+	if withDown && undefinedColumn(err) {
+		results, err = s.query(ctx, "SELECT "+formatOf(s.table)+";\n"+historyQuery(s.table, s.b.appKey, false))
+	}
 	records, found, err := parseHistory(results, err, s.table)
 	switch {
 	case err != nil:
@@ -115,12 +123,13 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 	for i, r := range records {
 		s.versions[i] = r.Version
 	}
-	if string(results[0].Rows[0][0]) == "t" {
-		s.format = formatDigest
-	} else if ok, err := s.upgrade(ctx); err != nil {
-		return nil, err
-	} else if ok {
-		s.format = formatDigest
+	s.format, _ = strconv.Atoi(string(results[0].Rows[0][0]))
+	if s.format < formatDown {
+		if ok, err := s.upgrade(ctx); err != nil {
+			return nil, err
+		} else if ok {
+			s.format = formatDown
+		}
 	}
 	return records, nil
 }

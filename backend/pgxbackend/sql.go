@@ -3,6 +3,7 @@ package pgxbackend
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/waymarkdb/waymark/backend"
@@ -38,41 +39,43 @@ func (s *session) createTable(ctx context.Context) ([]string, error) {
 		if s.b.opts.Schema != "" {
 			schema = fmt.Sprintf("pg_catalog.to_regnamespace(%s) IS NOT NULL", literal(ident(s.b.opts.Schema)))
 		}
-		results, err := s.query(ctx, fmt.Sprintf("SELECT pg_catalog.to_regclass(%s) IS NOT NULL, %s, %s", literal(s.table), schema, hasDigest(s.table)))
+		results, err := s.query(ctx, fmt.Sprintf("SELECT pg_catalog.to_regclass(%s) IS NOT NULL, %s, %s", literal(s.table), schema, formatOf(s.table)))
 		if err != nil {
 			return nil, fmt.Errorf("pgxbackend: look for the history table %s: %w", s.table, connError(err, false, s.conn.PgConn().IsClosed()))
 		}
 		row := results[0].Rows[0]
 		if string(row[0]) == "t" {
 			s.tstate = tableExists
-			if string(row[2]) == "t" {
-				s.format = formatDigest
-			}
+			s.format, _ = strconv.Atoi(string(row[2]))
 			return nil, nil
 		}
 		if string(row[1]) != "t" && !s.missing { // else the step creates it first
 			stmts = append(stmts, "CREATE SCHEMA IF NOT EXISTS "+ident(s.b.opts.Schema))
 		}
 	}
-	s.format = formatDigest
+	s.format = formatDown
 	return append(stmts, historyDDL(s.table)...), nil
 }
 
-// hasDigest is the SQL that tells whether table has the digest column of
-// format 2.
-func hasDigest(table string) string {
-	return fmt.Sprintf(`EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass(%s) AND attname = 'digest' AND NOT attisdropped)`, literal(table))
+// formatOf is the SQL of the format of table, as its columns tell: 3
+// with the down scripts' columns, 2 with the digest column, else 1.
+func formatOf(table string) string {
+	has := func(col string) string {
+		return fmt.Sprintf(`EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass(%s) AND attname = %s AND NOT attisdropped)`, literal(table), literal(col))
+	}
+	return fmt.Sprintf("CASE WHEN %s THEN %d WHEN %s THEN %d ELSE 1 END", has("reversible"), formatDown, has("digest"), formatDigest)
 }
 
 // change returns the statements that make ch. A Delete or Update that
 // finds no row divides by zero, so that the failure rolls back the step's
 // SQL too (SQLSTATE 22012, which Apply reports as ErrNotRecorded). On a
-// table of format 2 an insert records its digest, and an insert or a delete
+// table of format 3 an insert records the version's down script; from
+// format 2 its digest, and an insert or a delete
 // below the top brings the digests above it up to date.
 func (s *session) change(ch backend.Change) ([]string, error) {
 	r := ch.Record
 	where := fmt.Sprintf("app_key = %s AND version = %d", s.b.appKey, r.Version)
-	digests := s.format == formatDigest
+	digests := s.format >= formatDigest
 	switch ch.Op {
 	case backend.Insert:
 		// The migration's SQL and this statement arrive in one message, so
@@ -80,6 +83,17 @@ func (s *session) change(ch backend.Change) ([]string, error) {
 		cols, vals := "", ""
 		if digests {
 			cols, vals = ", digest", ", "+digestOf(s.table, s.b.appKey, r.Version, r.Checksum.String())
+		}
+		if s.format >= formatDown {
+			cols += ", reversible, down_script"
+			switch r.Down {
+			case backend.DownKept:
+				vals += ", true, " + literal(r.DownSQL)
+			case backend.DownNone:
+				vals += ", false, NULL"
+			default:
+				vals += ", NULL, NULL"
+			}
 		}
 		// A run takes at least a microsecond, so that an execution time of
 		// zero marks an imported record (see "History table").
