@@ -29,7 +29,9 @@ var notForTheCommand = map[string]string{
 	"Options.Lock":       "the command has no lock option: it uses the default",
 	"Options.LeaseTTL":   "the command has no lease option",
 	"Options.SearchPath": "fleet -schemas sets it from schema names the server listed",
-	"Options.OnError is %d; want Stop or Continue": "fleet -continue sets it to a valid value",
+	"Options.OnError is %d; want Stop or Continue":                                               "fleet -continue sets it to a valid value",
+	"apply is not enabled on this endpoint (admin.Config.AllowApply)":                            "the admin endpoint's, which the command does not serve",
+	"the backend cannot run a waymark:batch statement (its Session is not a backend.RowCounter)": "the command's backend, pgxbackend, counts rows",
 }
 
 // testMachinery are the directories of code that the command never runs:

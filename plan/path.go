@@ -99,15 +99,21 @@ func (p *Plan) checkOwnPath() error {
 		bad(p.From, "", "the plan starts at %d, but the state it was made from is at %d", p.From, top)
 	}
 	applied := make(map[int64]bool, len(p.State.Records))
+	dirtyUp := make(map[int64]bool)
 	for _, r := range p.State.Records {
 		applied[r.Version] = true
+		if r.Dirty == source.Up {
+			dirtyUp[r.Version] = true
+		}
 	}
 	for i, st := range p.Steps {
 		if err := checkStep(p.Direction, p.Steps[:i], st); err != nil {
 			bad(st.Version, st.Path, "%v", err)
 		}
 		switch {
-		case p.Direction == source.Up && applied[st.Version]:
+		case p.Direction == source.Up && st.Resume && !dirtyUp[st.Version]:
+			bad(st.Version, st.Path, "the plan resumes it, but the state it was made from does not have it left part-way up")
+		case p.Direction == source.Up && !st.Resume && applied[st.Version]:
 			bad(st.Version, st.Path, "the plan applies it, but the state it was made from has it applied")
 		case p.Direction == source.Down && !applied[st.Version]:
 			bad(st.Version, st.Path, "the plan undoes it, but the state it was made from does not have it applied")
