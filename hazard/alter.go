@@ -687,8 +687,13 @@ func (k *checker) alterIndex(c *cursor) {
 		to, _ := c.ident()
 		k.lockOn(n, ShareUpdateExclusive)
 		k.model.rename(n, to)
-	case c.is("attach", "partition"):
+	case c.accept("attach", "partition"):
+		// The partition's index is locked ACCESS EXCLUSIVE while it
+		// becomes part of n.
 		k.lockOn(n, ShareUpdateExclusive)
+		if idx, ok := c.name(); ok {
+			k.lockOn(idx, AccessExclusive)
+		}
 	default:
 		k.st.Known = false
 	}
