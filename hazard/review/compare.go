@@ -109,8 +109,8 @@ func compare(s *Statement, names *resolver) {
 	// What the measurement saw, per table, on relations that existed
 	// before the step.
 	n := s.Pos.Statement
-	held := map[uint32][]hazard.LockMode{} // every mode held
-	taken := map[uint32]hazard.LockMode{}  // the strongest this statement took
+	held := map[uint32][]hazard.LockMode{}  // every mode held
+	taken := map[uint32]hazard.LockMode{}   // the strongest this statement took
 	earlier := map[uint32]hazard.LockMode{} // the strongest that earlier statements of the step took
 	for _, l := range m.Locks {
 		if l.Relation.New || l.Relation.Dropped && l.Relation.Table != 0 {
