@@ -613,7 +613,10 @@ func (k *checker) alterType(n Name, t *relation, col string, cl *column, a *curs
 			return
 		}
 		if len(also) > 0 {
-			k.find(RuleAlterType, at, fmt.Sprintf("ALTER COLUMN %s TYPE %s keeps the rows of %s, but %s", quoteIdent(col), newType, n, strings.Join(also, "; ")), "", predicts...)
+			// Brief, as nothing is read: a lock-timeout matter.
+			k.find(RuleAlterType, at, fmt.Sprintf("ALTER COLUMN %s TYPE %s keeps the rows of %s, but %s", quoteIdent(col), newType, n, strings.Join(also, "; ")),
+				"set a lock_timeout, so that the ACCESS EXCLUSIVE locks do not queue behind a long transaction", predicts...)
+			k.st.Findings[len(k.st.Findings)-1].Severity = SeverityWarning
 		}
 	case convRewrite:
 		k.effect(Rewrite, n)

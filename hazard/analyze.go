@@ -53,7 +53,7 @@ func (k *checker) statement(s source.Statement) Statement {
 		// The statement fails on the server: it locks nothing, and only
 		// that finding counts.
 		k.st.Effects = nil
-		k.st.Findings = slices.DeleteFunc(k.st.Findings, func(f *Finding) bool { return f.Rule != RuleRejected })
+		k.st.Findings = slices.DeleteFunc(k.st.Findings, func(f *Finding) bool { return f.Rule != RuleNotAvailable })
 	}
 	k.lockTimeoutRule()
 	FindingList(k.st.Findings).Sort()
@@ -251,13 +251,13 @@ func (k *checker) lockTimeoutRule() {
 // rejected reports that the server version the check is for does not
 // have syntax what, which arrives in version since.
 func (k *checker) rejected(at sqlsplit.Token, what string, since int) {
-	k.find(RuleRejected, at, fmt.Sprintf("%s is not available on %s (it arrives in %s): the server refuses the statement",
+	k.find(RuleNotAvailable, at, fmt.Sprintf("%s is not available on %s (it arrives in %s): the server refuses the statement",
 		what, versionName(k.version), versionName(since)), "")
 }
 
 // refused reports whether the statement has a not-available finding.
 func (k *checker) refused() bool {
-	return slices.ContainsFunc(k.st.Findings, func(f *Finding) bool { return f.Rule == RuleRejected })
+	return slices.ContainsFunc(k.st.Findings, func(f *Finding) bool { return f.Rule == RuleNotAvailable })
 }
 
 // markCreated notes that the script created relation n.

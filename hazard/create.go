@@ -122,7 +122,7 @@ func (k *checker) createIndex(c *cursor) {
 	t := k.model.table(table)
 	if concurrently {
 		if t != nil && t.kind == relPartitioned {
-			k.find(RuleRejected, c.toks[0], fmt.Sprintf("CREATE INDEX CONCURRENTLY is not available on partitioned table %s: PostgreSQL refuses it on every version", table),
+			k.find(RuleNotAvailable, c.toks[0], fmt.Sprintf("CREATE INDEX CONCURRENTLY is not available on partitioned table %s: PostgreSQL refuses it on every version", table),
 				"CREATE INDEX ... ON ONLY "+table.String()+" (instant, left invalid), then for each partition CREATE INDEX CONCURRENTLY (no-transaction) and ALTER INDEX ... ATTACH PARTITION; the parent's index becomes valid when every partition has one")
 			return
 		}

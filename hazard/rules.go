@@ -91,7 +91,7 @@ const (
 	RulePartitionOf        = "create-table-partition-of"
 	RuleLockTimeout        = "missing-lock-timeout"
 	RuleAttachPartition    = "attach-partition-scan"
-	RuleRejected           = "not-available"
+	RuleNotAvailable       = "not-available"
 	RuleMeasuredLock       = "measured-lock"
 	RuleMeasuredRewrite    = "measured-rewrite"
 	RuleMeasuredInvalidIdx = "measured-invalid-index"
@@ -152,7 +152,7 @@ var rules = []Rule{
 	{ID: RuleAttachPartition, Severity: SeverityError,
 		Summary: "ATTACH PARTITION reads every row of the attached table (and of the parent's DEFAULT partition) under ACCESS EXCLUSIVE unless a validated CHECK matching the bounds proves them",
 		Safer:   "before attaching, ADD CONSTRAINT ... CHECK (<the partition's bounds, key NOT NULL included>) NOT VALID and VALIDATE CONSTRAINT, which reads under SHARE UPDATE EXCLUSIVE; ATTACH PARTITION then skips the scan; drop the CHECK afterwards"},
-	{ID: RuleRejected, Severity: SeverityError,
+	{ID: RuleNotAvailable, Severity: SeverityError,
 		Summary: "the server refuses the statement: its syntax is not available on the target PostgreSQL version, or the server never accepts that form (CREATE INDEX CONCURRENTLY on a partitioned table)",
 		Safer:   "use a form the target version accepts, or raise the target version (-server-version) if the scripts only ever run on a newer server"},
 	{ID: RuleLockTimeout, Severity: SeverityWarning,

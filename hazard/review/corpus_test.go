@@ -218,6 +218,9 @@ var corpus = []corpusCase{
 	{name: "add column with a foreign key and a default", sql: "ALTER TABLE orders ADD COLUMN seller_id int DEFAULT 1 REFERENCES users (id);"},
 	{name: "alter constraint deferrable", setup: fkSetup, sql: "ALTER TABLE orders ALTER CONSTRAINT orders_user_fk DEFERRABLE;"},
 	{name: "set schema", setup: "CREATE SCHEMA archive;", sql: "ALTER TABLE audit_log SET SCHEMA archive;"},
+	{name: "set expression", minVersion: 170000, setup: "ALTER TABLE orders ADD COLUMN total_cents bigint GENERATED ALWAYS AS (total * 100) STORED;",
+		sql: "ALTER TABLE orders ALTER COLUMN total_cents SET EXPRESSION AS (total * 1000);"},
+	{name: "check not enforced", minVersion: 180000, sql: "ALTER TABLE orders ADD CONSTRAINT orders_total_check CHECK (total >= 0) NOT ENFORCED;"},
 	{name: "do block", sql: "DO $$ BEGIN EXECUTE 'ALTER TABLE orders ADD COLUMN legacy_id int'; END $$;",
 		explain: "waymark does not read PL/pgSQL: the statement is unknown to the rules, and the measurement shows the ACCESS EXCLUSIVE lock that its ALTER TABLE takes"},
 }
@@ -226,6 +229,7 @@ var corpus = []corpusCase{
 type corpusRow struct {
 	name, sql, rules, predicted, measured, verdict string
 	agrees, exact                                  bool
+	dangerous, alarmed                             bool
 }
 
 func TestAgreementCorpus(t *testing.T) {
@@ -242,7 +246,8 @@ func TestAgreementCorpus(t *testing.T) {
 				t.Parallel()
 				r := reviewCase(t, tc, version)
 				st := lastStatement(r)
-				row := corpusRow{name: tc.name, sql: tc.sql, agrees: st.Agrees(), exact: exactLocks(st)}
+				row := corpusRow{name: tc.name, sql: tc.sql, agrees: st.Agrees(), exact: exactLocks(st),
+					dangerous: dangerous(st), alarmed: alarmed(st)}
 				row.rules, row.predicted, row.measured, row.verdict = describe(st)
 				if row.agrees != (tc.explain == "") {
 					t.Errorf("agrees %v, explained %q:\n%s", row.agrees, tc.explain, r)
@@ -258,6 +263,7 @@ func TestAgreementCorpus(t *testing.T) {
 	})
 	var table strings.Builder
 	agree, total, explained, exact := 0, 0, 0, 0
+	danger, caught, falseAlarms := 0, 0, 0
 	fmt.Fprintf(&table, "| statement | rules | predicted | measured | agree | locked relations |\n|---|---|---|---|---|---|\n")
 	for i, row := range rows {
 		if !ran[i] {
@@ -269,6 +275,17 @@ func TestAgreementCorpus(t *testing.T) {
 		} else {
 			explained++
 		}
+		if row.dangerous {
+			danger++
+			if row.alarmed {
+				caught++
+			} else {
+				t.Logf("missed: %s", row.name)
+			}
+		} else if row.alarmed {
+			falseAlarms++
+			t.Logf("false alarm: %s", row.name)
+		}
 		same := "same"
 		if row.exact {
 			exact++
@@ -279,6 +296,8 @@ func TestAgreementCorpus(t *testing.T) {
 	}
 	fmt.Fprintf(&table, "\n%d statements on PostgreSQL %d: %d agree, %d disagree (explained above); the static check names exactly the relations locked on %d.\n",
 		total, version/10000, agree, explained, exact)
+	fmt.Fprintf(&table, "The measurement finds %d dangerous (a rewrite, or a full scan under a lock that blocks writes, of a table that existed, or an index left invalid); the static check reports an error on %d of them, and on %d statements that are not.\n",
+		danger, caught, falseAlarms)
 	if total < 100 {
 		t.Errorf("the corpus has %d statements for this version; want at least 100", total)
 	}
@@ -459,6 +478,50 @@ func exactLocks(st *review.Statement) bool {
 		}
 	}
 	return maps.Equal(measured, predicted)
+}
+
+// dangerous reports whether the measurement shows the statement hurting
+// a busy table for as long as it reads or writes the whole of it: a
+// rewrite or a full scan of a table that existed before its step, while
+// a lock that blocks its writes is held (its reads, for a materialized
+// view, which only REFRESH writes), or an index left invalid. TRUNCATE's
+// new files are empty: it reads nothing, and its lock is brief.
+func dangerous(st *review.Statement) bool {
+	m := st.Measured
+	if st.Static.Kind == "TRUNCATE" {
+		return false
+	}
+	blocked := map[uint32]bool{}
+	for _, l := range m.Locks {
+		r := l.Relation
+		if !r.New && !r.Dropped && (l.Mode.BlocksWrites() && r.Kind != "materialized view" || l.Mode.BlocksReads()) {
+			blocked[r.Root()] = true
+		}
+	}
+	for _, rels := range [][]measure.Relation{m.Rewritten, m.Scanned} {
+		for _, r := range rels {
+			if !r.New && r.Kind != "sequence" && blocked[r.Root()] {
+				return true
+			}
+		}
+	}
+	for _, r := range m.InvalidIndexes {
+		if r.Kind == "index" {
+			return true
+		}
+	}
+	return false
+}
+
+// alarmed reports whether the static check reports an error (a hazard
+// of error severity) for the statement.
+func alarmed(st *review.Statement) bool {
+	for _, f := range st.Static.Findings {
+		if f.Severity == hazard.SeverityError {
+			return true
+		}
+	}
+	return false
 }
 
 func short(e hazard.Effect) string {
