@@ -26,6 +26,7 @@ type checker struct {
 	utc      setting         // the session's TimeZone is UTC (or another zone always at offset 0)
 	inTx     bool            // a no-transaction script is inside a transaction it began
 	reported bool            // missing-lock-timeout was reported for the script
+	inner    int             // reading the statements inside a DO block: findings are placed at the statement
 
 	// The statement being read.
 	stmt source.Statement
@@ -135,6 +136,11 @@ func (k *checker) dispatch(c *cursor) {
 		}
 	case c.is("set"), c.is("reset"):
 		k.set(c)
+	case c.is("do"):
+		c.next()
+		if k.inner == 0 {
+			k.doBlock(c)
+		}
 	case c.is("select"):
 		k.selectStatement(c)
 	case c.is("begin"), c.is("start", "transaction"):
@@ -208,7 +214,7 @@ func (k *checker) find(rule string, t sqlsplit.Token, reason, safer string, pred
 // pos returns the place of token t in the file.
 func (k *checker) pos(t sqlsplit.Token) source.Position {
 	pos := k.stmt.Pos
-	if t.Text == "" {
+	if t.Text == "" || k.inner > 0 {
 		return pos
 	}
 	p := sqlsplit.Locate(k.stmt.SQL, t.Offset)

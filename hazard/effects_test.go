@@ -54,6 +54,11 @@ func TestEffectsOnEveryRelation(t *testing.T) {
 			[]string{"ShareLock on orders"}},
 		{"create table if not exists of an existing table leaves it old", "CREATE TABLE IF NOT EXISTS items (id int);\nCREATE INDEX items_order_idx ON items (order_id);",
 			[]string{"ShareLock on items", "scans items"}},
+		{"a DO block's EXECUTE", "DO $$ BEGIN EXECUTE 'ALTER TABLE orders ADD COLUMN legacy_id int'; END $$;",
+			[]string{"AccessExclusiveLock on orders"}},
+		{"a DO block's statements", "DO $do$\nDECLARE n int;\nBEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'items_order_idx') THEN\n    CREATE INDEX items_order_idx ON items (order_id);\n  END IF;\nEND\n$do$;",
+			[]string{"ShareLock on items", "scans items"}},
+		{"a DO block that builds its SQL", "DO $$ BEGIN EXECUTE format('ALTER TABLE %I ADD COLUMN x int', 'orders'); END $$;", nil},
 		{"a temporary table is nobody else's", "CREATE TEMP TABLE items_new (id int);\nCREATE INDEX ON items_new (id);", nil},
 	}
 	for _, tt := range tests {

@@ -221,8 +221,10 @@ var corpus = []corpusCase{
 	{name: "set expression", minVersion: 170000, setup: "ALTER TABLE orders ADD COLUMN total_cents bigint GENERATED ALWAYS AS (total * 100) STORED;",
 		sql: "ALTER TABLE orders ALTER COLUMN total_cents SET EXPRESSION AS (total * 1000);"},
 	{name: "check not enforced", minVersion: 180000, sql: "ALTER TABLE orders ADD CONSTRAINT orders_total_check CHECK (total >= 0) NOT ENFORCED;"},
-	{name: "do block", sql: "DO $$ BEGIN EXECUTE 'ALTER TABLE orders ADD COLUMN legacy_id int'; END $$;",
-		explain: "waymark does not read PL/pgSQL: the statement is unknown to the rules, and the measurement shows the ACCESS EXCLUSIVE lock that its ALTER TABLE takes"},
+	{name: "do block", sql: "DO $$ BEGIN EXECUTE 'ALTER TABLE orders ADD COLUMN legacy_id int'; END $$;"},
+	{name: "do block with a condition", sql: "DO $do$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'orders_user_id_idx') THEN CREATE INDEX orders_user_id_idx ON orders (user_id); END IF; END $do$;"},
+	{name: "do block that builds its SQL", sql: "DO $$ BEGIN EXECUTE format('ALTER TABLE %I ADD COLUMN legacy_id int', 'orders'); END $$;",
+		explain: "waymark does not run PL/pgSQL: SQL built at run time (format, ||) is unknown to the rules, and the measurement shows the ACCESS EXCLUSIVE lock that its ALTER TABLE takes"},
 }
 
 // corpusRow is one line of the agreement table.
