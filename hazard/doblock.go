@@ -87,7 +87,7 @@ func startsStatement(t sqlsplit.Token) bool {
 		"insert", "update", "delete", "analyze", "set")
 }
 
-// stringValue returns the text of a string literal: 'it''s', E'...',
+// stringValue returns the text of a string literal: 'it”s', E'...',
 // $tag$...$tag$.
 func stringValue(s string) string {
 	if strings.HasPrefix(s, "$") {

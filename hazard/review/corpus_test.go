@@ -339,8 +339,11 @@ func describe(st *review.Statement) (rules, predicted, measured, verdict string)
 		}
 	}
 	rules = strings.Join(rs, ", ")
-	if !st.Static.Known {
+	switch {
+	case !st.Static.Known && rules == "":
 		rules = "(unknown statement)"
+	case !st.Static.Known:
+		rules += " (partly read)"
 	}
 	var ps []string
 	for _, v := range st.Verdicts {
