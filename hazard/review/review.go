@@ -36,6 +36,25 @@
 // findings of the measured rules [hazard.RuleMeasuredLock],
 // [hazard.RuleMeasuredRewrite] and [hazard.RuleMeasuredInvalidIdx], which
 // a waymark:allow directive before the statement accepts like any other.
+// A lock adds nothing, and is not listed, when its step already held one
+// as strong on the same table since an earlier statement: the sequence a
+// serial column owns, locked by DROP TABLE of its table or by ALTER
+// SEQUENCE after the owning column's ALTER COLUMN TYPE, counts for the
+// table. Predictions and measurements name a relation as it is called
+// when the statement runs, after the renames of the statements before it
+// in the step.
+//
+// A refuted prediction changes the verdict: a static finding whose
+// scans and rewrites were all measured not to happen (or, for a finding
+// about a lock alone, whose locks were) is moved to [Statement].Refuted
+// and fails nothing. CREATE INDEX IF NOT EXISTS of an index made where the
+// rules cannot see it locks the table and builds nothing: its finding is
+// refuted.
+//
+// A measurement that stopped at a failing statement is reviewed with
+// [BuildPartial]: the review covers what was measured, the failing
+// statement's locks and the INVALID index it may have left included,
+// marks that statement with the error and carries it ([Review].Error).
 package review
 
 import (
