@@ -1,9 +1,12 @@
 package hazard_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/waymarkdb/waymark/hazard"
 )
 
 // effectsSetup has foreign keys, a partitioned table with a DEFAULT
@@ -73,5 +76,38 @@ func TestEffectsOnEveryRelation(t *testing.T) {
 				t.Errorf("effects of %s (-want +got):\n%s", tt.sql, diff)
 			}
 		})
+	}
+}
+
+// TestSeverityFollowsTheDefinition checks that a brief ACCESS EXCLUSIVE
+// that reads nothing is a warning, and reading a table under it an error;
+// and that the UTC advice for timestamptz says the index rebuild stays.
+func TestSeverityFollowsTheDefinition(t *testing.T) {
+	tests := []struct {
+		sql, rule string
+		severity  hazard.Severity
+		safer     string
+	}{
+		{"DROP INDEX orders_user_id_idx;", hazard.RuleDropIndex, hazard.SeverityWarning, ""},
+		{"ALTER TABLE events DETACH PARTITION events_2025;", hazard.RuleDetachPartition, hazard.SeverityWarning, ""},
+		{"ALTER TABLE events ATTACH PARTITION events_2026 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');", hazard.RuleAttachPartition, hazard.SeverityError, "CHECK"},
+		{"ALTER TABLE users ALTER COLUMN created TYPE timestamptz;", hazard.RuleAlterType, hazard.SeverityError, "still builds the indexes on the column again"},
+		{"SET LOCAL TimeZone = 'UTC';\nALTER TABLE users ALTER COLUMN created TYPE timestamptz;", hazard.RuleAlterType, hazard.SeverityError, "CREATE INDEX CONCURRENTLY"},
+	}
+	for _, tt := range tests {
+		r := ruleSet(t, ruleCase{setup: effectsSetup, sql: "SET LOCAL lock_timeout = '5s';\n" + tt.sql})
+		var got *hazard.Finding
+		for _, f := range r.Findings() {
+			if f.Rule == tt.rule && f.Pos.Path == "m/v2_case.up.sql" {
+				got = f
+			}
+		}
+		if got == nil {
+			t.Errorf("%s: no %s finding:\n%s", tt.sql, tt.rule, r)
+			continue
+		}
+		if got.Severity != tt.severity || !strings.Contains(got.Safer, tt.safer) {
+			t.Errorf("%s: %s %s, safer %q; want %s and %q", tt.sql, got.Rule, got.Severity, got.Safer, tt.severity, tt.safer)
+		}
 	}
 }
