@@ -298,7 +298,7 @@ func TestAgreementCorpus(t *testing.T) {
 	}
 	fmt.Fprintf(&table, "\n%d statements on PostgreSQL %d: %d agree, %d disagree (explained above); the static check names exactly the relations locked on %d.\n",
 		total, version/10000, agree, explained, exact)
-	fmt.Fprintf(&table, "The measurement finds %d dangerous (a rewrite, or a full scan under a lock that blocks writes, of a table that existed, or an index left invalid); the static check reports an error on %d of them, and on %d statements that are not.\n",
+	fmt.Fprintf(&table, "The measurement finds %d of them dangerous (a rewrite, or a full scan under a lock that blocks writes, of a table that existed, or an index left invalid): the static check reports an error on %d of those, and on %d of the others.\n",
 		danger, caught, falseAlarms)
 	if total < 100 {
 		t.Errorf("the corpus has %d statements for this version; want at least 100", total)
