@@ -286,7 +286,7 @@ func (k *checker) addColumn(n Name, t *relation, a *cursor, at sqlsplit.Token) {
 		}
 		rewrite(gen.tok, RuleRewrite, fmt.Sprintf("a STORED generated column is computed for every existing row: ADD COLUMN rewrites %s under ACCESS EXCLUSIVE", n), safer)
 	case def != nil:
-		switch v, fn := exprVolatility(def); v {
+		switch v, fn := exprVolatility(def, k.model.funcs); v {
 		case volatile:
 			rewrite(defTok, RuleVolatileDefault, fmt.Sprintf("DEFAULT calls %s(), which is volatile: ADD COLUMN computes it for every row and rewrites %s under ACCESS EXCLUSIVE", fn, n), "")
 		case unknownVolatility:

@@ -69,7 +69,9 @@ func (k *checker) create(c *cursor) {
 				k.markCreated(n)
 			}
 		}
-	case c.is("type"), c.is("function"), c.is("procedure"), c.is("extension"), c.is("schema"),
+	case c.accept("function"):
+		k.createFunction(c)
+	case c.is("type"), c.is("procedure"), c.is("extension"), c.is("schema"),
 		c.is("domain"), c.is("aggregate"), c.is("operator"), c.is("cast"), c.is("collation"),
 		c.is("role"), c.is("user"), c.is("publication"), c.is("text", "search"), c.is("language"),
 		c.is("conversion"), c.is("event", "trigger"):

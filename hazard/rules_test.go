@@ -53,6 +53,13 @@ const noTx = "-- waymark:no-transaction\n"
 func v18() *hazard.Options { return &hazard.Options{ServerVersion: 180000} }
 
 var ruleCases = []ruleCase{
+	// Functions the scripts create have the volatility they declare.
+	{about: "add-column-volatile-default", name: "default of a function created STABLE",
+		setup: setupTables + "CREATE FUNCTION order_code() RETURNS text LANGUAGE sql STABLE AS $$ SELECT 'A' $$;",
+		sql:   timeout + "ALTER TABLE orders ADD COLUMN code text DEFAULT order_code();"},
+	{about: "add-column-volatile-default", name: "default of a function created without a volatility",
+		setup: setupTables + "CREATE FUNCTION order_code() RETURNS text LANGUAGE sql AS $$ SELECT 'A' $$;",
+		sql:   timeout + "ALTER TABLE orders ADD COLUMN code text DEFAULT order_code();", want: []string{"add-column-volatile-default"}},
 	// attach-partition-scan
 	{about: "attach-partition-scan", name: "attach an existing table", setup: setupTables + "CREATE TABLE events_2025 (id bigint NOT NULL, at timestamptz NOT NULL);",
 		sql: timeout + "ALTER TABLE events ATTACH PARTITION events_2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');", want: []string{"attach-partition-scan"}},

@@ -11,7 +11,8 @@ import (
 // script did not create is unknown, and the checker says so rather than
 // guess.
 type schema struct {
-	rels map[string]*relation // by Name.key
+	rels  map[string]*relation  // by Name.key
+	funcs map[string]volatility // the functions the scripts created, by Name.key
 }
 
 type relKind int8
@@ -68,7 +69,9 @@ type constraint struct {
 	refCols []string
 }
 
-func newSchema() *schema { return &schema{rels: map[string]*relation{}} }
+func newSchema() *schema {
+	return &schema{rels: map[string]*relation{}, funcs: map[string]volatility{}}
+}
 
 func (s *schema) lookup(n Name) *relation { return s.rels[n.key()] }
 
