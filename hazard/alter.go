@@ -15,7 +15,7 @@ func (k *checker) alterTable(c *cursor) {
 		return
 	}
 	c.accept("if", "exists")
-	c.accept("only")
+	only := c.accept("only")
 	n, ok := c.name()
 	if !ok {
 		k.st.Known = false
@@ -68,6 +68,21 @@ func (k *checker) alterTable(c *cursor) {
 	}
 	for _, action := range split(c.toks[c.i:]) {
 		k.alterAction(n, t, sub(action))
+	}
+	if t != nil && t.kind == relPartitioned && !only {
+		// The actions go down to every partition, each locked as the
+		// partitioned table is.
+		var mode LockMode
+		for _, e := range k.st.Effects {
+			if e.Kind == Lock && e.Relation.key() == n.key() {
+				mode = e.Mode
+			}
+		}
+		if mode != 0 {
+			for _, p := range k.model.partitionsSorted(n.key()) {
+				k.lockOn(p.name, mode)
+			}
+		}
 	}
 }
 
@@ -134,11 +149,16 @@ func (k *checker) alterAction(n Name, t *relation, a *cursor) {
 		a.i += 2
 		name, _ := a.ident()
 		k.lockOn(n, ShareUpdateExclusive)
-		k.effect(Scan, n)
+		var con *constraint
 		if t != nil {
-			if con := t.cons[name]; con != nil {
-				con.valid = true
-			}
+			con = t.cons[name]
+		}
+		if con != nil && con.valid {
+			return // validated already: nothing to read
+		}
+		k.effect(Scan, n)
+		if con != nil {
+			con.valid = true
 		}
 	case a.accept("enable"), a.accept("disable"):
 		a.accept("replica")
@@ -690,6 +710,20 @@ func (k *checker) alterIndex(c *cursor) {
 		to, _ := c.ident()
 		k.lockOn(n, ShareUpdateExclusive)
 		k.model.rename(n, to)
+	case c.is("set", "tablespace"):
+		table := k.model.tableOf(n)
+		k.lockOn(n, AccessExclusive)
+		k.effect(Rewrite, n)
+		if k.existing(n) {
+			if table.Name == "" {
+				table = n
+			}
+			k.find(RuleRewrite, c.peek(), "SET TABLESPACE copies index "+n.String()+" under ACCESS EXCLUSIVE, which stops every query that plans with "+table.String(),
+				"", lockEffect(n, AccessExclusive), rewriteEffect(n))
+		}
+	case c.is("set"), c.is("reset"):
+		// Storage parameters.
+		k.lockOn(n, ShareUpdateExclusive)
 	case c.accept("attach", "partition"):
 		// The partition's index is locked ACCESS EXCLUSIVE while it
 		// becomes part of n.

@@ -100,10 +100,18 @@ func (k *checker) dispatch(c *cursor) {
 	case c.is("alter", "index"):
 		c.i += 2
 		k.alterIndex(c)
-	case c.is("alter", "materialized", "view"), c.is("alter", "view"), c.is("alter", "sequence"):
-		// Renames and options of views and sequences: AccessExclusive
-		// on a view blocks its readers, but they are not tables.
-		k.st.Known = c.is("alter", "sequence")
+	case c.is("alter", "sequence"):
+		// SHARE ROW EXCLUSIVE on the sequence, which makes nextval()
+		// wait: on an owned sequence, its table's writers.
+		c.i += 2
+		c.accept("if", "exists")
+		if n, ok := c.name(); ok {
+			k.lockOn(n, ShareRowExclusive)
+		}
+	case c.is("alter", "materialized", "view"), c.is("alter", "view"):
+		// Renames and options of views: AccessExclusive on a view blocks
+		// its readers, but they are not tables.
+		k.st.Known = false
 	case c.is("drop"):
 		c.next()
 		k.drop(c)
@@ -131,8 +139,12 @@ func (k *checker) dispatch(c *cursor) {
 	case c.is("analyze"), c.is("analyse"):
 		c.next()
 		c.accept("verbose")
-		if n, ok := c.name(); ok {
+		c.skipGroup()
+		for _, n := range nameList(c) {
 			k.lockOn(n, ShareUpdateExclusive)
+			for _, p := range k.model.partitionsSorted(n.key()) {
+				k.lockOn(p.name, ShareUpdateExclusive)
+			}
 		}
 	case c.is("set"), c.is("reset"):
 		k.set(c)

@@ -113,7 +113,9 @@ func (k *checker) createIndex(c *cursor) {
 		if ifNotExists && k.model.lookup(index) != nil {
 			// The index is there already: the server locks the table,
 			// says so and builds nothing.
-			if !concurrently {
+			if concurrently {
+				k.lockOn(table, ShareUpdateExclusive)
+			} else {
 				k.lockOn(table, Share)
 			}
 			return

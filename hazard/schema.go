@@ -131,6 +131,14 @@ func (s *schema) partitions(k string) []*relation {
 	return out
 }
 
+// partitionsSorted returns the partitions of the table with key k, and
+// theirs, sorted by key.
+func (s *schema) partitionsSorted(k string) []*relation {
+	parts := s.partitions(k)
+	slices.SortFunc(parts, func(a, b *relation) int { return strings.Compare(a.name.key(), b.name.key()) })
+	return parts
+}
+
 // defaultPartition returns the DEFAULT partition of the table with key
 // k, or nil.
 func (s *schema) defaultPartition(k string) *relation {

@@ -20,6 +20,14 @@ func (k *checker) drop(c *cursor) {
 			k.lockOn(n, AccessExclusive)
 			key := n.key()
 			if t := k.model.table(n); t != nil {
+				// A partition goes from its parent, which is locked
+				// too; a partitioned table takes its partitions with it.
+				if t.parent != "" {
+					k.lockOn(k.nameOf(t.parent), AccessExclusive)
+				}
+				for _, p := range k.model.partitionsSorted(key) {
+					k.lockOn(p.name, AccessExclusive)
+				}
 				// Its foreign keys' triggers go from the tables it
 				// references, and with CASCADE the foreign keys of the
 				// tables that reference it go too.
@@ -228,6 +236,9 @@ func (k *checker) vacuum(c *cursor) {
 		if full {
 			k.effect(Rewrite, n)
 		}
+		for _, p := range k.model.partitionsSorted(n.key()) {
+			k.lockOn(p.name, mode)
+		}
 	}
 	if !full {
 		return
@@ -295,6 +306,10 @@ func (k *checker) truncate(c *cursor) {
 	for _, n := range names {
 		k.lockOn(n, AccessExclusive)
 		k.effect(Rewrite, n)
+		for _, p := range k.model.partitionsSorted(n.key()) {
+			k.lockOn(p.name, AccessExclusive)
+			k.effect(Rewrite, p.name)
+		}
 		if !cascade {
 			continue
 		}

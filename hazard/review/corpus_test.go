@@ -222,6 +222,68 @@ var corpus = []corpusCase{
 	{name: "set expression", minVersion: 170000, setup: "ALTER TABLE orders ADD COLUMN total_cents bigint GENERATED ALWAYS AS (total * 100) STORED;",
 		sql: "ALTER TABLE orders ALTER COLUMN total_cents SET EXPRESSION AS (total * 1000);"},
 	{name: "check not enforced", minVersion: 180000, sql: "ALTER TABLE orders ADD CONSTRAINT orders_total_check CHECK (total >= 0) NOT ENFORCED;"},
+	{name: "create index concurrently if not exists of an existing index", sql: nt + "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_status_idx ON orders (status);"},
+	{name: "varchar(32) to varchar(32)", sql: "ALTER TABLE orders ALTER COLUMN status TYPE varchar(32);"},
+	{name: "numeric(12,2) to numeric", sql: "ALTER TABLE orders ALTER COLUMN total TYPE numeric;"},
+	{name: "numeric(12,2) to numeric(10,2)", sql: "ALTER TABLE orders ALTER COLUMN total TYPE numeric(10, 2);"},
+	{name: "varchar(100) to text", sql: "ALTER TABLE users ALTER COLUMN name TYPE text;"},
+	{name: "varchar(100) to varchar(50)", sql: "ALTER TABLE users ALTER COLUMN name TYPE varchar(50);"},
+	{name: "bigint to int", sql: "ALTER TABLE audit_log ALTER COLUMN id TYPE int;"},
+	{name: "timestamp to timestamp(3)", sql: "ALTER TABLE users ALTER COLUMN created TYPE timestamp(3);"},
+	{name: "timestamptz to timestamp", sql: "SET LOCAL TimeZone = 'America/New_York';\nALTER TABLE audit_log ALTER COLUMN at TYPE timestamp;"},
+	{name: "add column, constant cast default", sql: "ALTER TABLE orders ADD COLUMN source text DEFAULT 'web'::text;"},
+	{name: "add column, jsonb default", sql: "ALTER TABLE orders ADD COLUMN meta jsonb NOT NULL DEFAULT '{}';"},
+	{name: "add column, array default", sql: "ALTER TABLE users ADD COLUMN flags int[] DEFAULT '{}';"},
+	{name: "add column, clock_timestamp()", sql: "ALTER TABLE orders ADD COLUMN created_at timestamptz DEFAULT clock_timestamp();"},
+	{name: "add column, uuid not null", sql: "ALTER TABLE orders ADD COLUMN uid uuid NOT NULL DEFAULT gen_random_uuid();"},
+	{name: "add column if not exists of an existing column", sql: "ALTER TABLE orders ADD COLUMN IF NOT EXISTS note text;"},
+	{name: "unique constraint, deferrable", sql: "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email) DEFERRABLE;"},
+	{name: "foreign key on delete cascade, not valid", sql: "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE NOT VALID;"},
+	{name: "validate a constraint that is valid", setup: "ALTER TABLE orders ADD CONSTRAINT orders_total_check CHECK (total >= 0);", sql: "ALTER TABLE orders VALIDATE CONSTRAINT orders_total_check;"},
+	{name: "drop column if exists of a missing column", sql: "ALTER TABLE orders DROP COLUMN IF EXISTS legacy;"},
+	{name: "drop the primary key", sql: "ALTER TABLE orders DROP CONSTRAINT orders_pkey;"},
+	{name: "create unique index concurrently on the key", sql: nt + "CREATE UNIQUE INDEX CONCURRENTLY orders_id_key ON orders (id);"},
+	{name: "cluster on", sql: "ALTER TABLE orders CLUSTER ON orders_pkey;"},
+	{name: "set without cluster", setup: "ALTER TABLE orders CLUSTER ON orders_pkey;", sql: "ALTER TABLE orders SET WITHOUT CLUSTER;"},
+	{name: "reset a storage parameter", setup: "ALTER TABLE orders SET (fillfactor = 80);", sql: "ALTER TABLE orders RESET (fillfactor);"},
+	{name: "set compression", sql: "ALTER TABLE orders ALTER COLUMN note SET COMPRESSION pglz;"},
+	{name: "owner to current user", sql: "ALTER TABLE orders OWNER TO CURRENT_USER;"},
+	{name: "force row level security", sql: "ALTER TABLE orders FORCE ROW LEVEL SECURITY;"},
+	{name: "check on a partition", sql: "ALTER TABLE events_2024 ADD CONSTRAINT events_2024_id_check CHECK (id > 0);"},
+	{name: "add column to a partitioned table", sql: "ALTER TABLE events ADD COLUMN note text;"},
+	{name: "int to bigint on a partitioned table", sql: "ALTER TABLE events ALTER COLUMN id TYPE numeric;"},
+	{name: "set not null on a partitioned table", sql: "ALTER TABLE events ALTER COLUMN id DROP NOT NULL;"},
+	{name: "drop a partition", sql: "DROP TABLE events_2024;"},
+	{name: "truncate a partition", sql: "TRUNCATE events_2024;"},
+	{name: "truncate a partitioned table", sql: "TRUNCATE events;"},
+	{name: "vacuum full of a table with a TOAST table", sql: nt + "VACUUM FULL users;"},
+	{name: "cluster users", sql: "CLUSTER users USING users_pkey;"},
+	{name: "refresh with no data", sql: "REFRESH MATERIALIZED VIEW user_domains WITH NO DATA;"},
+	{name: "comment on index", sql: "COMMENT ON INDEX orders_status_idx IS 'by status';"},
+	{name: "comment on materialized view", sql: "COMMENT ON MATERIALIZED VIEW user_domains IS 'domains';"},
+	{name: "grant", sql: "GRANT SELECT ON orders TO PUBLIC;"},
+	{name: "create sequence", sql: "CREATE SEQUENCE invoice_numbers START 1000;"},
+	{name: "alter a standalone sequence", setup: "CREATE SEQUENCE invoice_numbers;", sql: "ALTER SEQUENCE invoice_numbers RESTART WITH 5000;"},
+	{name: "create an enum", sql: "CREATE TYPE order_state AS ENUM ('new', 'paid');"},
+	{name: "add an enum value", setup: "CREATE TYPE order_state AS ENUM ('new', 'paid');", sql: nt + "ALTER TYPE order_state ADD VALUE 'shipped';"},
+	{name: "set_config lock_timeout", sql: "SELECT set_config('lock_timeout', '5s', true);"},
+	{name: "update from another table", sql: "UPDATE orders o SET note = u.name FROM users u WHERE u.id = o.user_id AND o.id < 100;"},
+	{name: "index with include", sql: "CREATE INDEX orders_user_id_incl_idx ON orders (user_id) INCLUDE (status);"},
+	{name: "hash index", sql: "CREATE INDEX orders_status_hash_idx ON orders USING hash (status);"},
+	{name: "expression index", sql: "CREATE INDEX users_lower_email_idx ON users (lower(email));"},
+	{name: "drop index concurrently if exists", sql: nt + "DROP INDEX CONCURRENTLY IF EXISTS orders_status_idx;"},
+	{name: "reindex the primary key", sql: "REINDEX INDEX orders_pkey;"},
+	{name: "foreign key on delete set null, not valid", sql: "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE SET NULL NOT VALID;"},
+	{name: "rename a column of users", sql: "ALTER TABLE users RENAME COLUMN email TO mail;"},
+	{name: "index storage parameter", sql: "ALTER INDEX orders_status_idx SET (fillfactor = 70);"},
+	{name: "index reset storage parameter", sql: "ALTER INDEX orders_status_idx RESET (fillfactor);"},
+	{name: "create table with a foreign key and an index", sql: "CREATE TABLE payments (id bigint PRIMARY KEY, order_id int NOT NULL REFERENCES orders (id));\nCREATE INDEX payments_order_id_idx ON payments (order_id);"},
+	{name: "create a table in a new schema", sql: "CREATE SCHEMA billing;\nCREATE TABLE billing.invoices (id bigint PRIMARY KEY, user_id int REFERENCES public.users (id));"},
+	{name: "drop a table that references another", setup: "CREATE TABLE payments (id bigint PRIMARY KEY, order_id int NOT NULL REFERENCES orders (id));", sql: "DROP TABLE payments;"},
+	{name: "insert a row", sql: "INSERT INTO users (id, email, name) VALUES (1001, 'new@example.com', 'new');"},
+	{name: "delete with a subquery", sql: "DELETE FROM orders WHERE user_id IN (SELECT id FROM users WHERE id > 490);"},
+	{name: "analyze a partitioned table", sql: "ANALYZE events;"},
+	{name: "vacuum a partition", sql: nt + "VACUUM events_2024;"},
 	{name: "do block", sql: "DO $$ BEGIN EXECUTE 'ALTER TABLE orders ADD COLUMN legacy_id int'; END $$;"},
 	{name: "do block with a condition", sql: "DO $do$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'orders_user_id_idx') THEN CREATE INDEX orders_user_id_idx ON orders (user_id); END IF; END $do$;"},
 	{name: "do block that builds its SQL", sql: "DO $$ BEGIN EXECUTE format('ALTER TABLE %I ADD COLUMN legacy_id int', 'orders'); END $$;",
@@ -449,7 +511,7 @@ func exactLocks(st *review.Statement) bool {
 	order, _, earlier := measuredLocks(st)
 	measured := map[string]bool{}
 	for _, name := range order {
-		measured[name] = true
+		measured[strings.TrimPrefix(name, "public.")] = true
 	}
 	// The tables of the indexes the measurement saw.
 	tableOf := map[string]string{}
@@ -476,6 +538,7 @@ func exactLocks(st *review.Statement) bool {
 		if t, ok := tableOf[name]; ok {
 			name = t
 		}
+		name = strings.TrimPrefix(name, "public.")
 		predicted[name] = true
 		if earlier[name] >= hazard.ShareUpdateExclusive {
 			// Held since an earlier statement of the step: this one
