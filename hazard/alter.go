@@ -820,3 +820,31 @@ func wordsIn(toks []sqlsplit.Token) []string {
 	}
 	return out
 }
+
+// alterView reads the rest of ALTER [MATERIALIZED] VIEW: every form takes
+// ACCESS EXCLUSIVE on the view, which blocks its readers while it holds;
+// a rename or a move to another schema breaks the release still running.
+func (k *checker) alterView(c *cursor) {
+	c.accept("if", "exists")
+	n, ok := c.name()
+	if !ok {
+		k.st.Known = false
+		return
+	}
+	k.lockOn(n, AccessExclusive)
+	switch {
+	case c.is("rename", "to"):
+		at := c.next()
+		c.next()
+		to, _ := c.ident()
+		if k.existing(n) {
+			k.find(RuleRenameTable, at, fmt.Sprintf("RENAME TO %s: the release still running reads view %s by that name", quoteIdent(to), n),
+				"", lockEffect(n, AccessExclusive))
+		}
+		k.model.rename(n, to)
+	case c.is("set", "schema"):
+		if k.existing(n) {
+			k.find(RuleRenameTable, c.peek(), fmt.Sprintf("SET SCHEMA moves view %s: the release still running looks for it where it was", n), "", lockEffect(n, AccessExclusive))
+		}
+	}
+}

@@ -109,9 +109,10 @@ func (k *checker) dispatch(c *cursor) {
 			k.lockOn(n, ShareRowExclusive)
 		}
 	case c.is("alter", "materialized", "view"), c.is("alter", "view"):
-		// Renames and options of views: AccessExclusive on a view blocks
-		// its readers, but they are not tables.
-		k.st.Known = false
+		c.next()
+		c.accept("materialized")
+		c.next()
+		k.alterView(c)
 	case c.is("drop"):
 		c.next()
 		k.drop(c)
