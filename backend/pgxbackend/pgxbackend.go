@@ -41,7 +41,7 @@
 // Reading the state never creates anything: a database without the table
 // (or without its schema) has an empty history, found so without a failed
 // statement in the server's log ([Backend.ReadHead] asks
-// pg_catalog.to_regclass in its one query; ReadState looks for the table
+// pg_catalog.to_regclass in its one query until it has found the table; ReadState looks for the table
 // first until it has found it once). The first write creates the table, in
 // the same transaction as the step it records.
 //
@@ -176,8 +176,11 @@
 //
 // # Round trips
 //
-// Every query uses the simple protocol, no prepared statements. A
-// transactional step is one round trip: BEGIN, its fence, the session
+// Every query uses the simple protocol, but one: the no-op check's read
+// of the head ([Backend.ReadHead]), once it has found the history table,
+// is prepared on a direct connection (one more round trip the first time
+// on each connection), never behind a pooler. A transactional step is one
+// round trip: BEGIN, its fence, the session
 // reset and limits, its SQL, its history record and COMMIT are sent as one
 // multi-statement query. Reading the state is one round trip; each try for
 // the lock is one (two the first time with LockAuto, and with leases).
@@ -220,6 +223,12 @@ type Backend struct {
 	// a database without one does not make the server log a failed
 	// statement.
 	found atomic.Bool
+	// head is the direct head query, once ReadHead has found a history
+	// table of format 2 (see ReadHead).
+	head atomic.Pointer[headPlan]
+	// direct is 1 once a read found the connection reaching the server
+	// directly, -1 once it found a pooler, 0 before.
+	direct atomic.Int32
 }
 
 var (
