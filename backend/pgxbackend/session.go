@@ -61,6 +61,10 @@ type session struct {
 	format   int     // the history table's format, once known (0: 1 or unknown)
 	versions []int64 // the versions in the history, ascending, when known
 	known    bool    // versions is known (read under the lock, kept since)
+	// chain holds the running digest at each of versions, computed from
+	// their checksums, when it is as long as versions: an insert on top
+	// then sends its digest instead of reading the one below.
+	chain []source.Digest
 	async    bool    // a commit since the last durable one was asynchronous
 	inTx     bool
 	unlocked bool
@@ -90,7 +94,7 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 		}
 		if string(results[0].Rows[0][0]) != "t" {
 			s.tstate = tableMissing
-			s.versions, s.known = nil, true
+			s.versions, s.chain, s.known = nil, nil, true
 			return []backend.Record{}, nil
 		}
 	}
@@ -101,14 +105,18 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 		return nil, err
 	case !found:
 		s.tstate = tableMissing
-		s.versions, s.known = nil, true
+		s.versions, s.chain, s.known = nil, nil, true
 		return records, nil
 	}
 	s.tstate = tableExists
 	s.b.found.Store(true)
 	s.versions, s.known = make([]int64, len(records)), true
+	s.chain = make([]source.Digest, len(records))
+	var d source.Digest
 	for i, r := range records {
 		s.versions[i] = r.Version
+		d = source.Chain(d, r.Version, r.Checksum)
+		s.chain[i] = d
 	}
 	if string(results[0].Rows[0][0]) == "t" {
 		s.format = formatDigest
@@ -346,10 +354,35 @@ func (s *session) moved(ch backend.Change) {
 	i, found := slices.BinarySearch(s.versions, v)
 	switch {
 	case ch.Op == backend.Insert && !found:
+		if len(s.chain) == len(s.versions) && i == len(s.versions) {
+			s.chain = append(s.chain, source.Chain(s.topDigest(), v, ch.Record.Checksum))
+		} else {
+			s.chain = nil
+		}
 		s.versions = slices.Insert(s.versions, i, v)
 	case ch.Op == backend.Delete && found:
+		if len(s.chain) == len(s.versions) && i == len(s.versions)-1 {
+			s.chain = s.chain[:i]
+		} else {
+			s.chain = nil
+		}
 		s.versions = slices.Delete(s.versions, i, i+1)
 	}
+}
+
+// topDigest returns the running digest of the history's top version (the
+// zero digest of an empty history); valid when chain is known.
+func (s *session) topDigest() source.Digest {
+	if len(s.chain) == 0 {
+		return source.Digest{}
+	}
+	return s.chain[len(s.chain)-1]
+}
+
+// chainKnown reports whether the session knows the running digest of
+// every version in the history.
+func (s *session) chainKnown() bool {
+	return s.known && len(s.chain) == len(s.versions)
 }
 
 // onTop reports whether version v is (or, for an insert, would be) the

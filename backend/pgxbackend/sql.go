@@ -2,6 +2,7 @@ package pgxbackend
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -79,7 +80,14 @@ func (s *session) change(ch backend.Change) ([]string, error) {
 		// statement_timestamp() is when the SQL started.
 		cols, vals := "", ""
 		if digests {
-			cols, vals = ", digest", ", "+digestOf(s.table, s.b.appKey, r.Version, r.Checksum.String())
+			d := digestOf(s.table, s.b.appKey, r.Version, r.Checksum.String())
+			if s.onTop(r.Version, true) && s.chainKnown() {
+				// On top of a history read under the lock: its digest,
+				// not a read of the record below.
+				next := source.Chain(s.topDigest(), r.Version, r.Checksum)
+				d = `'\x` + hex.EncodeToString(next[:]) + `'::bytea`
+			}
+			cols, vals = ", digest", ", "+d
 		}
 		// A run takes at least a microsecond, so that an execution time of
 		// zero marks an imported record (see "History table").
