@@ -64,8 +64,8 @@ type session struct {
 	// chain holds the running digest at each of versions, computed from
 	// their checksums, when it is as long as versions: an insert on top
 	// then sends its digest instead of reading the one below.
-	chain []source.Digest
-	async    bool    // a commit since the last durable one was asynchronous
+	chain    []source.Digest
+	async    bool // a commit since the last durable one was asynchronous
 	inTx     bool
 	unlocked bool
 }
