@@ -149,16 +149,19 @@ func (s *session) restore(withOurs bool) []string {
 	}
 	stmts := append([]string{"RESET ALL"}, s.identity()...)
 	stmts = append(stmts, "DISCARD TEMP")
-	settings := s.settings
-	if withOurs {
-		settings = append(settings[:len(settings):len(settings)], ourSettings...)
-	}
-	if len(settings) > 0 {
-		values := make([]string, len(settings))
-		for i, st := range settings {
+	if len(s.settings) > 0 {
+		values := make([]string, len(s.settings))
+		for i, st := range s.settings {
 			values[i] = "(" + literal(st.name) + ", " + literal(st.value) + ")"
 		}
 		stmts = append(stmts, "SELECT pg_catalog.set_config(n, v, false) FROM (VALUES "+strings.Join(values, ", ")+") AS s(n, v)")
+	}
+	if withOurs {
+		// Plain SETs of known names and values: a utility statement each,
+		// which the server neither plans nor returns a row for.
+		for _, st := range ourSettings {
+			stmts = append(stmts, "SET "+st.name+" = "+st.value)
+		}
 	}
 	return s.withSearchPath(stmts, withOurs)
 }
