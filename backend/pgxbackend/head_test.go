@@ -2,6 +2,8 @@ package pgxbackend_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -13,6 +15,7 @@ import (
 	"github.com/waymarkdb/waymark/internal/pgtest"
 	"github.com/waymarkdb/waymark/internal/testsets"
 	"github.com/waymarkdb/waymark/plan"
+	"github.com/waymarkdb/waymark/source"
 )
 
 // onePool opens a pool of one connection on a new database, so that every
@@ -112,4 +115,47 @@ func TestReadHeadOnceFound(t *testing.T) {
 	}
 	head("another table first in the search_path", 3, false)
 	head("another table first in the search_path, direct", 3, false)
+}
+
+// In the transaction Begin opens, only the first step proves the lock (see
+// Apply): its fence holds the advisory lock at transaction level, which no
+// statement can release before the transaction ends. A script that
+// releases the session's lock does not let another session in before the
+// commit.
+func TestSingleTransactionHoldsTheLockToTheCommit(t *testing.T) {
+	ctx := context.Background()
+	pool, s := locked(t)
+	db := pgxbackend.New(pool, nil)
+	r := func(v int64) backend.Step {
+		return backend.Step{SQL: fmt.Sprintf("CREATE TABLE t%d (id int)", v),
+			Change: backend.Change{Op: backend.Insert, Record: backend.Record{Version: v, Name: "t", Checksum: source.ChecksumOf("x")}}}
+	}
+	if err := s.Begin(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := r(1)
+	first.SQL += ";\nSELECT pg_catalog.pg_advisory_unlock_all()"
+	if err := s.Apply(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if other, err := db.TryLock(ctx); !errors.Is(err, backend.ErrLocked) {
+		if err == nil {
+			other.Unlock(ctx)
+		}
+		t.Fatalf("TryLock of another session inside the transaction = %v, want ErrLocked", err)
+	}
+	if err := s.Apply(ctx, r(2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM waymark_history").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d records (%v), want 2", n, err)
+	}
+	// The script released the session's lock: the next step's fence says so.
+	if err := s.Apply(ctx, r(3)); !errors.Is(err, backend.ErrLockLost) {
+		t.Errorf("Apply after the script released the lock = %v, want ErrLockLost", err)
+	}
 }

@@ -87,7 +87,11 @@
 // by the step's own server process; the lease must still name the session
 // as holder, and the step renews it. A step that fails the fence changes
 // nothing and returns backend.ErrLockLost. A transactional step holds the
-// lease row locked, so no one can take over while it runs.
+// lease row locked, so no one can take over while it runs. The advisory
+// fence also takes the lock at transaction level, which nothing releases
+// before the transaction ends: in the transaction that Session.Begin opens
+// (execute's SingleTransaction), only the first step runs the advisory
+// fence; the lease fence, which renews the lease, runs at every step.
 //
 // TryLock never waits inside a statement: a waiting statement holds a
 // snapshot that a CREATE INDEX CONCURRENTLY in the lock holder's migration

@@ -50,6 +50,7 @@ type session struct {
 	holder        string // the lease holder id
 	missing       bool   // a schema the options name may not exist: the next Apply creates it first
 	schemaInTx    bool   // the transaction Begin opened creates the missing schemas
+	fencedInTx    bool   // a step's fence passed in the transaction Begin opened
 	unusable      []byte // the schemas the options name that the role may not use, or nil
 	hb            *heartbeat
 
@@ -249,8 +250,16 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 	if own {
 		add("BEGIN")
 	}
-	fenceAt := n
-	add(s.fence())
+	fenceAt := -1
+	if !s.inTx || !s.fencedInTx || s.mode == LockLease {
+		// Inside the transaction Begin opened, the first step's fence took
+		// the advisory lock at transaction level, on the server connection
+		// that transaction is bound to: no statement can release it before
+		// the transaction ends, so the later steps need no fence. A lease's
+		// fence also renews the lease: every step runs it.
+		fenceAt = n
+		add(s.fence())
+	}
 	add(s.restore(true)...)
 	add(s.limits(st.Limits, true)...)
 	if st.Async && own {
@@ -296,6 +305,7 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 		}
 	}
 	if err == nil {
+		s.fencedInTx = s.inTx
 		if create != nil {
 			s.tstate = tableExists
 		}
@@ -655,7 +665,7 @@ func (s *session) Begin(ctx context.Context) error {
 	if _, _, err := s.exec(ctx, "BEGIN"); err != nil {
 		return fmt.Errorf("pgxbackend: begin: %w", connError(err, false, s.conn.PgConn().IsClosed()))
 	}
-	s.inTx, s.schemaInTx = true, false
+	s.inTx, s.schemaInTx, s.fencedInTx = true, false, false
 	return nil
 }
 
