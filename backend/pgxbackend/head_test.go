@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -157,5 +158,41 @@ func TestSingleTransactionHoldsTheLockToTheCommit(t *testing.T) {
 	// The script released the session's lock: the next step's fence says so.
 	if err := s.Apply(ctx, r(3)); !errors.Is(err, backend.ErrLockLost) {
 		t.Errorf("Apply after the script released the lock = %v, want ErrLockLost", err)
+	}
+}
+
+// A TryLock that finds the lock held names the holder, read (only then)
+// through query_to_xml: its application name and query come back whole,
+// XML's special characters included.
+func TestTryLockNamesTheHolder(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(pgtest.ConnString(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = "holder <a & b>"
+	holderPool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holderPool.Close()
+	s, err := pgxbackend.New(holderPool, nil).TryLock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Unlock(ctx)
+	other, err := pgxpool.New(ctx, cfg.ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	_, err = pgxbackend.New(other, nil).TryLock(ctx)
+	var le *backend.LockedError
+	if !errors.As(err, &le) {
+		t.Fatalf("TryLock = %v, want a *backend.LockedError", err)
+	}
+	if le.Holder.Application != "holder <a & b>" || !strings.HasPrefix(le.Holder.Query, "WITH k AS MATERIALIZED") ||
+		!strings.HasPrefix(le.Holder.ID, "pid ") || le.Holder.Client == "" || le.Holder.Since.IsZero() {
+		t.Errorf("holder = %+v", le.Holder)
 	}
 }
