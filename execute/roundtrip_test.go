@@ -113,8 +113,8 @@ func TestRoundTrips(t *testing.T) {
 		t.Errorf("8 more steps cost %d more round trips (%d for 3 steps, %d for 11), want 8", w11-w3, w3, w11)
 	}
 	t.Logf("round trips: %d for 3 steps, %d for 11", w3, w11)
-	if w3 > 3+8 {
-		t.Errorf("3 steps took %d round trips, want at most 3 and a constant of 8", w3)
+	if w3 > 3+7 {
+		t.Errorf("3 steps took %d round trips, want at most 3 and a constant of 7", w3)
 	}
 
 	// Down, and the no-op, on one database.

@@ -99,7 +99,8 @@ func (s *session) tryLock(ctx context.Context) error {
 // server process is the one the connection says it is (a pooler hands out
 // process ids of its own). An explicit LockAdvisory behind a pooler is
 // refused: the lock would stay on a pooled server connection, where other
-// clients of the pooler would take it again as their own.
+// clients of the pooler would take it again as their own. A ReadHead of the
+// Backend that compared the ids already saves that query.
 func (b *Backend) lockMode(ctx context.Context, s *session) (LockMode, error) {
 	b.modeOnce.Lock()
 	defer b.modeOnce.Unlock()
@@ -107,11 +108,16 @@ func (b *Backend) lockMode(ctx context.Context, s *session) (LockMode, error) {
 		return LockLease, nil
 	}
 	if b.mode == LockAuto || b.pooler == nil {
-		results, err := s.query(ctx, "SELECT pg_catalog.pg_backend_pid()")
-		if err != nil {
-			return 0, fmt.Errorf("pgxbackend: look for a connection pooler: %w", connError(err, false, s.conn.PgConn().IsClosed()))
+		// A ReadHead of this Backend may have compared the process ids
+		// already (Migrate reads the head first).
+		pooler := b.direct.Load() < 0
+		if b.direct.Load() == 0 {
+			results, err := s.query(ctx, "SELECT pg_catalog.pg_backend_pid()")
+			if err != nil {
+				return 0, fmt.Errorf("pgxbackend: look for a connection pooler: %w", connError(err, false, s.conn.PgConn().IsClosed()))
+			}
+			pooler = string(results[0].Rows[0][0]) != strconv.FormatUint(uint64(s.conn.PgConn().PID()), 10)
 		}
-		pooler := string(results[0].Rows[0][0]) != strconv.FormatUint(uint64(s.conn.PgConn().PID()), 10)
 		b.pooler = &pooler
 		b.mode = LockAdvisory
 		if pooler && b.opts.Lock == LockAuto {
