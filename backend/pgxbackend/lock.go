@@ -190,7 +190,8 @@ func oneLine(q string) string {
 // pg_stat_activity, through query_to_xml, so that the server plans that
 // join only when the lock is taken (planning it costs more than the rest
 // of the query). The holder's texts come base64-encoded, so that no
-// character can upset the XML.
+// character can upset the XML; a holder gone meanwhile reads as no row
+// (an empty document, made NULL).
 func (s *session) tryAdvisory(ctx context.Context) error {
 	holder := `SELECT pg_catalog.encode(pg_catalog.convert_to('pid ' || a.pid, 'UTF8'), 'base64') AS id,
 	pg_catalog.encode(pg_catalog.convert_to(a.application_name, 'UTF8'), 'base64') AS application,
@@ -208,7 +209,7 @@ LIMIT 1`
 	q := `WITH k AS MATERIALIZED (` + s.keyExpr() + `),
 t AS MATERIALIZED (SELECT schema, key, CASE WHEN key IS NOT NULL THEN pg_catalog.pg_try_advisory_lock(key) END AS got,
 	pg_catalog.pg_backend_pid() AS pid FROM k),
-h AS MATERIALIZED (SELECT CASE WHEN NOT t.got THEN pg_catalog.query_to_xml(pg_catalog.format(` + literal(holder) + `, t.key), false, true, '') END AS x FROM t)
+h AS MATERIALIZED (SELECT CASE WHEN NOT t.got THEN pg_catalog.nullif(pg_catalog.query_to_xml(pg_catalog.format(` + literal(holder) + `, t.key), false, true, '')::text, '')::xml END AS x FROM t)
 SELECT t.schema, t.key, t.got, t.pid, ` + field("id") + `, ` + field("application") + `, ` + field("client") + `,
 	` + field("since") + `, ` + field("query") + `, ` + s.b.schemaCheck() + `
 FROM t, h;
