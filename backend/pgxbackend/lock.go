@@ -209,7 +209,7 @@ LIMIT 1`
 	q := `WITH k AS MATERIALIZED (` + s.keyExpr() + `),
 t AS MATERIALIZED (SELECT schema, key, CASE WHEN key IS NOT NULL THEN pg_catalog.pg_try_advisory_lock(key) END AS got,
 	pg_catalog.pg_backend_pid() AS pid FROM k),
-h AS MATERIALIZED (SELECT CASE WHEN NOT t.got THEN pg_catalog.nullif(pg_catalog.query_to_xml(pg_catalog.format(` + literal(holder) + `, t.key), false, true, '')::text, '')::xml END AS x FROM t)
+h AS MATERIALIZED (SELECT CASE WHEN NOT t.got THEN NULLIF(pg_catalog.query_to_xml(pg_catalog.format(` + literal(holder) + `, t.key), false, true, '')::text, '')::xml END AS x FROM t)
 SELECT t.schema, t.key, t.got, t.pid, ` + field("id") + `, ` + field("application") + `, ` + field("client") + `,
 	` + field("since") + `, ` + field("query") + `, ` + s.b.schemaCheck() + `
 FROM t, h;
