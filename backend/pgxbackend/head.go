@@ -81,7 +81,7 @@ func (b *Backend) ReadHead(ctx context.Context) (backend.Head, error) {
 // deallocated), or the table's name resolves to another table now.
 func (b *Backend) readHeadDirect(ctx context.Context, conn *pgx.Conn, hp *headPlan) (backend.Head, bool, error) {
 	mode := pgx.QueryExecModeSimpleProtocol
-	if b.direct.Load() > 0 && conn.Config().StatementCacheCapacity > 0 {
+	if b.direct.Load() > 0 && b.stmtCache {
 		mode = pgx.QueryExecModeCacheStatement
 	}
 	var (

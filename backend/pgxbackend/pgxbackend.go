@@ -233,6 +233,10 @@ type Backend struct {
 	// direct is 1 once a read found the connection reaching the server
 	// directly, -1 once it found a pooler, 0 before.
 	direct atomic.Int32
+	// stmtCache is whether the connections cache prepared statements
+	// (pgx's StatementCacheCapacity), read once: Config copies the
+	// configuration.
+	stmtCache bool
 }
 
 var (
@@ -262,11 +266,13 @@ func New[DB *pgxpool.Pool | *pgx.Conn](db DB, opts *Options) *Backend {
 	case *pgxpool.Pool:
 		b.pool = db
 		if db != nil {
+			b.stmtCache = db.Config().ConnConfig.StatementCacheCapacity > 0
 			b.connected = func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, db.Config().ConnConfig) }
 		}
 	case *pgx.Conn:
 		b.conn = db
 		if db != nil {
+			b.stmtCache = db.Config().StatementCacheCapacity > 0
 			b.connected = func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, db.Config()) }
 		}
 	}
