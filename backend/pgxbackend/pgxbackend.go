@@ -184,10 +184,17 @@
 // of the head ([Backend.ReadHead]), once it has found the history table,
 // is prepared on a direct connection (one more round trip the first time
 // on each connection), never behind a pooler. A transactional step is one
-// round trip: BEGIN, its fence, the session
-// reset and limits, its SQL, its history record and COMMIT are sent as one
-// multi-statement query. Reading the state is one round trip; each try for
-// the lock is one (two the first time with LockAuto, and with leases).
+// round trip: BEGIN, its fence, the session reset and limits, its SQL,
+// its history record and COMMIT are sent as one multi-statement query.
+// Reading the state is one round trip; each try for the lock is one (two
+// with leases, and the first time with LockAuto unless a ReadHead of the
+// Backend has already told a pooler from a direct connection).
+//
+// The costs that stay per step are those of the guarantees: the fence, the
+// session reset and the history record. An insert on top of a history read
+// under the lock sends its digest, computed from the checksums; one below
+// the top, or a delete below it, brings the digests above it up to date in
+// the same transaction.
 package pgxbackend
 
 import (
