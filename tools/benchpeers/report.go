@@ -224,7 +224,7 @@ func (r *runner) targets() []string {
 			continue
 		}
 		verdict := "met"
-		if t.roundTrips > c.trips {
+		if t.roundTrips > c.trips+0.005 { // as printed, to two places
 			verdict = "MISSED"
 		}
 		line := fmt.Sprintf("%s, %s round trips per unit: %.2f (target ≤ %.2f): %s", c.wl, c.row, t.roundTrips, c.trips, verdict)
