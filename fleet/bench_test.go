@@ -8,6 +8,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/waymarkdb/waymark/backend/pgxbackend"
@@ -62,12 +63,14 @@ END $$`, n)); err != nil {
 // (-fleet.schemas) of one database, three ways, each on a database of its
 // own: one schema after another with execute.Migrate on a pool (the
 // floor: what a loop of one's own does), and fleet.Run with Parallel 1
-// and 4. It reports each wall time and the ratios to the loop's.
+// and 4. It reports each wall time and the ratios to the loop's; and, as
+// the floor of Parallel 4, a raw-pgx loop over the schemas with the same
+// parallelism (see rawLoop), and the ratio of Parallel 4 to it.
 func BenchmarkFleet(b *testing.B) {
 	n := *benchSchemas
 	set := benchSet(b)
 	ctx := context.Background()
-	var loop, p1, p4 time.Duration
+	var loop, raw4, p1, p4 time.Duration
 	for b.Loop() {
 		b.StopTimer()
 		targets := benchTenants(b, n)
@@ -85,6 +88,11 @@ func BenchmarkFleet(b *testing.B) {
 		}
 		loop += time.Since(start)
 		pool.Close()
+
+		b.StopTimer()
+		targets = benchTenants(b, n)
+		b.StartTimer()
+		raw4 += rawLoop(b, targets, 4)
 
 		for _, v := range []struct {
 			parallel int
@@ -107,5 +115,60 @@ func BenchmarkFleet(b *testing.B) {
 	b.ReportMetric(p4.Seconds()/runs, "parallel4-s")
 	b.ReportMetric(p1.Seconds()/loop.Seconds(), "parallel1/loop")
 	b.ReportMetric(p4.Seconds()/loop.Seconds(), "parallel4/loop")
+	b.ReportMetric(raw4.Seconds()/runs, "raw4-s")
+	b.ReportMetric(p4.Seconds()/raw4.Seconds(), "parallel4/raw4")
 	b.ReportMetric(float64(p4.Microseconds())/(runs*float64(n*benchVersions)), "parallel4-µs/step")
+}
+
+// rawLoop is the floor of fleet.Run with Parallel parallel: as many
+// goroutines, each taking the next schema and doing with raw pgx what a
+// migration of it needs at the least: one query to read its state (does
+// its history table exist, and its top version), then one query per
+// version sending BEGIN, the script, its history row (the table created
+// with the first) and COMMIT. It returns the wall time.
+func rawLoop(b *testing.B, targets []fleet.Target, parallel int) time.Duration {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, targets[0].Conn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	next := make(chan fleet.Target)
+	errs := make(chan error, parallel)
+	start := time.Now()
+	for range parallel {
+		go func() {
+			for tg := range next {
+				schema := pgx.Identifier{tg.Backend.SearchPath[0]}.Sanitize()
+				var top *int64
+				if err := pool.QueryRow(ctx, fmt.Sprintf(`SELECT CASE WHEN pg_catalog.to_regclass(%s) IS NOT NULL THEN 0 END`,
+					"'"+schema+".history'"), pgx.QueryExecModeSimpleProtocol).Scan(&top); err != nil {
+					errs <- err
+					return
+				}
+				for v := 1; v <= benchVersions; v++ {
+					create := ""
+					if v == 1 && top == nil {
+						create = fmt.Sprintf("CREATE TABLE %s.history (version bigint PRIMARY KEY, applied_at timestamptz NOT NULL);\n", schema)
+					}
+					q := fmt.Sprintf("BEGIN;\nSET LOCAL search_path = %[1]s;\nCREATE TABLE t%[2]d (id int);\n%[3]sINSERT INTO %[1]s.history VALUES (%[2]d, now());\nCOMMIT", schema, v, create)
+					if _, err := pool.Exec(ctx, q, pgx.QueryExecModeSimpleProtocol); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for _, tg := range targets {
+		next <- tg
+	}
+	close(next)
+	for range parallel {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+	return time.Since(start)
 }

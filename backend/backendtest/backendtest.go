@@ -558,6 +558,22 @@ func testHead(t *testing.T, h Harness) {
 	must(t, "update 1 clean", s.Apply(ctx, step("", backend.Change{Op: backend.Update, Record: backend.Record{Version: 1}})))
 	must(t, "Unlock", s.Unlock(ctx))
 	want("unlocked", 3, []backend.Record{r1, r3}, false, false)
+	// With the history read under the lock, as a run does: inserts on
+	// top, a delete of the top, an insert below and one on top again.
+	r4, r5 := rec(4, "four"), rec(5, "five")
+	s = lock(t, b)
+	if _, err := s.ReadState(ctx); err != nil {
+		t.Fatalf("ReadState: %v", err)
+	}
+	must(t, "insert 4", s.Apply(ctx, step("", insert(r4))))
+	want("4 on top", 4, []backend.Record{r1, r3, r4}, false, true)
+	must(t, "delete 4", s.Apply(ctx, step("", backend.Change{Op: backend.Delete, Record: backend.Record{Version: 4}})))
+	must(t, "insert 4 again", s.Apply(ctx, step("", insert(r4))))
+	want("4 on top again", 4, []backend.Record{r1, r3, r4}, false, true)
+	must(t, "insert 2 again", s.Apply(ctx, step("", insert(r2))))
+	must(t, "insert 5", s.Apply(ctx, step("", insert(r5))))
+	want("1 to 5", 5, []backend.Record{r1, r2, r3, r4, r5}, false, true)
+	must(t, "Unlock", s.Unlock(ctx))
 	// Another app key's history is another head.
 	other, ok := st.Backend("other").(backend.HeadReader)
 	if ok {

@@ -3,17 +3,31 @@ package pgxbackend
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/waymarkdb/waymark/backend"
 	"github.com/waymarkdb/waymark/source"
 )
 
 var _ backend.HeadReader = (*Backend)(nil)
+
+// headPlan is what ReadHead found once for a Backend, and the direct query
+// built from it: the schema the history table resolved to, its oid (so
+// that a later read notices the name resolving elsewhere), the lock key,
+// and whether the lease table exists.
+type headPlan struct {
+	schema string
+	key    int64
+	oid    int64
+	lease  bool
+	query  string
+}
 
 // ReadHead reads, in one query that returns one row, the top record's
 // version and digest, whether a record is dirty (through the partial index
@@ -24,10 +38,125 @@ var _ backend.HeadReader = (*Backend)(nil)
 // TryLock of another session finds the lock held, and tries again. It holds
 // no lock when it returns, never waits, and writes nothing. A history kept
 // before digests (format 1) or none at all reads as not Known.
+//
+// Until it has found the history table, ReadHead resolves the table and
+// the lock key on the server and reads the table through
+// pg_catalog.query_to_xml, only if it exists, so that a database without
+// one logs no failed statement. Once it has found a table of format 2, it
+// keeps what does not change for the Backend (the table's schema, the lock
+// key, whether a lease table exists) and reads the table directly: an
+// index scan for one row and one entry of the partial index, the advisory
+// lock's key, and the lease row only where a lease table exists. On a
+// direct connection (the server's process id is the one the connection
+// reports) that query is prepared, once per connection (that connection's
+// first read is one more round trip); behind a pooler it uses the simple
+// protocol. A read that finds the table gone or resolved elsewhere (an
+// unqualified name, another schema now first in the search_path) goes back
+// to the first kind of query in the same call.
 func (b *Backend) ReadHead(ctx context.Context) (backend.Head, error) {
 	if b.err != nil {
 		return backend.Head{}, b.err
 	}
+	var conn *pgx.Conn = b.conn
+	if b.pool != nil {
+		pc, err := b.pool.Acquire(ctx)
+		if err != nil {
+			return backend.Head{}, fmt.Errorf("pgxbackend: read head: %w", connError(err, false, false))
+		}
+		defer pc.Release()
+		conn = pc.Conn()
+	}
+	if hp := b.head.Load(); hp != nil {
+		h, ok, err := b.readHeadDirect(ctx, conn, hp)
+		if err != nil || ok {
+			return h, err
+		}
+	}
+	return b.readHeadFirst(ctx, conn)
+}
+
+// readHeadDirect reads the head with hp's query. It reports false, with no
+// error, when the caller must read it with readHeadFirst: the server
+// refused the query (the table was dropped, the prepared statement
+// deallocated), or the table's name resolves to another table now.
+func (b *Backend) readHeadDirect(ctx context.Context, conn *pgx.Conn, hp *headPlan) (backend.Head, bool, error) {
+	mode := pgx.QueryExecModeSimpleProtocol
+	if b.direct.Load() > 0 && b.stmtCache {
+		mode = pgx.QueryExecModeCacheStatement
+	}
+	var (
+		version            *int64
+		digest             []byte
+		dirty, busy, lease bool
+		oid                *int64
+		pid                int64
+		h                  backend.Head
+		pgErr              *pgconn.PgError
+	)
+	err := conn.QueryRow(ctx, hp.query, mode).Scan(&version, &digest, &dirty, &busy, &lease, &oid, &pid)
+	if errors.As(err, &pgErr) && pgErr.Severity != "FATAL" && pgErr.Severity != "PANIC" {
+		b.head.CompareAndSwap(hp, nil)
+		return h, false, nil
+	}
+	if err != nil {
+		return h, false, fmt.Errorf("pgxbackend: read head: %w", connError(err, false, conn.PgConn().IsClosed()))
+	}
+	b.learnDirect(conn, pid)
+	if oid == nil || *oid != hp.oid {
+		b.head.CompareAndSwap(hp, nil)
+		return h, false, nil
+	}
+	if lease && !hp.lease {
+		// A lease table appeared: from the next read on, the query looks at
+		// it directly.
+		b.head.CompareAndSwap(hp, b.newHeadPlan(hp.schema, hp.key, hp.oid, true))
+	}
+	h = backend.Head{Known: true, Dirty: dirty, Busy: busy}
+	if version != nil {
+		h.Version = *version
+		h.Known = len(digest) == len(h.Digest)
+		copy(h.Digest[:], digest)
+	}
+	return h, true, nil
+}
+
+// learnDirect records whether conn reaches the server directly: the
+// server's process id is the one the connection reported when it started
+// (a pooler reports ids of its own).
+func (b *Backend) learnDirect(conn *pgx.Conn, pid int64) {
+	if uint32(pid) == conn.PgConn().PID() {
+		b.direct.CompareAndSwap(0, 1)
+	} else {
+		b.direct.Store(-1)
+	}
+}
+
+// newHeadPlan returns the direct head query for the history table in
+// schema, of format 2, with oid and lock key key; lease says whether the
+// lease table exists (if not, the query says when it does).
+func (b *Backend) newHeadPlan(schema string, key, oid int64, lease bool) *headPlan {
+	table := ident(schema) + "." + ident(b.opts.Table)
+	leaseTable := ident(schema) + "." + ident(LeaseTable)
+	leaseExists := "true"
+	leaseBusy := fmt.Sprintf("EXISTS (SELECT FROM %s WHERE lock_key = %d AND expires_at > pg_catalog.clock_timestamp())", leaseTable, key)
+	if !lease {
+		leaseExists = fmt.Sprintf("pg_catalog.to_regclass(%s) IS NOT NULL", literal(leaseTable))
+		leaseBusy = fmt.Sprintf(`CASE WHEN %s THEN (pg_catalog.xpath('/row/n/text()', pg_catalog.query_to_xml(%s, false, true, '')))[1]::text <> '0' ELSE false END`,
+			leaseExists, literal(fmt.Sprintf("SELECT count(*) AS n FROM %s WHERE lock_key = %d AND expires_at > pg_catalog.clock_timestamp()", leaseTable, key)))
+	}
+	q := fmt.Sprintf(`SELECT t.version, t.digest, EXISTS (SELECT FROM %[1]s WHERE app_key = %[2]s AND dirty IS NOT NULL),
+	CASE WHEN pg_catalog.pg_try_advisory_lock_shared(%[3]d) THEN NOT pg_catalog.pg_advisory_unlock_shared(%[3]d) ELSE true END OR %[4]s,
+	%[5]s, pg_catalog.to_regclass(%[6]s)::oid::int8, pg_catalog.pg_backend_pid()::int8
+FROM (SELECT) AS o LEFT JOIN LATERAL (SELECT version, digest FROM %[1]s WHERE app_key = %[2]s ORDER BY version DESC LIMIT 1) AS t ON true`,
+		table, b.appKey, key, leaseBusy, leaseExists, literal(b.table))
+	return &headPlan{schema: schema, key: key, oid: oid, lease: lease, query: q}
+}
+
+// readHeadFirst reads the head without knowing whether the history table
+// exists: the table and the lock key are resolved by the server, the top
+// record read through query_to_xml only if the table exists. When it
+// finds a table of format 2, it keeps a headPlan for the next reads.
+func (b *Backend) readHeadFirst(ctx context.Context, conn *pgx.Conn) (backend.Head, error) {
 	s := &session{b: b}
 	busy := fmt.Sprintf(`CASE WHEN k.key IS NULL THEN false
 		WHEN pg_catalog.pg_try_advisory_lock_shared(k.key) THEN NOT pg_catalog.pg_advisory_unlock_shared(k.key)
@@ -46,17 +175,29 @@ func (b *Backend) ReadHead(ctx context.Context) (backend.Head, error) {
 h AS MATERIALIZED (SELECT CASE WHEN pg_catalog.to_regclass(%[2]s) IS NOT NULL THEN
 	pg_catalog.query_to_xml(%[3]s, false, false, '') END AS x)
 SELECT (pg_catalog.xpath('//row/version/text()', h.x))[1]::text, (pg_catalog.xpath('//row/digest/text()', h.x))[1]::text,
-	coalesce((pg_catalog.xpath('//row/dirty/text()', h.x))[1]::text = 'true', false), %[4]s, h.x IS NOT NULL
-FROM k, h`, s.keyExpr(), literal(b.table), literal(top), busy)
-	raw, err := b.queryRow(ctx, q)
+	coalesce((pg_catalog.xpath('//row/dirty/text()', h.x))[1]::text = 'true', false), %[4]s, h.x IS NOT NULL,
+	k.schema, k.key, %[5]s, pg_catalog.to_regclass(pg_catalog.format('%%I.%%I', k.schema, %[6]s)) IS NOT NULL,
+	pg_catalog.to_regclass(%[2]s)::oid::int8, pg_catalog.pg_backend_pid()
+FROM k, h`, s.keyExpr(), literal(b.table), literal(top), busy, fmt.Sprintf("(%s) >= %d", formatOf(b.table), formatDigest), literal(LeaseTable))
+	raw, err := queryRow(ctx, conn, q)
 	if err != nil {
 		return backend.Head{}, fmt.Errorf("pgxbackend: read head: %w", connError(err, false, false))
 	}
-	if len(raw) != 6 {
+	if len(raw) != 12 {
 		return backend.Head{}, fmt.Errorf("pgxbackend: read head: %d columns", len(raw))
 	}
-	b.found.Store(string(raw[5]) == "t")
-	raw = raw[:5]
+	found := string(raw[5]) == "t"
+	b.found.Store(found)
+	if pid, err := strconv.ParseInt(string(raw[11]), 10, 64); err == nil {
+		b.learnDirect(conn, pid)
+	}
+	if found && string(raw[8]) == "t" && raw[6] != nil {
+		key, err1 := strconv.ParseInt(string(raw[7]), 10, 64)
+		oid, err2 := strconv.ParseInt(string(raw[10]), 10, 64)
+		if err1 == nil && err2 == nil {
+			b.head.Store(b.newHeadPlan(string(raw[6]), key, oid, string(raw[9]) == "t"))
+		}
+	}
 	h := backend.Head{Dirty: string(raw[2]) == "t", Busy: string(raw[3]) == "t" || raw[4] != nil && string(raw[4]) != "0"}
 	switch {
 	case raw[0] == nil: // no records
@@ -84,6 +225,11 @@ func (b *Backend) queryRow(ctx context.Context, q string) ([][]byte, error) {
 		return nil, err
 	}
 	defer release()
+	return queryRow(ctx, qr, q)
+}
+
+// queryRow runs q on qr; see Backend.queryRow.
+func queryRow(ctx context.Context, qr querier, q string) ([][]byte, error) {
 	rows, err := qr.Query(ctx, q, pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		return nil, err

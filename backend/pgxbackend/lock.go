@@ -3,10 +3,12 @@ package pgxbackend
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -97,7 +99,8 @@ func (s *session) tryLock(ctx context.Context) error {
 // server process is the one the connection says it is (a pooler hands out
 // process ids of its own). An explicit LockAdvisory behind a pooler is
 // refused: the lock would stay on a pooled server connection, where other
-// clients of the pooler would take it again as their own.
+// clients of the pooler would take it again as their own. A ReadHead of the
+// Backend that compared the ids already saves that query.
 func (b *Backend) lockMode(ctx context.Context, s *session) (LockMode, error) {
 	b.modeOnce.Lock()
 	defer b.modeOnce.Unlock()
@@ -105,11 +108,16 @@ func (b *Backend) lockMode(ctx context.Context, s *session) (LockMode, error) {
 		return LockLease, nil
 	}
 	if b.mode == LockAuto || b.pooler == nil {
-		results, err := s.query(ctx, "SELECT pg_catalog.pg_backend_pid()")
-		if err != nil {
-			return 0, fmt.Errorf("pgxbackend: look for a connection pooler: %w", connError(err, false, s.conn.PgConn().IsClosed()))
+		// A ReadHead of this Backend may have compared the process ids
+		// already (Migrate reads the head first).
+		pooler := b.direct.Load() < 0
+		if b.direct.Load() == 0 {
+			results, err := s.query(ctx, "SELECT pg_catalog.pg_backend_pid()")
+			if err != nil {
+				return 0, fmt.Errorf("pgxbackend: look for a connection pooler: %w", connError(err, false, s.conn.PgConn().IsClosed()))
+			}
+			pooler = string(results[0].Rows[0][0]) != strconv.FormatUint(uint64(s.conn.PgConn().PID()), 10)
 		}
-		pooler := string(results[0].Rows[0][0]) != strconv.FormatUint(uint64(s.conn.PgConn().PID()), 10)
 		b.pooler = &pooler
 		b.mode = LockAdvisory
 		if pooler && b.opts.Lock == LockAuto {
@@ -179,20 +187,32 @@ func oneLine(q string) string {
 
 // tryAdvisory tries pg_try_advisory_lock once. When another session holds
 // the lock, the same query reads who it is from pg_locks and
-// pg_stat_activity.
+// pg_stat_activity, through query_to_xml, so that the server plans that
+// join only when the lock is taken (planning it costs more than the rest
+// of the query). The holder's texts come base64-encoded, so that no
+// character can upset the XML; a holder gone meanwhile reads as no row
+// (an empty document, made NULL).
 func (s *session) tryAdvisory(ctx context.Context) error {
+	holder := `SELECT pg_catalog.encode(pg_catalog.convert_to('pid ' || a.pid, 'UTF8'), 'base64') AS id,
+	pg_catalog.encode(pg_catalog.convert_to(a.application_name, 'UTF8'), 'base64') AS application,
+	pg_catalog.encode(pg_catalog.convert_to(coalesce(a.client_addr::text, 'local'), 'UTF8'), 'base64') AS client,
+	(pg_catalog.date_part('epoch', a.query_start) * 1000000)::bigint AS since,
+	pg_catalog.encode(pg_catalog.convert_to(a.query, 'UTF8'), 'base64') AS query
+FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+	AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
+	AND l.classid = ((%1$s::bigint >> 32) & 4294967295)::oid AND l.objid = (%1$s::bigint & 4294967295)::oid
+LIMIT 1`
+	field := func(name string) string {
+		return `(pg_catalog.xpath('/row/` + name + `/text()', h.x))[1]::text`
+	}
 	q := `WITH k AS MATERIALIZED (` + s.keyExpr() + `),
 t AS MATERIALIZED (SELECT schema, key, CASE WHEN key IS NOT NULL THEN pg_catalog.pg_try_advisory_lock(key) END AS got,
-	pg_catalog.pg_backend_pid() AS pid FROM k)
-SELECT t.schema, t.key, t.got, t.pid, 'pid ' || h.pid, h.application_name, coalesce(h.client_addr::text, 'local'),
-	(pg_catalog.date_part('epoch', h.query_start) * 1000000)::bigint, h.query, ` + s.b.schemaCheck() + `
-FROM t LEFT JOIN LATERAL (
-	SELECT a.pid, a.application_name, a.client_addr, a.query_start, a.query
-	FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
-	WHERE NOT t.got AND l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-		AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
-		AND l.classid = ((t.key >> 32) & 4294967295)::oid AND l.objid = (t.key & 4294967295)::oid
-	LIMIT 1) h ON true;
+	pg_catalog.pg_backend_pid() AS pid FROM k),
+h AS MATERIALIZED (SELECT CASE WHEN NOT t.got THEN NULLIF(pg_catalog.query_to_xml(pg_catalog.format(` + literal(holder) + `, t.key), false, true, '')::text, '')::xml END AS x FROM t)
+SELECT t.schema, t.key, t.got, t.pid, ` + field("id") + `, ` + field("application") + `, ` + field("client") + `,
+	` + field("since") + `, ` + field("query") + `, ` + s.b.schemaCheck() + `
+FROM t, h;
 SELECT name, setting FROM pg_catalog.pg_settings WHERE source = 'session' AND name NOT IN ('session_authorization', 'role', 'transaction_isolation', 'transaction_read_only', 'transaction_deferrable') ORDER BY name;
 SELECT pg_catalog.current_setting('role'), session_user`
 	results, err := s.query(ctx, q)
@@ -215,7 +235,11 @@ SELECT pg_catalog.current_setting('role'), session_user`
 		if row[0] == nil {
 			return s.pinned(nil, nil)
 		}
-		return fmt.Errorf("pgxbackend: try the migration lock: %w", &backend.LockedError{Holder: holderOf(row[4:9])})
+		h := slices.Clone(row[4:9])
+		for _, i := range []int{0, 1, 2, 4} {
+			h[i], _ = base64.StdEncoding.AppendDecode(nil, h[i])
+		}
+		return fmt.Errorf("pgxbackend: try the migration lock: %w", &backend.LockedError{Holder: holderOf(h)})
 	}
 	s.locked = true
 	if err := s.pinned(row[0], row[1]); err != nil {

@@ -52,7 +52,7 @@
 // Reading the state never creates anything: a database without the table
 // (or without its schema) has an empty history, found so without a failed
 // statement in the server's log ([Backend.ReadHead] asks
-// pg_catalog.to_regclass in its one query; ReadState looks for the table
+// pg_catalog.to_regclass in its one query until it has found the table; ReadState looks for the table
 // first until it has found it once). The first write creates the table, in
 // the same transaction as the step it records.
 //
@@ -98,7 +98,11 @@
 // by the step's own server process; the lease must still name the session
 // as holder, and the step renews it. A step that fails the fence changes
 // nothing and returns backend.ErrLockLost. A transactional step holds the
-// lease row locked, so no one can take over while it runs.
+// lease row locked, so no one can take over while it runs. The advisory
+// fence also takes the lock at transaction level, which nothing releases
+// before the transaction ends: in the transaction that Session.Begin opens
+// (execute's SingleTransaction), only the first step runs the advisory
+// fence; the lease fence, which renews the lease, runs at every step.
 //
 // TryLock never waits inside a statement: a waiting statement holds a
 // snapshot that a CREATE INDEX CONCURRENTLY in the lock holder's migration
@@ -240,11 +244,21 @@
 //
 // # Round trips
 //
-// Every query uses the simple protocol, no prepared statements. A
-// transactional step is one round trip: BEGIN, its fence, the session
-// reset and limits, its SQL, its history record and COMMIT are sent as one
-// multi-statement query. Reading the state is one round trip; each try for
-// the lock is one (two the first time with LockAuto, and with leases).
+// Every query uses the simple protocol, but one: the no-op check's read
+// of the head ([Backend.ReadHead]), once it has found the history table,
+// is prepared on a direct connection (one more round trip the first time
+// on each connection), never behind a pooler. A transactional step is one
+// round trip: BEGIN, its fence, the session reset and limits, its SQL,
+// its history record and COMMIT are sent as one multi-statement query.
+// Reading the state is one round trip; each try for the lock is one (two
+// with leases, and the first time with LockAuto unless a ReadHead of the
+// Backend has already told a pooler from a direct connection).
+//
+// The costs that stay per step are those of the guarantees: the fence, the
+// session reset and the history record. An insert on top of a history read
+// under the lock sends its digest, computed from the checksums; one below
+// the top, or a delete below it, brings the digests above it up to date in
+// the same transaction.
 package pgxbackend
 
 import (
@@ -284,6 +298,16 @@ type Backend struct {
 	// a database without one does not make the server log a failed
 	// statement.
 	found atomic.Bool
+	// head is the direct head query, once ReadHead has found a history
+	// table of format 2 (see ReadHead).
+	head atomic.Pointer[headPlan]
+	// direct is 1 once a read found the connection reaching the server
+	// directly, -1 once it found a pooler, 0 before.
+	direct atomic.Int32
+	// stmtCache is whether the connections cache prepared statements
+	// (pgx's StatementCacheCapacity), read once: Config copies the
+	// configuration.
+	stmtCache bool
 }
 
 var (
@@ -313,11 +337,13 @@ func New[DB *pgxpool.Pool | *pgx.Conn](db DB, opts *Options) *Backend {
 	case *pgxpool.Pool:
 		b.pool = db
 		if db != nil {
+			b.stmtCache = db.Config().ConnConfig.StatementCacheCapacity > 0
 			b.connected = func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, db.Config().ConnConfig) }
 		}
 	case *pgx.Conn:
 		b.conn = db
 		if db != nil {
+			b.stmtCache = db.Config().StatementCacheCapacity > 0
 			b.connected = func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, db.Config()) }
 		}
 	}

@@ -52,6 +52,7 @@ type session struct {
 	holder        string // the lease holder id
 	missing       bool   // a schema the options name may not exist: the next Apply creates it first
 	schemaInTx    bool   // the transaction Begin opened creates the missing schemas
+	fencedInTx    bool   // a step's fence passed in the transaction Begin opened
 	unusable      []byte // the schemas the options name that the role may not use, or nil
 	hb            *heartbeat
 
@@ -63,7 +64,11 @@ type session struct {
 	format   int     // the history table's format (1, 2 or 3), once known (0: unknown)
 	versions []int64 // the versions in the history, ascending, when known
 	known    bool    // versions is known (read under the lock, kept since)
-	async    bool    // a commit since the last durable one was asynchronous
+	// chain holds the running digest at each of versions, computed from
+	// their checksums, when it is as long as versions: an insert on top
+	// then sends its digest instead of reading the one below.
+	chain    []source.Digest
+	async    bool // a commit since the last durable one was asynchronous
 	inTx     bool
 	unlocked bool
 
@@ -96,7 +101,7 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 		}
 		if string(results[0].Rows[0][0]) != "t" {
 			s.tstate = tableMissing
-			s.versions, s.known = nil, true
+			s.versions, s.chain, s.known = nil, nil, true
 			return []backend.Record{}, nil
 		}
 	}
@@ -114,14 +119,18 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 		return nil, err
 	case !found:
 		s.tstate = tableMissing
-		s.versions, s.known = nil, true
+		s.versions, s.chain, s.known = nil, nil, true
 		return records, nil
 	}
 	s.tstate = tableExists
 	s.b.found.Store(true)
 	s.versions, s.known = make([]int64, len(records)), true
+	s.chain = make([]source.Digest, len(records))
+	var d source.Digest
 	for i, r := range records {
 		s.versions[i] = r.Version
+		d = source.Chain(d, r.Version, r.Checksum)
+		s.chain[i] = d
 	}
 	s.format, _ = strconv.Atoi(string(results[0].Rows[0][0]))
 	if s.format < formatDown {
@@ -155,16 +164,19 @@ func (s *session) restore(withOurs bool) []string {
 	}
 	stmts := append([]string{"RESET ALL"}, s.identity()...)
 	stmts = append(stmts, "DISCARD TEMP")
-	settings := s.settings
-	if withOurs {
-		settings = append(settings[:len(settings):len(settings)], ourSettings...)
-	}
-	if len(settings) > 0 {
-		values := make([]string, len(settings))
-		for i, st := range settings {
+	if len(s.settings) > 0 {
+		values := make([]string, len(s.settings))
+		for i, st := range s.settings {
 			values[i] = "(" + literal(st.name) + ", " + literal(st.value) + ")"
 		}
 		stmts = append(stmts, "SELECT pg_catalog.set_config(n, v, false) FROM (VALUES "+strings.Join(values, ", ")+") AS s(n, v)")
+	}
+	if withOurs {
+		// Plain SETs of known names and values: a utility statement each,
+		// which the server neither plans nor returns a row for.
+		for _, st := range ourSettings {
+			stmts = append(stmts, "SET "+st.name+" = "+st.value)
+		}
 	}
 	return s.withSearchPath(stmts, withOurs)
 }
@@ -252,8 +264,16 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 	if own {
 		add("BEGIN")
 	}
-	fenceAt := n
-	add(s.fence())
+	fenceAt := -1
+	if !s.inTx || !s.fencedInTx || s.mode == LockLease {
+		// Inside the transaction Begin opened, the first step's fence took
+		// the advisory lock at transaction level, on the server connection
+		// that transaction is bound to: no statement can release it before
+		// the transaction ends, so the later steps need no fence. A lease's
+		// fence also renews the lease: every step runs it.
+		fenceAt = n
+		add(s.fence())
+	}
 	add(s.restore(true)...)
 	add(s.limits(st.Limits, true)...)
 	if st.Async && own {
@@ -304,6 +324,7 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 		}
 	}
 	if err == nil {
+		s.fencedInTx = s.inTx
 		if create != nil {
 			s.tstate = tableExists
 		}
@@ -366,10 +387,35 @@ func (s *session) moved(ch backend.Change) {
 	i, found := slices.BinarySearch(s.versions, v)
 	switch {
 	case ch.Op == backend.Insert && !found:
+		if len(s.chain) == len(s.versions) && i == len(s.versions) {
+			s.chain = append(s.chain, source.Chain(s.topDigest(), v, ch.Record.Checksum))
+		} else {
+			s.chain = nil
+		}
 		s.versions = slices.Insert(s.versions, i, v)
 	case ch.Op == backend.Delete && found:
+		if len(s.chain) == len(s.versions) && i == len(s.versions)-1 {
+			s.chain = s.chain[:i]
+		} else {
+			s.chain = nil
+		}
 		s.versions = slices.Delete(s.versions, i, i+1)
 	}
+}
+
+// topDigest returns the running digest of the history's top version (the
+// zero digest of an empty history); valid when chain is known.
+func (s *session) topDigest() source.Digest {
+	if len(s.chain) == 0 {
+		return source.Digest{}
+	}
+	return s.chain[len(s.chain)-1]
+}
+
+// chainKnown reports whether the session knows the running digest of
+// every version in the history.
+func (s *session) chainKnown() bool {
+	return s.known && len(s.chain) == len(s.versions)
 }
 
 // onTop reports whether version v is (or, for an insert, would be) the
@@ -656,7 +702,7 @@ func (s *session) Begin(ctx context.Context) error {
 	if _, _, err := s.exec(ctx, "BEGIN"); err != nil {
 		return fmt.Errorf("pgxbackend: begin: %w", connError(err, false, s.conn.PgConn().IsClosed()))
 	}
-	s.inTx, s.schemaInTx = true, false
+	s.inTx, s.schemaInTx, s.fencedInTx = true, false, false
 	return nil
 }
 

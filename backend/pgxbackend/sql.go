@@ -2,6 +2,7 @@ package pgxbackend
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -82,7 +83,14 @@ func (s *session) change(ch backend.Change) ([]string, error) {
 		// statement_timestamp() is when the SQL started.
 		cols, vals := "", ""
 		if digests {
-			cols, vals = ", digest", ", "+digestOf(s.table, s.b.appKey, r.Version, r.Checksum.String())
+			d := digestOf(s.table, s.b.appKey, r.Version, r.Checksum.String())
+			if s.onTop(r.Version, true) && s.chainKnown() {
+				// On top of a history read under the lock: its digest,
+				// not a read of the record below.
+				next := source.Chain(s.topDigest(), r.Version, r.Checksum)
+				d = `'\x` + hex.EncodeToString(next[:]) + `'::bytea`
+			}
+			cols, vals = ", digest", ", "+d
 		}
 		if s.format >= formatDown {
 			cols += ", reversible, down_script"

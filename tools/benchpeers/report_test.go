@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestMedian(t *testing.T) {
 	for _, c := range []struct {
@@ -34,5 +37,36 @@ func TestOver(t *testing.T) {
 	}
 	if _, ok := r.ratio(rowTern, w1); ok {
 		t.Error("ratio of a row not measured: ok, want not ok")
+	}
+}
+
+// TestTargetCounts checks that the targets name a round-trip regression
+// and give the server's CPU time against the floor's.
+func TestTargetCounts(t *testing.T) {
+	r := &runner{times: map[key][]float64{}, counts: map[key]tally{
+		{rowWaymark, w1}:     {roundTrips: 1.01, serverCPU: 400},
+		{rowFloor, w1}:       {roundTrips: 1, serverCPU: 200},
+		{rowWaymark, w3warm}: {roundTrips: 1.004, serverCPU: 30},
+		{rowWaymark, w2down}: {roundTrips: 2.01, serverCPU: -1},
+	}}
+	var w1Line, w2Line, warmLine string
+	for _, line := range r.targets() {
+		switch {
+		case strings.HasPrefix(line, "W1, waymark round trips"):
+			w1Line = line
+		case strings.HasPrefix(line, "W2down, waymark round trips"):
+			w2Line = line
+		case strings.HasPrefix(line, "W3warm, waymark round trips"):
+			warmLine = line
+		}
+	}
+	if !strings.HasSuffix(w1Line, "met; server CPU 400 µs, 2.00× the floor's") {
+		t.Errorf("W1 line = %q", w1Line)
+	}
+	if !strings.Contains(warmLine, "1.00 (target ≤ 1.00): met") {
+		t.Errorf("W3warm line = %q", warmLine)
+	}
+	if !strings.HasSuffix(w2Line, "2.01 (target ≤ 1.02): MISSED") {
+		t.Errorf("W2down line = %q", w2Line)
 	}
 }
