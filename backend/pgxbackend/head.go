@@ -61,7 +61,7 @@ func (b *Backend) ReadHead(ctx context.Context) (backend.Head, error) {
 	if b.pool != nil {
 		pc, err := b.pool.Acquire(ctx)
 		if err != nil {
-			return backend.Head{}, fmt.Errorf("pgxbackend: read head: %w", connError(err, false, false))
+			return backend.Head{}, fmt.Errorf("pgxbackend: read head: %w", connectError(b.pool, err))
 		}
 		defer pc.Release()
 		conn = pc.Conn()
