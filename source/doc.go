@@ -21,6 +21,18 @@
 // both present is an error. Version 0 stands for the empty schema and cannot
 // be a file. Gaps between versions are fine, so timestamps work as versions.
 //
+// A name that starts with "r_" is a repeatable script instead ([Repeatable]):
+//
+//	repeatable = "r_" words ".sql"
+//
+// for example r_active_users.sql: one file per view, function, procedure or
+// trigger, edited in place and re-applied whenever it changes. The words
+// are its name in the history. R_x.sql, r_.sql, r_x.up.sql and r_x.SQL are
+// errors. Repeatable scripts are checked like up scripts (directives
+// included: waymark:no-transaction and waymark:allow work the same) and
+// [Set.Repeatables] lists them in name order, the order they are applied
+// in. A set may hold only repeatable scripts.
+//
 // Every version needs an up file. A down file is optional; a version without
 // one is irreversible. An up and a down file of the same version must have
 // the same name (the part before ".up.sql" / ".down.sql").
