@@ -74,7 +74,7 @@ func TestBadRepeatables(t *testing.T) {
 		"r_.sql":          "SELECT 1;",
 		"r_x.up.sql":      "SELECT 1;",
 		"r_y.SQL":         "SELECT 1;",
-		"r_tx.sql":        "BEGIN; SELECT 1; COMMIT;",
+		"r_tx.sql":        "SELECT 1;\nCOMMIT;",
 		"r_bad_dir.sql":   "-- waymark:no-transactions\nSELECT 1;",
 		"r_empty.sql":     "-- nothing\n",
 	}), "m")
