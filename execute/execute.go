@@ -142,10 +142,13 @@ type Result struct {
 
 // StepResult is one step that took effect.
 type StepResult struct {
-	Version   int64
-	Name      string
-	Direction source.Direction
-	Duration  time.Duration
+	Version int64
+	// Name is the version's name, or the repeatable script's.
+	Name string
+	// Repeatable marks a repeatable script's step (Version 0).
+	Repeatable bool
+	Direction  source.Direction
+	Duration   time.Duration
 }
 
 // Run executes p: it takes the migration lock, checks that the database is
@@ -230,16 +233,28 @@ func (r *runner) check() error {
 // run executes the steps under the lock.
 func (r *runner) run(ctx context.Context, sess backend.Session) error {
 	p := r.p
+	if _, ok := sess.(backend.RepeatableReader); !ok && (p.ForgetRepeatables || len(p.Repeatables()) > 0) {
+		return &Error{Err: ErrBadPlan, Detail: "the plan has repeatable scripts, and the backend does not record them"}
+	}
 	r.log.InfoContext(ctx, "waymark: migrating", "direction", p.Direction.String(), "from", p.From, "to", p.To, "steps", len(p.Steps))
 	if r.opts.SingleTransaction {
 		if err := sess.Begin(ctx); err != nil {
 			return &Error{Err: ErrTransaction, Detail: "begin", Cause: err}
 		}
 	}
+	if p.ForgetRepeatables {
+		r.log.InfoContext(ctx, "waymark: forgetting the repeatable scripts' records", "repeatables", len(p.State.Repeatables))
+		if err := sess.Apply(ctx, backend.Step{Change: backend.Change{Op: backend.Forget}}); err != nil {
+			if r.opts.SingleTransaction {
+				err = errors.Join(err, sess.Rollback(context.WithoutCancel(ctx)))
+			}
+			return &Error{Err: ErrStepFailed, Detail: "forget the repeatable scripts' records", Cause: err}
+		}
+	}
 	var done []StepResult
 	for i, st := range p.Steps {
 		r.progress(Event{Step: st, Index: i, Total: len(p.Steps)})
-		r.log.InfoContext(ctx, "waymark: step", "version", st.Version, "name", st.Name, "direction", st.Direction.String(), "path", st.Path)
+		r.log.InfoContext(ctx, "waymark: step", "version", st.Version, "name", st.Name, "repeatable", st.Repeatable, "direction", st.Direction.String(), "path", st.Path)
 		start := time.Now()
 		var err error
 		if st.NoTransaction {
@@ -262,7 +277,7 @@ func (r *runner) run(ctx context.Context, sess backend.Session) error {
 			return err
 		}
 		r.log.InfoContext(ctx, "waymark: step done", "version", st.Version, "duration", d)
-		done = append(done, StepResult{Version: st.Version, Name: st.Name, Direction: st.Direction, Duration: d})
+		done = append(done, StepResult{Version: st.Version, Name: st.Name, Repeatable: st.Repeatable, Direction: st.Direction, Duration: d})
 		if !r.opts.SingleTransaction {
 			r.res.Steps = done
 		}

@@ -12,10 +12,13 @@ import (
 
 // The JSON layouts of a plan, so that a plan stored by one release is
 // refused, not misread, by a release that changed it. v2 is v1 with an
-// optional signature (see [Save]); both are read.
+// optional signature (see [Save]); v3 is v2 with repeatable scripts (steps,
+// records and forget_repeatables), written only for a plan that has them,
+// so that a release before them refuses it. All three are read.
 const (
 	jsonFormatV1 = "waymark.plan/v1"
 	jsonFormat   = "waymark.plan/v2"
+	jsonFormatV3 = "waymark.plan/v3"
 )
 
 type jsonPlan struct {
@@ -25,6 +28,10 @@ type jsonPlan struct {
 	Direction source.Direction `json:"direction"`
 	Steps     []jsonStep       `json:"steps"`
 	Applied   []jsonRecord     `json:"applied"`
+	// Repeatables are the repeatable scripts' records (v3 only).
+	Repeatables []jsonRepeatable `json:"repeatables,omitempty"`
+	// Forget is Plan.ForgetRepeatables (v3 only).
+	Forget bool `json:"forget_repeatables,omitempty"`
 	// Signature is "hmac-sha256:" and the hex HMAC of the plan's canonical
 	// encoding without it (v2 only).
 	Signature string `json:"signature,omitempty"`
@@ -38,6 +45,14 @@ type jsonStep struct {
 	Checksum      source.Checksum  `json:"checksum"`
 	NoTransaction bool             `json:"no_transaction,omitempty"`
 	SQL           string           `json:"sql"`
+	Repeatable    bool             `json:"repeatable,omitempty"`
+}
+
+type jsonRepeatable struct {
+	Name      string          `json:"name"`
+	Checksum  source.Checksum `json:"checksum"`
+	AppliedAt time.Time       `json:"applied_at"`
+	Duration  string          `json:"duration"`
 }
 
 type jsonRecord struct {
@@ -68,7 +83,27 @@ func (p *Plan) wire() jsonPlan {
 		w.Applied[i] = jsonRecord{Version: r.Version, Name: r.Name, Checksum: r.Checksum,
 			AppliedAt: r.AppliedAt, Duration: r.Duration.String(), Dirty: r.Dirty}
 	}
+	for _, r := range p.State.Repeatables {
+		w.Repeatables = append(w.Repeatables, jsonRepeatable{Name: r.Name, Checksum: r.Checksum, AppliedAt: r.AppliedAt, Duration: r.Duration.String()})
+	}
+	w.Forget = p.ForgetRepeatables
+	if w.Forget || len(w.Repeatables) > 0 || len(p.Repeatables()) > 0 {
+		w.Format = jsonFormatV3
+	}
 	return w
+}
+
+// hasRepeatables reports whether w uses the fields of format v3.
+func (w jsonPlan) hasRepeatables() bool {
+	if w.Forget || len(w.Repeatables) > 0 {
+		return true
+	}
+	for _, s := range w.Steps {
+		if s.Repeatable {
+			return true
+		}
+	}
+	return false
 }
 
 // encode writes w as JSON without HTML escaping, indented by indent (none
@@ -112,15 +147,17 @@ func decode(data []byte) (jsonPlan, error) {
 	switch {
 	case w.Format == jsonFormatV1 && w.Signature != "":
 		return w, fmt.Errorf("plan: decode JSON: format %q has no signature field", w.Format)
-	case w.Format != jsonFormat && w.Format != jsonFormatV1:
-		return w, fmt.Errorf("plan: decode JSON: format %q, want %q or %q", w.Format, jsonFormat, jsonFormatV1)
+	case w.Format != jsonFormatV3 && w.Format != jsonFormat && w.Format != jsonFormatV1:
+		return w, fmt.Errorf("plan: decode JSON: format %q, want %q, %q or %q", w.Format, jsonFormatV3, jsonFormat, jsonFormatV1)
+	case w.Format != jsonFormatV3 && w.hasRepeatables():
+		return w, fmt.Errorf("plan: decode JSON: format %q has no repeatable scripts", w.Format)
 	}
 	return w, nil
 }
 
 // plan checks the decoded layout and returns its plan.
 func (w jsonPlan) plan() (*Plan, error) {
-	q := &Plan{From: w.From, To: w.To, Direction: w.Direction}
+	q := &Plan{From: w.From, To: w.To, Direction: w.Direction, ForgetRepeatables: w.Forget}
 	for i, s := range w.Steps {
 		st := Step(s)
 		if err := checkStep(q.Direction, q.Steps, st); err != nil {
@@ -136,22 +173,47 @@ func (w jsonPlan) plan() (*Plan, error) {
 		q.State.Records = append(q.State.Records, backend.Record{Version: r.Version, Name: r.Name,
 			Checksum: r.Checksum, AppliedAt: r.AppliedAt, Duration: d, Dirty: r.Dirty})
 	}
+	for _, r := range w.Repeatables {
+		d, err := time.ParseDuration(r.Duration)
+		if err != nil {
+			return nil, fmt.Errorf("plan: decode JSON: repeatable %s: %w", r.Name, err)
+		}
+		q.State.Repeatables = append(q.State.Repeatables, backend.RepeatableRecord{Name: r.Name,
+			Checksum: r.Checksum, AppliedAt: r.AppliedAt, Duration: d})
+	}
 	return q, nil
 }
 
 // checkStep checks that step s can follow steps in a plan going dir.
 func checkStep(dir source.Direction, steps []Step, s Step) error {
 	if s.Direction != dir {
-		return fmt.Errorf("version %d goes %s in a plan going %s", s.Version, s.Direction, dir)
+		return fmt.Errorf("%s goes %s in a plan going %s", s.what(), s.Direction, dir)
 	}
+	var prev *Step
 	if n := len(steps); n > 0 {
-		prev := steps[n-1].Version
-		if dir == source.Up && s.Version <= prev || dir == source.Down && s.Version >= prev {
-			return fmt.Errorf("version %d out of order after %d", s.Version, prev)
-		}
+		prev = &steps[n-1]
+	}
+	switch {
+	case s.Repeatable && (s.Version != 0 || s.Name == ""):
+		return fmt.Errorf("repeatable script %q has version %d: want a name and no version", s.Name, s.Version)
+	case s.Repeatable && prev != nil && prev.Repeatable && s.Name <= prev.Name:
+		return fmt.Errorf("%s out of order after %s", s.what(), prev.what())
+	case !s.Repeatable && prev != nil && prev.Repeatable:
+		return fmt.Errorf("%s after %s: versions come first", s.what(), prev.what())
+	case !s.Repeatable && prev != nil && (dir == source.Up && s.Version <= prev.Version || dir == source.Down && s.Version >= prev.Version):
+		return fmt.Errorf("version %d out of order after %d", s.Version, prev.Version)
 	}
 	if source.ChecksumOf(s.SQL) != s.Checksum {
-		return fmt.Errorf("version %d (%s): SQL does not match its checksum; the plan was edited", s.Version, s.Path)
+		return fmt.Errorf("%s (%s): SQL does not match its checksum; the plan was edited", s.what(), s.Path)
 	}
 	return nil
+}
+
+// what names the step in a message: "version 3" or "repeatable script
+// active_users".
+func (s Step) what() string {
+	if s.Repeatable {
+		return "repeatable script " + s.Name
+	}
+	return fmt.Sprintf("version %d", s.Version)
 }
