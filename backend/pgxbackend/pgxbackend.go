@@ -179,6 +179,7 @@ type Backend struct {
 	opts      Options
 	table     string // quoted, schema-qualified if Schema is set
 	appKey    string // quoted literal
+	repeatKey string // quoted literal: the app key of the repeatable scripts' rows
 	err       error  // invalid options, reported by every call
 	hooks     hooks
 	modeOnce  sync.Mutex
@@ -232,6 +233,7 @@ func New[DB *pgxpool.Pool | *pgx.Conn](db DB, opts *Options) *Backend {
 		b.table = ident(b.opts.Schema) + "." + b.table
 	}
 	b.appKey = literal(b.opts.AppKey)
+	b.repeatKey = literal(b.opts.AppKey + RepeatableKeySuffix)
 	b.mode = b.opts.Lock
 	return b
 }

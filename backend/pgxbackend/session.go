@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,7 +56,7 @@ type session struct {
 	role, sessionUser string
 
 	tstate   tableState
-	format   int     // the history table's format, once known (0: 1 or unknown)
+	format   int     // the history table's format, once known (0: unknown)
 	versions []int64 // the versions in the history, ascending, when known
 	known    bool    // versions is known (read under the lock, kept since)
 	async    bool    // a commit since the last durable one was asynchronous
@@ -78,7 +79,7 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 	if err := s.usable(ctx); err != nil {
 		return nil, fmt.Errorf("pgxbackend: read state: %w", err)
 	}
-	results, err := s.query(ctx, "SELECT "+hasDigest(s.table)+";\n"+historyQuery(s.table, s.b.appKey))
+	results, err := s.query(ctx, "SELECT "+formatOf(s.table)+";\n"+historyQuery(s.table, s.b.appKey))
 	records, found, err := parseHistory(results, err, s.table)
 	switch {
 	case err != nil:
@@ -93,12 +94,13 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 	for i, r := range records {
 		s.versions[i] = r.Version
 	}
-	if string(results[0].Rows[0][0]) == "t" {
-		s.format = formatDigest
-	} else if ok, err := s.upgrade(ctx); err != nil {
-		return nil, err
-	} else if ok {
-		s.format = formatDigest
+	s.format, _ = strconv.Atoi(string(results[0].Rows[0][0]))
+	if s.format < formatCurrent {
+		if ok, err := s.upgrade(ctx, s.format); err != nil {
+			return nil, err
+		} else if ok {
+			s.format = formatCurrent
+		}
 	}
 	return records, nil
 }

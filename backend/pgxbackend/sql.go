@@ -3,6 +3,7 @@ package pgxbackend
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/waymarkdb/waymark/backend"
@@ -38,25 +39,28 @@ func (s *session) createTable(ctx context.Context) ([]string, error) {
 		if s.b.opts.Schema != "" {
 			schema = fmt.Sprintf("pg_catalog.to_regnamespace(%s) IS NOT NULL", literal(ident(s.b.opts.Schema)))
 		}
-		results, err := s.query(ctx, fmt.Sprintf("SELECT pg_catalog.to_regclass(%s) IS NOT NULL, %s, %s", literal(s.table), schema, hasDigest(s.table)))
+		results, err := s.query(ctx, fmt.Sprintf("SELECT pg_catalog.to_regclass(%s) IS NOT NULL, %s, %s", literal(s.table), schema, formatOf(s.table)))
 		if err != nil {
 			return nil, fmt.Errorf("pgxbackend: look for the history table %s: %w", s.table, connError(err, false, s.conn.PgConn().IsClosed()))
 		}
 		row := results[0].Rows[0]
 		if string(row[0]) == "t" {
 			s.tstate = tableExists
-			if string(row[2]) == "t" {
-				s.format = formatDigest
-			}
+			s.format, _ = strconv.Atoi(string(row[2]))
 			return nil, nil
 		}
 		if string(row[1]) != "t" {
 			stmts = append(stmts, "CREATE SCHEMA IF NOT EXISTS "+ident(s.b.opts.Schema))
 		}
 	}
-	s.format = formatDigest
+	s.format = formatCurrent
 	return append(stmts, historyDDL(s.table)...), nil
 }
+
+// repeatablesDigest is the SQL aggregate of the digest of the repeatable
+// scripts' rows (source.DigestRepeatables); names are ASCII, so the C
+// collation orders them as Go does.
+const repeatablesDigest = `pg_catalog.sha256(pg_catalog.string_agg(pg_catalog.int4send(pg_catalog.octet_length(name)) || pg_catalog.convert_to(name, 'UTF8') || pg_catalog.decode(checksum, 'hex'), ''::bytea ORDER BY name COLLATE "C"))`
 
 // hasDigest is the SQL that tells whether table has the digest column of
 // format 2.
@@ -72,8 +76,26 @@ func hasDigest(table string) string {
 func (s *session) change(ch backend.Change) ([]string, error) {
 	r := ch.Record
 	where := fmt.Sprintf("app_key = %s AND version = %d", s.b.appKey, r.Version)
-	digests := s.format == formatDigest
+	digests := s.format >= formatDigest
 	switch ch.Op {
+	case backend.Repeat:
+		if r.Version != 0 || r.Name == "" {
+			return nil, fmt.Errorf("pgxbackend: repeat: want a name and version 0, got %q and %d", r.Name, r.Version)
+		}
+		key := s.b.repeatKey
+		stmts := []string{fmt.Sprintf(`WITH upd AS (UPDATE %[1]s SET checksum = %[4]s, applied_at = pg_catalog.clock_timestamp(),
+	execution_time = pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp() WHERE app_key = %[2]s AND name = %[3]s RETURNING 1)
+INSERT INTO %[1]s (app_key, version, name, checksum, applied_at, execution_time)
+SELECT %[2]s, coalesce((SELECT max(version) FROM %[1]s WHERE app_key = %[2]s), 0) + 1, %[3]s, %[4]s,
+	pg_catalog.clock_timestamp(), pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp()
+WHERE NOT EXISTS (SELECT FROM upd)`, s.table, key, literal(r.Name), literal(r.Checksum.String()))}
+		if digests {
+			stmts = append(stmts, fmt.Sprintf(`UPDATE %[1]s SET digest = (SELECT %[3]s FROM %[1]s WHERE app_key = %[2]s) WHERE app_key = %[2]s`,
+				s.table, key, repeatablesDigest))
+		}
+		return stmts, nil
+	case backend.Forget:
+		return []string{fmt.Sprintf("DELETE FROM %s WHERE app_key = %s", s.table, s.b.repeatKey)}, nil
 	case backend.Insert:
 		// The migration's SQL and this statement arrive in one message, so
 		// statement_timestamp() is when the SQL started.
