@@ -11,13 +11,16 @@ import (
 
 // The history table's formats. Format 1 (waymark before digests) has no
 // digest column; format 2 adds it and a partial index on dirty records;
-// format 3 keeps each app key's repeatable scripts under the companion key
-// (see repeatKey) and adds a unique index on their names. A session that
-// finds an older format upgrades the table in place, under the migration
-// lock, through every step of formatSteps in one transaction.
+// format 3 is the down scripts' columns (built on branch i25-release: its
+// step goes into formatSteps between 2 and 4 when the branches merge);
+// format 4 keeps each app key's repeatable scripts under the companion
+// app key (see [RepeatableKeySuffix]) and adds a unique index on their
+// names. A session that finds an older format upgrades the table in place,
+// under the migration lock, through every missing step of formatSteps in
+// one transaction.
 const (
 	formatDigest     = 2
-	formatRepeatable = 3
+	formatRepeatable = 4
 	// formatCurrent is the format a new table is created in.
 	formatCurrent = formatRepeatable
 )
@@ -55,12 +58,17 @@ var formatSteps = []formatStep{
 	}},
 }
 
-// formatOf is the SQL of the format of table: the last step of the chain
-// whose work is done (1 when none is).
+// formatOf is the SQL of the format of table: that of the last step of
+// the chain whose work is done, as is the work of every step before it (1
+// when the first step's is not).
 func formatOf(table string) string {
 	q := "CASE"
 	for i := len(formatSteps) - 1; i >= 0; i-- {
-		q += fmt.Sprintf(" WHEN %s THEN %d", formatSteps[i].done(table), formatSteps[i].to)
+		var all []string
+		for _, st := range formatSteps[:i+1] {
+			all = append(all, st.done(table))
+		}
+		q += fmt.Sprintf(" WHEN %s THEN %d", strings.Join(all, " AND "), formatSteps[i].to)
 	}
 	return q + " ELSE 1 END"
 }
@@ -71,13 +79,13 @@ func dirtyIndex(table string) string {
 }
 
 // repeatableIndex is the unique index on the names of repeatable scripts
-// (format 3).
+// (format 4).
 func repeatableIndex(table string) string {
 	return "CREATE UNIQUE INDEX ON " + table + " (app_key, name) WHERE app_key LIKE " + literal("%"+RepeatableKeySuffix)
 }
 
 // hasRepeatableIndex is the SQL that tells whether table has the index of
-// format 3.
+// format 4.
 func hasRepeatableIndex(table string) string {
 	return fmt.Sprintf(`EXISTS (SELECT FROM pg_catalog.pg_index WHERE indrelid = pg_catalog.to_regclass(%s) AND indisunique
 	AND pg_catalog.pg_get_expr(indpred, indrelid) LIKE %s)`, literal(table), literal("%"+RepeatableKeySuffix+"%"))

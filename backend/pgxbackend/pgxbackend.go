@@ -22,15 +22,28 @@
 //	                            source.Set.Digest computes for the set
 //	primary key (app_key, version)
 //	index on (app_key) where dirty is not null
-//	comment 'waymark history, format 2'
+//	unique index on (app_key, name) where app_key like '%#repeatable'
+//	comment 'waymark history, format 4'
 //
-// That is format 2. A table of format 1 (no digest column, no index, no
-// comment; written by waymark before running digests) is upgraded in place
-// by the first run that takes the lock: the column, every record's digest,
-// the index and the comment, in one transaction. Until then it reads as
-// before, only without the one-row no-op check. With the top record's
-// digest, "the database holds exactly the set's first N versions" is one
-// indexed single-row read ([Backend.ReadHead]).
+// The records of an app key's repeatable scripts (source.Repeatable) are
+// rows of the same table under the app key followed by
+// [RepeatableKeySuffix] ("billing#repeatable" for "billing"), one per
+// script: name is the script's name, checksum that of the text last
+// applied, version only a row number, and digest, on every row, the
+// digest of all of them (source.DigestRepeatables). A reader of the app
+// key's versions, an older release included, never sees them, and an
+// AppKey that ends in the suffix is refused.
+//
+// That is format 4 (format 3, the down scripts' columns, comes from its
+// own change). A table of an older format is upgraded in place by the
+// first run that takes the lock, through every missing step in one
+// transaction: from format 1 the digest column, every record's digest and
+// the index on dirty records; for format 4 the index on repeatable
+// scripts' names; then the comment. Until then a table of format 1 reads
+// as before, only without the one-row no-op check. With the top record's
+// digest, and the digest of the repeatable scripts' rows, "the database
+// holds exactly the set's first N versions and its repeatable scripts" is
+// one query returning one row ([Backend.ReadHead]).
 //
 // Reading the state never creates anything: a database without the table
 // has an empty history. The first write creates the table (and its schema,
