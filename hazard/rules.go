@@ -90,6 +90,7 @@ const (
 	RuleDetachPartition    = "detach-partition-not-concurrently"
 	RulePartitionOf        = "create-table-partition-of"
 	RuleLockTimeout        = "missing-lock-timeout"
+	RuleUsesRepeatable     = "versioned-uses-repeatable"
 	RuleMeasuredLock       = "measured-lock"
 	RuleMeasuredRewrite    = "measured-rewrite"
 	RuleMeasuredInvalidIdx = "measured-invalid-index"
@@ -150,6 +151,9 @@ var rules = []Rule{
 	{ID: RuleLockTimeout, Severity: SeverityWarning,
 		Summary: "a statement takes ACCESS EXCLUSIVE on an existing table in a step without lock_timeout: queued behind a long transaction, it makes every query on the table queue behind it",
 		Safer:   "SET LOCAL lock_timeout = '5s' at the top of the script (or have the runner set one), and run the migration again when it times out"},
+	{ID: RuleUsesRepeatable, Severity: SeverityWarning,
+		Summary: "a versioned migration uses a view, function, procedure or trigger that a repeatable script creates: the repeatable scripts run after every version, so the result depends on when the database was migrated",
+		Safer:   "make the versioned migration self-contained: create what it needs itself (a function of its own, or the query inline), and leave the repeatable script to define the object for the application"},
 	{ID: RuleMeasuredLock, Severity: SeverityError, Measured: true,
 		Summary: "the measurement saw a lock that blocks writes (or reads) of an existing table, and no rule predicted it",
 		Safer:   "read what the statement does on the documentation's lock table, and use a form that takes a weaker lock"},
