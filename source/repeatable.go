@@ -103,3 +103,9 @@ func DigestRepeatables(sums []NamedChecksum) Digest {
 	h.Sum(d[:0])
 	return d
 }
+
+// WithoutRepeatables returns a set of the same versions without the
+// repeatable scripts, sharing s's migrations.
+func (s *Set) WithoutRepeatables() *Set {
+	return &Set{migrations: s.migrations}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/waymarkdb/waymark/backend"
 	"github.com/waymarkdb/waymark/backend/pgxbackend"
 	"github.com/waymarkdb/waymark/execute"
 	"github.com/waymarkdb/waymark/plan"
@@ -60,7 +61,9 @@ type RoundTripError struct {
 	Version int64
 	// Up and Down are the paths of the version's scripts.
 	Up, Down string
-	// Step is what failed: "up", "seed", "down" or "up again".
+	// Step is what failed: "up", "seed", "down" or "up again"; for the
+	// repeatable scripts (Version is then the set's latest, Up names the
+	// first script), "repeatable" or "repeatable again".
 	Step string
 	// Diff shows, for ErrDownIncomplete and ErrUpNotRepeatable, the
 	// difference of the snapshots as cmp.Diff prints it (-want +got); for
@@ -75,6 +78,13 @@ type RoundTripError struct {
 // Error names the file at fault and, for a schema or data difference,
 // prints the difference.
 func (e *RoundTripError) Error() string {
+	switch {
+	case e.Err == ErrUpNotRepeatable && e.Step == "repeatable again":
+		return fmt.Sprintf("%s: the repeatable scripts (from this one, in name order), applied again, give another schema: first (-) and second time (+):\n%s",
+			e.Up, e.Diff)
+	case e.Step == "repeatable" || e.Step == "repeatable again":
+		return fmt.Sprintf("waymarktest: repeatable scripts on version %d: %s: %v", e.Version, e.Step, e.Err)
+	}
 	switch e.Err {
 	case ErrDownIncomplete:
 		return fmt.Sprintf("%s: down script does not undo %s: schema before the up (-) and after the down (+):\n%s",
@@ -98,6 +108,9 @@ type Report struct {
 	// Irreversible lists the versions without a down script: they were
 	// applied, and not checked.
 	Irreversible []int64
+	// Repeatables lists the repeatable scripts applied at the end, twice,
+	// in name order.
+	Repeatables []string
 }
 
 // RoundTrip checks, on a new empty database, that each down script of set
@@ -128,6 +141,13 @@ func RoundTrip(t testing.TB, set *source.Set, opts *RoundTripOptions) *Report {
 // without a down script is applied and listed as irreversible. Scripts
 // run through execute.Migrate, as in production, and waymark's own tables
 // (history and lease) are left out of the comparison.
+//
+// The versions are checked without the repeatable scripts of set. Those
+// are applied at the end, on the latest version, in name order; then their
+// records are forgotten and they are applied again, which must give the
+// same schema (ErrUpNotRepeatable otherwise): a repeatable script must be
+// safe to run again, as it will be whenever it changes or the database
+// goes down and up.
 //
 // It stops at the first problem and returns it as a *[RoundTripError],
 // with the report of the versions checked before it. It leaves the
@@ -164,7 +184,7 @@ func CheckRoundTrip(ctx context.Context, pool *pgxpool.Pool, set *source.Set, op
 		migrator.Conn().Close(context.WithoutCancel(ctx))
 		migrator.Release()
 	}()
-	rt := &roundTrip{pool: pool, reader: reader, db: pgxbackend.New(migrator.Conn(), o.Backend), set: set, schema: &so, seed: o.Seed}
+	rt := &roundTrip{pool: pool, reader: reader, db: pgxbackend.New(migrator.Conn(), o.Backend), set: set.WithoutRepeatables(), schema: &so, seed: o.Seed}
 	if o.Backend != nil && o.Backend.Schema != "" {
 		// waymark creates the history table's schema with the first
 		// version; made now, it is in every snapshot, as in a database
@@ -176,7 +196,46 @@ func CheckRoundTrip(ctx context.Context, pool *pgxpool.Pool, set *source.Set, op
 	if err := rt.run(ctx, rep); err != nil {
 		return rep, err
 	}
+	if reps := set.Repeatables(); len(reps) > 0 {
+		rt.set = set
+		if err := rt.repeatables(ctx, rep, reps); err != nil {
+			return rep, err
+		}
+	}
 	return rep, nil
+}
+
+// repeatables applies the repeatable scripts on the latest version, then
+// again after forgetting them, and compares the schemas.
+func (rt *roundTrip) repeatables(ctx context.Context, rep *Report, reps []*source.Repeatable) error {
+	e := &RoundTripError{Version: rt.set.Latest(), Up: reps[0].Script.Path}
+	first, err := rt.apply(ctx, plan.Latest())
+	if err != nil {
+		e.Step, e.Err = "repeatable", err
+		return e
+	}
+	sess, err := rt.db.TryLock(ctx)
+	if err == nil {
+		err = sess.Apply(ctx, backend.Step{Change: backend.Change{Op: backend.Forget}})
+		err = errors.Join(err, sess.Unlock(context.WithoutCancel(ctx)))
+	}
+	if err != nil {
+		e.Step, e.Err = "repeatable again", err
+		return e
+	}
+	second, err := rt.apply(ctx, plan.Latest())
+	if err != nil {
+		e.Step, e.Err = "repeatable again", err
+		return e
+	}
+	if diff := cmp.Diff(first, second); diff != "" {
+		e.Step, e.Diff, e.Err = "repeatable again", diff, ErrUpNotRepeatable
+		return e
+	}
+	for _, r := range reps {
+		rep.Repeatables = append(rep.Repeatables, r.Name)
+	}
+	return nil
 }
 
 // waymarkTables names waymark's own tables, the history table and the
