@@ -49,8 +49,9 @@ type template struct {
 
 // templateName returns the name of the template database for set migrated
 // to version target with the history table of opts: a hash of everything
-// that makes the template's content, so that an edited migration, another
-// target or another history table makes another template.
+// that makes the template's content (at the latest version, the repeatable
+// scripts too), so that an edited migration, another target or another
+// history table makes another template.
 func templateName(set *source.Set, target int64, opts *pgxbackend.Options) string {
 	h := sha256.New()
 	field := func(s string) {
@@ -79,6 +80,13 @@ func templateName(set *source.Set, target int64, opts *pgxbackend.Options) strin
 		field(fmt.Sprint(m.Version))
 		field(m.Name)
 		field(m.Up.Checksum.String())
+	}
+	if target == set.Latest() {
+		// Migrating to the latest version applies the repeatable scripts.
+		for _, r := range set.Repeatables() {
+			field("R " + r.Name)
+			field(r.Script.Checksum.String())
+		}
 	}
 	return templatePrefix + hex.EncodeToString(h.Sum(nil))[:24]
 }
