@@ -98,9 +98,11 @@ func FlywayVersion(v string) string {
 	return strings.Join(parts, ".")
 }
 
-// compareFlyway orders canonical Flyway versions as Flyway does: number by
-// number, numerically.
-func compareFlyway(a, b string) int {
+// CompareFlyway orders canonical Flyway versions ([FlywayVersion]) as
+// Flyway does: number by number, numerically, a missing number counting as
+// 0. It returns -1, 0 or +1 as cmp.Compare does (or another negative or
+// positive number).
+func CompareFlyway(a, b string) int {
 	x, y := strings.Split(a, "."), strings.Split(b, ".")
 	for i := 0; i < max(len(x), len(y)); i++ {
 		p, q := "0", "0"
@@ -218,7 +220,7 @@ func (r *reader) flyway() []*step {
 	for v := range ups {
 		versions = append(versions, v)
 	}
-	slices.SortFunc(versions, compareFlyway)
+	slices.SortFunc(versions, CompareFlyway)
 	for v, u := range undos {
 		if _, ok := ups[v]; !ok {
 			r.fail(u.rel, 0, "an undo script of version %s, which has no V%s__ script", v, u.digits)
