@@ -29,6 +29,7 @@ var sets = []struct {
 	{"tern", convert.Tern, nil},
 	{"pop", convert.Pop, nil},
 	{"pop-ory", convert.Pop, nil},
+	{"flyway", convert.Flyway, nil},
 }
 
 // TestGolden converts every test set and compares the files and the report
