@@ -64,13 +64,16 @@ func (s *Set) LookupRepeatable(name string) (*Repeatable, bool) {
 
 // RepeatablesDigest returns the digest of the set's repeatable scripts
 // (see [DigestRepeatables]): what a database that applied exactly these,
-// unchanged, has recorded.
+// unchanged, has recorded. The set computes it once, on first use.
 func (s *Set) RepeatablesDigest() Digest {
-	sums := make([]NamedChecksum, len(s.repeatables))
-	for i, r := range s.repeatables {
-		sums[i] = NamedChecksum{Name: r.Name, Checksum: r.Script.Checksum}
-	}
-	return DigestRepeatables(sums)
+	s.repDigestOnce.Do(func() {
+		sums := make([]NamedChecksum, len(s.repeatables))
+		for i, r := range s.repeatables {
+			sums[i] = NamedChecksum{Name: r.Name, Checksum: r.Script.Checksum}
+		}
+		s.repDigest = DigestRepeatables(sums)
+	})
+	return s.repDigest
 }
 
 // NamedChecksum is a repeatable script's name and checksum.

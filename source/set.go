@@ -23,6 +23,9 @@ type Set struct {
 
 	digestOnce sync.Once
 	digests    []Digest // digests[i] is the digest through migrations[i]
+
+	repDigestOnce sync.Once
+	repDigest     Digest // the digest of the repeatable scripts
 }
 
 // Migrations returns the migrations in ascending version order. The slice
