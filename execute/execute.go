@@ -20,6 +20,16 @@
 // the DROP INDEX CONCURRENTLY of each (backend.ErrInvalidIndex). Such a
 // statement is never tried again, whatever [Options].LockTimeoutRetries.
 //
+// A repeatable script's step (plan.Step.Repeatable) runs like a version's,
+// in its own transaction with its record (backend.Repeat), which replaces
+// the script's earlier one; a no-transaction one runs statement by
+// statement and is recorded after its last statement, never dirty: if a
+// statement fails, its record is unchanged and the next run applies it
+// again from the start. A plan with repeatable scripts' steps or
+// plan.Plan.ForgetRepeatables needs a backend that records them
+// (backend.RepeatableReader; [ErrBadPlan] otherwise); a down plan forgets
+// their records (backend.Forget) before its first step.
+//
 // Every step's SQL starts from the same session state, whatever earlier
 // steps of the run set (see the backend), and runs within
 // [Options].LockTimeout and StatementTimeout when they are set.
