@@ -113,6 +113,9 @@ type jsonStep struct {
 	Name      string           `json:"name,omitempty"`
 	Direction source.Direction `json:"direction"`
 	Duration  string           `json:"duration"`
+	// Repeatable marks a repeatable script's step (Version 0, Name its
+	// name).
+	Repeatable bool `json:"repeatable,omitempty"`
 }
 
 // report prints what apply did.
@@ -124,7 +127,7 @@ func report(env *Env, set *source.Set, res *execute.Result, out Outcome, err err
 			j.From, j.To, j.Direction = p.From, p.To, p.Direction
 		}
 		for _, s := range res.Steps {
-			j.Steps = append(j.Steps, jsonStep{s.Version, s.Name, s.Direction, s.Duration.String()})
+			j.Steps = append(j.Steps, jsonStep{s.Version, s.Name, s.Direction, s.Duration.String(), s.Repeatable})
 		}
 		if err != nil {
 			j.Error = err.Error()
@@ -136,6 +139,10 @@ func report(env *Env, set *source.Set, res *execute.Result, out Outcome, err err
 	for _, s := range res.Steps {
 		if env.terminal() {
 			break // the progress lines showed them
+		}
+		if s.Repeatable {
+			fmt.Fprintf(w, "applied: %s repeatable %s (%v)\n", s.Direction, s.Name, s.Duration.Round(time.Microsecond))
+			continue
 		}
 		fmt.Fprintf(w, "applied: %s %d %s (%v)\n", s.Direction, s.Version, dash(s.Name), s.Duration.Round(time.Microsecond))
 	}
