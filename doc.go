@@ -16,7 +16,9 @@
 //	_, err = execute.Migrate(ctx, pgxbackend.New(pool, nil), set, plan.Latest(), nil)
 //
 // CI plans on the pull request and applies exactly the reviewed plan after
-// approval (Example_ci), refused if a file or the database changed since:
+// approval (Example_ci), refused if a file or the database changed since,
+// or if the plan's steps are not the path the files give (a step deleted
+// from the saved plan):
 //
 //	p, err := plan.Build(ctx, db, set, plan.Latest(), nil) // reads; never writes
 //	err = plan.Save(file, p, &plan.SaveOptions{Key: key})  // JSON, SQL included, signed
@@ -79,6 +81,14 @@
 // database states for tests that plan without a database;
 // [github.com/waymarkdb/waymark/adopt/convert] turns golang-migrate, goose,
 // tern and pop files into waymark's, importing only source.
+//
+// For release day: [github.com/waymarkdb/waymark/admin] is an HTTP admin
+// endpoint a service mounts (status, plan, apply of the plan the caller
+// saw, behind the caller's authorizer) with a readiness helper; package
+// source's waymark:batch directive backfills a big table in committed,
+// resumable batches; and the history keeps each version's down script, so
+// that a binary rolled back to an older release can undo what the newer
+// one applied (package plan).
 //
 // For a service's own tests: [github.com/waymarkdb/waymark/waymarktest]
 // gives each test a new database at a version of its migration set (a

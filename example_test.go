@@ -202,6 +202,6 @@ func Example_badFiles() {
 	// Output:
 	// db/V1_init.up.sql: invalid migration file name: want v<version>[_<name>].up.sql or .down.sql (starting with lower-case "v")
 	// db/v2.up.sql: up script has no statements: the file holds only whitespace and comments (if the step is empty on purpose, say so: -- waymark:empty "<reason>")
-	// db/v3_idx.up.sql:1:1: invalid directive: unknown directive "waymark:no-transactoin" (known: waymark:no-transaction, waymark:allow, waymark:empty)
+	// db/v3_idx.up.sql:1:1: invalid directive: unknown directive "waymark:no-transactoin" (known: waymark:no-transaction, waymark:allow, waymark:empty, waymark:batch)
 	// db/v4_lonely.down.sql: down script without an up script: add v4_lonely.up.sql
 }

@@ -37,8 +37,11 @@
 //
 // The records are written by [execute.Baseline]: in one transaction, under
 // waymark's lock, only into an empty history, each with the checksum of
-// the waymark file as it is now. The tool's table is read, never changed:
-// drop it when you are sure you will not go back. Stop the other tool's
+// the waymark file as it is now, marked as imported
+// (backend.Record.Imported), and with the time the tool applied it where
+// the tool kept one (goose); otherwise the time of the import. The tool's
+// table is read, never changed: drop it when you are sure you will not go
+// back. Stop the other tool's
 // migrations while importing, since its table is read before waymark's
 // lock is taken.
 package adopt
@@ -52,6 +55,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -142,21 +146,7 @@ type Options struct {
 
 // DefaultTable returns the table tool keeps its history in unless told
 // otherwise.
-func DefaultTable(tool convert.Tool) string {
-	switch tool {
-	case convert.GolangMigrate:
-		return "schema_migrations"
-	case convert.Goose:
-		return "goose_db_version"
-	case convert.Tern:
-		return "schema_version"
-	case convert.Pop:
-		return "schema_migration"
-	case convert.Flyway:
-		return "flyway_schema_history"
-	}
-	return ""
-}
+func DefaultTable(tool convert.Tool) string { return convert.HistoryTable(tool) }
 
 // History is what a tool's history table says.
 type History struct {
@@ -180,6 +170,11 @@ type History struct {
 	// Repeatables are, for Flyway, the repeatable scripts it applied, by
 	// description.
 	Repeatables []RepeatableRun
+	// AppliedAt holds, by version as in Versions, when the tool applied
+	// it, for the tools that keep that time: goose's tstamp (a timestamp
+	// without time zone, read in the session's time zone, in which goose
+	// wrote it). Nil for the others.
+	AppliedAt map[string]time.Time
 }
 
 // ReadHistory reads tool's history table through q.
@@ -209,18 +204,19 @@ func ReadHistory(ctx context.Context, q Querier, tool convert.Tool, opts *Option
 	var query string
 	switch tool {
 	case convert.GolangMigrate:
-		query = "SELECT version::text, dirty FROM " + h.Table
+		query = "SELECT version::text, dirty, NULL::timestamptz FROM " + h.Table
 	case convert.Tern:
-		query = "SELECT version::text, false FROM " + h.Table
+		query = "SELECT version::text, false, NULL::timestamptz FROM " + h.Table
 	case convert.Goose:
-		query = "SELECT version_id::text, is_applied FROM " + h.Table + " ORDER BY id"
+		query = "SELECT version_id::text, is_applied, tstamp::timestamptz FROM " + h.Table + " ORDER BY id"
 	case convert.Pop:
-		query = "SELECT version::text, true FROM " + h.Table
+		query = "SELECT version::text, true, NULL::timestamptz FROM " + h.Table
 	}
 	rows, err := q.Query(ctx, query)
 	type row struct {
 		Version string
 		Flag    bool
+		At      *time.Time
 	}
 	var got []row
 	if err == nil {
@@ -247,13 +243,19 @@ func ReadHistory(ctx context.Context, q Querier, tool convert.Tool, opts *Option
 	case convert.Goose:
 		// A version is applied when its last row says so; version 0 is
 		// goose's own first row.
-		last := map[string]bool{}
+		last := map[string]row{}
 		for _, r := range got {
-			last[r.Version] = r.Flag
+			last[r.Version] = r
 		}
-		for v, applied := range last {
-			if applied && v != "0" {
+		for v, r := range last {
+			if r.Flag && v != "0" {
 				h.Versions = append(h.Versions, v)
+				if r.At != nil {
+					if h.AppliedAt == nil {
+						h.AppliedAt = map[string]time.Time{}
+					}
+					h.AppliedAt[v] = *r.At
+				}
 			}
 		}
 		slices.SortFunc(h.Versions, func(a, b string) int {
@@ -335,6 +337,12 @@ func Import(ctx context.Context, q Querier, db backend.Backend, set *source.Set,
 	res := &Result{History: h, DryRun: o.DryRun}
 	var missing, unconverted []string
 	var only []int64
+	at := map[int64]time.Time{}
+	for v, t := range h.AppliedAt {
+		if m, ok := conv.Lookup(v); ok {
+			at[m.Version] = t
+		}
+	}
 	for _, m := range applied {
 		res.Versions = append(res.Versions, Mapping{Source: m.SourceVersion, Version: m.Version})
 		got, ok := set.Lookup(m.Version)
@@ -384,7 +392,7 @@ func Import(ctx context.Context, q Querier, db backend.Backend, set *source.Set,
 			res.NotApplied = append(res.NotApplied, m.Version)
 		}
 	}
-	b, err := execute.Baseline(ctx, db, set, top, &execute.BaselineOptions{Only: only, Repeatables: reps, DryRun: o.DryRun, Logger: o.Logger})
+	b, err := execute.Baseline(ctx, db, set, top, &execute.BaselineOptions{Only: only, Repeatables: reps, AppliedAt: at, DryRun: o.DryRun, Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}

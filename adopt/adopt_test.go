@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -237,7 +238,7 @@ func TestImportRefuses(t *testing.T) {
 func TestImportNeedsTheConvertedSet(t *testing.T) {
 	ctx := context.Background()
 	pool := pgtest.Pool(t)
-	exec(t, pool, gooseTable+"; INSERT INTO goose_db_version (version_id, is_applied) VALUES (1, true), (2, true), (3, true)")
+	exec(t, pool, gooseTable+"; INSERT INTO goose_db_version (version_id, is_applied, tstamp) VALUES (1, true, now()), (2, true, now()), (3, true, '2020-02-03 04:05:06.789')")
 	db := pgxbackend.New(pool, nil)
 
 	// A Go migration that goose applied: refused until written by hand.
@@ -298,19 +299,39 @@ func TestImportNeedsTheConvertedSet(t *testing.T) {
 	if diff := cmp.Diff([]int64{1, 2, 3}, recorded(t, pool)); diff != "" || len(res.NotApplied) != 0 {
 		t.Errorf("history (-want +got):\n%s\nNotApplied %v", diff, res.NotApplied)
 	}
+	// The records are marked imported, with goose's own time.
+	var gooseAt time.Time
+	if err := pool.QueryRow(ctx, "SELECT tstamp::timestamptz FROM goose_db_version WHERE version_id = 3").Scan(&gooseAt); err != nil {
+		t.Fatal(err)
+	}
+	state, err := db.ReadState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range state {
+		if !r.Imported || r.Duration != 0 {
+			t.Errorf("record %d: imported %v, took %v; want imported, no duration", r.Version, r.Imported, r.Duration)
+		}
+	}
+	if len(state) != 3 || !state[2].AppliedAt.Equal(gooseAt.Truncate(time.Microsecond)) {
+		t.Errorf("version 3 recorded as applied at %v, want goose's %v", state[len(state)-1].AppliedAt, gooseAt)
+	}
 }
 
 func TestReadHistory(t *testing.T) {
 	ctx := context.Background()
 	pool := pgtest.Pool(t)
 	exec(t, pool, `CREATE SCHEMA "Old Tools"; CREATE TABLE "Old Tools"."Goose" (id serial NOT NULL, version_id bigint NOT NULL, is_applied boolean NOT NULL, tstamp timestamp NULL DEFAULT now(), PRIMARY KEY (id));
-INSERT INTO "Old Tools"."Goose" (version_id, is_applied) VALUES (0, true), (10, true), (9, true), (100, true)`)
+INSERT INTO "Old Tools"."Goose" (version_id, is_applied, tstamp) VALUES (0, true, now()), (10, true, '2024-01-02 03:04:05.678901'), (9, true, NULL), (100, true, '2025-06-07 08:09:10')`)
 	h, err := adopt.ReadHistory(ctx, pool, convert.Goose, &adopt.Options{Schema: "Old Tools", Table: "Goose"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &adopt.History{Tool: convert.Goose, Table: `"Old Tools"."Goose"`, Versions: []string{"9", "10", "100"}}
-	if diff := cmp.Diff(want, h); diff != "" {
+	// goose's tstamp is kept, read in the session's time zone (UTC here,
+	// the throwaway server's).
+	want := &adopt.History{Tool: convert.Goose, Table: `"Old Tools"."Goose"`, Versions: []string{"9", "10", "100"},
+		AppliedAt: map[string]time.Time{"10": time.Date(2024, 1, 2, 3, 4, 5, 678901000, time.UTC), "100": time.Date(2025, 6, 7, 8, 9, 10, 0, time.UTC)}}
+	if diff := cmp.Diff(want, h, cmpopts.EquateApproxTime(0)); diff != "" {
 		t.Errorf("ReadHistory (-want +got):\n%s", diff)
 	}
 	conn, err := pgx.Connect(ctx, pgtest.ConnString(t))

@@ -11,7 +11,9 @@
 //
 // A backend keeps one history per app key: a record per applied version
 // holding the version, its name, the checksum of its up script, when it was
-// applied and how long it took, and a dirty marker. A backend that
+// applied and how long it took, and a dirty marker, and, if it can, the
+// version's down script ([Record].Down), which lets a binary that lacks the
+// version's files undo it. A backend that
 // implements [HeadReader] also keeps the digest of the history (see
 // source.Digest), up to date after every change. The dirty marker is set
 // while a no-transaction script runs (it cannot be made atomic) and stays set
@@ -47,12 +49,14 @@
 // A Backend may also implement [Checker], to report invalid options before
 // anything touches the database, and [HeadReader], to answer "is the
 // database exactly at version v of this set, with nothing under way?" in
-// one small read.
+// one small read. A [Session] may implement [RowCounter], to run the
+// batches of a waymark:batch statement and count their rows.
 package backend
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -88,6 +92,10 @@ var (
 	// ErrConnectionLost is returned (as a [*ConnectionError]) when the
 	// connection to the database broke during a call.
 	ErrConnectionLost = errors.New("connection to the database lost")
+	// ErrConnect is returned (as a [*ConnectError]) when no connection to
+	// the database could be made, or a connection pooler refused to serve
+	// one: nothing ran, no lock was taken or waited for.
+	ErrConnect = errors.New("cannot connect to the database")
 	// ErrInvalidIndex is returned (inside a [*ScriptError]) by Exec when a
 	// statement that builds an index concurrently left it invalid: it
 	// succeeded without a valid index, or it failed and left invalid
@@ -105,14 +113,76 @@ type Record struct {
 	Name    string
 	// Checksum is that of the version's up script when it was applied.
 	Checksum source.Checksum
-	// AppliedAt is when the backend wrote the record.
+	// AppliedAt is when the backend wrote the record or, for an Imported
+	// record, when the other tool applied the version, if it kept that.
 	AppliedAt time.Time
-	// Duration is how long the version's up script took.
+	// Duration is how long the version's up script took; zero for an
+	// Imported record.
 	Duration time.Duration
+	// Imported marks a version recorded as applied without waymark
+	// running it: taken over from another tool's history (adopt.Import),
+	// or a baseline of a schema made otherwise (execute.Baseline).
+	Imported bool
 	// Dirty is zero for a clean record. Up means the version's
 	// no-transaction up script started but did not finish; Down means its
 	// no-transaction down script did.
 	Dirty source.Direction
+	// Down says what the record keeps of the version's down script, as
+	// the binary that applied the version had it, so that a binary without
+	// the version's files can still undo it; DownSQL is that script when
+	// Down is [DownKept]. An Insert change stores both; a backend that
+	// keeps no down scripts reads [DownUnknown].
+	Down    DownState
+	DownSQL string
+}
+
+// DownState is what a history record keeps of its version's down script.
+type DownState int8
+
+// The states of a record's down script.
+const (
+	// DownUnknown: the record keeps nothing, because the backend, the
+	// history's format or the binary that wrote it did not keep down
+	// scripts.
+	DownUnknown DownState = iota
+	// DownNone: the version had no down script (it is irreversible).
+	DownNone
+	// DownKept: Record.DownSQL is the version's down script.
+	DownKept
+)
+
+// String returns "unknown", "none" or "kept".
+func (d DownState) String() string {
+	switch d {
+	case DownNone:
+		return "none"
+	case DownKept:
+		return "kept"
+	}
+	return "unknown"
+}
+
+// MarshalText encodes d as its String.
+func (d DownState) MarshalText() ([]byte, error) {
+	if d < DownUnknown || d > DownKept {
+		return nil, fmt.Errorf("backend: invalid down state %d", int8(d))
+	}
+	return []byte(d.String()), nil
+}
+
+// UnmarshalText decodes "unknown" (or ""), "none" or "kept".
+func (d *DownState) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "unknown", "":
+		*d = DownUnknown
+	case "none":
+		*d = DownNone
+	case "kept":
+		*d = DownKept
+	default:
+		return fmt.Errorf("backend: invalid down state %q", b)
+	}
+	return nil
 }
 
 // RepeatableRecord is a repeatable script (source.Repeatable) in the
@@ -134,8 +204,11 @@ type Op int8
 
 // The changes a session can make to the history.
 const (
-	// Insert adds Record (Version, Name, Checksum and Dirty). The backend
-	// sets AppliedAt and Duration, the time the change's SQL took.
+	// Insert adds Record (Version, Name, Checksum, Dirty, Imported, and
+	// Down and DownSQL if the backend keeps down scripts). The backend
+	// sets AppliedAt and Duration, the time the change's SQL took; for an
+	// Imported record it keeps AppliedAt when it is not zero (else it sets
+	// the time of the insert), and Duration is zero.
 	Insert Op = iota + 1
 	// Delete removes the record of Record.Version.
 	Delete
@@ -195,8 +268,13 @@ type Backend interface {
 // digest of its versions (see source.Digest), so that a no-op check reads
 // one row instead of the whole history.
 type HeadReader interface {
-	// ReadHead returns the head of the history. It takes no lock and
-	// writes nothing.
+	// ReadHead returns the head of the history. It writes nothing, never
+	// waits for the migration lock and holds no lock when it returns. To
+	// tell Head.Busy it may take the lock for an instant in a mode that
+	// does not exclude other readers (pgxbackend tries the advisory lock's
+	// key in shared mode and gives it back in the same statement); it must
+	// not make a TryLock fail that would otherwise succeed for longer than
+	// that instant.
 	ReadHead(ctx context.Context) (Head, error)
 }
 
@@ -295,11 +373,13 @@ func (e *LockedError) Unwrap() error { return ErrLocked }
 type Outcome int8
 
 const (
-	// OutcomeUnknown: the commit may or may not have happened; the
-	// history, read again, tells.
+	// OutcomeUnknown: the commit (or, outside a transaction, the
+	// statement) may or may not have taken effect: the reply was lost, or
+	// never came. The history, read again, tells.
 	OutcomeUnknown Outcome = iota
 	// OutcomeRolledBack: the server ended the transaction without
-	// committing it.
+	// committing it (it said it ended the session), or no COMMIT was ever
+	// sent for it.
 	OutcomeRolledBack
 )
 
@@ -322,16 +402,63 @@ type ConnectionError struct {
 	Err error
 }
 
-// Error says that the connection was lost and what became of the work.
+// Error says that the connection was lost and what became of the work:
+// "(transaction rolled back)" only when that is sure, else "(outcome
+// unknown)".
 func (e *ConnectionError) Error() string {
-	return "connection to the database lost (transaction " + e.Outcome.String() + "): " + e.Err.Error()
+	if e.Outcome == OutcomeRolledBack {
+		return "connection to the database lost (transaction rolled back): " + e.Err.Error()
+	}
+	return "connection to the database lost before the server confirmed the outcome (outcome unknown): " + e.Err.Error()
 }
 
 // Unwrap returns [ErrConnectionLost] and Err.
 func (e *ConnectionError) Unwrap() []error { return []error{ErrConnectionLost, e.Err} }
 
+// ConnectProblem is why a connection could not be made (see
+// [ConnectError]).
+type ConnectProblem int8
+
+const (
+	// ConnectFailed: the server could not be reached, did not answer, or
+	// the context ended while connecting.
+	ConnectFailed ConnectProblem = iota + 1
+	// ConnectAuth: the server rejected the credentials or the role
+	// (SQLSTATE class 28).
+	ConnectAuth
+	// ConnectRefused: the server, or a connection pooler in front of it,
+	// answered with a refusal: too many connections, starting up or
+	// shutting down, a database that does not exist, or a pooler's
+	// back-off after failed logins to the server.
+	ConnectRefused
+)
+
+// ConnectError is a connection that could not be made: nothing ran on it.
+// Err is the driver's error, with the server's (or pooler's) message when
+// it answered.
+type ConnectError struct {
+	Problem ConnectProblem
+	Err     error
+}
+
+// Error names the problem, then the driver's message.
+func (e *ConnectError) Error() string {
+	switch e.Problem {
+	case ConnectAuth:
+		return "cannot connect to the database: authentication failed: " + e.Err.Error()
+	case ConnectRefused:
+		return "cannot connect to the database: the server or a connection pooler refused: " + e.Err.Error()
+	}
+	return "cannot connect to the database: " + e.Err.Error()
+}
+
+// Unwrap returns [ErrConnect] and Err.
+func (e *ConnectError) Unwrap() []error { return []error{ErrConnect, e.Err} }
+
 // Limits bound how long a step may wait and run on the server. Zero means
-// no limit of waymark's (the server's settings apply).
+// no limit of waymark's (the server's settings apply). A backend may also
+// derive from them how long to wait for a reply before it suspects the
+// network (the pgx backend does: see its package doc).
 type Limits struct {
 	// LockTimeout bounds each wait for a table lock (PostgreSQL's
 	// lock_timeout), so that a step queued behind a long transaction gives
@@ -423,3 +550,16 @@ func (e *ScriptError) Error() string { return e.Err.Error() }
 
 // Unwrap returns e.Err.
 func (e *ScriptError) Unwrap() error { return e.Err }
+
+// RowCounter is implemented by a Session that can run one data-changing
+// statement of a no-transaction script as a batch and tell how many rows
+// it touched; package execute needs it for waymark:batch statements.
+type RowCounter interface {
+	// ExecCount runs sql, one statement, outside any transaction that
+	// Begin opened, in a transaction of its own that it commits, within
+	// limits, and returns the number of rows the statement reports. The
+	// fence that proves the lock (see [Session]) runs in the same
+	// transaction, so a batch never runs without the lock. Its errors are
+	// those of Session.Exec.
+	ExecCount(ctx context.Context, sql string, limits Limits) (rows int64, err error)
+}

@@ -18,9 +18,11 @@ func init() {
 		Name:    "apply",
 		Summary: "apply a saved plan, or migrate up to a target",
 		Help: `With -plan FILE, runs exactly that plan (saved by 'plan -o'), after checking
-that every step still matches its migration file and, with -key-file or
-$WAYMARK_PLAN_KEY, the plan's signature; it is refused (exit 3) if a file or
-the database changed since planning.
+that every step still matches its migration file, that its steps are exactly
+the path the files give from its start to its end (computed with -allow-*
+as given here), that nothing follows the plan in the file and, with
+-key-file or $WAYMARK_PLAN_KEY, the plan's signature; it is refused (exit 3)
+if a file, the plan or the database changed since planning.
 Without -plan, migrates to -to (default: the latest version) or -down-to,
 planning under the lock, like a service at boot. A database ahead of the
 files (a newer release migrated it) is accepted with a warning.
@@ -105,7 +107,10 @@ type jsonApply struct {
 	To        int64            `json:"to"`
 	Direction source.Direction `json:"direction"`
 	Steps     []jsonStep       `json:"steps"`
-	Error     string           `json:"error,omitempty"`
+	// Unconfirmed are the steps the run cannot vouch for (see
+	// execute.Result.Unconfirmed).
+	Unconfirmed []jsonStep `json:"unconfirmed,omitempty"`
+	Error       string     `json:"error,omitempty"`
 }
 
 type jsonStep struct {
@@ -129,8 +134,11 @@ func report(env *Env, set *source.Set, res *execute.Result, out Outcome, err err
 		for _, s := range res.Steps {
 			j.Steps = append(j.Steps, jsonStep{s.Version, s.Name, s.Direction, s.Duration.String(), s.Repeatable})
 		}
+		for _, s := range res.Unconfirmed {
+			j.Unconfirmed = append(j.Unconfirmed, jsonStep{s.Version, s.Name, s.Direction, s.Duration.String(), s.Repeatable})
+		}
 		if err != nil {
-			j.Error = err.Error()
+			j.Error = env.message(err)
 		}
 		env.writeJSON(j)
 		return
@@ -145,6 +153,17 @@ func report(env *Env, set *source.Set, res *execute.Result, out Outcome, err err
 			continue
 		}
 		fmt.Fprintf(w, "applied: %s %d %s (%v)\n", s.Direction, s.Version, dash(s.Name), s.Duration.Round(time.Microsecond))
+	}
+	for _, s := range res.Unconfirmed {
+		if s.Repeatable {
+			fmt.Fprintf(w, "unconfirmed: %s repeatable %s: may or may not be applied\n", s.Direction, s.Name)
+			continue
+		}
+		fmt.Fprintf(w, "unconfirmed: %s %d %s: may or may not be applied\n", s.Direction, s.Version, dash(s.Name))
+	}
+	if n := len(res.Unconfirmed); n > 0 {
+		fmt.Fprintf(w, "the connection was lost before %d step(s) were confirmed on disk; a crash of the server undoes such a step whole: "+
+			"waymark status shows what is applied, and running again finishes the job\n", n)
 	}
 	switch {
 	case p == nil:

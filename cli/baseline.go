@@ -5,7 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"time"
 
+	"github.com/waymarkdb/waymark/adopt/convert"
 	"github.com/waymarkdb/waymark/backend"
 	"github.com/waymarkdb/waymark/execute"
 )
@@ -21,6 +23,7 @@ instead). Records every version of the files up to VERSION, with the
 checksum of its up file as it is now, in one transaction, under the
 migration lock, and only into an empty history: a database that waymark
 has migrated is refused. Nothing runs; the next apply starts above VERSION.
+status shows these versions as imported, with no duration.
 -dry-run lists what would be recorded.`,
 		Setup: func(fs *flag.FlagSet, env *Env) func(context.Context, []string) (Outcome, error) {
 			env.AddFlags(fs, DatabaseFlags|SetFlags|JSONFlag)
@@ -49,7 +52,7 @@ has migrated is refused. Nothing runs; the next apply starts above VERSION.
 				if err != nil {
 					return 0, err
 				}
-				env.printRecords("baseline", res.Records, res.DryRun, fmt.Sprintf("up to version %d", v))
+				env.printRecords("baseline", res.Records, res.DryRun, fmt.Sprintf("up to version %d", v), "")
 				return Done, nil
 			}
 		},
@@ -61,11 +64,14 @@ type jsonRecord struct {
 	Version  int64  `json:"version"`
 	Name     string `json:"name"`
 	Checksum string `json:"checksum"`
+	// AppliedAt is when the other tool applied it, if it kept the time.
+	AppliedAt *time.Time `json:"applied_at,omitempty"`
 }
 
 // printRecords reports the records that baseline or import-history wrote,
-// or with dryRun would write; what says which.
-func (e *Env) printRecords(command string, records []backend.Record, dryRun bool, what string) {
+// or with dryRun would write; what says which, and tool whose history
+// import-history read ("" for baseline).
+func (e *Env) printRecords(command string, records []backend.Record, dryRun bool, what string, tool convert.Tool) {
 	if e.JSON {
 		doc := struct {
 			jsonResult
@@ -73,7 +79,12 @@ func (e *Env) printRecords(command string, records []backend.Record, dryRun bool
 			Recorded []jsonRecord `json:"recorded"`
 		}{jsonResult: jsonResult{command, Done, ExitOK}, DryRun: dryRun, Recorded: []jsonRecord{}}
 		for _, r := range records {
-			doc.Recorded = append(doc.Recorded, jsonRecord{r.Version, r.Name, r.Checksum.String()})
+			j := jsonRecord{Version: r.Version, Name: r.Name, Checksum: r.Checksum.String()}
+			if !r.AppliedAt.IsZero() {
+				at := r.AppliedAt.UTC()
+				j.AppliedAt = &at
+			}
+			doc.Recorded = append(doc.Recorded, j)
 		}
 		e.writeJSON(doc)
 		return
@@ -84,7 +95,11 @@ func (e *Env) printRecords(command string, records []backend.Record, dryRun bool
 	}
 	fmt.Fprintf(e.Stdout, "%s %s as applied (%s), without running them:\n", verb, plural(len(records), "version"), what)
 	for _, r := range records {
-		fmt.Fprintf(e.Stdout, "  %d  %s  sha256:%s\n", r.Version, r.Name, r.Checksum.Short())
+		fmt.Fprintf(e.Stdout, "  %d  %s  sha256:%s", r.Version, r.Name, r.Checksum.Short())
+		if !r.AppliedAt.IsZero() && tool != "" {
+			fmt.Fprintf(e.Stdout, "  applied by %s %s", tool, r.AppliedAt.UTC().Format(time.RFC3339))
+		}
+		fmt.Fprintln(e.Stdout)
 	}
 }
 

@@ -20,18 +20,22 @@
 //
 // # Commands
 //
-//	status                       every version: applied (when, how long), pending, dirty, drifted, missing, out of order
+//	status                       every version: applied (when, how long, or imported), pending, dirty, drifted,
+//	                             missing, out of order; with the problems of bad files beside it
 //	plan [-o FILE] [-review]     the plan to a target, as a dry run, a review with SQL, or JSON saved to a file
 //	apply [-plan FILE]           a saved plan (checked against the files), or up to a target
 //	resolve VERSION applied|not-applied
 //	                             record what a dirty version's database holds after a repair by hand
 //	new NAME                     create the next vNNN_name.up.sql and .down.sql, numbered like the set
-//	check [-scratch URL]         the plan's hazards on busy tables, static and (on a scratch database) measured
+//	                             (and the directory, if it does not exist)
+//	check [-scratch URL]         the plan's hazards on busy tables, static and (on a scratch database) measured,
+//	                             by the rules of the -database server's version
 //	drift [-scratch URL]         what the database has, lacks or has otherwise than its migrations make
 //	schema [-to V] [-o FILE]     the schema the migrations make at a version, as stable text to commit
 //	fleet status|plan|apply|drift
 //	                             the same on many databases (-targets FILE) or schemas (-schemas PATTERN)
-//	import TOOL -from DIR        convert golang-migrate, goose, tern or pop files into waymark's
+//	import TOOL -from DIR        convert golang-migrate, goose, tern or pop files into waymark's, saying
+//	                             what did not convert cleanly (-unwrap: BEGIN; ... COMMIT; scripts)
 //	import-history TOOL -from DIR
 //	                             record what that tool applied as applied in waymark's history
 //	baseline VERSION             record every version up to VERSION as applied, without running it
@@ -41,12 +45,19 @@
 // standard output. When standard output is a terminal (and not -json),
 // apply shows each step's progress.
 //
+// Messages name the command's flags and commands (-ignore-drift,
+// 'waymark resolve 3 applied') where the library's errors name its Go API
+// (plan.Options.IgnoreDrift, execute.Resolve), and an error is printed
+// once, with its hints.
+//
 // # Exit codes
 //
 //	0  success: done, or nothing to do
-//	1  failed: a step failed, or the database or a file could not be used;
+//	1  failed: a step failed, or the database or a file could not be used
+//	   (status still shows the database beside a bad file's problems);
 //	   the output says what took effect
-//	2  usage: a bad flag or argument; nothing was done
+//	2  usage: a bad flag or argument (a -schemas pattern that is invalid
+//	   or matches no schema); nothing was done
 //	3  refused: waymark's checks refused before changing anything (a plan
 //	   refused, a stale plan, a file changed since planning, a bad
 //	   signature, a version that is not dirty); drift: the schema drifted
@@ -378,20 +389,23 @@ func (e *Env) finish(out Outcome, err error, report bool) int {
 		return code
 	}
 	if report {
-		fmt.Fprintf(e.Stderr, "%s %s: %v\n", e.cfg.Name, e.command, err)
+		// "waymark plan: version 3 ...", not "waymark plan: plan: version 3 ...".
+		msg := strings.ReplaceAll("\n"+e.message(err), "\n"+e.command+": ", "\n")[1:]
+		fmt.Fprintf(e.Stderr, "%s %s: %s\n", e.cfg.Name, e.command, msg)
 		for _, h := range hints(e.cfg.Name, err) {
-			fmt.Fprintf(e.Stderr, "hint: %s\n", h)
+			fmt.Fprintf(e.Stderr, "hint: %s\n", e.say(h))
 		}
 	}
 	if e.JSON && !e.wrote {
-		e.writeJSON(jsonError{jsonResult{e.command, out, code}, err.Error()})
+		e.writeJSON(jsonError{jsonResult{e.command, out, code}, e.message(err)})
 	}
 	return code
 }
 
-// writeJSON prints v as one JSON document on standard output.
+// writeJSON prints v as one JSON document on standard output, its
+// messages in the command's words.
 func (e *Env) writeJSON(v any) {
-	enc := json.NewEncoder(e.Stdout)
+	enc := json.NewEncoder(sayWriter{e, e.Stdout})
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {

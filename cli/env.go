@@ -179,13 +179,19 @@ func (e *Env) Set() (*source.Set, error) {
 // the history table of -schema, -table and -app-key, and returns ctx
 // limited by -timeout. Call done when finished with both.
 func (e *Env) Connect(ctx context.Context) (_ context.Context, _ *pgxbackend.Backend, done func(), err error) {
+	ctx, _, db, done, err := e.connect(ctx)
+	return ctx, db, done, err
+}
+
+// connect is Connect, with the pool.
+func (e *Env) connect(ctx context.Context) (_ context.Context, _ *pgxpool.Pool, _ *pgxbackend.Backend, done func(), err error) {
 	url := e.databaseURL()
 	if url == "" {
-		return nil, nil, nil, usagef("no database: pass -database URL or set %s", EnvDatabaseURL)
+		return nil, nil, nil, nil, usagef("no database: pass -database URL or set %s", EnvDatabaseURL)
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, nil, nil, usagef("-database: %v", err)
+		return nil, nil, nil, nil, usagef("-database: %v", err)
 	}
 	cfg.MaxConns = max(cfg.MaxConns, 2)
 	cancel := func() {}
@@ -195,10 +201,10 @@ func (e *Env) Connect(ctx context.Context) (_ context.Context, _ *pgxbackend.Bac
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		cancel()
-		return nil, nil, nil, fmt.Errorf("connect: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("connect: %w", err)
 	}
 	db := pgxbackend.New(pool, &pgxbackend.Options{Schema: e.schema, Table: e.table, AppKey: e.appKey})
-	return ctx, db, func() { pool.Close(); cancel() }, nil
+	return ctx, pool, db, func() { pool.Close(); cancel() }, nil
 }
 
 // databaseURL returns -database, or $DATABASE_URL.
@@ -210,13 +216,15 @@ func (e *Env) databaseURL() string {
 }
 
 // Logger returns the logger for execute: warnings to standard error, and
-// with -v every step and the lock.
+// with -v every step and the lock, in the command's words. A failed step
+// is not logged: the command prints its error once, with its hints.
 func (e *Env) Logger() *slog.Logger {
 	level := slog.LevelWarn
 	if e.verbose {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(e.Stderr, &slog.HandlerOptions{Level: level}))
+	h := slog.NewTextHandler(sayWriter{e, e.Stderr}, &slog.HandlerOptions{Level: level})
+	return slog.New(quietFailures{h})
 }
 
 // key returns the plan key from -key-file or $WAYMARK_PLAN_KEY, or nil.

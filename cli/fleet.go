@@ -36,6 +36,7 @@ drift checks each target as the drift command does (-scratch, -ignore,
 -privileges, -owners), building the expected schema of each distinct version
 once.
 Exit codes: 1 when a target failed, was not started or could not be read,
+2 when -schemas is not a valid LIKE pattern or matches no schema,
 3 when a plan was refused (dirty, drifted, ...) or a target's schema drifted,
 and with -detailed-exitcode
 4 when steps are pending (status, plan) or were applied (apply).`,
@@ -174,10 +175,16 @@ func (f *fleetFlags) load(ctx context.Context, env *Env) ([]fleet.Target, error)
 	var targets []fleet.Target
 	for _, db := range dbs {
 		schemas, err := fleet.Schemas(ctx, db.Conn, f.schemas, &fleet.SchemaOptions{Backend: &backend})
+		if errors.Is(err, fleet.ErrBadPattern) {
+			return nil, usagef("-schemas: %v", err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", db.Name, err)
 		}
+		// One database: a target is its schema; several: the database's
+		// name (in -targets) and the schema.
 		for _, s := range schemas {
+			s.Name = s.Backend.Schema
 			if len(dbs) > 1 {
 				s.Name = db.Name + "/" + s.Name
 			}
@@ -185,7 +192,8 @@ func (f *fleetFlags) load(ctx context.Context, env *Env) ([]fleet.Target, error)
 		}
 	}
 	if len(targets) == 0 {
-		return nil, fmt.Errorf("no schema matches -schemas %q", f.schemas)
+		return nil, usagef("-schemas '%s' matches no schema in %s: check the pattern (%% matches any run of characters, _ any one, \\ escapes them)",
+			f.schemas, plural(len(dbs), "database"))
 	}
 	return targets, nil
 }
@@ -206,7 +214,7 @@ func (e *Env) print(rep fmt.Stringer) {
 		e.writeJSON(rep)
 		return
 	}
-	fmt.Fprint(e.Stdout, rep)
+	fmt.Fprint(sayWriter{e, e.Stdout}, rep)
 }
 
 // fleetStatus prints every target's status.
@@ -261,6 +269,10 @@ func fleetProgress(env *Env) func(fleet.Event) {
 		if r.From >= 0 {
 			line += fmt.Sprintf(" %d -> %d", r.From, r.To)
 		}
-		fmt.Fprintf(env.Stdout, "%s (%d steps, %v)\n", line, len(r.Steps), r.Duration.Round(time.Millisecond))
+		steps := fmt.Sprintf("%d steps", len(r.Steps))
+		if n := len(r.Unconfirmed); n > 0 {
+			steps += fmt.Sprintf(" and %d unconfirmed", n)
+		}
+		fmt.Fprintf(env.Stdout, "%s (%s, %v)\n", line, steps, r.Duration.Round(time.Millisecond))
 	}
 }

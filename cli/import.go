@@ -26,12 +26,18 @@ scripts become versions, its U<version>__ undo scripts their down scripts,
 its R__ repeatable scripts r_<name>.sql; callbacks, B baseline scripts and
 scripts with placeholders are not converted. When a file is not
 converted, nothing is written (exit 3) unless -allow-unconverted.
+It warns, naming file and line, about a statement that uses the tool's
+own history table (waymark does not create it, so that statement fails on
+a new database). A script that wraps its SQL in BEGIN; ... COMMIT; becomes
+a no-transaction step, which a failure leaves dirty; -unwrap makes it an
+ordinary transactional step, its BEGIN and COMMIT turned into comments.
 Then record, in each database, what the tool applied: import-history.`,
 		Setup: func(fs *flag.FlagSet, env *Env) func(context.Context, []string) (Outcome, error) {
 			env.AddFlags(fs, JSONFlag)
 			from := fs.String("from", "", "the tool's migration directory (required)")
 			to := fs.String("to", env.cfg.Dir, "the directory to write waymark's files to")
 			multi := fs.Bool("multi-statement", false, "golang-migrate ran with x-multi-statement=true: files of several statements become no-transaction scripts")
+			unwrap := fs.Bool("unwrap", false, "make a script that wraps its SQL in BEGIN; ... COMMIT; an ordinary transactional step (the two statements become comments) instead of a no-transaction step")
 			allow := fs.Bool("allow-unconverted", false, "write the converted files even when some could not be converted")
 			dry := fs.Bool("dry-run", false, "report what would be written; write nothing")
 			verbose := fs.Bool("v", false, "list every ignored file")
@@ -40,7 +46,7 @@ Then record, in each database, what the tool applied: import-history.`,
 				if err != nil {
 					return Usage, err
 				}
-				res, err := convert.ConvertDir(*from, tool, &convert.Options{MultiStatement: *multi})
+				res, err := convert.ConvertDir(*from, tool, &convert.Options{MultiStatement: *multi, Unwrap: *unwrap})
 				if err != nil {
 					return Failed, err
 				}
@@ -61,7 +67,7 @@ Then record, in each database, what the tool applied: import-history.`,
 				if env.JSON {
 					env.writeJSON(importJSON(res, out, *from, *to, written))
 				} else {
-					res.Report(env.Stdout, *verbose)
+					res.Report(sayWriter{env, env.Stdout}, *verbose)
 					switch {
 					case refused:
 						fmt.Fprintf(env.Stdout, "wrote nothing: %s not converted; write them by hand, or pass -allow-unconverted to write the rest\n", plural(len(res.Unconverted), "file"))
@@ -106,6 +112,15 @@ func importJSON(res *convert.Result, out Outcome, from, to string, written bool)
 		From          string `json:"from"`
 		NoTransaction bool   `json:"no_transaction,omitempty"`
 		Empty         bool   `json:"empty,omitempty"`
+		Wrapped       bool   `json:"wrapped,omitempty"`
+		Unwrapped     bool   `json:"unwrapped,omitempty"`
+	}
+	type warning struct {
+		Path    string `json:"path"`
+		Line    int    `json:"line"`
+		Column  int    `json:"column"`
+		Version int64  `json:"version"`
+		Message string `json:"message"`
 	}
 	type migration struct {
 		Version       int64    `json:"version"`
@@ -118,7 +133,7 @@ func importJSON(res *convert.Result, out Outcome, from, to string, written bool)
 		if f == nil {
 			return nil
 		}
-		return &file{f.Name, f.From, f.NoTransaction, f.Empty}
+		return &file{f.Name, f.From, f.NoTransaction, f.Empty, f.Wrapped, f.Unwrapped}
 	}
 	doc := struct {
 		jsonResult
@@ -130,8 +145,12 @@ func importJSON(res *convert.Result, out Outcome, from, to string, written bool)
 		Migrations  []migration       `json:"migrations"`
 		Unconverted []convert.Skipped `json:"unconverted"`
 		Ignored     []convert.Skipped `json:"ignored"`
+		Warnings    []warning         `json:"warnings"`
 	}{jsonResult: jsonResult{"import", out, out.Code(false)}, Tool: res.Tool, From: from, To: to, Written: written, Renumbered: res.Renumbered,
-		Migrations: []migration{}, Unconverted: append([]convert.Skipped{}, res.Unconverted...), Ignored: append([]convert.Skipped{}, res.Ignored...)}
+		Migrations: []migration{}, Unconverted: append([]convert.Skipped{}, res.Unconverted...), Ignored: append([]convert.Skipped{}, res.Ignored...), Warnings: []warning{}}
+	for _, w := range res.Warnings {
+		doc.Warnings = append(doc.Warnings, warning{w.Pos.Path, w.Pos.Line, w.Pos.Column, w.Version, w.Message})
+	}
 	for _, m := range res.Migrations {
 		doc.Migrations = append(doc.Migrations, migration{m.Version, m.SourceVersion, asFile(m.Up), asFile(m.Down), m.Notes})
 	}

@@ -28,12 +28,13 @@ transaction, under the migration lock, only into an empty waymark history,
 with the checksums of the files in -dir (the converted files). It refuses,
 changing nothing and naming the versions, a dirty golang-migrate version,
 failed Flyway rows, Flyway versions whose files changed since, versions the
-files lack, and applied versions whose files could not be
-converted until they are written by hand. Stop the other tool's migrations
-first. The tool's table is left as it is: drop it when you are sure.
-Flyway's repeatable scripts that are unchanged since it applied them are
-recorded too; changed ones are left for the next plan. -dry-run lists what
-would be recorded.`,
+files lack, and applied versions whose files could not be converted until
+they are written by hand. The records keep the time the tool applied each
+version where it kept one (goose's tstamp), and status shows them as
+imported. Stop the other tool's migrations first. The tool's table is left
+as it is: drop it when you are sure. Flyway's repeatable scripts that are
+unchanged since it applied them are recorded too; changed ones are left for
+the next plan. -dry-run lists what would be recorded.`,
 		Setup: func(fs *flag.FlagSet, env *Env) func(context.Context, []string) (Outcome, error) {
 			env.AddFlags(fs, DatabaseFlags|SetFlags|JSONFlag)
 			from := fs.String("from", "", "the tool's migration directory, as it was converted (required)")
@@ -75,13 +76,13 @@ would be recorded.`,
 				h := res.History
 				if len(res.Records) == 0 {
 					if env.JSON {
-						env.printRecords("import-history", nil, res.DryRun, "")
+						env.printRecords("import-history", nil, res.DryRun, "", tool)
 					} else {
 						fmt.Fprintf(env.Stdout, "%s's table %s says nothing is applied: nothing to import\n", tool, h.Table)
 					}
 					return NothingToDo, nil
 				}
-				env.printRecords("import-history", res.Records, res.DryRun, fmt.Sprintf("%s's versions %s to %s, from %s", tool, res.Versions[0].Source, res.Versions[len(res.Versions)-1].Source, h.Table))
+				env.printRecords("import-history", res.Records, res.DryRun, fmt.Sprintf("%s's versions %s to %s, from %s", tool, res.Versions[0].Source, res.Versions[len(res.Versions)-1].Source, h.Table), tool)
 				if env.JSON {
 					return Done, nil
 				}
@@ -90,7 +91,7 @@ would be recorded.`,
 					for i, v := range res.NotApplied {
 						vs[i] = fmt.Sprint(v)
 					}
-					fmt.Fprintf(env.Stdout, "warning: %s never applied %s %s below them: plans refuse them as out of order until applied with -allow-out-of-order (plan.Options.AllowOutOfOrder)\n",
+					fmt.Fprintf(env.Stdout, "warning: %s never applied %s %s below them: plans refuse them as out of order until applied with -allow-out-of-order\n",
 						tool, plural(len(vs), "version"), strings.Join(vs, ", "))
 				}
 				for _, r := range res.Repeatables {

@@ -23,6 +23,8 @@ func init() {
 		Help: `Creates the up and down files of the next version in -dir: one above the
 highest version there, written with as many digits (v004 after v003), or the
 current UTC time as yyyymmddhhmmss when the versions are such timestamps.
+When -dir does not exist, it is created (with its parents), and v001 is
+the first version.
 NAME may use A-Z a-z 0-9 _ - (spaces become _). Delete the down file if the
 change cannot be undone.`,
 		Setup: func(fs *flag.FlagSet, env *Env) func(context.Context, []string) (Outcome, error) {
@@ -32,17 +34,25 @@ change cannot be undone.`,
 				if len(args) != 1 {
 					return Usage, usagef("want one NAME, got %q", args)
 				}
-				up, down, err := newMigration(env.Dir(), args[0], time.Now())
+				up, down, made, err := newMigration(env.Dir(), args[0], time.Now())
 				if err != nil {
 					return 0, err
 				}
 				if env.JSON {
-					env.writeJSON(struct {
+					doc := struct {
 						jsonResult
+						Dir  string `json:"created_dir,omitempty"`
 						Up   string `json:"up"`
 						Down string `json:"down"`
-					}{jsonResult{"new", Done, ExitOK}, up, down})
+					}{jsonResult: jsonResult{"new", Done, ExitOK}, Up: up, Down: down}
+					if made {
+						doc.Dir = env.Dir()
+					}
+					env.writeJSON(doc)
 				} else {
+					if made {
+						fmt.Fprintf(env.Stdout, "created directory %s\n", env.Dir())
+					}
 					fmt.Fprintf(env.Stdout, "created %s\ncreated %s\n", up, down)
 				}
 				return Done, nil
@@ -54,15 +64,22 @@ change cannot be undone.`,
 // timestampDigits is the width of versions written as yyyymmddhhmmss.
 const timestampDigits = 14
 
-// newMigration creates the files of the next version named name in dir.
-func newMigration(dir, name string, now time.Time) (up, down string, err error) {
+// newMigration creates the files of the next version named name in dir,
+// and dir first if it does not exist (then made is true).
+func newMigration(dir, name string, now time.Time) (up, down string, made bool, err error) {
 	name = strings.ReplaceAll(strings.TrimSpace(name), " ", "_")
+	if _, err := source.ParseFileName("v1_" + name + ".up.sql"); err != nil {
+		return "", "", false, usagef("NAME %q: may use only A-Z a-z 0-9 _ -", name)
+	}
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", "", usagef("directory %s does not exist: create it, or pass -dir", dir)
+		if err = os.MkdirAll(dir, 0o755); err != nil {
+			return "", "", false, fmt.Errorf("create directory %s: %w", dir, err)
+		}
+		made = true
 	}
 	if err != nil {
-		return "", "", err
+		return "", "", false, err
 	}
 	var latest int64
 	digits := 3
@@ -83,17 +100,17 @@ func newMigration(dir, name string, now time.Time) (up, down string, err error) 
 	}
 	stem := fmt.Sprintf("v%0*d_%s", digits, next, name)
 	if _, err := source.ParseFileName(stem + ".up.sql"); err != nil {
-		return "", "", usagef("NAME %q: may use only A-Z a-z 0-9 _ -", name)
+		return "", "", made, usagef("NAME %q: may use only A-Z a-z 0-9 _ -", name)
 	}
 	up, down = filepath.Join(dir, stem+".up.sql"), filepath.Join(dir, stem+".down.sql")
 	if err := create(up, fmt.Sprintf("-- %s: write the change here.\n-- For CREATE INDEX CONCURRENTLY, make the first line: -- waymark:no-transaction\n", stem)); err != nil {
-		return "", "", err
+		return "", "", made, err
 	}
 	if err := create(down, fmt.Sprintf("-- %s: undo %s here, or delete this file if it cannot be undone.\n", stem, stem+".up.sql")); err != nil {
 		os.Remove(up)
-		return "", "", err
+		return "", "", made, err
 	}
-	return up, down, nil
+	return up, down, made, nil
 }
 
 // create writes a new file, refusing to overwrite one.

@@ -15,16 +15,25 @@ type progress struct {
 	w     io.Writer
 	every time.Duration
 
-	mu   sync.Mutex
-	line string        // the running step's line, without the time
-	stop chan struct{} // closes the ticker of the running step
-	done chan struct{} // closed when the ticker has stopped
+	mu    sync.Mutex
+	line  string        // the running step's line, without the time
+	batch string        // the last batch of the running step, or ""
+	stop  chan struct{} // closes the ticker of the running step
+	done  chan struct{} // closed when the ticker has stopped
 }
 
 func newProgress(w io.Writer) *progress { return &progress{w: w, every: time.Second} }
 
 // event is an execute.Options.Progress function.
 func (p *progress) event(e execute.Event) {
+	if e.Batch != nil {
+		b := e.Batch
+		p.mu.Lock()
+		p.batch = fmt.Sprintf(" statement %d, batch %d: %d rows (%d so far)", b.Statement, b.N, b.Rows, b.Total)
+		fmt.Fprintf(p.w, "\r\033[K%s%s ...", p.line, p.batch)
+		p.mu.Unlock()
+		return
+	}
 	if !e.Done {
 		tx := ""
 		if e.Step.NoTransaction {
@@ -32,6 +41,7 @@ func (p *progress) event(e execute.Event) {
 		}
 		p.mu.Lock()
 		p.line = fmt.Sprintf("[%d/%d] %s %d %s%s", e.Index+1, e.Total, e.Step.Direction, e.Step.Version, dash(e.Step.Name), tx)
+		p.batch = ""
 		if e.Step.Repeatable {
 			p.line = fmt.Sprintf("[%d/%d] %s repeatable %s%s", e.Index+1, e.Total, e.Step.Direction, e.Step.Name, tx)
 		}
@@ -48,7 +58,7 @@ func (p *progress) event(e execute.Event) {
 		result = "FAILED"
 	}
 	p.mu.Lock()
-	fmt.Fprintf(p.w, "\r\033[K%s %s %v\n", p.line, result, e.Duration.Round(time.Millisecond))
+	fmt.Fprintf(p.w, "\r\033[K%s%s %s %v\n", p.line, p.batch, result, e.Duration.Round(time.Millisecond))
 	p.mu.Unlock()
 }
 
@@ -63,7 +73,7 @@ func (p *progress) tick(start time.Time, stop, done chan struct{}) {
 			return
 		case now := <-t.C:
 			p.mu.Lock()
-			fmt.Fprintf(p.w, "\r\033[K%s ... %v", p.line, now.Sub(start).Round(time.Second))
+			fmt.Fprintf(p.w, "\r\033[K%s%s ... %v", p.line, p.batch, now.Sub(start).Round(time.Second))
 			p.mu.Unlock()
 		}
 	}

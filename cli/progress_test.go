@@ -56,3 +56,24 @@ func TestProgress(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressBatches: the line of a step with waymark:batch statements
+// shows its last batch, and keeps it in its final form.
+func TestProgressBatches(t *testing.T) {
+	var out syncBuffer
+	p := newProgress(&out)
+	st := plan.Step{Version: 5, Name: "fill", Direction: source.Up, NoTransaction: true}
+	p.event(execute.Event{Step: st, Total: 1})
+	p.event(execute.Event{Step: st, Total: 1, Batch: &execute.Batch{Statement: 1, N: 1, Rows: 1000, Total: 1000}})
+	p.event(execute.Event{Step: st, Total: 1, Batch: &execute.Batch{Statement: 1, N: 2, Rows: 0, Total: 1000}})
+	p.event(execute.Event{Step: st, Total: 1, Done: true, Duration: 2 * time.Second})
+	got := out.String()
+	for _, want := range []string{
+		"\r\033[K[1/1] up 5 fill (no transaction) statement 1, batch 1: 1000 rows (1000 so far) ...",
+		"\r\033[K[1/1] up 5 fill (no transaction) statement 1, batch 2: 0 rows (1000 so far) ok 2s\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("progress lacks %q:\n%q", want, got)
+		}
+	}
+}

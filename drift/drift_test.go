@@ -411,8 +411,13 @@ func TestFleet(t *testing.T) {
 		{"a4", 4, []brief{}},
 		{"b4", 4, []brief{{"column", "public.orders.status", drift.Differs, "default"}}},
 		{"c2", 2, []brief{}},
-		{"tenant_a", 4, []brief{}},
-		{"tenant_b", 4, []brief{{"column", "tenant_b.users.nickname", drift.Extra, ""}}},
+		{schemas[0].Name, 4, []brief{}},
+		{schemas[1].Name, 4, []brief{{"column", "tenant_b.users.nickname", drift.Extra, ""}}},
+	}
+	for i, s := range []string{"tenant_a", "tenant_b"} {
+		if !strings.HasSuffix(schemas[i].Name, "/"+s) {
+			t.Errorf("schema target %d is %q, want database/%s", i, schemas[i].Name, s)
+		}
 	}
 	if diff := cmp.Diff(want, gots); diff != "" {
 		t.Errorf("fleet (-want +got):\n%s\n%s", diff, r)

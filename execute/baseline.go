@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/waymarkdb/waymark/backend"
 	"github.com/waymarkdb/waymark/plan"
@@ -35,6 +36,10 @@ type BaselineOptions struct {
 	// transaction: scripts another tool applied, unchanged since. Default
 	// nil: none.
 	Repeatables []string
+	// AppliedAt gives, by version, when another tool applied a version,
+	// for the tools that keep that time (package adopt reads goose's).
+	// Default nil: the records get the time Baseline writes them.
+	AppliedAt map[int64]time.Time
 	// DryRun reads the history, without the lock, and reports what
 	// Baseline would record, writing nothing; it refuses what Baseline
 	// refuses. Default false.
@@ -47,8 +52,9 @@ type BaselineOptions struct {
 // BaselineResult is what Baseline recorded.
 type BaselineResult struct {
 	// Records are the records written to the history, in ascending version
-	// order, or with DryRun those that would be. AppliedAt and Duration
-	// are zero: the backend sets them as it writes.
+	// order, or with DryRun those that would be. They are Imported (none
+	// of them ran); AppliedAt is that of Options.AppliedAt, else zero: the
+	// backend sets it as it writes.
 	Records []backend.Record
 	// Repeatables are the repeatable scripts' records written, in name
 	// order (BaselineOptions.Repeatables).
@@ -62,7 +68,8 @@ type BaselineResult struct {
 // by hand or by another migration tool (package adopt imports such a tool's
 // history through Baseline). Each record holds the version's name and the
 // checksum of its up script as it is in set now, so that later plans see
-// no drift.
+// no drift, and is marked Imported (backend.Record.Imported): status shows
+// that waymark did not run it.
 //
 // The records are written in one transaction, under the migration lock,
 // and only into an empty history: Baseline refuses, changing nothing, a
@@ -80,6 +87,9 @@ func Baseline(ctx context.Context, db backend.Backend, set *source.Set, version 
 	records, err := baselineRecords(set, version, o.Only)
 	if err != nil {
 		return nil, err
+	}
+	for i := range records {
+		records[i].Imported, records[i].AppliedAt = true, o.AppliedAt[records[i].Version]
 	}
 	if err := checkBackend(db); err != nil {
 		return nil, err
@@ -153,7 +163,11 @@ func baselineRecords(set *source.Set, version int64, only []int64) ([]backend.Re
 	}
 	var records []backend.Record
 	add := func(m *source.Migration) {
-		records = append(records, backend.Record{Version: m.Version, Name: m.Name, Checksum: m.Up.Checksum})
+		r := backend.Record{Version: m.Version, Name: m.Name, Checksum: m.Up.Checksum, Down: backend.DownNone}
+		if m.Down != nil {
+			r.Down, r.DownSQL = backend.DownKept, m.Down.SQL
+		}
+		records = append(records, r)
 	}
 	if only == nil {
 		for _, m := range set.Migrations() {

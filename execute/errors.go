@@ -24,6 +24,11 @@ var (
 	// not match its checksum, or cannot be split into statements, or the
 	// options ask for something the plan cannot do. Nothing was changed.
 	ErrBadPlan = errors.New("plan cannot be executed")
+	// ErrConnect means no connection to the database could be made, or a
+	// connection pooler refused one (the Cause wraps backend.ErrConnect,
+	// as a *backend.ConnectError that says which, with the server's
+	// message); nothing ran and no lock was waited for.
+	ErrConnect = errors.New("no connection")
 	// ErrLock means the migration lock could not be taken; nothing ran.
 	ErrLock = errors.New("cannot take the migration lock")
 	// ErrLockTimeout means the context ended while another session held
@@ -205,6 +210,10 @@ type StepError struct {
 	// version dirty: the statements before Pos.Statement took effect, and
 	// the message says which.
 	Dirty bool
+	// Resumable is set when the step's script is resumable (every
+	// statement a waymark:batch): its committed batches stay, and running
+	// the plan again resumes the step instead of needing Resolve.
+	Resumable bool
 	// Detail and ServerHint are the database's own elaboration of the
 	// error (PostgreSQL's DETAIL and HINT), or empty.
 	Detail, ServerHint string
@@ -221,6 +230,8 @@ func (e *StepError) Error() string {
 		s += " (hint: " + e.Hint + ")"
 	}
 	switch {
+	case e.Dirty && e.Resumable:
+		s += fmt.Sprintf("; version %d is left dirty with the batches that committed: run again, and the step resumes where it stopped", e.Version)
 	case e.Dirty && e.Pos.Statement > 0:
 		s += fmt.Sprintf("; statement %d of %d failed %s, so version %d is left dirty: repair the database, then call execute.Resolve",
 			e.Pos.Statement, e.Statements, tookEffect(e.Pos.Statement), e.Version)

@@ -4,7 +4,13 @@
 //
 // [Run] takes the backend's exclusive migration lock, reads the state again
 // under it and refuses a plan made from another state ([ErrStalePlan]), so
-// two runs never apply a step twice. Each step then runs in a transaction of
+// two runs never apply a step twice. It runs exactly the plan's path:
+// before anything happens, it refuses ([ErrBadPlan] wrapping
+// plan.ErrNotPath) a plan whose steps are not the path from its From to
+// its To for its state, which is the state read under the lock, and, given
+// [Options].Files, not the path plan.Compute gives for those files (see
+// plan.Plan.CheckPath: without the files, an up plan missing a version
+// between two of its steps cannot be told). Each step then runs in a transaction of
 // its own together with its history record: a failing step leaves neither
 // its changes nor its record, and the steps before it stay applied (the
 // [Result] lists them). With [Options].SingleTransaction the whole plan is
@@ -30,6 +36,21 @@
 // (backend.RepeatableReader; [ErrBadPlan] otherwise); a down plan forgets
 // their records (backend.Forget) before its first step.
 //
+// # Batches
+//
+// A statement marked waymark:batch (see package source) runs again and
+// again, each run in a transaction of its own that commits (and proves the
+// lock, like every write), within the directive's lock and statement
+// timeouts (else the Options'), with its pause in between, until it
+// reports 0 rows. Each run is logged (Info, "waymark: batch", with its rows
+// and the running total) and reported to Options.Progress ([Event].Batch).
+// A step whose script is all batches is resumable: when it stops part-way
+// (a failure, a cancel, a lost connection, a killed process) its version
+// stays dirty with the batches that committed, the [StepError] says so
+// (Resumable), and the next up plan resumes it ([plan.Step].Resume) instead
+// of refusing: its batches find only the rows not yet done. The session
+// must implement backend.RowCounter (pgxbackend's does).
+//
 // Every step's SQL starts from the same session state, whatever earlier
 // steps of the run set (see the backend), and runs within
 // [Options].LockTimeout and StatementTimeout when they are set.
@@ -37,6 +58,28 @@
 // Cancelling the context stops the running statement on the server; its
 // step is rolled back (or, outside a transaction, left dirty) and the lock
 // is released.
+//
+// # Faults
+//
+// A step whose connection breaks fails with a [*StepError] wrapping a
+// *backend.ConnectionError: its Outcome says whether the server rolled
+// the step back or whether it is unknown if the step committed (the reply
+// was lost, or never came); the error names the version and says that the
+// history tells ("waymark status"). A run never claims a cancel or a
+// rollback the server did not confirm. With LockTimeout or
+// StatementTimeout set, a network that goes silent without closing ends
+// the run without a context deadline (the pgx backend gives up on the
+// reply after the longest limit plus 10s at most, then releases the lock
+// within its own bound).
+//
+// The steps before a run's last commit do not wait for the disk (see
+// [Options].DurableEveryStep): a crash of the server can undo them, each
+// whole, from the last back to the last durable commit. A run that ends
+// with a lost connection (or a release of the lock that did not get
+// through, which would have flushed them) lists such steps, and the step whose commit was
+// never confirmed, in [Result].Unconfirmed rather than in Result.Steps.
+// Running again reads the history under the lock and applies what is
+// missing: it finishes the job.
 //
 // # The lock
 //
@@ -48,7 +91,10 @@
 // expired lease) changes nothing and fails with backend.ErrLockLost.
 //
 // [Migrate] is the call for service start-up: when there is nothing to do,
-// it returns after one read, without locking.
+// it returns after one read that never waits for the migration lock and
+// writes nothing (to see whether a run is under way, the pgx backend's read
+// takes the lock's key in shared mode and gives it back in the same
+// statement).
 package execute
 
 import (
@@ -56,6 +102,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/waymarkdb/waymark/backend"
@@ -65,9 +112,9 @@ import (
 
 // Options configure Run and Migrate. A nil *Options means the defaults.
 type Options struct {
-	// Plan holds the checks Migrate computes its plan with (Run executes a
-	// plan that is already made and ignores it). Default: nil, the
-	// defaults of plan.Options.
+	// Plan holds the checks Migrate computes its plan with. Run, given
+	// Files, computes with them the path its plan must be (see Files).
+	// Default: nil, the defaults of plan.Options.
 	Plan *plan.Options
 	// SingleTransaction runs the whole plan in one transaction, so that it
 	// applies completely or not at all. A plan with a no-transaction step
@@ -112,8 +159,12 @@ type Options struct {
 	// Files, if set, is the migration set as it is now. Run checks a plan
 	// made earlier against it (plan.Plan.CheckFiles) and refuses, before
 	// anything happens, a plan a step of which no longer matches its file
-	// ([ErrBadPlan] wrapping plan.ErrFileChanged, naming the file). Migrate
-	// ignores it: it plans from its own set. Default nil: no check.
+	// ([ErrBadPlan] wrapping plan.ErrFileChanged, naming the file), and a
+	// plan whose steps are not the path plan.Compute gives for these files,
+	// the plan's state and its end, with Options.Plan ([ErrBadPlan]
+	// wrapping plan.ErrNotPath, naming the version: a step deleted by hand
+	// from a saved plan). Migrate ignores it: it plans from its own set.
+	// Default nil: only what the plan itself tells is checked.
 	Files *source.Set
 	// RefuseNewerDatabase makes Migrate to plan.Latest() refuse a database
 	// that has applied versions above the set's latest. Default false:
@@ -137,6 +188,9 @@ type Event struct {
 	// Duration and Err are set when Done.
 	Duration time.Duration
 	Err      error
+	// Batch, when set, reports one run of a waymark:batch statement of
+	// the step (between its events before and after, with Done false).
+	Batch *Batch
 }
 
 // Result is what a run did.
@@ -146,8 +200,20 @@ type Result struct {
 	Plan *plan.Plan
 	// Steps lists the steps that took effect, in order. After an error it
 	// holds the steps that took effect before the failure (none with
-	// SingleTransaction).
+	// SingleTransaction). After a lost connection it holds only those the
+	// run can vouch for: the rest are in Unconfirmed.
 	Steps []StepResult
+	// Unconfirmed lists, in order, the steps after Steps that may or may
+	// not have taken effect, when the run ended with a lost connection
+	// (an error wrapping backend.ErrConnectionLost, or backend.ErrConnect
+	// from a pooler that could not reach the server) or a release of the
+	// lock that did not get through (backend.ErrLockMayBeHeld): steps
+	// committed without waiting for the disk (see
+	// Options.DurableEveryStep) that no durable commit of the run
+	// followed, which a crash of the server undoes, and the step whose
+	// commit the server never confirmed. The history tells which are
+	// applied; running again applies the rest.
+	Unconfirmed []StepResult
 }
 
 // StepResult is one step that took effect.
@@ -175,18 +241,46 @@ func Run(ctx context.Context, db backend.Backend, p *plan.Plan, opts *Options) (
 	if err := r.checkFiles(); err != nil {
 		return r.res, err
 	}
+	if err := r.checkPath(); err != nil {
+		return r.res, err
+	}
 	if err := r.check(); err != nil {
 		return r.res, err
 	}
 	if err := checkBackend(db); err != nil {
 		return r.res, err
 	}
-	return r.res, underLock(ctx, db, r.log, func(sess backend.Session, now plan.State) error {
+	err := underLock(ctx, db, r.log, func(sess backend.Session, now plan.State) error {
 		if err := stale(p.State, now); err != nil {
+			return err
+		}
+		if err := staleHistory(p, now); err != nil {
 			return err
 		}
 		return r.run(ctx, sess)
 	})
+	r.settle(err)
+	return r.res, err
+}
+
+// settle moves the steps the run cannot vouch for from Result.Steps to
+// Result.Unconfirmed, when the run ended with a lost connection or a
+// release that did not get through (backend.ErrLockMayBeHeld): the
+// steps no durable commit followed (Unlock would have made the last one
+// durable), and the step whose commit the server never confirmed.
+func (r *runner) settle(err error) {
+	lost := errors.Is(err, backend.ErrConnectionLost) || errors.Is(err, backend.ErrLockMayBeHeld) ||
+		errors.Is(err, backend.ErrConnect) // a pooler refusing mid-run: its server may have restarted
+	if !lost {
+		return
+	}
+	steps := r.res.Steps
+	if r.durable < len(steps) {
+		r.res.Steps, r.res.Unconfirmed = steps[:r.durable:r.durable], slices.Clone(steps[r.durable:])
+	}
+	if r.unknown != nil {
+		r.res.Unconfirmed = append(r.res.Unconfirmed, *r.unknown)
+	}
 }
 
 // runner executes the steps of one plan.
@@ -196,6 +290,9 @@ type runner struct {
 	opts    Options
 	log     *slog.Logger
 	res     *Result
+	durable int         // how many of res.Steps a durable commit has followed
+	unknown *StepResult // the step whose commit the server never confirmed
+	index   int         // the step running
 }
 
 func newRunner(opts *Options) *runner {
@@ -234,6 +331,10 @@ func (r *runner) check() error {
 			return bad("the step's no-transaction flag (%v) does not match its script's directive", st.NoTransaction)
 		case st.NoTransaction && r.opts.SingleTransaction:
 			return bad("Options.SingleTransaction, but the step must run outside a transaction")
+		case st.Resume && (st.Direction != source.Up || !sc.Resumable()):
+			return bad("a resume step, but its script is not an up script of waymark:batch statements only")
+		case st.Repeatable && len(sc.Batches) > 0:
+			return bad("a repeatable script's step, but its script has a waymark:batch statement (batches belong in versioned migrations)")
 		}
 		r.scripts[i] = sc
 	}
@@ -246,6 +347,9 @@ func (r *runner) run(ctx context.Context, sess backend.Session) error {
 	if _, ok := sess.(backend.RepeatableReader); !ok && (p.ForgetRepeatables || len(p.Repeatables()) > 0) {
 		return &Error{Err: ErrBadPlan, Detail: "the plan has repeatable scripts, and the backend does not record them"}
 	}
+	if err := r.canBatch(sess); err != nil {
+		return err
+	}
 	r.log.InfoContext(ctx, "waymark: migrating", "direction", p.Direction.String(), "from", p.From, "to", p.To, "steps", len(p.Steps))
 	if r.opts.SingleTransaction {
 		if err := sess.Begin(ctx); err != nil {
@@ -254,7 +358,7 @@ func (r *runner) run(ctx context.Context, sess backend.Session) error {
 	}
 	if p.ForgetRepeatables {
 		r.log.InfoContext(ctx, "waymark: forgetting the repeatable scripts' records", "repeatables", len(p.State.Repeatables))
-		if err := sess.Apply(ctx, backend.Step{Change: backend.Change{Op: backend.Forget}}); err != nil {
+		if err := sess.Apply(ctx, backend.Step{Change: backend.Change{Op: backend.Forget}, Limits: r.limits()}); err != nil {
 			if r.opts.SingleTransaction {
 				err = errors.Join(err, sess.Rollback(context.WithoutCancel(ctx)))
 			}
@@ -263,6 +367,7 @@ func (r *runner) run(ctx context.Context, sess backend.Session) error {
 	}
 	var done []StepResult
 	for i, st := range p.Steps {
+		r.index = i
 		r.progress(Event{Step: st, Index: i, Total: len(p.Steps)})
 		r.log.InfoContext(ctx, "waymark: step", "version", st.Version, "name", st.Name, "repeatable", st.Repeatable, "direction", st.Direction.String(), "path", st.Path)
 		start := time.Now()
@@ -279,6 +384,10 @@ func (r *runner) run(ctx context.Context, sess backend.Session) error {
 		r.progress(Event{Step: st, Index: i, Total: len(p.Steps), Done: true, Duration: d, Err: err})
 		if err != nil {
 			r.log.ErrorContext(ctx, "waymark: step failed", "version", st.Version, "error", err)
+			var ce *backend.ConnectionError
+			if errors.As(err, &ce) && ce.Outcome == backend.OutcomeUnknown && !r.opts.SingleTransaction {
+				r.unknown = &StepResult{Version: st.Version, Name: st.Name, Repeatable: st.Repeatable, Direction: st.Direction, Duration: d}
+			}
 			if r.opts.SingleTransaction {
 				if rerr := sess.Rollback(context.WithoutCancel(ctx)); rerr != nil {
 					err = errors.Join(err, &Error{Err: ErrTransaction, Detail: "roll back", Cause: rerr})
@@ -290,13 +399,21 @@ func (r *runner) run(ctx context.Context, sess backend.Session) error {
 		done = append(done, StepResult{Version: st.Version, Name: st.Name, Repeatable: st.Repeatable, Direction: st.Direction, Duration: d})
 		if !r.opts.SingleTransaction {
 			r.res.Steps = done
+			if st.NoTransaction || r.opts.DurableEveryStep || i == len(p.Steps)-1 {
+				r.durable = len(done) // a durable commit flushes every earlier one
+			}
 		}
 	}
 	if r.opts.SingleTransaction {
 		if err := sess.Commit(ctx); err != nil {
+			var ce *backend.ConnectionError
+			if errors.As(err, &ce) && ce.Outcome == backend.OutcomeUnknown {
+				r.res.Unconfirmed = done // the one commit may have happened
+			}
 			return &Error{Err: ErrTransaction, Detail: "commit", Cause: err}
 		}
 		r.res.Steps = done
+		r.durable = len(done)
 	}
 	r.log.InfoContext(ctx, "waymark: migrated", "version", p.To)
 	return nil

@@ -54,6 +54,7 @@ func checkBackend(db backend.Backend) error {
 func lock(ctx context.Context, db backend.Backend, log *slog.Logger) (backend.Session, error) {
 	start, delay := time.Now(), lockPollMin
 	var lastLog time.Time
+	var holder *backend.Holder // who held the lock at the last try, if anyone
 	for {
 		sess, err := db.TryLock(ctx)
 		if err == nil {
@@ -64,11 +65,16 @@ func lock(ctx context.Context, db backend.Backend, log *slog.Logger) (backend.Se
 		}
 		var held *backend.LockedError
 		if !errors.As(err, &held) {
-			if ctx.Err() != nil {
-				return nil, &LockError{Waited: time.Since(start), Err: ctx.Err()}
+			switch {
+			case errors.Is(err, backend.ErrConnect):
+				// Connecting is not waiting: say what failed.
+				return nil, &Error{Err: ErrConnect, Cause: err}
+			case ctx.Err() != nil && holder != nil:
+				return nil, &LockError{Holder: *holder, Waited: time.Since(start), Err: ctx.Err()}
 			}
 			return nil, &Error{Err: ErrLock, Cause: err}
 		}
+		holder = &held.Holder
 		if lastLog.IsZero() || time.Since(lastLog) >= lockLogEvery {
 			msg := "waymark: waiting for the migration lock"
 			if !lastLog.IsZero() {

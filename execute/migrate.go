@@ -2,6 +2,7 @@ package execute
 
 import (
 	"context"
+	"errors"
 
 	"github.com/waymarkdb/waymark/backend"
 	"github.com/waymarkdb/waymark/plan"
@@ -10,16 +11,19 @@ import (
 
 // Migrate takes the database to target: the call for service start-up.
 //
-// It first checks, without locking, whether the database is already there:
-// with a backend that keeps digests (backend.HeadReader), one query that
-// reads one row compares the history's digests (versions, and repeatable
-// scripts) with the set's; otherwise it reads the history. When only the
-// repeatable scripts' digest differs it reads the history, still without
-// the lock: records of repeatable scripts removed from the files need no
-// work. If there is nothing to do, it returns at once (no lock,
-// no write). Otherwise, and whenever another process holds the migration
-// lock (its run is under way, and what it committed may not be durable
-// yet), it takes the lock, plans again under it and runs the plan. Many
+// It first checks, without waiting for the migration lock, whether the
+// database is already there: with a backend that keeps digests
+// (backend.HeadReader), one query that reads one row compares the
+// history's digests (versions, and repeatable scripts) with the set's and
+// tells whether a run holds the lock (the pgx backend takes the lock's key
+// in shared mode for that instant, and gives it back in the same
+// statement); otherwise it reads the history. When only the repeatable
+// scripts' digest differs it reads the history, still without the lock:
+// records of repeatable scripts removed from the files need no work. If
+// there is nothing to do, it returns at once (no wait, no write, no lock
+// held). Otherwise, and whenever another process holds the migration lock
+// (its run is under way, and what it committed may not be durable yet), it
+// takes the lock, plans again under it and runs the plan. Many
 // replicas may call Migrate at once: one of them applies each step, the
 // others wait and find nothing left to do. The Result is never nil.
 //
@@ -37,7 +41,7 @@ func Migrate(ctx context.Context, db backend.Backend, set *source.Set, target pl
 	}
 	// Anything else is decided under the lock: a dirty version seen without
 	// it may belong to a step that another process is still running.
-	return r.res, underLock(ctx, db, r.log, func(sess backend.Session, now plan.State) error {
+	err := underLock(ctx, db, r.log, func(sess backend.Session, now plan.State) error {
 		p, err := r.plan(ctx, set, now, target)
 		if err != nil {
 			return err
@@ -51,6 +55,8 @@ func Migrate(ctx context.Context, db backend.Backend, set *source.Set, target pl
 		}
 		return r.run(ctx, sess)
 	})
+	r.settle(err)
+	return r.res, err
 }
 
 // noop reports whether the database is at target with nothing to do,
@@ -58,6 +64,9 @@ func Migrate(ctx context.Context, db backend.Backend, set *source.Set, target pl
 func (r *runner) noop(ctx context.Context, db backend.Backend, set *source.Set, target plan.Target) (bool, error) {
 	if hr, ok := db.(backend.HeadReader); ok {
 		h, err := hr.ReadHead(ctx)
+		if errors.Is(err, backend.ErrConnect) {
+			return false, &Error{Err: ErrConnect, Cause: err} // no use waiting for the lock
+		}
 		if err != nil || h.Busy {
 			return false, nil // decided under the lock
 		}
@@ -80,6 +89,9 @@ func (r *runner) noop(ctx context.Context, db backend.Backend, set *source.Set, 
 	// repeatable scripts' records that differ from the files (changed
 	// files, or records of files removed, which stay and need no work).
 	st, err := plan.ReadState(ctx, db)
+	if errors.Is(err, backend.ErrConnect) {
+		return false, &Error{Err: ErrConnect, Cause: err}
+	}
 	if err != nil {
 		return false, nil
 	}

@@ -169,7 +169,7 @@ func (tr *tracer) take() []string {
 	return s
 }
 
-func TestPostgresNoOpMigrateIsOneReadWithoutLock(t *testing.T) {
+func TestPostgresNoOpMigrateIsOneRead(t *testing.T) {
 	cfg, err := pgxpool.ParseConfig(pgtest.ConnString(t))
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package execute
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -27,7 +28,8 @@ func (r *runner) runTx(ctx context.Context, sess backend.Session, st plan.Step, 
 	case st.Repeatable:
 		ch = repeatChange(st)
 	case st.Direction == source.Up:
-		ch = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum}}
+		ch = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum,
+			Down: st.Down, DownSQL: st.DownSQL}}
 	}
 	pause := retryMin
 	for try := 0; ; try++ {
@@ -75,20 +77,32 @@ func (r *runner) runNoTx(ctx context.Context, sess backend.Session, st plan.Step
 				return stepError(st, sc, err, i, false)
 			}
 		}
-		if err := sess.Apply(ctx, backend.Step{Change: repeatChange(st)}); err != nil {
+		if err := sess.Apply(ctx, backend.Step{Change: repeatChange(st), Limits: r.limits()}); err != nil {
 			return stepError(st, sc, err, -1, false)
 		}
 		return nil
 	}
 	mark := backend.Change{Op: backend.Update, Record: backend.Record{Version: st.Version, Dirty: st.Direction}}
 	if st.Direction == source.Up {
-		mark = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum, Dirty: source.Up}}
+		mark = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum, Dirty: source.Up,
+			Down: st.Down, DownSQL: st.DownSQL}}
 	}
-	if err := sess.Apply(ctx, backend.Step{Change: mark}); err != nil {
-		return stepError(st, sc, err, -1, false)
+	// The limits bound the marks' waits too (and tell the backend how long
+	// a reply may take; see backend.Limits). A resumed step's version is
+	// dirty already (the staleness check under the lock made sure of it).
+	if !st.Resume {
+		if err := sess.Apply(ctx, backend.Step{Change: mark, Limits: r.limits()}); err != nil {
+			return stepError(st, sc, err, -1, false)
+		}
 	}
 	start := time.Now()
 	for i, s := range stmts {
+		if b, ok := sc.Batch(i + 1); ok {
+			if err := r.runBatch(ctx, sess, st, sc, i, b); err != nil {
+				return err
+			}
+			continue
+		}
 		r.log.DebugContext(ctx, "waymark: statement", "version", st.Version, "statement", i+1, "of", len(stmts), "line", s.Pos.Line)
 		if err := sess.Exec(ctx, s.SQL, r.limits()); err != nil {
 			return stepError(st, sc, err, i, true)
@@ -98,7 +112,7 @@ func (r *runner) runNoTx(ctx context.Context, sess backend.Session, st plan.Step
 	if st.Direction == source.Up {
 		done = backend.Change{Op: backend.Update, Record: backend.Record{Version: st.Version, Duration: max(time.Since(start), time.Microsecond)}}
 	}
-	if err := sess.Apply(ctx, backend.Step{Change: done}); err != nil {
+	if err := sess.Apply(ctx, backend.Step{Change: done, Limits: r.limits()}); err != nil {
 		return stepError(st, sc, err, -1, true)
 	}
 	return nil
@@ -123,11 +137,13 @@ func stepError(st plan.Step, sc *source.Script, err error, stmt int, dirty bool)
 	var coded interface{ SQLState() string }
 	switch {
 	case errors.As(err, &ce) && dirty:
-		e.Hint = "the connection broke while the statement ran; check what it did before you resolve the version"
+		e.Hint = fmt.Sprintf("the connection broke while the statement ran: whether it took effect is unknown; check what it did "+
+			"(waymark status shows version %d dirty) before you resolve the version", st.Version)
 	case errors.As(err, &ce) && ce.Outcome == backend.OutcomeRolledBack:
 		e.Hint = "the connection broke and the server rolled the step back: nothing of it is applied; run again"
 	case errors.As(err, &ce):
-		e.Hint = "the connection broke while the step committed: whether it is applied is unknown; the next run reads the history and decides, so run again"
+		e.Hint = fmt.Sprintf("the connection broke before the server confirmed the step: whether version %d is applied is unknown; "+
+			"the history tells (waymark status), and running again reads it and finishes the job", st.Version)
 	case errors.Is(err, backend.ErrLockLost):
 		e.Hint = "nothing of the step ran"
 	case !st.NoTransaction && errors.As(err, &coded) && coded.SQLState() == "25001":

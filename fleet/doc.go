@@ -6,7 +6,7 @@
 // targets, still applies every step once per target.
 //
 //	targets, err := fleet.Schemas(ctx, url, `tenant\_%`, nil) // or fleet.Databases, or your own
-//	rep, err := fleet.Run(ctx, targets, set, plan.Latest(), &fleet.Options{Parallel: 8, Canaries: []string{"tenant_demo"}})
+//	rep, err := fleet.Run(ctx, targets, set, plan.Latest(), &fleet.Options{Parallel: 8, Canaries: []string{"app/tenant_demo"}})
 //	fmt.Print(rep)                                             // a table, the errors, a summary line
 //
 // # Targets
@@ -16,10 +16,17 @@
 // PostgreSQL connection string with [pgxbackend.Options], which the fleet
 // connects to when the target's turn comes. [Databases] makes targets of
 // connection strings, [ParseTargets] reads them from a file, and [Schemas]
-// makes a target of every schema matching a pattern in one database: that
-// target keeps its own history table in its schema and runs the set with
-// its schema first on the search_path (pgxbackend.Options.SearchPath),
-// step after step.
+// makes a target of every schema matching a LIKE pattern in one database:
+// that target, named database/schema ("app/tenant_01"), keeps its own
+// history table in its schema and runs the set with its schema first on
+// the search_path (pgxbackend.Options.SearchPath), step after step. The
+// targets of several databases append into one call; [SchemasOn] lists
+// several at once and adds the host (host:port/database/schema) where two
+// servers have a database of the same name. A pattern PostgreSQL would
+// reject (one ending with its escape character, \) is an [ErrBadPattern].
+//
+// A target with no history table yet (a new tenant) is found so without a
+// failed statement in the server's log.
 //
 // # Runs
 //
@@ -32,6 +39,14 @@
 // targets and cancels the running ones the way execute does: the running
 // statement is cancelled on the server, its step rolled back (or, outside
 // a transaction, left dirty), the lock released.
+//
+// A target whose run lost its connection (a crash of its server, a
+// network that failed) reports, besides the steps it vouches for
+// ([Result].Steps, and To, the version they reach), the steps it cannot
+// vouch for ([Result].Unconfirmed; see execute.Result): committed without
+// waiting for the disk, or never confirmed. The report's text and JSON
+// name them; the target's history tells, and running again finishes the
+// job.
 //
 // [Status] reads every target's history (no lock, no write) and says
 // which are behind, dirty or drifted; [Plan] computes every target's plan

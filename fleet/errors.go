@@ -15,6 +15,9 @@ var (
 	// string or with both, a connection string that does not parse, a
 	// canary that is not a target.
 	ErrBadTarget = errors.New("invalid target")
+	// ErrBadPattern means a schema pattern of [Schemas] that PostgreSQL
+	// rejects as a LIKE pattern (one ending with the escape character).
+	ErrBadPattern = errors.New("invalid schema pattern")
 	// ErrTargetFailed means a target's run failed; its Cause says how
 	// (an *execute.StepError for a failing step). Steps before the
 	// failure stay applied.

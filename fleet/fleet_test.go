@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -209,7 +210,11 @@ func TestRunManyServers(t *testing.T) {
 	makeSchemas(t, observer, "other", 2) // not matched by the pattern
 	before := sessions(t, observer)
 	schemas, err := fleet.Schemas(ctx, withParam(url, "application_name", app), `tenant\_%`, nil)
-	if err != nil || len(schemas) != 50 || schemas[0].Name != "tenant_01" || schemas[49].Name != "tenant_50" {
+	cfg, perr := pgx.ParseConfig(url)
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	if err != nil || len(schemas) != 50 || schemas[0].Name != cfg.Database+"/tenant_01" || schemas[49].Name != cfg.Database+"/tenant_50" || schemas[0].Backend.Schema != "tenant_01" {
 		t.Fatalf("Schemas: %d targets, %v", len(schemas), err)
 	}
 	targets = append(targets, schemas...)
@@ -255,10 +260,10 @@ func TestRunManyServers(t *testing.T) {
 	}
 	defer pool.Close()
 	for _, s := range schemas {
-		if got := logOf(t, pool, s.Name); len(got) != 3 || got[1] != 1 || got[2] != 1 || got[3] != 1 {
+		if got := logOf(t, pool, s.Backend.Schema); len(got) != 3 || got[1] != 1 || got[2] != 1 || got[3] != 1 {
 			t.Errorf("%s: runs per version %v, want each of 1, 2, 3 once", s.Name, got)
 		}
-		if got := versionsOf(t, pool, s.Name); len(got) != 3 {
+		if got := versionsOf(t, pool, s.Backend.Schema); len(got) != 3 {
 			t.Errorf("%s: history %v", s.Name, got)
 		}
 	}
@@ -283,6 +288,10 @@ func schemaPool(t *testing.T, prefix string, n int) (*pgxpool.Pool, []fleet.Targ
 	targets, err := fleet.Schemas(t.Context(), url, prefix+`\_%`, nil)
 	if err != nil || len(targets) != n {
 		t.Fatalf("Schemas: %d targets, %v", len(targets), err)
+	}
+	// One database: the tests name each target by its schema.
+	for i := range targets {
+		targets[i].Name = targets[i].Backend.Schema
 	}
 	return pool, targets
 }
@@ -574,5 +583,174 @@ UPDATE tenant_11.waymark_history SET checksum = repeat('0', 64)`); err != nil {
 	var tables int
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = 'tenant_12'").Scan(&tables); err != nil || tables != 0 {
 		t.Errorf("tenant_12 has %d tables, %v", tables, err)
+	}
+}
+
+// TestSchemasNames: the schemas of several databases are named apart,
+// database/schema, or with the host when two servers have a database of
+// the same name, so that one fleet call takes them all.
+func TestSchemasNames(t *testing.T) {
+	ctx := t.Context()
+	url1 := pgtest.ConnString(t)
+	pool1, err := pgxpool.New(ctx, url1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool1.Close()
+	makeSchemas(t, pool1, "tenant", 2)
+	cfg1, err := pgx.ParseConfig(url1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second database on the same server, with a schema of the same name.
+	second := cfg1.Database + "_b"
+	if _, err := pool1.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{second}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = pool1.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{second}.Sanitize()+" WITH (FORCE)")
+	})
+	url2 := withParam(url1, "dbname", second)
+	conn2, err := pgx.Connect(ctx, url2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn2.Close(context.Background())
+	makeSchemas(t, conn2, "tenant", 1)
+
+	set := tenantSet(t)
+	names := func(targets []fleet.Target) []string {
+		var out []string
+		for _, tg := range targets {
+			out = append(out, tg.Name)
+		}
+		return out
+	}
+	a, err := fleet.Schemas(ctx, url1, `tenant\_%`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := fleet.Schemas(ctx, url2, `tenant\_%`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appended := append(a, b...)
+	want := []string{cfg1.Database + "/tenant_01", cfg1.Database + "/tenant_02", second + "/tenant_01"}
+	if diff := cmp.Diff(want, names(appended)); diff != "" {
+		t.Errorf("names of the appended targets (-want +got):\n%s", diff)
+	}
+	if rep, err := fleet.Status(ctx, appended, set, nil); err != nil || rep.Count("behind") != 3 {
+		t.Errorf("Status of the appended targets: %v, %v", err, rep)
+	}
+	on, err := fleet.SchemasOn(ctx, []string{url1, url2}, `tenant\_%`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, names(on)); diff != "" {
+		t.Errorf("SchemasOn names (-want +got):\n%s", diff)
+	}
+
+	// A pattern PostgreSQL rejects says so, whether a name matches up to
+	// the bad escape (PostgreSQL's error) or none does (waymark's check).
+	for _, pattern := range []string{`tenant\`, `zzz\`, `tenant\\\`} {
+		_, err = fleet.Schemas(ctx, url1, pattern, nil)
+		if !errors.Is(err, fleet.ErrBadPattern) || !strings.Contains(err.Error(), "'"+pattern+"'") || strings.Contains(err.Error(), "cannot read") {
+			t.Errorf(`Schemas with the pattern %s = %v, want ErrBadPattern naming the pattern`, pattern, err)
+		}
+	}
+	if _, err := fleet.Schemas(ctx, url1, `tenant\\`, nil); err != nil {
+		t.Errorf(`Schemas with the pattern tenant\\ (a backslash) = %v`, err)
+	}
+
+	// Two servers with a database of the same name: the host tells them
+	// apart.
+	if testing.Short() {
+		t.Skip("-short: the host case needs a second server")
+	}
+	c := pgtest.OwnCluster(t)
+	admin, err := pgx.Connect(ctx, c.ConnString("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{cfg1.Database}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	url3 := c.ConnString(cfg1.Database)
+	conn3, err := pgx.Connect(ctx, url3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn3.Close(context.Background())
+	makeSchemas(t, conn3, "tenant", 1)
+	cfg3, err := pgx.ParseConfig(url3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	on, err = fleet.SchemasOn(ctx, []string{url1, url3}, `tenant\_%`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{fleet.NameOf(cfg1) + "/tenant_01", fleet.NameOf(cfg1) + "/tenant_02", fleet.NameOf(cfg3) + "/tenant_01"}
+	if diff := cmp.Diff(want, names(on)); diff != "" {
+		t.Errorf("SchemasOn names with one database name on two servers (-want +got):\n%s", diff)
+	}
+	if rep, err := fleet.Status(ctx, on, set, nil); err != nil || rep.Count("behind") != 3 {
+		t.Errorf("Status: %v, %v", err, rep)
+	}
+}
+
+// serverLog returns a function that reads what the server of pool has
+// logged since serverLog was called, or skips the test when the log cannot
+// be read (a server of the test kit's own writes it beside its data
+// directory; reading it needs a superuser).
+func serverLog(t *testing.T, pool *pgxpool.Pool) func() string {
+	t.Helper()
+	const where = "pg_catalog.current_setting('data_directory') || '/../postgres.log'"
+	var size int64
+	if err := pool.QueryRow(t.Context(), "SELECT size FROM pg_catalog.pg_stat_file("+where+")").Scan(&size); err != nil {
+		t.Skipf("the server's log cannot be read (%v): this test needs the test kit's own server", err)
+	}
+	return func() string {
+		t.Helper()
+		var text string
+		if err := pool.QueryRow(t.Context(), "SELECT pg_catalog.pg_read_file("+where+", $1, 100000000)", size).Scan(&text); err != nil {
+			t.Fatal(err)
+		}
+		return text
+	}
+}
+
+// TestFreshTargetsFailNoStatement: status, plan and apply of fresh
+// targets (no history table yet) find that out without a failed statement
+// in the server's log.
+func TestFreshTargetsFailNoStatement(t *testing.T) {
+	ctx := t.Context()
+	pool, targets := schemaPool(t, "fresh", 3)
+	logged := serverLog(t, pool)
+	table := fmt.Sprintf("history_%d", time.Now().UnixNano())
+	for i := range targets {
+		targets[i].Backend.Table = table
+	}
+	set := tenantSet(t)
+	if _, err := fleet.Status(ctx, targets, set, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fleet.Plan(ctx, targets, set, plan.Latest(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := fleet.Run(ctx, targets, set, plan.Latest(), nil); err != nil || rep.Count(fleet.Applied) != 3 {
+		t.Fatalf("Run: %v\n%v", err, rep)
+	}
+	// The control: a failed statement on that table does reach the log.
+	if _, err := pool.Exec(ctx, "SELECT FROM fresh_01."+table+"_control"); err == nil {
+		t.Fatal("the control statement did not fail")
+	}
+	text := logged()
+	if !strings.Contains(text, `relation "fresh_01.`+table+`_control" does not exist`) {
+		t.Fatalf("the control's error is not in the server's log: the test reads the wrong log\n%s", text)
+	}
+	if n := strings.Count(text, table+`" does not exist`); n > 0 {
+		t.Errorf("the server logged %d failed statements on the missing history table:\n%s", n, text)
 	}
 }

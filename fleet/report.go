@@ -61,8 +61,14 @@ type Result struct {
 	// From is the target's version before the run and To after it; both
 	// are -1 when the run did not get as far as reading the history.
 	From, To int64
-	// Steps are the steps that took effect.
+	// Steps are the steps that took effect; To is the version they took
+	// the target to.
 	Steps []execute.StepResult
+	// Unconfirmed are the steps after Steps that may or may not have
+	// taken effect: the run lost its connection before they were known to
+	// be on disk (see execute.Result.Unconfirmed). The target's history
+	// tells; running again finishes the job.
+	Unconfirmed []execute.StepResult
 	// Duration is how long the target's run took, connecting included.
 	Duration time.Duration
 	// Err is the error of a Refused or Failed target: an
@@ -182,6 +188,14 @@ func (r *Report) String() string {
 		if res.Err != nil {
 			fmt.Fprintf(&b, "%s: %s\n", res.Target, indent(res.Err.Error()))
 		}
+		if len(res.Unconfirmed) > 0 {
+			vs := make([]string, len(res.Unconfirmed))
+			for i, s := range res.Unconfirmed {
+				vs[i] = fmt.Sprint(s.Version)
+			}
+			fmt.Fprintf(&b, "%s: %d step(s) unconfirmed (version %s): the connection was lost before they were known to be on disk; "+
+				"a crash undoes such a step whole: the history tells, and running again finishes the job\n", res.Target, len(vs), strings.Join(vs, ", "))
+		}
 	}
 	b.WriteString(r.Summary())
 	b.WriteString("\n")
@@ -227,14 +241,16 @@ type jsonReport struct {
 }
 
 type jsonResult struct {
-	Target   string     `json:"target"`
-	Canary   bool       `json:"canary,omitempty"`
-	Outcome  Outcome    `json:"outcome"`
-	From     *int64     `json:"from,omitempty"`
-	To       *int64     `json:"to,omitempty"`
-	Steps    []jsonStep `json:"steps"`
-	Duration string     `json:"duration,omitempty"`
-	Error    string     `json:"error,omitempty"`
+	Target  string     `json:"target"`
+	Canary  bool       `json:"canary,omitempty"`
+	Outcome Outcome    `json:"outcome"`
+	From    *int64     `json:"from,omitempty"`
+	To      *int64     `json:"to,omitempty"`
+	Steps   []jsonStep `json:"steps"`
+	// Unconfirmed: see Result.Unconfirmed.
+	Unconfirmed []jsonStep `json:"unconfirmed,omitempty"`
+	Duration    string     `json:"duration,omitempty"`
+	Error       string     `json:"error,omitempty"`
 }
 
 type jsonStep struct {
@@ -272,6 +288,9 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 		}
 		for _, s := range res.Steps {
 			jr.Steps = append(jr.Steps, jsonStep{s.Version, s.Name, s.Direction, s.Duration.String()})
+		}
+		for _, s := range res.Unconfirmed {
+			jr.Unconfirmed = append(jr.Unconfirmed, jsonStep{s.Version, s.Name, s.Direction, s.Duration.String()})
 		}
 		if res.Err != nil {
 			jr.Error = res.Err.Error()

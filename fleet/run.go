@@ -200,7 +200,7 @@ func runOne(ctx context.Context, r *Result, db backend.Backend, openErr error, s
 	}
 	eo.Logger = log
 	res, err := execute.Migrate(ctx, db, set, target, &eo)
-	r.Steps = res.Steps
+	r.Steps, r.Unconfirmed = res.Steps, res.Unconfirmed
 	if p := res.Plan; p != nil {
 		r.From, r.To = p.From, after(p, len(res.Steps))
 	}

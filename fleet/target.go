@@ -3,6 +3,7 @@ package fleet
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/waymarkdb/waymark/backend"
 	"github.com/waymarkdb/waymark/backend/pgxbackend"
@@ -89,10 +91,58 @@ type SchemaOptions struct {
 // name matches pattern, a LIKE pattern ("%" matches any run of
 // characters, "_" any one character, "\" escapes them: 'tenant\_%'), in
 // name order; PostgreSQL's own schemas (pg_*, information_schema) are left
-// out. Each target is named after its schema, keeps its history in that
-// schema, and runs the set with that schema first on its search_path. It
-// connects once, to list the schemas.
+// out. Each target is named database/schema ("app/tenant_01"), keeps its
+// history in that schema (its Backend.Schema), and runs the set with that
+// schema first on its search_path. It connects once, to list the schemas.
+//
+// The targets of several databases can be appended into one fleet call
+// when their databases' names differ; [SchemasOn] names them apart
+// otherwise. A pattern PostgreSQL rejects (one that ends with the escape
+// character) is an [ErrBadPattern].
 func Schemas(ctx context.Context, conn, pattern string, opts *SchemaOptions) ([]Target, error) {
+	cfg, err := pgx.ParseConfig(conn)
+	if err != nil {
+		return nil, &Error{Err: ErrBadTarget, Cause: connStringError{err}}
+	}
+	return schemas(ctx, conn, cfg.Database+"/", pattern, opts)
+}
+
+// SchemasOn is [Schemas] on several databases, the targets of each in
+// turn: named database/schema, or host:port/database/schema (see [NameOf])
+// when two of conns name the same database.
+func SchemasOn(ctx context.Context, conns []string, pattern string, opts *SchemaOptions) ([]Target, error) {
+	prefixes := make([]string, len(conns))
+	seen := map[string]int{}
+	for i, conn := range conns {
+		cfg, err := pgx.ParseConfig(conn)
+		if err != nil {
+			return nil, &Error{Err: ErrBadTarget, Detail: fmt.Sprintf("connection string %d", i+1), Cause: connStringError{err}}
+		}
+		prefixes[i] = cfg.Database + "/"
+		seen[cfg.Database]++
+	}
+	var all []Target
+	for i, conn := range conns {
+		prefix := prefixes[i]
+		if seen[strings.TrimSuffix(prefix, "/")] > 1 {
+			cfg, _ := pgx.ParseConfig(conn)
+			prefix = NameOf(cfg) + "/"
+		}
+		targets, err := schemas(ctx, conn, prefix, pattern, opts)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, targets...)
+	}
+	return all, nil
+}
+
+// schemas is Schemas, naming each target prefix + schema.
+func schemas(ctx context.Context, conn, prefix, pattern string, opts *SchemaOptions) ([]Target, error) {
+	if trailing := len(pattern) - len(strings.TrimRight(pattern, `\`)); trailing%2 == 1 {
+		// PostgreSQL finds it only when a name matches up to there.
+		return nil, &Error{Err: ErrBadPattern, Detail: fmt.Sprintf("'%s': a LIKE pattern must not end with its escape character, \\ (write \\\\ to match a backslash)", pattern)}
+	}
 	if opts == nil {
 		opts = &SchemaOptions{}
 	}
@@ -114,6 +164,10 @@ WHERE nspname LIKE $1 AND nspname NOT LIKE 'pg\_%' AND nspname <> 'information_s
 	if err == nil {
 		schemas, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "22025" { // invalid_escape_sequence
+		return nil, &Error{Target: name, Err: ErrBadPattern, Detail: fmt.Sprintf("'%s': %s", pattern, pgErr.Message)}
+	}
 	if err != nil {
 		return nil, &Error{Target: name, Err: ErrRead, Detail: "list the schemas", Cause: err}
 	}
@@ -125,7 +179,7 @@ WHERE nspname LIKE $1 AND nspname NOT LIKE 'pg\_%' AND nspname <> 'information_s
 		}
 		b.Schema = schema
 		b.SearchPath = append([]string{schema}, opts.SearchPath...)
-		targets[i] = Target{Name: schema, Conn: conn, Backend: b}
+		targets[i] = Target{Name: prefix + schema, Conn: conn, Backend: b}
 	}
 	return targets, nil
 }

@@ -2,6 +2,8 @@ package hazard
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/waymarkdb/waymark/internal/sqlsplit"
 )
@@ -13,7 +15,7 @@ func (k *checker) alterTable(c *cursor) {
 		return
 	}
 	c.accept("if", "exists")
-	c.accept("only")
+	only := c.accept("only")
 	n, ok := c.name()
 	if !ok {
 		k.st.Known = false
@@ -39,9 +41,7 @@ func (k *checker) alterTable(c *cursor) {
 		return
 	case c.accept("attach", "partition"):
 		p, _ := c.name()
-		k.lockOn(n, ShareUpdateExclusive)
-		k.lockOn(p, AccessExclusive)
-		k.effect(Scan, p)
+		k.attachPartition(n, p, c)
 		return
 	case c.accept("detach", "partition"):
 		p, _ := c.name()
@@ -56,6 +56,9 @@ func (k *checker) alterTable(c *cursor) {
 		default:
 			k.lockOn(n, AccessExclusive)
 			k.lockOn(p, AccessExclusive)
+			if pt := k.model.table(p); pt != nil && pt.parent == n.key() {
+				pt.parent, pt.defaultPart = "", false
+			}
 			if k.existing(n) {
 				k.find(RuleDetachPartition, c.toks[0], fmt.Sprintf("DETACH PARTITION takes ACCESS EXCLUSIVE on %s, blocking reads and writes of every partition", n),
 					"", lockEffect(n, AccessExclusive))
@@ -65,6 +68,21 @@ func (k *checker) alterTable(c *cursor) {
 	}
 	for _, action := range split(c.toks[c.i:]) {
 		k.alterAction(n, t, sub(action))
+	}
+	if t != nil && t.kind == relPartitioned && !only {
+		// The actions go down to every partition, each locked as the
+		// partitioned table is.
+		var mode LockMode
+		for _, e := range k.st.Effects {
+			if e.Kind == Lock && e.Relation.key() == n.key() {
+				mode = e.Mode
+			}
+		}
+		if mode != 0 {
+			for _, p := range k.model.partitionsSorted(n.key()) {
+				k.lockOn(p.name, mode)
+			}
+		}
 	}
 }
 
@@ -89,8 +107,8 @@ func (k *checker) alterAction(n Name, t *relation, a *cursor) {
 			name, _ := a.ident()
 			if t != nil {
 				if con := t.cons[name]; con != nil {
-					if con.kind == 'f' {
-						k.lockOn(Name{Name: con.ref}, AccessExclusive)
+					if con.kind == 'f' && con.ref != n.key() {
+						k.lockOn(k.nameOf(con.ref), AccessExclusive)
 					}
 					delete(t.cons, name)
 				}
@@ -100,6 +118,18 @@ func (k *checker) alterAction(n Name, t *relation, a *cursor) {
 		a.accept("column")
 		a.accept("if", "exists")
 		col, _ := a.ident()
+		if t != nil {
+			// The column's foreign keys go with it, and their triggers
+			// with them from the referenced tables.
+			for name, con := range t.cons {
+				if slices.Contains(con.cols, col) {
+					if con.kind == 'f' && con.ref != n.key() {
+						k.lockOn(k.nameOf(con.ref), AccessExclusive)
+					}
+					delete(t.cons, name)
+				}
+			}
+		}
 		if k.existing(n) {
 			k.find(RuleDropColumn, first, fmt.Sprintf("DROP COLUMN %s.%s: a release still running that reads or writes it fails", n, quoteIdent(col)),
 				"", lockEffect(n, AccessExclusive))
@@ -119,11 +149,16 @@ func (k *checker) alterAction(n Name, t *relation, a *cursor) {
 		a.i += 2
 		name, _ := a.ident()
 		k.lockOn(n, ShareUpdateExclusive)
-		k.effect(Scan, n)
+		var con *constraint
 		if t != nil {
-			if con := t.cons[name]; con != nil {
-				con.valid = true
-			}
+			con = t.cons[name]
+		}
+		if con != nil && con.valid {
+			return // validated already: nothing to read
+		}
+		k.effect(Scan, n)
+		if con != nil {
+			con.valid = true
 		}
 	case a.accept("enable"), a.accept("disable"):
 		a.accept("replica")
@@ -271,7 +306,7 @@ func (k *checker) addColumn(n Name, t *relation, a *cursor, at sqlsplit.Token) {
 		}
 		rewrite(gen.tok, RuleRewrite, fmt.Sprintf("a STORED generated column is computed for every existing row: ADD COLUMN rewrites %s under ACCESS EXCLUSIVE", n), safer)
 	case def != nil:
-		switch v, fn := exprVolatility(def); v {
+		switch v, fn := exprVolatility(def, k.model.funcs); v {
 		case volatile:
 			rewrite(defTok, RuleVolatileDefault, fmt.Sprintf("DEFAULT calls %s(), which is volatile: ADD COLUMN computes it for every row and rewrites %s under ACCESS EXCLUSIVE", fn, n), "")
 		case unknownVolatility:
@@ -308,7 +343,15 @@ func (k *checker) addConstraint(n Name, t *relation, a *cursor, at sqlsplit.Toke
 	existing := k.existing(n)
 	rest := a.toks[a.i:]
 	notValid := hasWords(rest, "not", "valid")
-	notEnforced := k.version >= 180000 && hasWords(rest, "not", "enforced")
+	notEnforced := hasWords(rest, "not", "enforced")
+	if notEnforced && k.version < 180000 {
+		k.rejected(at, "NOT ENFORCED", 180000)
+		return
+	}
+	if a.is("not", "null") && k.version < 180000 {
+		k.rejected(at, "ADD CONSTRAINT ... NOT NULL", 180000)
+		return
+	}
 	record := func(con *constraint, suffix string, cols []string) {
 		if t == nil {
 			return
@@ -323,7 +366,7 @@ func (k *checker) addConstraint(n Name, t *relation, a *cursor, at sqlsplit.Toke
 		k.lockOn(n, AccessExclusive)
 		g := a.group()
 		nn := isNotNullCheck(g, "")
-		record(&constraint{kind: 'c', valid: !notValid, notNull: nn}, "check", nil)
+		record(&constraint{kind: 'c', valid: !notValid, notNull: nn, cols: wordsIn(g)}, "check", nil)
 		if notValid || notEnforced || !existing {
 			return
 		}
@@ -335,11 +378,12 @@ func (k *checker) addConstraint(n Name, t *relation, a *cursor, at sqlsplit.Toke
 		cols, _ := a.identList()
 		a.accept("references")
 		ref, _ := a.name()
+		refCols, _ := a.identList()
 		k.lockOn(n, ShareRowExclusive)
 		if ref.key() != n.key() {
 			k.lockOn(ref, ShareRowExclusive)
 		}
-		record(&constraint{kind: 'f', valid: !notValid, ref: ref.key()}, "fkey", cols)
+		record(&constraint{kind: 'f', valid: !notValid, ref: ref.key(), cols: cols, refCols: refCols}, "fkey", cols)
 		if notValid || notEnforced || !existing {
 			return
 		}
@@ -363,7 +407,11 @@ func (k *checker) addConstraint(n Name, t *relation, a *cursor, at sqlsplit.Toke
 		if a.accept("using", "index") {
 			idxName, _ := a.ident()
 			idx := k.model.lookup(Name{Schema: n.Schema, Name: idxName})
-			record(&constraint{kind: kind, valid: true}, suffix, nil)
+			var cols []string
+			if idx != nil {
+				cols = idx.indexCols
+			}
+			record(&constraint{kind: kind, valid: true, cols: cols}, suffix, nil)
 			if primary {
 				// The key's columns become NOT NULL, which scans the
 				// table unless a validated CHECK proves it.
@@ -382,7 +430,7 @@ func (k *checker) addConstraint(n Name, t *relation, a *cursor, at sqlsplit.Toke
 				}
 			}
 		}
-		record(&constraint{kind: kind, valid: true}, suffix, cols)
+		record(&constraint{kind: kind, valid: true, cols: cols}, suffix, cols)
 		if t != nil {
 			idx := Name{Schema: n.Schema, Name: name}
 			if primary && name == "" {
@@ -477,6 +525,10 @@ func (k *checker) alterColumn(n Name, t *relation, col string, a *cursor, at sql
 	case a.is("set", "statistics"), a.is("reset"):
 		k.lockOn(n, ShareUpdateExclusive)
 	case a.is("set", "expression"):
+		if k.version < 170000 {
+			k.rejected(at, "SET EXPRESSION", 170000)
+			return
+		}
 		k.rewriteAction(n, at, "SET EXPRESSION recomputes the STORED generated column "+quoteIdent(col)+" for every row of "+n.String())
 	default:
 		if a.is("set") && a.at(1).Kind == sqlsplit.Op && a.at(1).Text == "(" {
@@ -515,13 +567,77 @@ func (k *checker) alterType(n Name, t *relation, col string, cl *column, a *curs
 	if using != nil && !usesOnly(using, col) {
 		conv = convRewrite
 	}
-	if conv == convTimeZone && k.utc.on {
+	utc := conv == convTimeZone && k.utc.on
+	if utc {
 		conv = convNoRewrite
 	}
 	predicts := []Effect{lockEffect(n, AccessExclusive), rewriteEffect(n)}
+	if conv == convNoRewrite {
+		predicts = []Effect{lockEffect(n, AccessExclusive)}
+	}
+
+	// The column's foreign keys, and those that reference it, are made
+	// again: their triggers go from and come back to both tables, under
+	// ACCESS EXCLUSIVE, and a rewrite checks every row again.
+	var also []string
+	if t != nil {
+		own, referencing := k.model.foreignKeysOn(t, col)
+		for _, con := range own {
+			if con.ref == n.key() {
+				continue
+			}
+			ref := k.nameOf(con.ref)
+			k.lockOn(ref, AccessExclusive)
+			predicts = append(predicts, lockEffect(ref, AccessExclusive))
+			also = append(also, "its foreign key to "+ref.String()+" is made again, locking "+ref.String()+" ACCESS EXCLUSIVE")
+		}
+		for _, key := range referencing {
+			r := k.nameOf(key)
+			k.lockOn(r, AccessExclusive)
+			predicts = append(predicts, lockEffect(r, AccessExclusive))
+			what := "the foreign key of " + r.String() + " that references it is made again, locking " + r.String() + " ACCESS EXCLUSIVE"
+			if conv != convNoRewrite {
+				k.effect(Scan, r)
+				predicts = append(predicts, scanEffect(r))
+				what += " and reading it in full"
+			}
+			also = append(also, what)
+		}
+	}
+	tail := ""
+	if len(also) > 0 {
+		tail = "; " + strings.Join(also, "; ")
+	}
+
 	switch conv {
 	case convNoRewrite:
-		return
+		// Under a UTC TimeZone the rows stay, but the indexes on the
+		// column change operator class and are built again.
+		var rebuilt []string
+		if utc && t != nil {
+			for _, idx := range k.model.indexesOf(n.key()) {
+				if slices.Contains(idx.indexCols, col) {
+					k.effect(Rewrite, idx.name)
+					predicts = append(predicts, rewriteEffect(idx.name))
+					rebuilt = append(rebuilt, idx.name.String())
+				}
+			}
+			slices.Sort(rebuilt)
+		}
+		if len(rebuilt) > 0 {
+			k.effect(Scan, n)
+			predicts = append(predicts, scanEffect(n))
+			k.find(RuleAlterType, at, fmt.Sprintf("ALTER COLUMN %s TYPE %s to %s under TimeZone UTC keeps the rows of %s, but builds %s again, reading every row under ACCESS EXCLUSIVE%s",
+				quoteIdent(col), old, newType, n, strings.Join(rebuilt, ", "), tail),
+				"drop the indexes on the column first (DROP INDEX CONCURRENTLY) and build them again with CREATE INDEX CONCURRENTLY after the change; or add a column of the new type and fill it in batches", predicts...)
+			return
+		}
+		if len(also) > 0 {
+			// Brief, as nothing is read: a lock-timeout matter.
+			k.find(RuleAlterType, at, fmt.Sprintf("ALTER COLUMN %s TYPE %s keeps the rows of %s, but %s", quoteIdent(col), newType, n, strings.Join(also, "; ")),
+				"set a lock_timeout, so that the ACCESS EXCLUSIVE locks do not queue behind a long transaction", predicts...)
+			k.st.Findings[len(k.st.Findings)-1].Severity = SeverityWarning
+		}
 	case convRewrite:
 		k.effect(Rewrite, n)
 		k.effect(Scan, n)
@@ -532,17 +648,17 @@ func (k *checker) alterType(n Name, t *relation, col string, cl *column, a *curs
 		if using != nil && !usesOnly(using, col) {
 			why += " with a USING expression"
 		}
-		k.find(RuleAlterType, at, fmt.Sprintf("ALTER COLUMN %s TYPE %s rewrites %s and its indexes under ACCESS EXCLUSIVE", quoteIdent(col), why, n), "", predicts...)
+		k.find(RuleAlterType, at, fmt.Sprintf("ALTER COLUMN %s TYPE %s rewrites %s and its indexes under ACCESS EXCLUSIVE%s", quoteIdent(col), why, n, tail), "", predicts...)
 	case convUnknown:
 		k.effect(Rewrite, n)
 		k.effect(Scan, n)
-		k.find(RuleAlterType, at, fmt.Sprintf("ALTER COLUMN %s TYPE %s: waymark does not know the column's current type, and unless it converts without a rewrite (varchar(n) to a longer varchar or text, numeric(p,s) to a larger p) the server rewrites %s under ACCESS EXCLUSIVE",
-			quoteIdent(col), newType, n), "", predicts...)
+		k.find(RuleAlterType, at, fmt.Sprintf("ALTER COLUMN %s TYPE %s: waymark does not know the column's current type, and unless it converts without a rewrite (varchar(n) to a longer varchar or text, numeric(p,s) to a larger p) the server rewrites %s under ACCESS EXCLUSIVE%s",
+			quoteIdent(col), newType, n, tail), "", predicts...)
 	case convTimeZone:
 		k.effect(Rewrite, n)
 		k.effect(Scan, n)
-		k.find(RuleAlterType, at, fmt.Sprintf("ALTER COLUMN %s TYPE %s to %s rewrites %s under ACCESS EXCLUSIVE unless the session's TimeZone is UTC",
-			quoteIdent(col), old, newType, n), "SET LOCAL TimeZone = 'UTC' before it: the server then skips the rewrite (and this finding goes away); mind that existing values are read as UTC", predicts...)
+		k.find(RuleAlterType, at, fmt.Sprintf("ALTER COLUMN %s TYPE %s to %s rewrites %s under ACCESS EXCLUSIVE unless the session's TimeZone is UTC%s",
+			quoteIdent(col), old, newType, n, tail), "SET LOCAL TimeZone = 'UTC' before it: the server then keeps the rows, but still builds the indexes on the column again under ACCESS EXCLUSIVE (mind that existing values are read as UTC)", predicts...)
 	}
 }
 
@@ -594,9 +710,141 @@ func (k *checker) alterIndex(c *cursor) {
 		to, _ := c.ident()
 		k.lockOn(n, ShareUpdateExclusive)
 		k.model.rename(n, to)
-	case c.is("attach", "partition"):
+	case c.is("set", "tablespace"):
+		table := k.model.tableOf(n)
+		k.lockOn(n, AccessExclusive)
+		k.effect(Rewrite, n)
+		if k.existing(n) {
+			if table.Name == "" {
+				table = n
+			}
+			k.find(RuleRewrite, c.peek(), "SET TABLESPACE copies index "+n.String()+" under ACCESS EXCLUSIVE, which stops every query that plans with "+table.String(),
+				"", lockEffect(n, AccessExclusive), rewriteEffect(n))
+		}
+	case c.is("set"), c.is("reset"):
+		// Storage parameters.
 		k.lockOn(n, ShareUpdateExclusive)
+	case c.accept("attach", "partition"):
+		// The partition's index is locked ACCESS EXCLUSIVE while it
+		// becomes part of n.
+		k.lockOn(n, ShareUpdateExclusive)
+		if idx, ok := c.name(); ok {
+			k.lockOn(idx, AccessExclusive)
+		}
 	default:
 		k.st.Known = false
+	}
+}
+
+// attachPartition reads the rest of ALTER TABLE n ATTACH PARTITION p
+// FOR VALUES ... | DEFAULT. The parent is locked SHARE UPDATE EXCLUSIVE;
+// p, and the parent's DEFAULT partition if it has one, ACCESS EXCLUSIVE.
+// Each of those is read in full (p to prove its rows belong to the new
+// partition, the DEFAULT partition to prove none of its rows does) unless
+// a validated CHECK on the partition key proves it.
+func (k *checker) attachPartition(n, p Name, c *cursor) {
+	at := c.toks[0]
+	isDefault := hasWords(c.toks[c.i:], "default")
+	k.lockOn(n, ShareUpdateExclusive)
+	k.lockOn(p, AccessExclusive)
+	parent := k.model.table(n)
+	part := k.model.table(p)
+	if !k.provesKey(part, parent) {
+		k.effect(Scan, p)
+		if k.existing(p) {
+			k.find(RuleAttachPartition, at, fmt.Sprintf("ATTACH PARTITION reads every row of %s under ACCESS EXCLUSIVE to check that it belongs in the partition: no validated CHECK on the partition key proves it", p),
+				"", lockEffect(p, AccessExclusive), scanEffect(p))
+		}
+	}
+	if parent != nil && !isDefault {
+		if def := k.model.defaultPartition(n.key()); def != nil && def != part {
+			k.lockOn(def.name, AccessExclusive)
+			if !k.provesKey(def, parent) {
+				k.effect(Scan, def.name)
+				if k.existing(def.name) {
+					k.find(RuleAttachPartition, at, fmt.Sprintf("ATTACH PARTITION reads every row of %s, the DEFAULT partition of %s, under ACCESS EXCLUSIVE to check that none belongs in %s", def.name, n, p),
+						"add to the DEFAULT partition a CHECK that excludes the new bounds, NOT VALID, and VALIDATE it in an earlier step; or move its rows out first",
+						lockEffect(def.name, AccessExclusive), scanEffect(def.name))
+				}
+			}
+		}
+	}
+	if part != nil {
+		part.parent, part.defaultPart = n.key(), isDefault
+	}
+}
+
+// provesKey reports whether a validated CHECK of partition part names
+// every column of parent's partition key: what lets ATTACH PARTITION
+// skip reading part. (The check must match the bounds; the measurement
+// tells when it does not.)
+func (k *checker) provesKey(part, parent *relation) bool {
+	if part == nil || parent == nil || len(parent.partKey) == 0 {
+		return false
+	}
+	for _, con := range part.cons {
+		if con.kind != 'c' || !con.valid {
+			continue
+		}
+		all := true
+		for _, col := range parent.partKey {
+			all = all && slices.Contains(con.cols, col)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// nameOf returns the name of the relation with key key in the model, or
+// the name the key spells.
+func (k *checker) nameOf(key string) Name {
+	if r := k.model.rels[key]; r != nil {
+		return r.name
+	}
+	if s, n, ok := strings.Cut(key, "."); ok {
+		return Name{Schema: s, Name: n}
+	}
+	return Name{Name: key}
+}
+
+// wordsIn returns the names (words and quoted identifiers) in toks: the
+// columns, among others, that an expression uses.
+func wordsIn(toks []sqlsplit.Token) []string {
+	var out []string
+	for _, t := range toks {
+		if s, ok := t.Ident(); ok && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// alterView reads the rest of ALTER [MATERIALIZED] VIEW: every form takes
+// ACCESS EXCLUSIVE on the view, which blocks its readers while it holds;
+// a rename or a move to another schema breaks the release still running.
+func (k *checker) alterView(c *cursor) {
+	c.accept("if", "exists")
+	n, ok := c.name()
+	if !ok {
+		k.st.Known = false
+		return
+	}
+	k.lockOn(n, AccessExclusive)
+	switch {
+	case c.is("rename", "to"):
+		at := c.next()
+		c.next()
+		to, _ := c.ident()
+		if k.existing(n) {
+			k.find(RuleRenameTable, at, fmt.Sprintf("RENAME TO %s: the release still running reads view %s by that name", quoteIdent(to), n),
+				"", lockEffect(n, AccessExclusive))
+		}
+		k.model.rename(n, to)
+	case c.is("set", "schema"):
+		if k.existing(n) {
+			k.find(RuleRenameTable, c.peek(), fmt.Sprintf("SET SCHEMA moves view %s: the release still running looks for it where it was", n), "", lockEffect(n, AccessExclusive))
+		}
 	}
 }

@@ -2,6 +2,7 @@ package hazard
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ type checker struct {
 	utc      setting         // the session's TimeZone is UTC (or another zone always at offset 0)
 	inTx     bool            // a no-transaction script is inside a transaction it began
 	reported bool            // missing-lock-timeout was reported for the script
+	inner    int             // reading the statements inside a DO block: findings are placed at the statement
 
 	// The statement being read.
 	stmt source.Statement
@@ -49,7 +51,14 @@ func (k *checker) statement(s source.Statement) Statement {
 	c := newCursor(s.SQL)
 	k.st.Kind = kindOf(c)
 	k.dispatch(c)
+	if k.refused() {
+		// The statement fails on the server: it locks nothing, and only
+		// that finding counts.
+		k.st.Effects = nil
+		k.st.Findings = slices.DeleteFunc(k.st.Findings, func(f *Finding) bool { return f.Rule != RuleNotAvailable })
+	}
 	k.lockTimeoutRule()
+	k.batchRules()
 	FindingList(k.st.Findings).Sort()
 	return *k.st
 }
@@ -93,10 +102,19 @@ func (k *checker) dispatch(c *cursor) {
 	case c.is("alter", "index"):
 		c.i += 2
 		k.alterIndex(c)
-	case c.is("alter", "materialized", "view"), c.is("alter", "view"), c.is("alter", "sequence"):
-		// Renames and options of views and sequences: AccessExclusive
-		// on a view blocks its readers, but they are not tables.
-		k.st.Known = c.is("alter", "sequence")
+	case c.is("alter", "sequence"):
+		// SHARE ROW EXCLUSIVE on the sequence, which makes nextval()
+		// wait: on an owned sequence, its table's writers.
+		c.i += 2
+		c.accept("if", "exists")
+		if n, ok := c.name(); ok {
+			k.lockOn(n, ShareRowExclusive)
+		}
+	case c.is("alter", "materialized", "view"), c.is("alter", "view"):
+		c.next()
+		c.accept("materialized")
+		c.next()
+		k.alterView(c)
 	case c.is("drop"):
 		c.next()
 		k.drop(c)
@@ -124,11 +142,20 @@ func (k *checker) dispatch(c *cursor) {
 	case c.is("analyze"), c.is("analyse"):
 		c.next()
 		c.accept("verbose")
-		if n, ok := c.name(); ok {
+		c.skipGroup()
+		for _, n := range nameList(c) {
 			k.lockOn(n, ShareUpdateExclusive)
+			for _, p := range k.model.partitionsSorted(n.key()) {
+				k.lockOn(p.name, ShareUpdateExclusive)
+			}
 		}
 	case c.is("set"), c.is("reset"):
 		k.set(c)
+	case c.is("do"):
+		c.next()
+		if k.inner == 0 {
+			k.doBlock(c)
+		}
 	case c.is("select"):
 		k.selectStatement(c)
 	case c.is("begin"), c.is("start", "transaction"):
@@ -202,7 +229,7 @@ func (k *checker) find(rule string, t sqlsplit.Token, reason, safer string, pred
 // pos returns the place of token t in the file.
 func (k *checker) pos(t sqlsplit.Token) source.Position {
 	pos := k.stmt.Pos
-	if t.Text == "" {
+	if t.Text == "" || k.inner > 0 {
 		return pos
 	}
 	p := sqlsplit.Locate(k.stmt.SQL, t.Offset)
@@ -240,6 +267,18 @@ func (k *checker) lockTimeoutRule() {
 			return
 		}
 	}
+}
+
+// rejected reports that the server version the check is for does not
+// have syntax what, which arrives in version since.
+func (k *checker) rejected(at sqlsplit.Token, what string, since int) {
+	k.find(RuleNotAvailable, at, fmt.Sprintf("%s is not available on %s (it arrives in %s): the server refuses the statement",
+		what, versionName(k.version), versionName(since)), "")
+}
+
+// refused reports whether the statement has a not-available finding.
+func (k *checker) refused() bool {
+	return slices.ContainsFunc(k.st.Findings, func(f *Finding) bool { return f.Rule == RuleNotAvailable })
 }
 
 // markCreated notes that the script created relation n.

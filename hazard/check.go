@@ -38,6 +38,13 @@ type Options struct {
 	// plan's steps find. Default nil: it knows only what the steps
 	// themselves create, and says so when that decides a verdict.
 	Set *source.Set
+	// Prerequisites is the script that makes what the set expects to find
+	// and does not make itself (an extension, a table another tool owns),
+	// run before the first version (waymark check -prerequisites, and
+	// waymarktest's Prerequisites). The checker reads it first, so that
+	// the relations it makes exist before every script, like those of the
+	// versions a plan's state has applied. Default nil: none.
+	Prerequisites *source.Script
 }
 
 // Report is what a check found, script by script in the order they run.
@@ -101,6 +108,9 @@ func Check(set *source.Set, opts *Options) (*Report, error) {
 	}
 	var errs ErrorList
 	r := &Report{ServerVersion: k.version, LockTimeout: k.lockTimeout}
+	if opts != nil && opts.Prerequisites != nil {
+		k.replay(opts.Prerequisites)
+	}
 	for _, m := range set.Migrations() {
 		errs = append(errs, checkAllows(m.Up)...)
 		if m.Down != nil {
@@ -125,6 +135,9 @@ func CheckPlan(p *plan.Plan, opts *Options) (*Report, error) {
 	k, err := newChecker(opts)
 	if err != nil {
 		return nil, err
+	}
+	if opts != nil && opts.Prerequisites != nil {
+		k.replay(opts.Prerequisites)
 	}
 	if opts != nil && opts.Set != nil {
 		for _, rec := range p.State.Records {

@@ -144,7 +144,8 @@ func TestEffects(t *testing.T) {
 		{"UPDATE orders SET note = 'x'", nil, true},
 		{"INSERT INTO users VALUES (1)", nil, true},
 		{"CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'", nil, true},
-		{"DO $$ BEGIN EXECUTE 'ALTER TABLE orders ADD COLUMN z int'; END $$", nil, false},
+		{"DO $$ BEGIN EXECUTE 'ALTER TABLE orders ADD COLUMN z int'; END $$", []string{"AccessExclusiveLock on orders"}, false},
+		{"DO $$ BEGIN EXECUTE 'ALTER TABLE ' || 'orders ADD COLUMN z int'; END $$", nil, false},
 		{"CALL archive_orders()", nil, false},
 	}
 	for _, tt := range tests {

@@ -2,6 +2,8 @@ package hazard
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/waymarkdb/waymark/internal/sqlsplit"
 )
@@ -20,7 +22,13 @@ func (k *checker) create(c *cursor) {
 	switch {
 	case c.accept("table"):
 		if temp {
-			return // a session's own table
+			// A session's own table: no other session sees it, so nothing
+			// done to it in the script is a hazard.
+			c.accept("if", "not", "exists")
+			if n, ok := c.name(); ok {
+				k.markCreated(n)
+			}
+			return
 		}
 		k.createTable(c)
 	case c.is("materialized", "view"):
@@ -61,7 +69,9 @@ func (k *checker) create(c *cursor) {
 				k.markCreated(n)
 			}
 		}
-	case c.is("type"), c.is("function"), c.is("procedure"), c.is("extension"), c.is("schema"),
+	case c.accept("function"):
+		k.createFunction(c)
+	case c.is("type"), c.is("procedure"), c.is("extension"), c.is("schema"),
 		c.is("domain"), c.is("aggregate"), c.is("operator"), c.is("cast"), c.is("collation"),
 		c.is("role"), c.is("user"), c.is("publication"), c.is("text", "search"), c.is("language"),
 		c.is("conversion"), c.is("event", "trigger"):
@@ -76,9 +86,8 @@ func (k *checker) create(c *cursor) {
 func (k *checker) createIndex(c *cursor) {
 	c.accept("unique")
 	c.next() // INDEX
-	concurrently := c.is("concurrently")
-	c.accept("concurrently")
-	c.accept("if", "not", "exists")
+	concurrently := c.accept("concurrently")
+	ifNotExists := c.accept("if", "not", "exists")
 	var index Name
 	if !c.is("on") {
 		index, _ = c.name()
@@ -101,12 +110,24 @@ func (k *checker) createIndex(c *cursor) {
 		if index.Schema == "" {
 			index.Schema = table.Schema
 		}
+		if ifNotExists && k.model.lookup(index) != nil {
+			// The index is there already: the server locks the table,
+			// says so and builds nothing.
+			if concurrently {
+				k.lockOn(table, ShareUpdateExclusive)
+			} else {
+				k.lockOn(table, Share)
+			}
+			return
+		}
 		k.model.add(&relation{kind: relIndex, name: index, table: table.key(), indexCols: cols})
 		k.markCreated(index)
 	}
+	t := k.model.table(table)
 	if concurrently {
-		if t := k.model.table(table); t != nil && t.kind == relPartitioned {
-			k.st.Known = false // the server refuses it
+		if t != nil && t.kind == relPartitioned {
+			k.find(RuleNotAvailable, c.toks[0], fmt.Sprintf("CREATE INDEX CONCURRENTLY is not available on partitioned table %s: PostgreSQL refuses it on every version", table),
+				"CREATE INDEX ... ON ONLY "+table.String()+" (instant, left invalid), then for each partition CREATE INDEX CONCURRENTLY (no-transaction) and ALTER INDEX ... ATTACH PARTITION; the parent's index becomes valid when every partition has one")
 			return
 		}
 		k.lockOn(table, ShareUpdateExclusive)
@@ -122,13 +143,32 @@ func (k *checker) createIndex(c *cursor) {
 		// invalid until each partition's index is attached.
 		return
 	}
-	k.effect(Scan, table)
+	predicts := []Effect{lockEffect(table, Share)}
 	safer := ""
-	if t := k.model.table(table); t != nil && t.kind == relPartitioned {
+	what := ""
+	if t != nil && t.kind == relPartitioned {
 		safer = "CREATE INDEX ... ON ONLY " + table.String() + " (instant, left invalid), then for each partition CREATE INDEX CONCURRENTLY (no-transaction) and ALTER INDEX ... ATTACH PARTITION; the parent's index becomes valid when every partition has one"
+		parts := k.model.partitions(table.key())
+		slices.SortFunc(parts, func(a, b *relation) int { return strings.Compare(a.name.key(), b.name.key()) })
+		var names []string
+		for _, p := range parts {
+			k.lockOn(p.name, Share)
+			predicts = append(predicts, lockEffect(p.name, Share))
+			if p.kind == relTable {
+				k.effect(Scan, p.name)
+				predicts = append(predicts, scanEffect(p.name))
+			}
+			names = append(names, p.name.String())
+		}
+		if len(names) > 0 {
+			what = " and of each partition (" + strings.Join(names, ", ") + ")"
+		}
+	} else {
+		k.effect(Scan, table)
+		predicts = append(predicts, scanEffect(table))
 	}
-	k.find(RuleCreateIndex, c.toks[0], fmt.Sprintf("CREATE INDEX on existing table %s blocks its writes (SHARE lock) until the whole index is built", table),
-		safer, lockEffect(table, Share), scanEffect(table))
+	k.find(RuleCreateIndex, c.toks[0], fmt.Sprintf("CREATE INDEX on existing table %s blocks its writes%s (SHARE lock) until the whole index is built", table, what),
+		safer, predicts...)
 }
 
 // indexColumns reads the parenthesized column list of an index and
@@ -155,10 +195,19 @@ func indexColumns(c *cursor) []string {
 // createTable reads CREATE TABLE [IF NOT EXISTS] name (...) | PARTITION
 // OF parent ... | AS query | OF type.
 func (k *checker) createTable(c *cursor) {
-	c.accept("if", "not", "exists")
+	ifNotExists := c.accept("if", "not", "exists")
 	n, ok := c.name()
 	if !ok {
 		k.st.Known = false
+		return
+	}
+	if ifNotExists && k.model.lookup(n) != nil {
+		// The table is there already: the statement does nothing, and
+		// the table is no newer than it was.
+		return
+	}
+	if k.version < 180000 && hasWords(c.toks[c.i:], "not", "enforced") {
+		k.rejected(c.toks[0], "NOT ENFORCED", 180000)
 		return
 	}
 	t := &relation{kind: relTable, name: n, cons: map[string]*constraint{}}
@@ -181,6 +230,7 @@ func (k *checker) createTable(c *cursor) {
 			k.find(RulePartitionOf, c.toks[0], fmt.Sprintf("CREATE TABLE ... PARTITION OF takes ACCESS EXCLUSIVE on %s, blocking its reads and writes", parent),
 				"", lockEffect(parent, AccessExclusive))
 		}
+		t.parent = parent.key()
 		if pt := k.model.table(parent); pt != nil && pt.columns != nil {
 			t.columns = map[string]*column{}
 			for name, col := range pt.columns {
@@ -189,6 +239,7 @@ func (k *checker) createTable(c *cursor) {
 			}
 		}
 		k.tableElements(t, c)
+		t.defaultPart = c.is("default")
 		k.partitionBy(t, c)
 		return
 	case c.is("of"), c.is("as"), c.isOp("("):
@@ -211,8 +262,10 @@ func (k *checker) createTable(c *cursor) {
 
 func (k *checker) partitionBy(t *relation, c *cursor) {
 	for !c.done() {
-		if c.is("partition", "by") {
+		if c.accept("partition", "by") {
 			t.kind = relPartitioned
+			c.next() // RANGE, LIST or HASH
+			t.partKey, _ = c.identList()
 			return
 		}
 		if !c.skipGroup() {
@@ -289,6 +342,9 @@ func (k *checker) columnConstraints(t *relation, name string, col *column, e *cu
 				break
 			}
 			e.skipGroup()
+			if e.is("virtual") && k.version < 180000 {
+				k.rejected(e.peek(), "a VIRTUAL generated column", 180000)
+			}
 			gen.stored = !e.is("virtual") && (e.is("stored") || k.version < 180000)
 			e.accept("stored")
 			e.accept("virtual")
@@ -300,7 +356,7 @@ func (k *checker) columnConstraints(t *relation, name string, col *column, e *cu
 			if cn == "" {
 				cn = defaultConstraintName(t.name.Name, []string{name}, "check")
 			}
-			t.cons[cn] = &constraint{kind: 'c', valid: true, notNull: nn}
+			t.cons[cn] = &constraint{kind: 'c', valid: true, notNull: nn, cols: []string{name}}
 			if !fresh {
 				gen.check = tok
 			}
@@ -320,7 +376,7 @@ func (k *checker) columnConstraints(t *relation, name string, col *column, e *cu
 					cn = t.name.Name + "_pkey"
 				}
 			}
-			t.cons[cn] = &constraint{kind: kind, valid: true}
+			t.cons[cn] = &constraint{kind: kind, valid: true, cols: []string{name}}
 			idx := Name{Schema: t.name.Schema, Name: cn}
 			k.model.add(&relation{kind: relIndex, name: idx, table: t.name.key(), indexCols: []string{name}})
 			if fresh {
@@ -332,12 +388,12 @@ func (k *checker) columnConstraints(t *relation, name string, col *column, e *cu
 			}
 		case e.accept("references"):
 			ref, _ := e.name()
-			e.skipGroup()
+			refCols, _ := e.identList()
 			cn := conName
 			if cn == "" {
 				cn = defaultConstraintName(t.name.Name, []string{name}, "fkey")
 			}
-			t.cons[cn] = &constraint{kind: 'f', valid: true, ref: ref.key()}
+			t.cons[cn] = &constraint{kind: 'f', valid: true, ref: ref.key(), cols: []string{name}, refCols: refCols}
 			gen.refs = append(gen.refs, ref)
 			gen.refTok = tok
 		default:
@@ -391,7 +447,7 @@ func (k *checker) tableConstraint(t *relation, e *cursor) {
 		if name == "" {
 			name = t.name.Name + "_check"
 		}
-		t.cons[name] = &constraint{kind: 'c', valid: true, notNull: isNotNullCheck(g, "")}
+		t.cons[name] = &constraint{kind: 'c', valid: true, notNull: isNotNullCheck(g, ""), cols: wordsIn(g)}
 	case e.is("unique"), e.is("primary", "key"):
 		primary := e.accept("primary", "key")
 		if !primary {
@@ -414,7 +470,7 @@ func (k *checker) tableConstraint(t *relation, e *cursor) {
 				name = t.name.Name + "_pkey"
 			}
 		}
-		t.cons[name] = &constraint{kind: kind, valid: true}
+		t.cons[name] = &constraint{kind: kind, valid: true, cols: cols}
 		idx := Name{Schema: t.name.Schema, Name: name}
 		k.model.add(&relation{kind: relIndex, name: idx, table: t.name.key(), indexCols: cols})
 		k.markCreated(idx)
@@ -423,10 +479,11 @@ func (k *checker) tableConstraint(t *relation, e *cursor) {
 		cols, _ := e.identList()
 		e.accept("references")
 		ref, _ := e.name()
+		refCols, _ := e.identList()
 		if name == "" {
 			name = defaultConstraintName(t.name.Name, cols, "fkey")
 		}
-		t.cons[name] = &constraint{kind: 'f', valid: true, ref: ref.key()}
+		t.cons[name] = &constraint{kind: 'f', valid: true, ref: ref.key(), cols: cols, refCols: refCols}
 		if ref.key() != t.name.key() {
 			k.lockOn(ref, ShareRowExclusive)
 		}
@@ -453,10 +510,47 @@ func (k *checker) createView(c *cursor, kind relKind, orReplace bool) {
 		// A view waymark does not know may exist already.
 		k.st.Known = false
 	}
-	if k.model.lookup(n) == nil {
-		k.model.add(&relation{kind: kind, name: n})
-		k.markCreated(n)
+	reads := viewReads(c, k)
+	if r := k.model.lookup(n); r != nil {
+		r.reads = reads
+		return
 	}
+	k.model.add(&relation{kind: kind, name: n, reads: reads})
+	k.markCreated(n)
+}
+
+// viewReads returns the keys of the relations that a view's query names
+// after FROM or JOIN (and the commas of a FROM list).
+func viewReads(c *cursor, k *checker) []string {
+	var out []string
+	add := func() {
+		if n, ok := c.name(); ok {
+			if key := n.key(); !slices.Contains(out, key) {
+				out = append(out, key)
+			}
+			// An alias.
+			c.accept("as")
+			if c.peek().Kind == sqlsplit.Word && !isAny(c.peek(), "where", "join", "inner", "left", "right", "full", "cross", "natural", "on", "using", "group", "order", "limit", "union", "except", "intersect", "having", "window", "with", "lateral") {
+				c.next()
+			}
+		}
+	}
+	for !c.done() {
+		switch {
+		case c.accept("from"):
+			c.accept("only")
+			add()
+			for c.acceptOp(",") {
+				add()
+			}
+		case c.accept("join"):
+			c.accept("only")
+			add()
+		default:
+			c.next()
+		}
+	}
+	return out
 }
 
 // createTrigger reads CREATE [CONSTRAINT] TRIGGER name ... ON table.

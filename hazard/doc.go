@@ -30,12 +30,31 @@
 //	table-rewrite                      other rewrites: STORED generated columns, SET LOGGED/UNLOGGED, SET ACCESS METHOD, SET TABLESPACE, REFRESH MATERIALIZED VIEW
 //	detach-partition-not-concurrently  DETACH PARTITION without CONCURRENTLY
 //	create-table-partition-of          CREATE TABLE ... PARTITION OF an existing table
+//	attach-partition-scan              ATTACH PARTITION reading the attached table, or the DEFAULT partition, under ACCESS EXCLUSIVE
+//	not-available                      syntax the target version does not have, or a form the server never accepts
 //	missing-lock-timeout               ACCESS EXCLUSIVE on an existing table in a script without lock_timeout
+//	batch-unbounded                    a waymark:batch statement without LIMIT: its first run touches every row
+//	batch-endless                      a waymark:batch statement whose WHERE does not change as it runs: it never reports 0 rows
 //	versioned-uses-repeatable          a versioned up script names what a repeatable script creates
 //
 // and, reported by a measurement only: measured-lock, measured-rewrite and
 // measured-invalid-index, for what the server did that no rule predicted.
 // [Rules] lists them with their severity, summary and safer pattern.
+//
+// The severity follows what the statement does to a busy table: an error
+// blocks its reads or writes for as long as the whole table is read or
+// written (a rewrite, a scan, an index build under a lock that blocks
+// writes); a warning holds a strong lock only briefly, reading nothing
+// (DROP INDEX and DETACH PARTITION without CONCURRENTLY, an ALTER COLUMN
+// TYPE that only remakes foreign keys), which is a lock-timeout matter,
+// or breaks the release still running (renames, drops).
+//
+// A statement that the target version does not have (NOT ENFORCED, ADD
+// CONSTRAINT ... NOT NULL [NOT VALID] and VIRTUAL generated columns
+// before PostgreSQL 18, SET EXPRESSION before 17), or that the server
+// never accepts (CREATE INDEX CONCURRENTLY on a partitioned table), gets a
+// not-available finding, "... is not available on PostgreSQL N", and no
+// other: it fails, so it locks nothing.
 //
 // Versioned-uses-repeatable (a warning) needs the set ([Check], or
 // [Options].Set): it finds the views, materialized views, functions,
@@ -50,8 +69,51 @@
 // A statement only counts against a table that existed before its script:
 // creating a table and then indexing or altering it in the same script
 // (one transaction, or a no-transaction script that nothing else uses
-// yet) is not a hazard. Missing-lock-timeout is reported once per script,
-// at its first statement that needs ACCESS EXCLUSIVE without a timeout.
+// yet) is not a hazard. A table is new only if the script made it: CREATE
+// TABLE IF NOT EXISTS of a table that exists already makes nothing, and
+// CREATE INDEX IF NOT EXISTS of an index that exists builds nothing (it
+// only locks the table). A temporary table is no other session's: nothing
+// done to it is a hazard. Missing-lock-timeout is reported once per
+// script, at its first statement that needs ACCESS EXCLUSIVE without a
+// timeout.
+//
+// # Every relation a statement locks
+//
+// [Statement].Effects names every relation the statement locks, rewrites
+// or reads, not only the one it names, as PostgreSQL's own behaviour
+// (measured on 14 to 18) says:
+//
+//   - ALTER COLUMN ... TYPE of a column with a foreign key, or one that
+//     other tables' foreign keys reference, remakes those keys: ACCESS
+//     EXCLUSIVE on the other table, and, when the type changes the
+//     values' representation, a new check of the referencing rows. DROP
+//     COLUMN of a foreign-key column, like DROP CONSTRAINT of the key,
+//     locks the referenced table ACCESS EXCLUSIVE.
+//   - TRUNCATE ... CASCADE empties and locks every table that references
+//     the table, and those that reference them.
+//   - ATTACH PARTITION locks the attached table, and the parent's DEFAULT
+//     partition if it has one, ACCESS EXCLUSIVE, and reads each in full
+//     unless a validated CHECK on the partition key proves the rows fit.
+//   - CREATE INDEX on a partitioned table takes SHARE on, and reads, each
+//     partition.
+//   - REINDEX TABLE rebuilds the table's indexes (each named), not its
+//     rows.
+//   - ALTER COLUMN ... TYPE between timestamp and timestamptz under a UTC
+//     TimeZone keeps the rows but builds the indexes on the column again
+//     under ACCESS EXCLUSIVE.
+//   - DROP TABLE (or VIEW) ... CASCADE locks the views it drops with it.
+//   - ALTER INDEX ... ATTACH PARTITION locks the partition's index ACCESS
+//     EXCLUSIVE.
+//
+// # Batches
+//
+// A statement marked waymark:batch (see package source) is run again and
+// again until it reports 0 rows. The checker reads what it can see of it:
+// an UPDATE or INSERT without LIMIT (or FETCH FIRST) anywhere is
+// batch-unbounded; an UPDATE whose WHERE, subqueries included, names none
+// of the columns it sets, or an INSERT ... SELECT that never reads the
+// table it fills, is batch-endless. DELETE always changes what it finds;
+// WITH and MERGE statements are not judged.
 //
 // # What the checker knows
 //
@@ -60,14 +122,19 @@
 // INDEX that migrations use, DROP, REINDEX, VACUUM, CLUSTER, REFRESH
 // MATERIALIZED VIEW, TRUNCATE, LOCK, COMMENT ON, CREATE TRIGGER, CREATE
 // VIEW, SET and RESET, and the statements that take no strong lock (data
-// changes, CREATE FUNCTION, CREATE TYPE, GRANT, ...). For anything else
-// (DO blocks, procedure calls) [Statement].Known is false: its effects are
-// unknown.
+// changes, CREATE FUNCTION, CREATE TYPE, GRANT, ...). A DO block is read
+// for the SQL statements of its body and the string literals it EXECUTEs
+// (conditions and loops are not followed; SQL built at run time is not
+// known), and stays Known false. For anything else (procedure calls)
+// [Statement].Known is false: its effects are unknown.
 //
 // As it reads the scripts in order it keeps a model of the schema they
 // build: each table's columns and their types, its constraints (whether
-// validated, and which prove a column NOT NULL), its indexes and foreign
-// keys, and whether it is partitioned. That is how it tells that widening
+// validated, which prove a column NOT NULL, which columns a foreign key
+// constrains and references), its indexes, whether it is partitioned (its
+// key, its partitions, its DEFAULT partition), and the relations each
+// view reads. [Options].Prerequisites, a script of what the set expects
+// and does not make, is read first. That is how it tells that widening
 // a varchar(20) to varchar(40) needs no rewrite, or that SET NOT NULL
 // follows a validated CHECK (col IS NOT NULL). Names are matched as
 // written, with unquoted names folded to lower case and the schema
@@ -102,7 +169,8 @@
 //
 // The checker follows TimeZone the same way: after SET [LOCAL] TimeZone
 // = 'UTC' (or SET TIME ZONE 'UTC', or another zone always at offset 0),
-// changing a column between timestamp and timestamptz needs no rewrite.
+// changing a column between timestamp and timestamptz needs no rewrite of
+// the table; the indexes on the column are still built again.
 //
 // # Server versions
 //

@@ -90,6 +90,10 @@ const (
 	RuleDetachPartition    = "detach-partition-not-concurrently"
 	RulePartitionOf        = "create-table-partition-of"
 	RuleLockTimeout        = "missing-lock-timeout"
+	RuleBatchUnbounded     = "batch-unbounded"
+	RuleBatchEndless       = "batch-endless"
+	RuleAttachPartition    = "attach-partition-scan"
+	RuleNotAvailable       = "not-available"
 	RuleUsesRepeatable     = "versioned-uses-repeatable"
 	RuleMeasuredLock       = "measured-lock"
 	RuleMeasuredRewrite    = "measured-rewrite"
@@ -100,8 +104,8 @@ var rules = []Rule{
 	{ID: RuleCreateIndex, Severity: SeverityError,
 		Summary: "CREATE INDEX without CONCURRENTLY on an existing table blocks writes to it (SHARE lock) while the whole index builds",
 		Safer:   "CREATE INDEX CONCURRENTLY, alone in a script marked -- waymark:no-transaction; if it fails, drop the INVALID index it leaves and run it again"},
-	{ID: RuleDropIndex, Severity: SeverityError,
-		Summary: "DROP INDEX without CONCURRENTLY takes ACCESS EXCLUSIVE on the index's table",
+	{ID: RuleDropIndex, Severity: SeverityWarning,
+		Summary: "DROP INDEX without CONCURRENTLY takes ACCESS EXCLUSIVE on the index's table: brief, as it reads nothing, but queued behind a long transaction it stops every query on the table",
 		Safer:   "DROP INDEX CONCURRENTLY, alone in a script marked -- waymark:no-transaction"},
 	{ID: RuleReindex, Severity: SeverityError,
 		Summary: "REINDEX without CONCURRENTLY blocks writes to the table, and reads that use the index, while it rebuilds",
@@ -142,15 +146,27 @@ var rules = []Rule{
 	{ID: RuleRewrite, Severity: SeverityError,
 		Summary: "the statement rewrites the table under ACCESS EXCLUSIVE (a STORED generated column, SET LOGGED or UNLOGGED, SET ACCESS METHOD, SET TABLESPACE, REFRESH MATERIALIZED VIEW without CONCURRENTLY)",
 		Safer:   "build the new form beside the old one and switch over, or run it in a maintenance window"},
-	{ID: RuleDetachPartition, Severity: SeverityError,
-		Summary: "DETACH PARTITION without CONCURRENTLY takes ACCESS EXCLUSIVE on the partitioned table",
+	{ID: RuleDetachPartition, Severity: SeverityWarning,
+		Summary: "DETACH PARTITION without CONCURRENTLY takes ACCESS EXCLUSIVE on the partitioned table: brief, as it reads nothing, but queued behind a long transaction it stops every query on every partition",
 		Safer:   "DETACH PARTITION ... CONCURRENTLY, alone in a script marked -- waymark:no-transaction (not possible while a default partition exists)"},
 	{ID: RulePartitionOf, Severity: SeverityWarning,
 		Summary: "CREATE TABLE ... PARTITION OF takes ACCESS EXCLUSIVE on the partitioned table",
 		Safer:   "CREATE TABLE ... (LIKE parent INCLUDING ALL), add a validated CHECK matching the bounds, then ATTACH PARTITION, which takes only SHARE UPDATE EXCLUSIVE on the parent"},
+	{ID: RuleAttachPartition, Severity: SeverityError,
+		Summary: "ATTACH PARTITION reads every row of the attached table (and of the parent's DEFAULT partition) under ACCESS EXCLUSIVE unless a validated CHECK matching the bounds proves them",
+		Safer:   "before attaching, ADD CONSTRAINT ... CHECK (<the partition's bounds, key NOT NULL included>) NOT VALID and VALIDATE CONSTRAINT, which reads under SHARE UPDATE EXCLUSIVE; ATTACH PARTITION then skips the scan; drop the CHECK afterwards"},
+	{ID: RuleNotAvailable, Severity: SeverityError,
+		Summary: "the server refuses the statement: its syntax is not available on the target PostgreSQL version, or the server never accepts that form (CREATE INDEX CONCURRENTLY on a partitioned table)",
+		Safer:   "use a form the target version accepts, or raise the target version (-server-version) if the scripts only ever run on a newer server"},
 	{ID: RuleLockTimeout, Severity: SeverityWarning,
 		Summary: "a statement takes ACCESS EXCLUSIVE on an existing table in a step without lock_timeout: queued behind a long transaction, it makes every query on the table queue behind it",
 		Safer:   "SET LOCAL lock_timeout = '5s' at the top of the script (or have the runner set one), and run the migration again when it times out"},
+	{ID: RuleBatchUnbounded, Severity: SeverityError,
+		Summary: "a waymark:batch statement without a LIMIT touches every row it matches in its first run, in one transaction: the long lock and bloat that batches avoid",
+		Safer:   "bound each run in the statement: UPDATE t SET ... WHERE id IN (SELECT id FROM t WHERE <not done> ORDER BY id LIMIT 10000)"},
+	{ID: RuleBatchEndless, Severity: SeverityError,
+		Summary: "a waymark:batch statement whose WHERE does not change as it runs finds rows every time and never reports 0 rows, so the step never ends",
+		Safer:   "select only the rows not yet done, with a predicate on what the statement changes: WHERE new_col IS NULL (UPDATE), WHERE NOT EXISTS (SELECT FROM target ...) (INSERT)"},
 	{ID: RuleUsesRepeatable, Severity: SeverityWarning,
 		Summary: "a versioned migration uses a view, function, procedure or trigger that a repeatable script creates: the repeatable scripts run after every version, so the result depends on when the database was migrated",
 		Safer:   "make the versioned migration self-contained: create what it needs itself (a function of its own, or the query inline), and leave the repeatable script to define the object for the application"},

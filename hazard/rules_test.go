@@ -55,6 +55,36 @@ const noTx = "-- waymark:no-transaction\n"
 func v18() *hazard.Options { return &hazard.Options{ServerVersion: 180000} }
 
 var ruleCases = []ruleCase{
+	// Functions the scripts create have the volatility they declare.
+	{about: "add-column-volatile-default", name: "default of a function created STABLE",
+		setup: setupTables + "CREATE FUNCTION order_code() RETURNS text LANGUAGE sql STABLE AS $$ SELECT 'A' $$;",
+		sql:   timeout + "ALTER TABLE orders ADD COLUMN code text DEFAULT order_code();"},
+	{about: "add-column-volatile-default", name: "default of a function created without a volatility",
+		setup: setupTables + "CREATE FUNCTION order_code() RETURNS text LANGUAGE sql AS $$ SELECT 'A' $$;",
+		sql:   timeout + "ALTER TABLE orders ADD COLUMN code text DEFAULT order_code();", want: []string{"add-column-volatile-default"}},
+	// attach-partition-scan
+	{about: "attach-partition-scan", name: "attach an existing table", setup: setupTables + "CREATE TABLE events_2025 (id bigint NOT NULL, at timestamptz NOT NULL);",
+		sql: timeout + "ALTER TABLE events ATTACH PARTITION events_2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');", want: []string{"attach-partition-scan"}},
+	{about: "attach-partition-scan", name: "attach a table with a validated check on the key",
+		setup: setupTables + "CREATE TABLE events_2025 (id bigint NOT NULL, at timestamptz NOT NULL);\nALTER TABLE events_2025 ADD CONSTRAINT in_2025 CHECK (at >= '2025-01-01' AND at < '2026-01-01') NOT VALID;\nALTER TABLE events_2025 VALIDATE CONSTRAINT in_2025;",
+		sql:   timeout + "ALTER TABLE events ATTACH PARTITION events_2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"},
+	{about: "attach-partition-scan", name: "attach a table made in the same script",
+		sql: timeout + "CREATE TABLE events_2025 (id bigint NOT NULL, at timestamptz NOT NULL);\nALTER TABLE events ATTACH PARTITION events_2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"},
+	{about: "attach-partition-scan", name: "attach beside a default partition reads the default",
+		setup: setupTables + "CREATE TABLE events_other PARTITION OF events DEFAULT;",
+		sql:   timeout + "CREATE TABLE events_2025 (id bigint NOT NULL, at timestamptz NOT NULL);\nALTER TABLE events ATTACH PARTITION events_2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');", want: []string{"attach-partition-scan"}},
+	// not-available
+	{about: "not-available", name: "create index concurrently on a partitioned table", sql: noTx + "CREATE INDEX CONCURRENTLY events_id_idx ON events (id);", want: []string{"not-available"}},
+	{about: "not-available", name: "create index concurrently on a partition", sql: noTx + "CREATE INDEX CONCURRENTLY events_2024_id_idx ON events_2024 (id);"},
+	{about: "not-available", name: "not null not valid on 18", sql: timeout + "ALTER TABLE orders ADD CONSTRAINT user_nn NOT NULL user_id NOT VALID;", opts: v18()},
+	// A table is new only if this plan made it; temporary tables are no
+	// one else's.
+	{about: "create-index-not-concurrently", name: "create table if not exists of an existing table",
+		sql: timeout + "CREATE TABLE IF NOT EXISTS orders (id bigint PRIMARY KEY);\nCREATE INDEX orders_user_idx ON orders (user_id);", want: []string{"create-index-not-concurrently"}},
+	{about: "create-index-not-concurrently", name: "create index if not exists of an existing index",
+		sql: timeout + "CREATE INDEX IF NOT EXISTS orders_status_idx ON orders (status);"},
+	{about: "create-index-not-concurrently, drop-table", name: "temporary table",
+		sql: "CREATE TEMP TABLE scratch (id int);\nCREATE INDEX ON scratch (id);\nDROP TABLE scratch;"},
 	// create-index-not-concurrently
 	{about: "create-index-not-concurrently", name: "create index on existing table", sql: timeout + "CREATE INDEX orders_user_idx ON orders (user_id);", want: []string{"create-index-not-concurrently"}},
 	{about: "create-index-not-concurrently", name: "create unique index if not exists, qualified", sql: timeout + "CREATE UNIQUE INDEX IF NOT EXISTS u_email ON public.users USING btree (lower(email));", want: []string{"create-index-not-concurrently"}},
@@ -202,6 +232,18 @@ var ruleCases = []ruleCase{
 	{about: "missing-lock-timeout", name: "weaker locks need no timeout", sql: "CREATE TRIGGER t BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();\nCOMMENT ON TABLE orders IS 'x';"},
 	{about: "missing-lock-timeout", name: "new tables need no timeout", sql: "CREATE TABLE fresh (a int REFERENCES fresh (a));\nALTER TABLE fresh ADD COLUMN b int;"},
 
+	// waymark:batch statements must be bounded and must change what they
+	// find.
+	{about: "batch-unbounded, batch-endless", name: "batch update with a limit on what is not done", sql: noTx + "-- waymark:batch\nUPDATE orders SET note = status WHERE id IN (SELECT id FROM orders WHERE note IS NULL LIMIT 1000);"},
+	{about: "batch-unbounded, batch-endless", name: "batch update of a row-value list", sql: noTx + "-- waymark:batch\nUPDATE orders o SET (note, code) = (o.status, 'x') FROM users u WHERE u.id = o.user_id AND o.id IN (SELECT id FROM orders WHERE code IS NULL FETCH FIRST 500 ROWS ONLY);"},
+	{about: "batch-unbounded", name: "batch update without a limit", sql: noTx + "-- waymark:batch\nUPDATE orders SET note = status WHERE note IS NULL;", want: []string{"batch-unbounded"}},
+	{about: "batch-endless", name: "batch update whose where does not change", sql: noTx + "-- waymark:batch\nUPDATE orders SET note = status WHERE id IN (SELECT id FROM orders WHERE status = 'new' LIMIT 1000);", want: []string{"batch-endless"}},
+	{about: "batch-unbounded, batch-endless", name: "batch update with neither", sql: noTx + "-- waymark:batch\nUPDATE orders SET \"note\" = status;", want: []string{"batch-unbounded", "batch-endless"}},
+	{about: "batch-endless", name: "batch insert that reads its target", sql: noTx + "-- waymark:batch\nINSERT INTO users (id) SELECT o.user_id FROM orders o WHERE NOT EXISTS (SELECT FROM users u WHERE u.id = o.user_id) LIMIT 100;"},
+	{about: "batch-endless", name: "batch insert that never reads its target", sql: noTx + "-- waymark:batch\nINSERT INTO public.users (id) SELECT user_id FROM orders LIMIT 100;", want: []string{"batch-endless"}},
+	{about: "batch-unbounded, batch-endless", name: "batch delete", sql: noTx + "-- waymark:batch\nDELETE FROM orders WHERE id IN (SELECT id FROM orders WHERE status = 'gone' LIMIT 100);"},
+	{about: "batch-unbounded", name: "the same update without the directive is no batch", sql: "UPDATE orders SET note = status;"},
+
 	// Statements that cannot run in a transaction are refused by package
 	// source when the set loads (source.ErrNeedsNoTransaction); in a
 	// no-transaction script they are fine.
@@ -304,8 +346,9 @@ func TestRuleDocs(t *testing.T) {
 // versions, on each supported one.
 func TestVersionVerdicts(t *testing.T) {
 	tests := []struct {
-		name string
-		sql  string
+		name  string
+		setup string
+		sql   string
 		// want maps a server version to the rules reported.
 		want map[int][]string
 		// safer, when set, must be in the first finding's safer pattern
@@ -325,13 +368,26 @@ func TestVersionVerdicts(t *testing.T) {
 		{name: "foreign key on a partitioned table",
 			sql:  timeout + "ALTER TABLE events ADD FOREIGN KEY (id) REFERENCES orders (id);",
 			want: map[int][]string{140000: {"constraint-missing-not-valid"}, 170000: {"constraint-missing-not-valid"}}, safer: "to each partition", saferOn: []int{140000, 170000}},
-		{name: "check not enforced is only a check before 18",
+		{name: "check not enforced is not available before 18",
 			sql:  timeout + "ALTER TABLE orders ADD CONSTRAINT total_ok CHECK (total >= 0) NOT ENFORCED;",
-			want: map[int][]string{170000: {"constraint-missing-not-valid"}, 180000: nil}},
+			want: map[int][]string{170000: {"not-available"}, 180000: nil}, safer: "raise the target version", saferOn: []int{170000}},
+		{name: "not null not valid is not available before 18",
+			sql:  timeout + "ALTER TABLE orders ADD CONSTRAINT user_nn NOT NULL user_id NOT VALID;",
+			want: map[int][]string{140000: {"not-available"}, 170000: {"not-available"}, 180000: nil}},
+		{name: "set expression is not available before 17",
+			setup: "CREATE TABLE orders (id int, total int, cents int GENERATED ALWAYS AS (total * 100) STORED);",
+			sql:   timeout + "ALTER TABLE orders ALTER COLUMN cents SET EXPRESSION AS (total * 1000);",
+			want:  map[int][]string{160000: {"not-available"}, 170000: {"table-rewrite"}, 180000: {"table-rewrite"}}},
+		{name: "virtual generated column is not available before 18",
+			sql:  timeout + "ALTER TABLE orders ADD COLUMN c bigint GENERATED ALWAYS AS (total * 100) VIRTUAL;",
+			want: map[int][]string{140000: {"not-available"}, 170000: {"not-available"}, 180000: nil}},
+		{name: "virtual generated column in a new table",
+			sql:  "CREATE TABLE t (a int, b int GENERATED ALWAYS AS (a * 2) VIRTUAL);",
+			want: map[int][]string{170000: {"not-available"}, 180000: nil}},
 	}
 	for _, tt := range tests {
 		for v, want := range tt.want {
-			r := ruleSet(t, ruleCase{sql: tt.sql, opts: &hazard.Options{ServerVersion: v}})
+			r := ruleSet(t, ruleCase{setup: tt.setup, sql: tt.sql, opts: &hazard.Options{ServerVersion: v}})
 			var got []string
 			var safer string
 			for _, f := range r.Findings() {

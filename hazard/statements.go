@@ -2,6 +2,7 @@ package hazard
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/waymarkdb/waymark/internal/sqlsplit"
@@ -19,6 +20,14 @@ func (k *checker) drop(c *cursor) {
 			k.lockOn(n, AccessExclusive)
 			key := n.key()
 			if t := k.model.table(n); t != nil {
+				// A partition goes from its parent, which is locked
+				// too; a partitioned table takes its partitions with it.
+				if t.parent != "" {
+					k.lockOn(k.nameOf(t.parent), AccessExclusive)
+				}
+				for _, p := range k.model.partitionsSorted(key) {
+					k.lockOn(p.name, AccessExclusive)
+				}
 				// Its foreign keys' triggers go from the tables it
 				// references, and with CASCADE the foreign keys of the
 				// tables that reference it go too.
@@ -29,8 +38,15 @@ func (k *checker) drop(c *cursor) {
 				}
 				if cascade {
 					for _, r := range k.model.referencing(key) {
-						k.lockOn(Name{Name: r}, AccessExclusive)
+						k.lockOn(k.nameOf(r), AccessExclusive)
 					}
+				}
+			}
+			if cascade {
+				// The views that read it are dropped with it.
+				for _, v := range k.model.dependents(key) {
+					k.lockOn(v.name, AccessExclusive)
+					k.model.drop(v.name)
 				}
 			}
 			if k.existing(n) {
@@ -68,8 +84,16 @@ func (k *checker) drop(c *cursor) {
 		}
 	case c.accept("materialized", "view"), c.accept("view"):
 		c.accept("if", "exists")
-		for _, n := range nameList(c) {
+		names := nameList(c)
+		cascade := hasWords(c.toks[c.i:], "cascade")
+		for _, n := range names {
 			k.lockOn(n, AccessExclusive)
+			if cascade {
+				for _, v := range k.model.dependents(n.key()) {
+					k.lockOn(v.name, AccessExclusive)
+					k.model.drop(v.name)
+				}
+			}
 			k.model.drop(n)
 		}
 	case c.accept("trigger"), c.accept("policy"), c.accept("rule"):
@@ -143,15 +167,31 @@ func (k *checker) reindex(c *cursor) {
 		return
 	}
 	target := n // the index, or the table
+	// What is built again: the index, or each index of the table (its
+	// rows stay where they are).
+	rebuilt := []Name{n}
+	if kind == "TABLE" {
+		rebuilt = nil
+		for _, idx := range k.model.indexesOf(n.key()) {
+			rebuilt = append(rebuilt, idx.name)
+		}
+		slices.SortFunc(rebuilt, func(a, b Name) int { return strings.Compare(a.key(), b.key()) })
+	}
 	if concurrently {
 		k.lockOn(table, ShareUpdateExclusive)
 		k.lockOn(target, ShareUpdateExclusive)
-		k.effect(Rewrite, target)
+		for _, idx := range rebuilt {
+			k.effect(Rewrite, idx)
+		}
 		return
 	}
 	k.lockOn(table, Share)
 	k.lockOn(target, AccessExclusive)
-	k.effect(Rewrite, target)
+	predicts := []Effect{lockEffect(target, AccessExclusive)}
+	for _, idx := range rebuilt {
+		k.effect(Rewrite, idx)
+		predicts = append(predicts, rewriteEffect(idx))
+	}
 	if table.Name != "" {
 		k.effect(Scan, table)
 	}
@@ -160,7 +200,7 @@ func (k *checker) reindex(c *cursor) {
 		what = "locks every index of " + n.String() + " ACCESS EXCLUSIVE and the table SHARE"
 	}
 	k.find(RuleReindex, at, fmt.Sprintf("REINDEX %s while it rebuilds: writes wait, and so does every query that plans with the index", what),
-		"", lockEffect(target, AccessExclusive), rewriteEffect(target))
+		"", predicts...)
 }
 
 // vacuum reads the rest of VACUUM.
@@ -195,6 +235,9 @@ func (k *checker) vacuum(c *cursor) {
 		k.lockOn(n, mode)
 		if full {
 			k.effect(Rewrite, n)
+		}
+		for _, p := range k.model.partitionsSorted(n.key()) {
+			k.lockOn(p.name, mode)
 		}
 	}
 	if !full {
@@ -258,9 +301,25 @@ func (k *checker) refresh(c *cursor) {
 // files for each table.
 func (k *checker) truncate(c *cursor) {
 	c.accept("table")
-	for _, n := range nameList(c) {
+	names := nameList(c)
+	cascade := hasWords(c.toks[c.i:], "cascade")
+	for _, n := range names {
 		k.lockOn(n, AccessExclusive)
 		k.effect(Rewrite, n)
+		for _, p := range k.model.partitionsSorted(n.key()) {
+			k.lockOn(p.name, AccessExclusive)
+			k.effect(Rewrite, p.name)
+		}
+		if !cascade {
+			continue
+		}
+		// CASCADE empties every table that references it, and those
+		// that reference them.
+		for _, key := range k.model.referencingClosure(n.key()) {
+			r := k.nameOf(key)
+			k.lockOn(r, AccessExclusive)
+			k.effect(Rewrite, r)
+		}
 	}
 }
 

@@ -59,8 +59,9 @@ var notFunctions = map[string]bool{
 }
 
 // exprVolatility classifies an expression's tokens, and returns the name
-// of the function that decided it ("" when nothing did).
-func exprVolatility(toks []sqlsplit.Token) (volatility, string) {
+// of the function that decided it ("" when nothing did). funcs holds the
+// volatility of the functions the scripts created, by Name.key.
+func exprVolatility(toks []sqlsplit.Token, funcs map[string]volatility) (volatility, string) {
 	result, culprit := notVolatile, ""
 	c := sub(toks)
 	for !c.done() {
@@ -87,7 +88,11 @@ func exprVolatility(toks []sqlsplit.Token) (volatility, string) {
 			continue
 		}
 		fn := name.Name
+		v, created := funcs[name.key()]
 		switch {
+		case created && v == volatile:
+			return volatile, name.String()
+		case created:
 		case name.Schema != "" && name.Schema != "pg_catalog":
 			if result == notVolatile {
 				result, culprit = unknownVolatility, name.String()
@@ -102,4 +107,28 @@ func exprVolatility(toks []sqlsplit.Token) (volatility, string) {
 		}
 	}
 	return result, culprit
+}
+
+// createFunction reads the rest of CREATE [OR REPLACE] FUNCTION name
+// (...) ... and records the function's volatility: IMMUTABLE, STABLE, or
+// VOLATILE (the default).
+func (k *checker) createFunction(c *cursor) {
+	n, ok := c.name()
+	if !ok {
+		return
+	}
+	v := volatile
+	for !c.done() {
+		switch {
+		case c.accept("immutable"), c.accept("stable"):
+			v = notVolatile
+		case c.accept("volatile"):
+			v = volatile
+		default:
+			if !c.skipGroup() {
+				c.next()
+			}
+		}
+	}
+	k.model.funcs[n.key()] = v
 }

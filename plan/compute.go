@@ -120,6 +120,18 @@ func (c *computer) applied(r backend.Record, m *source.Migration) {
 	if r.Dirty == source.Down && m.Down != nil {
 		path = m.Down.Path
 	}
+	if r.Dirty == source.Up && !c.down && m.Up.Resumable() && r.Checksum == m.Up.Checksum {
+		// Its batches carry on where the interrupted run stopped.
+		c.place(r)
+		if r.Version <= c.target {
+			st := stepOf(m, m.Up)
+			st.Resume = true
+			c.steps = append(c.steps, st)
+		} else {
+			c.above = append(c.above, r.Version)
+		}
+		return
+	}
 	c.dirty(r, path)
 	c.place(r)
 	switch {
@@ -145,9 +157,14 @@ func (c *computer) unknown(r backend.Record) {
 	c.dirty(r, "")
 	c.place(r)
 	switch {
+	case c.down && r.Version > c.target && r.Down == backend.DownKept:
+		c.fromHistory(r)
+	case c.down && r.Version > c.target && r.Down == backend.DownNone:
+		c.errs = append(c.errs, &Error{Err: ErrIrreversible, Version: r.Version, Path: historyPath(r),
+			Detail: fmt.Sprintf("its file is not in this set, and its history record says it has no down script, so the database cannot go below %d", r.Version)})
 	case c.down && r.Version > c.target:
 		c.errs = append(c.errs, &Error{Err: ErrUnknownVersion, Version: r.Version,
-			Detail: "without its down script the database cannot go below it"})
+			Detail: "its file is not in this set, and its history record keeps no down script (written by a waymark or history format that did not keep them), so the database cannot go below it"})
 	case c.down:
 		c.errs = append(c.errs, &Error{Err: ErrUnknownVersion, Version: r.Version,
 			Detail: "its file is missing: deleted, renamed, or never merged into this branch"})
@@ -158,6 +175,33 @@ func (c *computer) unknown(r backend.Record) {
 		c.errs = append(c.errs, &Error{Err: ErrUnknownVersion, Version: r.Version,
 			Detail: "its file is missing: deleted, renamed, or never merged into this branch"})
 	}
+}
+
+// historyPrefix starts the Path of a step whose SQL comes from the
+// history.
+const historyPrefix = "history:"
+
+// historyPath is the Path of the down step that r's kept script makes.
+func historyPath(r backend.Record) string {
+	name := fmt.Sprintf("v%d", r.Version)
+	if r.Name != "" {
+		name += "_" + r.Name
+	}
+	return historyPrefix + name + ".down.sql"
+}
+
+// fromHistory plans the down step of r, a version the set does not have,
+// with the down script its record keeps.
+func (c *computer) fromHistory(r backend.Record) {
+	path := historyPath(r)
+	sc, err := source.ParseScript(path, []byte(r.DownSQL), source.Down)
+	if err != nil {
+		c.errs = append(c.errs, &Error{Err: ErrBadState, Version: r.Version, Path: path,
+			Detail: fmt.Sprintf("the down script kept in its history record is not a valid script: %v", err)})
+		return
+	}
+	c.steps = append(c.steps, Step{Version: r.Version, Name: r.Name, Direction: source.Down, Path: path,
+		SQL: sc.SQL, Checksum: sc.Checksum, NoTransaction: sc.NoTransaction, FromHistory: true})
 }
 
 // dirty reports a record left dirty by a failed no-transaction script.
@@ -201,7 +245,7 @@ func repeatables(set *source.Set, recs []backend.RepeatableRecord) []Step {
 			continue
 		}
 		st := stepOf(&source.Migration{Name: r.Name}, r.Script)
-		st.Repeatable = true
+		st.Repeatable, st.Down = true, backend.DownUnknown // no down script to keep
 		steps = append(steps, st)
 	}
 	return steps

@@ -34,6 +34,13 @@ func (p *Plan) CheckFiles(set *source.Set) error {
 			continue
 		}
 		m, ok := set.Lookup(s.Version)
+		switch {
+		case s.FromHistory && ok:
+			bad(s.Path, "the plan undoes version %d with the down script kept in the history, but the files now have the version; plan again", s.Version)
+			continue
+		case s.FromHistory:
+			continue // its SQL is the history's, which the staleness check covers
+		}
 		if !ok {
 			bad(s.Path, "the files no longer have version %d (deleted or renumbered?); plan again", s.Version)
 			continue

@@ -31,6 +31,12 @@ func (p *Plan) String() string {
 		if s.NoTransaction {
 			tx = "no-transaction"
 		}
+		if s.Resume {
+			tx = "resume"
+		}
+		if s.FromHistory {
+			tx += ", from the history"
+		}
 		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\tsha256:%s\n", s.Direction, s.column(), s.label(), s.Path, tx, s.Checksum.Short())
 	}
 	w.Flush()

@@ -3,6 +3,7 @@ package plan
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,14 +13,21 @@ import (
 
 // The JSON layouts of a plan, so that a plan stored by one release is
 // refused, not misread, by a release that changed it. v2 is v1 with an
-// optional signature (see [Save]); v3 is v2 with repeatable scripts (steps,
-// records and forget_repeatables), written only for a plan that has them,
-// so that a release before them refuses it. All three are read.
+// optional signature (see [Save]); v3 adds to the steps the down script an
+// up step records (down, down_sql), from_history, resume and repeatable,
+// and to the plan the repeatable scripts' records (repeatables) and
+// forget_repeatables. All three are read; a v1 or v2 plan with repeatable
+// scripts is refused.
 const (
 	jsonFormatV1 = "waymark.plan/v1"
-	jsonFormat   = "waymark.plan/v2"
-	jsonFormatV3 = "waymark.plan/v3"
+	jsonFormatV2 = "waymark.plan/v2"
+	jsonFormat   = "waymark.plan/v3"
 )
+
+// ErrTrailingData means a plan file has more than the plan's JSON (and
+// white space): bytes appended to it, which a signature does not cover.
+// [Load] refuses such a file. Use [errors.Is].
+var ErrTrailingData = errors.New("data after the plan's JSON")
 
 type jsonPlan struct {
 	Format    string           `json:"format"`
@@ -38,14 +46,18 @@ type jsonPlan struct {
 }
 
 type jsonStep struct {
-	Version       int64            `json:"version"`
-	Name          string           `json:"name,omitempty"`
-	Direction     source.Direction `json:"direction"`
-	Path          string           `json:"path"`
-	Checksum      source.Checksum  `json:"checksum"`
-	NoTransaction bool             `json:"no_transaction,omitempty"`
-	SQL           string           `json:"sql"`
-	Repeatable    bool             `json:"repeatable,omitempty"`
+	Version       int64             `json:"version"`
+	Name          string            `json:"name,omitempty"`
+	Direction     source.Direction  `json:"direction"`
+	Path          string            `json:"path"`
+	Checksum      source.Checksum   `json:"checksum"`
+	NoTransaction bool              `json:"no_transaction,omitempty"`
+	SQL           string            `json:"sql"`
+	Repeatable    bool              `json:"repeatable,omitempty"`
+	Down          backend.DownState `json:"down,omitempty"`
+	DownSQL       string            `json:"down_sql,omitempty"`
+	FromHistory   bool              `json:"from_history,omitempty"`
+	Resume        bool              `json:"resume,omitempty"`
 }
 
 type jsonRepeatable struct {
@@ -87,13 +99,11 @@ func (p *Plan) wire() jsonPlan {
 		w.Repeatables = append(w.Repeatables, jsonRepeatable{Name: r.Name, Checksum: r.Checksum, AppliedAt: r.AppliedAt, Duration: r.Duration.String()})
 	}
 	w.Forget = p.ForgetRepeatables
-	if w.Forget || len(w.Repeatables) > 0 || len(p.Repeatables()) > 0 {
-		w.Format = jsonFormatV3
-	}
 	return w
 }
 
-// hasRepeatables reports whether w uses the fields of format v3.
+// hasRepeatables reports whether w has repeatable scripts, which only
+// format v3 carries.
 func (w jsonPlan) hasRepeatables() bool {
 	if w.Forget || len(w.Repeatables) > 0 {
 		return true
@@ -119,10 +129,14 @@ func encode(w jsonPlan, indent string) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// UnmarshalJSON decodes a plan written by MarshalJSON or [Save], in either
-// format (v1 or v2). It refuses unknown fields, another format, steps out
-// of order, and a step whose SQL does not match its checksum (an edited
-// plan). It does not check a signature: [Load] with a key does.
+// UnmarshalJSON decodes a plan written by MarshalJSON or [Save], in any of
+// its formats (v1, v2 or v3). It refuses unknown fields, another format,
+// repeatable scripts in a format before v3, data after
+// the plan ([ErrTrailingData]), steps out of order, a step whose SQL does
+// not match its checksum (an edited plan), and steps that are not the
+// path from the plan's From to its To as far as the plan itself tells
+// ([Plan.CheckPath] without files; [ErrNotPath]). It does not check a
+// signature: [Load] with a key does.
 func (p *Plan) UnmarshalJSON(data []byte) error {
 	w, err := decode(data)
 	if err != nil {
@@ -144,12 +158,17 @@ func decode(data []byte) (jsonPlan, error) {
 	if err := dec.Decode(&w); err != nil {
 		return w, fmt.Errorf("plan: decode JSON: %w", err)
 	}
+	if end := int(dec.InputOffset()); len(bytes.TrimLeft(data[end:], " \t\r\n")) > 0 {
+		rest := bytes.TrimLeft(data[end:], " \t\r\n")
+		line := 1 + bytes.Count(data[:len(data)-len(rest)], []byte("\n"))
+		return w, fmt.Errorf("plan: decode JSON: %w: %d bytes from line %d on, after the plan ends at byte %d", ErrTrailingData, len(rest), line, end)
+	}
 	switch {
 	case w.Format == jsonFormatV1 && w.Signature != "":
 		return w, fmt.Errorf("plan: decode JSON: format %q has no signature field", w.Format)
-	case w.Format != jsonFormatV3 && w.Format != jsonFormat && w.Format != jsonFormatV1:
-		return w, fmt.Errorf("plan: decode JSON: format %q, want %q, %q or %q", w.Format, jsonFormatV3, jsonFormat, jsonFormatV1)
-	case w.Format != jsonFormatV3 && w.hasRepeatables():
+	case w.Format != jsonFormat && w.Format != jsonFormatV2 && w.Format != jsonFormatV1:
+		return w, fmt.Errorf("plan: decode JSON: format %q, want %q, %q or %q", w.Format, jsonFormat, jsonFormatV2, jsonFormatV1)
+	case w.Format != jsonFormat && w.hasRepeatables():
 		return w, fmt.Errorf("plan: decode JSON: format %q has no repeatable scripts", w.Format)
 	}
 	return w, nil
@@ -180,6 +199,9 @@ func (w jsonPlan) plan() (*Plan, error) {
 		}
 		q.State.Repeatables = append(q.State.Repeatables, backend.RepeatableRecord{Name: r.Name,
 			Checksum: r.Checksum, AppliedAt: r.AppliedAt, Duration: d})
+	}
+	if err := q.checkOwnPath(); err != nil {
+		return nil, fmt.Errorf("plan: decode JSON: %w", err)
 	}
 	return q, nil
 }

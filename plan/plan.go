@@ -40,6 +40,17 @@
 // version above the target. A version without a down script is
 // irreversible and stops the plan ([ErrIrreversible]).
 //
+// An applied version that the set does not have (a newer release applied
+// it, and this binary is the old one it was rolled back to) is undone with
+// the down script its history record keeps (backend.Record.Down, stored
+// by the binary that applied it): the step is marked [Step].FromHistory,
+// and its Path is "history:" and the version's file name, as the dry run
+// and the review show. When the record keeps no down script because the
+// version had none, the plan is refused with [ErrIrreversible]; when it
+// was written by a history format or binary that kept none, with
+// [ErrUnknownVersion]. An up step carries the version's down script
+// ([Step].Down, DownSQL) so that its record keeps it.
+//
 // # Refusals
 //
 // Compute refuses to plan, and reports every reason at once, when:
@@ -55,9 +66,23 @@
 //   - going up, a version below the database's current one was never
 //     applied ([ErrOutOfOrder]; [Options].AllowOutOfOrder applies it);
 //   - a no-transaction script failed part-way and left its version dirty
-//     ([ErrDirty]), until it is resolved (see execute.Resolve);
+//     ([ErrDirty]), until it is resolved (see execute.Resolve); an up
+//     plan resumes instead a version left dirty by its up script when that
+//     script is resumable (every statement a waymark:batch) and unchanged
+//     ([Step].Resume);
 //   - the State given lists a version twice or a version below 1
 //     ([ErrBadState]); a backend never reads such a state.
+//
+// # Saved plans
+//
+// [Save] and [Load] keep a plan between a CI job's plan and apply steps,
+// signed if a key is given. Load refuses a file with anything after the
+// plan ([ErrTrailingData]) and a plan whose steps are not the path from its
+// From to its To as far as the plan itself tells ([ErrNotPath]). Before
+// running it, [Plan.CheckFiles] and [Plan.CheckPath] compare it with the
+// files as they are now: a changed file ([ErrFileChanged]), or a step
+// deleted from or added to the path the files give ([ErrNotPath]).
+// execute.Run makes these checks when given the files.
 package plan
 
 import (
@@ -199,6 +224,23 @@ type Step struct {
 	// Direction Up): it runs after the versions' steps and its record
 	// replaces the script's earlier one.
 	Repeatable bool
+	// Down and DownSQL, on an up step, are what the history keeps with the
+	// version's record: its down script (backend.DownKept, DownSQL holding
+	// it) or that it has none (backend.DownNone). Zero (DownUnknown) in a
+	// plan decoded from a format without them: nothing is kept.
+	Down    backend.DownState
+	DownSQL string
+	// FromHistory, on a down step, says that SQL is the down script kept
+	// with the version's history record by the binary that applied it,
+	// because the set does not have the version (a newer release applied
+	// it). Path then names no file: "history:" and the version's file name.
+	FromHistory bool
+	// Resume is set on an up step whose version a run left dirty part-way
+	// through its script, a resumable one (source.Script.Resumable: every
+	// statement a waymark:batch). The step runs the script again from its
+	// first statement (each batch finds only the rows not yet done) and
+	// records the version clean.
+	Resume bool
 }
 
 // Empty reports whether the plan has nothing to do.
@@ -230,7 +272,7 @@ func (p *Plan) Repeatables() []string {
 
 // stepOf makes the step that runs script sc of migration m.
 func stepOf(m *source.Migration, sc *source.Script) Step {
-	return Step{
+	st := Step{
 		Version:       m.Version,
 		Name:          m.Name,
 		Direction:     sc.Direction,
@@ -239,4 +281,11 @@ func stepOf(m *source.Migration, sc *source.Script) Step {
 		Checksum:      sc.Checksum,
 		NoTransaction: sc.NoTransaction,
 	}
+	if sc.Direction == source.Up {
+		st.Down = backend.DownNone
+		if m.Down != nil {
+			st.Down, st.DownSQL = backend.DownKept, m.Down.SQL
+		}
+	}
+	return st
 }

@@ -331,7 +331,7 @@ func TestJSONRefusesEditedPlans(t *testing.T) {
 		name, old, new, want string
 	}{
 		{"edited SQL", "CREATE TABLE two (id int);", "DROP TABLE one;", "SQL does not match its checksum"},
-		{"other format", `"format":"waymark.plan/v2"`, `"format":"waymark.plan/v9"`, "format"},
+		{"other format", `"format":"waymark.plan/v3"`, `"format":"waymark.plan/v9"`, "format"},
 		{"unknown field", `"from":1`, `"from":1,"force":true`, "unknown field"},
 		{"steps out of order", `"version":2,`, `"version":9,`, "out of order"},
 		{"wrong direction", `"direction":"up","path":"mixed/v3`, `"direction":"down","path":"mixed/v3`, "goes down in a plan going up"},

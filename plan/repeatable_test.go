@@ -192,3 +192,82 @@ func TestForgetPrinted(t *testing.T) {
 		t.Errorf("decoded: %+v, %v", q, err)
 	}
 }
+
+// Plans with repeatable scripts are their own path, with and without the
+// files; one edited by hand (a repeatable step deleted, added while
+// recorded unchanged, put on a down plan, the forget flag flipped) is
+// refused with ErrNotPath.
+func TestCheckPathRepeatables(t *testing.T) {
+	set := repSet(t, view1)
+	compute := func(st plan.State, target plan.Target) *plan.Plan {
+		t.Helper()
+		p, err := plan.Compute(set, st, target, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for name, p := range map[string]*plan.Plan{
+		"up with the scripts":         compute(recorded(set, nil), plan.Latest()),
+		"only the scripts":            compute(recorded(set, []int64{1, 2}, "a_fn"), plan.Latest()),
+		"down forgetting the scripts": compute(recorded(set, []int64{1, 2}, "a_fn", "b_view"), plan.DownTo(1)),
+	} {
+		if len(p.Steps) == 0 {
+			t.Fatalf("%s: no steps", name)
+		}
+		if err := p.CheckPath(nil, nil); err != nil {
+			t.Errorf("%s: CheckPath without files: %v", name, err)
+		}
+		if err := p.CheckPath(set, nil); err != nil {
+			t.Errorf("%s: CheckPath with the files: %v", name, err)
+		}
+	}
+
+	refused := func(what string, p *plan.Plan, files *source.Set, want string) {
+		t.Helper()
+		err := p.CheckPath(files, nil)
+		if !errors.Is(err, plan.ErrNotPath) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: CheckPath = %v; want ErrNotPath saying %q", what, err, want)
+		}
+	}
+	p := compute(recorded(set, []int64{1, 2}), plan.Latest()) // the three scripts
+	deleted := *p
+	deleted.Steps = p.Steps[:2]
+	refused("a repeatable step deleted", &deleted, set, "repeatable script c_notx")
+
+	p = compute(recorded(set, []int64{1, 2}, "a_fn"), plan.Latest()) // b_view, c_notx
+	a, _ := set.LookupRepeatable("a_fn")
+	added := *p
+	added.Steps = append([]plan.Step{{Name: "a_fn", Direction: source.Up, Path: a.Script.Path, Checksum: a.Script.Checksum, SQL: a.Script.SQL, Repeatable: true}}, p.Steps...)
+	refused("a step of a script recorded unchanged", &added, nil, "recorded with the same checksum")
+
+	down := compute(recorded(set, []int64{1, 2}, "a_fn"), plan.DownTo(1))
+	kept := *down
+	kept.ForgetRepeatables = false
+	refused("a down plan that keeps the records", &kept, nil, "does not forget")
+	upForget := *p
+	upForget.ForgetRepeatables = true
+	refused("an up plan that forgets", &upForget, nil, "only a down plan does")
+	withRep := *down
+	withRep.Steps = append(append([]plan.Step{}, down.Steps...), plan.Step{Name: "a_fn", Direction: source.Down, Path: a.Script.Path,
+		Checksum: a.Script.Checksum, SQL: a.Script.SQL, Repeatable: true})
+	refused("a repeatable step in a down plan", &withRep, nil, "only an up plan applies them")
+}
+
+// A v1 plan with repeatable scripts is refused like a v2 one.
+func TestRepeatablesV1Refused(t *testing.T) {
+	set := repSet(t, view1)
+	p, err := plan.Compute(set, recorded(set, []int64{1, 2}), plan.Latest(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := p.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := strings.Replace(string(data), "waymark.plan/v3", "waymark.plan/v1", 1)
+	var q plan.Plan
+	if err := q.UnmarshalJSON([]byte(v1)); err == nil || !strings.Contains(err.Error(), `format "waymark.plan/v1" has no repeatable scripts`) {
+		t.Errorf("v1 plan with repeatable scripts: %v", err)
+	}
+}

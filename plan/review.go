@@ -38,6 +38,12 @@ func (p *Plan) Review() string {
 		case s.NoTransaction:
 			how = fmt.Sprintf("NO TRANSACTION: %s, run one by one; a failure leaves version %d dirty", statements(s), s.Version)
 		}
+		if s.FromHistory {
+			how += fmt.Sprintf("; FROM THE HISTORY: version %d is not in this binary's files, and this is the down script kept with its history record by the binary that applied it", s.Version)
+		}
+		if s.Resume {
+			how = fmt.Sprintf("RESUME: an earlier run stopped part-way and left version %d dirty; its batches run again and touch only the rows not yet done", s.Version)
+		}
 		if s.Repeatable {
 			fmt.Fprintf(&b, "\nstep %d of %d: %s repeatable %s, %s\n", i+1, len(p.Steps), s.Direction, s.Name, how)
 		} else {

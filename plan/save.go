@@ -38,7 +38,7 @@ type LoadOptions struct {
 	Key []byte
 }
 
-// Save writes p to w as indented JSON (format waymark.plan/v2) with the SQL
+// Save writes p to w as indented JSON (format waymark.plan/v3) with the SQL
 // readable (no HTML escaping), signed if opts.Key is set: the file to keep
 // between a CI job's plan step and its apply step.
 func Save(w io.Writer, p *Plan, opts *SaveOptions) error {
@@ -60,9 +60,14 @@ func Save(w io.Writer, p *Plan, opts *SaveOptions) error {
 	return nil
 }
 
-// Load reads a plan written by [Save] (or by MarshalJSON, in format v1 or
-// v2), with the checks of [Plan.UnmarshalJSON], and, if opts.Key is set,
-// verifies its signature.
+// Load reads a plan written by [Save] (or by MarshalJSON, in format v1,
+// v2 or v3), with the checks of [Plan.UnmarshalJSON], and, if opts.Key is set,
+// verifies its signature. A file with anything but white space after the
+// plan's JSON is refused ([ErrTrailingData]), signed or not: a signature
+// covers the plan, not what follows it. Load cannot know which versions
+// an unsigned plan's author deleted between two steps of an up plan:
+// check a loaded plan against the files with [Plan.CheckPath] (execute.Run
+// does, given its Files).
 func Load(r io.Reader, opts *LoadOptions) (*Plan, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {

@@ -107,7 +107,7 @@ func TestSaveLoad(t *testing.T) {
 		if !strings.Contains(text, `title <> '' AND title !~ '&'`) || strings.Contains(text, `\u003c`) {
 			t.Errorf("Save escaped the SQL:\n%s", text)
 		}
-		if !strings.Contains(text, `"format": "waymark.plan/v2"`) {
+		if !strings.Contains(text, `"format": "waymark.plan/v3"`) {
 			t.Errorf("Save did not write format v2:\n%s", text)
 		}
 		if signed := strings.Contains(text, `"signature": "hmac-sha256:`); signed != (k != nil) {
@@ -146,7 +146,7 @@ func TestLoadV1(t *testing.T) {
 	if err := plan.Save(&buf, p, nil); err != nil {
 		t.Fatal(err)
 	}
-	v1 := strings.Replace(buf.String(), `"waymark.plan/v2"`, `"waymark.plan/v1"`, 1)
+	v1 := strings.Replace(buf.String(), `"waymark.plan/v3"`, `"waymark.plan/v1"`, 1)
 	back, err := plan.Load(strings.NewReader(v1), nil)
 	if err != nil {
 		t.Fatalf("Load v1: %v", err)
@@ -161,7 +161,7 @@ func TestLoadV1(t *testing.T) {
 	if err := plan.Save(&signed, p, &plan.SaveOptions{Key: key}); err != nil {
 		t.Fatal(err)
 	}
-	v1signed := strings.Replace(signed.String(), `"waymark.plan/v2"`, `"waymark.plan/v1"`, 1)
+	v1signed := strings.Replace(signed.String(), `"waymark.plan/v3"`, `"waymark.plan/v1"`, 1)
 	if _, err := plan.Load(strings.NewReader(v1signed), nil); err == nil || !strings.Contains(err.Error(), "no signature field") {
 		t.Errorf("Load of a v1 plan with a signature = %v, want a format error", err)
 	}

@@ -45,10 +45,11 @@ var directives = map[string]directiveSpec{
 	"no-transaction": {fileLevel: true, check: noArgs},
 	"allow":          {check: func(args string) string { _, _, problem := parseAllow(args); return problem }},
 	"empty":          {fileLevel: true, check: func(args string) string { _, problem := parseEmpty(args); return problem }},
+	"batch":          {check: func(args string) string { _, problem := parseBatch(args); return problem }},
 }
 
 // knownDirectives lists the directive names for messages.
-const knownDirectives = "waymark:no-transaction, waymark:allow, waymark:empty"
+const knownDirectives = "waymark:no-transaction, waymark:allow, waymark:empty, waymark:batch"
 
 func noArgs(args string) string {
 	if args != "" {

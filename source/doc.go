@@ -29,9 +29,18 @@
 // trigger, edited in place and re-applied whenever it changes. The words
 // are its name in the history. R_x.sql, r_.sql, r_x.up.sql and r_x.SQL are
 // errors. Repeatable scripts are checked like up scripts (directives
-// included: waymark:no-transaction and waymark:allow work the same) and
+// included: waymark:no-transaction and waymark:allow work the same;
+// waymark:batch is an error, since a repeatable script runs again whole) and
 // [Set.Repeatables] lists them in name order, the order they are applied
 // in. A set may hold only repeatable scripts.
+//
+// A migration file may be a symbolic link to a file inside the directory
+// (or one of its sub-directories); one that resolves outside it (an
+// absolute target, or a ".." that climbs above the directory, even to come
+// back) is an error ([ErrOutside]) and is never read, so that a change to
+// the directory cannot make waymark read, and print in a review, a file
+// from elsewhere on the machine. [FromDir] reads through an [os.Root];
+// [FromFS] checks the links of any fs.FS that reads them (see its doc).
 //
 // Every version needs an up file. A down file is optional; a version without
 // one is irreversible. An up and a down file of the same version must have
@@ -59,6 +68,7 @@
 //	-- waymark:no-transaction
 //	-- waymark:allow <rule> "<reason>"
 //	-- waymark:empty "<reason>"
+//	-- waymark:batch [pause=D] [lock-timeout=D] [statement-timeout=D]
 //
 // waymark:no-transaction, before the script's first statement, marks a
 // script that must run outside a transaction block (CREATE INDEX
@@ -80,6 +90,17 @@
 // something: it tells the reviewer why the step does nothing. It is refused
 // in a down script (which may be empty without it) and in a script that
 // has statements.
+//
+// waymark:batch, in a no-transaction script, marks the statement it comes
+// before as a batch ([Script.Batches]): the runner repeats it, each run in
+// a transaction of its own that commits, until it reports that it touched
+// no row. The statement must report rows (UPDATE, DELETE, INSERT, MERGE or
+// WITH) and bound them itself (a LIMIT in a sub-select, a key range), and
+// touch only rows not yet done, so that each run does the next batch and a
+// run stopped part-way carries on where it stopped when run again. Its
+// options, each a Go duration (100ms, 5s), are the pause between runs and
+// the lock_timeout and statement_timeout of each run. A script whose every
+// statement is a batch is [Script.Resumable].
 //
 // A misspelt directive, one with arguments it does not take, and a
 // file-level directive (no-transaction, empty) after the first statement

@@ -24,6 +24,7 @@ var (
 	ErrOpenTransaction    = errors.New("transaction left open")
 	ErrNeedsNoTransaction = errors.New("statement cannot run in a transaction")
 	ErrRead               = errors.New("cannot read")
+	ErrOutside            = errors.New("file resolves outside the migration directory")
 	ErrNoMigrations       = errors.New("no migration files")
 )
 

@@ -147,7 +147,7 @@ func TestAllowDirectives(t *testing.T) {
 		{"-- waymark:allow rename because\nSELECT 1;", `(the reason in double quotes)`},
 		{"-- waymark:allow rename \"  \"\nSELECT 1;", `(a reason that says why the hazard is acceptable)`},
 		{"-- waymark:no-transaction now\nSELECT 1;", `waymark:no-transaction: takes no arguments`},
-		{"-- waymark:alow rename \"x\"\nSELECT 1;", `unknown directive "waymark:alow" (known: waymark:no-transaction, waymark:allow, waymark:empty)`},
+		{"-- waymark:alow rename \"x\"\nSELECT 1;", `unknown directive "waymark:alow" (known: waymark:no-transaction, waymark:allow, waymark:empty, waymark:batch)`},
 		{"-- waymark no-transaction\nSELECT 1;", `unknown directive "waymark no-transaction"`},
 	} {
 		_, err := source.ParseScript("v1.up.sql", []byte(bad.sql), source.Up)

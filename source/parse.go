@@ -108,6 +108,10 @@ func parseScript(path string, data []byte, dir Direction) (*Script, ErrorList) {
 				s.Allows = append(s.Allows, Allow{Rule: rule, Reason: reason, Pos: pos})
 			case "empty":
 				empty = &d
+			case "batch":
+				b, _ := parseBatch(args)
+				b.Pos = pos
+				s.Batches = append(s.Batches, b)
 			}
 		}
 		if p.SQL != "" {
@@ -121,6 +125,7 @@ func parseScript(path string, data []byte, dir Direction) (*Script, ErrorList) {
 	case empty != nil && len(s.Statements) > 0:
 		errs = append(errs, &Error{Pos: empty.Pos, Err: ErrDirective, Detail: "waymark:empty, but the script has statements: remove the directive"})
 	}
+	errs = append(errs, checkBatches(s)...)
 	// A misspelt or misplaced directive is most likely a no-transaction
 	// directive gone wrong: say that, not what follows from it.
 	directiveTrouble := len(errs) > 0

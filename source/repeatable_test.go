@@ -77,11 +77,13 @@ func TestBadRepeatables(t *testing.T) {
 		"r_tx.sql":        "SELECT 1;\nCOMMIT;",
 		"r_bad_dir.sql":   "-- waymark:no-transactions\nSELECT 1;",
 		"r_empty.sql":     "-- nothing\n",
+		"r_batch.sql":     "-- waymark:no-transaction\n-- waymark:batch\nUPDATE t SET x = 1 WHERE id IN (SELECT id FROM t WHERE x IS NULL LIMIT 10);",
 	}), "m")
 	want := []problem{
 		{Path: "m/R__view.sql", Err: source.ErrBadName},
 		{Path: "m/r_.sql", Err: source.ErrBadName},
 		{Path: "m/r_bad_dir.sql", Line: 1, Column: 1, Err: source.ErrDirective},
+		{Path: "m/r_batch.sql", Line: 2, Column: 1, Err: source.ErrDirective},
 		{Path: "m/r_empty.sql", Err: source.ErrEmpty},
 		{Path: "m/r_tx.sql", Line: 2, Column: 1, Err: source.ErrTransactionControl},
 		{Path: "m/r_x.up.sql", Err: source.ErrBadName},

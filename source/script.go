@@ -122,6 +122,8 @@ type Script struct {
 	// Allows lists the hazards the script's author accepted with
 	// -- waymark:allow, in order.
 	Allows []Allow
+	// Batches lists the statements marked -- waymark:batch, in order.
+	Batches []Batch
 	// Statements lists the statements of SQL in order, without the empty
 	// ones (whitespace, comments, lone semicolons). A no-transaction script
 	// is run one statement at a time, in this order.

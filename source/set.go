@@ -59,9 +59,24 @@ func (s *Set) index(v int64) (int, bool) {
 
 // FromDir reads the migrations in a directory on disk. Script paths are
 // the directory joined with the file name.
+//
+// Every file is read through an [os.Root] opened on dir, so no read
+// leaves the directory: a migration file that is a symbolic link
+// resolving outside it (an absolute target, or one whose ".." climbs above
+// dir, even to come back) is refused with an [*Error] of kind
+// [ErrOutside] naming the file and the link's target, and nothing of it is
+// read. Links to files inside the directory (or its sub-directories) are
+// followed. A hard link cannot be told from the file itself: review who
+// can write to the directory.
 func FromDir(dir string) (*Set, error) {
 	// shown ends with exactly one separator byte; load relies on it.
-	return load(os.DirFS(dir), ".", filepath.Clean(dir)+string(filepath.Separator))
+	shown := filepath.Clean(dir) + string(filepath.Separator)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, ErrorList{{Pos: Position{Path: shown[:len(shown)-1]}, Err: ErrRead, Detail: "the migration directory", Cause: fsCause(err)}}
+	}
+	defer root.Close()
+	return load(root.FS(), ".", shown)
 }
 
 // FromFS reads the migrations in directory dir of fsys ("." for its root).
@@ -75,6 +90,15 @@ func FromDir(dir string) (*Set, error) {
 //
 // Script paths are dir joined with the file name. The error, if any, is an
 // [ErrorList] of every problem found (see the package doc).
+//
+// FromFS trusts fsys to give the files of dir: it reads whatever fsys
+// returns for each name. When fsys can read symbolic links
+// ([fs.ReadLinkFS]: os.DirFS, an os.Root's FS, fstest.MapFS), a
+// migration file that is a link resolving outside dir is refused
+// ([ErrOutside]), as [FromDir] does; this is decided from the links' names
+// before the read, so for a directory on disk that someone else may change
+// meanwhile, use FromDir, whose reads cannot leave the directory. embed.FS
+// has no links: the files were copied in when the binary was built.
 func FromFS(fsys fs.FS, dir string) (*Set, error) {
 	return load(fsys, dir, "")
 }
@@ -127,6 +151,13 @@ func load(fsys fs.FS, dir, shown string) (*Set, error) {
 			errs = append(errs, perr)
 			continue
 		}
+		if lfs, ok := fsys.(fs.ReadLinkFS); ok && e.Type()&fs.ModeSymlink != 0 {
+			if target, out := linkOutside(lfs, dir, e.Name()); out {
+				errs = append(errs, &Error{Pos: Position{Path: display(e.Name())}, Err: ErrOutside,
+					Detail: fmt.Sprintf("a symbolic link to %s, which resolves outside %s; copy the file into the directory, or link to a file inside it", target, where)})
+				continue
+			}
+		}
 		files = append(files, file{fileName: f, entry: e.Name()})
 	}
 
@@ -143,6 +174,14 @@ func load(fsys fs.FS, dir, shown string) (*Set, error) {
 			return
 		}
 		f.script, f.errs = parseScript(f.path, data, f.direction)
+		if f.rname != "" && f.script != nil {
+			// A repeatable script runs again whole whenever it changes:
+			// no batches, which a run resumes.
+			for _, b := range f.script.Batches {
+				f.errs = append(f.errs, &Error{Pos: b.Pos, Err: ErrDirective,
+					Detail: "waymark:batch: a repeatable script runs again whole whenever it changes; put a batched backfill in a versioned migration"})
+			}
+		}
 	})
 
 	// Group by version: ups before downs, then by name. A file with a bad

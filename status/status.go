@@ -15,14 +15,21 @@
 // the planner's own checks, so status and plan never disagree.
 //
 //	applied       in the history and the files, checksums equal, clean
+//	              (imported: recorded by import-history or baseline, not
+//	              run by waymark; see Entry.Imported)
 //	pending       in the files, not applied; the next up plan applies it
-//	dirty         its no-transaction script did not finish (plan.ErrDirty)
+//	dirty         its no-transaction script did not finish (plan.ErrDirty;
+//	              a resumable script's version, all waymark:batch, is
+//	              resumed by the next up plan instead)
 //	drifted       applied, but its up file has changed since (plan.ErrDrift)
 //	missing       applied, but not in the files (plan.ErrUnknownVersion,
 //	              unless a newer release applied it and the options
 //	              allow that)
 //	out-of-order  not applied, below the highest applied version
 //	              (plan.ErrOutOfOrder)
+//	bad-file      its up file cannot be read as a migration (see
+//	              Report.FileProblems): nothing is known of it but its
+//	              history record, if any
 //
 // # Repeatable scripts
 //
@@ -65,12 +72,16 @@ const (
 	Drifted
 	Missing
 	OutOfOrder
+	// BadFile is a version whose up file is in Report.FileProblems: it
+	// could not be compared. Compute never sets it; a caller that reports
+	// despite bad files does.
+	BadFile
 )
 
-var stateNames = [...]string{Applied: "applied", Pending: "pending", Dirty: "dirty", Drifted: "drifted", Missing: "missing", OutOfOrder: "out-of-order"}
+var stateNames = [...]string{Applied: "applied", Pending: "pending", Dirty: "dirty", Drifted: "drifted", Missing: "missing", OutOfOrder: "out-of-order", BadFile: "bad-file"}
 
 // String returns the state's name: "applied", "pending", "dirty",
-// "drifted", "missing" or "out-of-order".
+// "drifted", "missing", "out-of-order" or "bad-file".
 func (s State) String() string {
 	if s > 0 && int(s) < len(stateNames) {
 		return stateNames[s]
@@ -99,6 +110,11 @@ type Entry struct {
 	// when it is not applied.
 	AppliedAt time.Time
 	Duration  time.Duration
+	// Imported is set when its record was imported rather than run by
+	// waymark (backend.Record.Imported: import-history, baseline); then
+	// AppliedAt is when the other tool applied it, if that tool kept the
+	// time, and there is no Duration.
+	Imported bool
 	// Recorded is the checksum in its history record (zero when not
 	// applied); File is its up script's checksum (zero when Missing).
 	Recorded, File source.Checksum
@@ -167,6 +183,12 @@ type Report struct {
 	// Err is the plan.ErrorList with which plan.Compute refuses to plan up
 	// to the latest version, or nil when it would not refuse.
 	Err error
+	// FileProblems are the problems of migration files that could not be
+	// read as migrations, and were left out of the set the report was
+	// computed from; a caller that reports the database's state despite
+	// bad files sets it (the waymark command's status does). Plans are
+	// refused until they are fixed. Default nil.
+	FileProblems source.ErrorList
 }
 
 // CountRepeatables returns how many repeatable scripts are in state s.
@@ -241,7 +263,7 @@ func Compute(set *source.Set, st plan.State, opts *plan.Options) *Report {
 			rec := records[0]
 			records = records[1:]
 			e = Entry{Version: rec.Version, Name: rec.Name, AppliedAt: rec.AppliedAt, Duration: rec.Duration,
-				Recorded: rec.Checksum, Dirty: rec.Dirty, State: Missing}
+				Imported: rec.Imported, Recorded: rec.Checksum, Dirty: rec.Dirty, State: Missing}
 			if len(ms) > 0 && ms[0].Version == rec.Version {
 				m := ms[0]
 				ms = ms[1:]
@@ -250,7 +272,9 @@ func Compute(set *source.Set, st plan.State, opts *plan.Options) *Report {
 					e.State = Drifted
 				}
 			}
-			if has(rec.Version, plan.ErrDirty) {
+			// Refused (plan.ErrDirty), or resumed by the next up plan.
+			resumes := e.State == Applied && rec.Dirty == source.Up && rec.Checksum == e.File && resumable(set, rec.Version)
+			if has(rec.Version, plan.ErrDirty) || resumes {
 				e.State = Dirty
 			}
 		}
@@ -291,7 +315,14 @@ func repeatables(set *source.Set, recs []backend.RepeatableRecord) []RepeatableE
 	return out
 }
 
-// String prints the report: a summary line, a table of the versions, and
+// resumable reports whether version v's up script is resumable.
+func resumable(set *source.Set, v int64) bool {
+	m, ok := set.Lookup(v)
+	return ok && m.Up.Resumable()
+}
+
+// String prints the report: a summary line, a table of the versions (an
+// imported version's TOOK says "imported"), the file problems, if any, and
 // the problems, one per line:
 //
 //	status: database at version 2, files up to 4: 2 applied, 1 pending, 1 dirty; plans are refused
@@ -304,9 +335,9 @@ func (r *Report) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "status: database at version %d, files up to %d: %s", r.Current, r.Latest, r.counts())
 	switch {
-	case r.Err != nil:
+	case r.Err != nil || len(r.FileProblems) > 0:
 		b.WriteString("; plans are refused")
-	case r.Count(Pending) == 0 && r.CountRepeatables(RepeatablePending) == 0 && r.CountRepeatables(RepeatableChanged) == 0:
+	case r.Count(Pending) == 0 && r.Count(Dirty) == 0 && r.CountRepeatables(RepeatablePending) == 0 && r.CountRepeatables(RepeatableChanged) == 0:
 		b.WriteString("; up to date")
 	}
 	b.WriteString("\n")
@@ -317,6 +348,9 @@ func (r *Report) String() string {
 		if !e.AppliedAt.IsZero() {
 			applied = e.AppliedAt.UTC().Format(time.RFC3339)
 			took = round(e.Duration).String()
+			if e.Imported {
+				took = "imported"
+			}
 		}
 		fmt.Fprintf(w, "  %d\t%s\t%s\t%s\t%s\t%s\n", e.Version, e.State, name, applied, took, path)
 	}
@@ -333,6 +367,12 @@ func (r *Report) String() string {
 			fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\n", e.Name, e.State, applied, took, dash(e.Path))
 		}
 		w.Flush()
+	}
+	if len(r.FileProblems) > 0 {
+		fmt.Fprintf(&b, "file problems (%s left out above; fix them first):\n", files(len(r.FileProblems)))
+		for _, line := range strings.Split(r.FileProblems.Error(), "\n") {
+			b.WriteString("  " + line + "\n")
+		}
 	}
 	if r.Err != nil {
 		b.WriteString("problems:\n")
@@ -366,6 +406,14 @@ func (r *Report) counts() string {
 	return strings.Join(parts, ", ")
 }
 
+// files returns "1 file", "2 files".
+func files(n int) string {
+	if n == 1 {
+		return "1 file"
+	}
+	return fmt.Sprintf("%d files", n)
+}
+
 func dash(s string) string {
 	if s == "" {
 		return "-"
@@ -394,6 +442,9 @@ type jsonReport struct {
 	Refused  bool        `json:"refused"`
 	Entries  []jsonEntry `json:"versions"`
 	Problems []string    `json:"problems"`
+	// FileProblems is left out when there are none, so that the
+	// documents of readable sets are unchanged.
+	FileProblems []string `json:"file_problems,omitempty"`
 	// Repeatables is there when the files or the history have any.
 	Repeatables []jsonRepeatable `json:"repeatables,omitempty"`
 }
@@ -415,6 +466,7 @@ type jsonEntry struct {
 	Path      string           `json:"path,omitempty"`
 	AppliedAt *time.Time       `json:"applied_at,omitempty"`
 	Duration  string           `json:"duration,omitempty"`
+	Imported  bool             `json:"imported,omitempty"`
 	Recorded  string           `json:"recorded_checksum,omitempty"`
 	File      string           `json:"file_checksum,omitempty"`
 	Dirty     source.Direction `json:"dirty,omitempty"`
@@ -422,15 +474,20 @@ type jsonEntry struct {
 }
 
 // MarshalJSON encodes the report for scripts (format "waymark.status/v1"):
-// the versions with their states, checksums and problems as messages.
+// the versions with their states, checksums and problems as messages. An
+// imported version has "imported": true and no "duration"; "file_problems"
+// lists FileProblems, and is left out when there are none.
 func (r *Report) MarshalJSON() ([]byte, error) {
-	w := jsonReport{Format: jsonFormat, Current: r.Current, Latest: r.Latest, Refused: r.Err != nil,
+	w := jsonReport{Format: jsonFormat, Current: r.Current, Latest: r.Latest, Refused: r.Err != nil || len(r.FileProblems) > 0,
 		Entries: make([]jsonEntry, len(r.Entries)), Problems: []string{}}
 	for i, e := range r.Entries {
 		j := jsonEntry{Version: e.Version, Name: e.Name, State: e.State, Path: e.Path, Dirty: e.Dirty}
 		if !e.AppliedAt.IsZero() {
 			at := e.AppliedAt
 			j.AppliedAt, j.Duration = &at, e.Duration.String()
+			if e.Imported {
+				j.Duration, j.Imported = "", true
+			}
 		}
 		if !e.Recorded.IsZero() {
 			j.Recorded = e.Recorded.String()
@@ -459,6 +516,9 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 	}
 	if r.Err != nil {
 		w.Problems = strings.Split(r.Err.Error(), "\n")
+	}
+	for _, p := range r.FileProblems {
+		w.FileProblems = append(w.FileProblems, p.Error())
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

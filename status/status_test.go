@@ -310,3 +310,53 @@ func TestReadPostgres(t *testing.T) {
 		t.Errorf("version 1 = %+v, want when and how long", e)
 	}
 }
+
+// TestImportedAndFileProblems: an imported record says so instead of a
+// duration, in text and JSON; file problems are listed in both, and make
+// the report refused.
+func TestImportedAndFileProblems(t *testing.T) {
+	set := testsets.Load(t, "mixed")
+	st := plantest.Applied(set, 1, 2)
+	at := time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC)
+	st.Records[0].AppliedAt, st.Records[0].Imported = at, true
+	st.Records[1].AppliedAt, st.Records[1].Duration = at.Add(time.Hour), 2*time.Millisecond
+	r := status.Compute(set, st, nil)
+	r.FileProblems = source.ErrorList{{Pos: source.Position{Path: "mixed/v9_x.down.sql", Line: 1, Column: 1}, Err: source.ErrSyntax, Detail: "bad"}}
+	text := r.String()
+	for _, want := range []string{
+		"status: database at version 2, files up to 8: 2 applied, 3 pending; plans are refused\n",
+		"  1        applied  one    2021-03-04T05:06:07Z  imported  mixed/v1_one.up.sql\n",
+		"  2        applied  two    2021-03-04T06:06:07Z  2ms       mixed/v2_two.up.sql\n",
+		"file problems (1 file left out above; fix them first):\n  mixed/v9_x.down.sql:1:1: cannot split script: bad\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("String lacks %q:\n%s", want, text)
+		}
+	}
+	data, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Refused      bool     `json:"refused"`
+		FileProblems []string `json:"file_problems"`
+		Versions     []struct {
+			Imported bool   `json:"imported"`
+			Duration string `json:"duration"`
+		} `json:"versions"`
+	}
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Refused || len(got.FileProblems) != 1 || !got.Versions[0].Imported || got.Versions[0].Duration != "" || got.Versions[1].Imported || got.Versions[1].Duration != "2ms" {
+		t.Errorf("JSON = %s", data)
+	}
+	if s := status.BadFile.String(); s != "bad-file" {
+		t.Errorf("BadFile = %q", s)
+	}
+	// Without file problems the document has no file_problems key.
+	data, _ = json.Marshal(status.Compute(set, st, nil))
+	if strings.Contains(string(data), "file_problems") {
+		t.Errorf("JSON without file problems mentions them: %s", data)
+	}
+}

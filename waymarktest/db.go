@@ -1,10 +1,13 @@
 package waymarktest
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -23,18 +26,34 @@ type Options struct {
 	// in, and the lock, as the service configures them. Default: nil, the
 	// defaults of pgxbackend.Options.
 	Backend *pgxbackend.Options
+	// Prerequisites is an SQL script that makes what the set expects to
+	// find and does not make itself (an extension, a role's grants, a
+	// table another tool owns), run on the new database before the
+	// set's first version, as one simple-protocol query (several
+	// statements, in one transaction unless they say otherwise). It is
+	// part of the template's identity: another script builds another
+	// template. Keep it outside the migrations folder (source takes
+	// every .sql file there for a migration) or in a sub-folder of it.
+	// A script that fails fails the test with an error that wraps
+	// [ErrPrerequisites] and the server's error. Default: "", none.
+	Prerequisites string
 }
+
+// ErrPrerequisites is wrapped by the error of a Prerequisites script that
+// failed, with the server's error; use errors.Is.
+var ErrPrerequisites = errors.New("prerequisites script failed")
 
 // ConnString returns a connection string for a new database that only
 // this test uses, with set applied up to opts.Target and recorded in the
-// history table as execute.Migrate records it; with a nil set the database
-// is empty. The database is dropped when the test and its subtests have
+// history table as execute.Migrate records it, after opts.Prerequisites;
+// with a nil set the database is empty but for opts.Prerequisites. The database is dropped when the test and its subtests have
 // finished (t.Cleanup), even if connections to it are still open, unless
 // the test failed: then it is kept and its name logged.
 //
 // The first call for a set (in any test process on the server) builds a
-// template database; every call clones it, which takes tens of
-// milliseconds however many migrations the set has. When the set cannot
+// template database; every call takes a clone of it from the warm pool,
+// or clones it while the test waits when the pool is empty (see "A
+// database per test" and "The warm pool" in the package doc). When the set cannot
 // be applied, the test fails with the migration's error (file, line and
 // column), and so does every later test of the process that asks for the
 // same set, without trying again.
@@ -47,6 +66,9 @@ func ConnString(t testing.TB, set *source.Set, opts *Options) string {
 	s := getServer(t)
 	if set == nil {
 		name, err := s.newDatabase(t, "template0")
+		if err == nil && o.Prerequisites != "" {
+			err = runPrerequisites(t.Context(), s.connString(name), o.Prerequisites)
+		}
 		if err != nil {
 			t.Fatalf("%v", err)
 		}
@@ -57,7 +79,7 @@ func ConnString(t testing.TB, set *source.Set, opts *Options) string {
 		t.Fatalf("waymarktest: target %v: %v", o.Target, err)
 	}
 	for attempt := 0; ; attempt++ {
-		tp, err := s.template(t.Context(), set, p.To, o.Backend)
+		tp, err := s.template(t.Context(), set, p.To, o.Backend, o.Prerequisites)
 		if err != nil {
 			t.Fatalf("%v", err)
 		}
@@ -99,4 +121,17 @@ func Load(t testing.TB, fsys fs.FS, dir string) *source.Set {
 		t.Fatalf("waymarktest: %v", err)
 	}
 	return set
+}
+
+// runPrerequisites runs script on the database at connString.
+func runPrerequisites(ctx context.Context, connString, script string) error {
+	conn, err := pgx.Connect(ctx, connString)
+	if err != nil {
+		return fmt.Errorf("waymarktest: run Prerequisites: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.PgConn().Exec(ctx, script).ReadAll(); err != nil {
+		return fmt.Errorf("waymarktest: Prerequisites: %w: %w", ErrPrerequisites, err)
+	}
+	return nil
 }

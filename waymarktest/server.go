@@ -44,6 +44,8 @@ var state struct {
 	url     string // EnvURL when the server was set up
 	srv     *server
 	err     error
+	pool    poolConfig // read from the environment
+	poolErr error      // a bad EnvPoolSize or EnvPoolMB
 }
 
 // dbCounter numbers the databases created by this process.
@@ -58,8 +60,12 @@ type server struct {
 	version    int                        // server_version_num
 	throwaway  bool                       // the shared throwaway cluster, not a server of the user's
 
-	mu        sync.Mutex
-	templates map[string]*template // by name
+	pool poolConfig // of the warm pools
+
+	mu             sync.Mutex
+	templates      map[string]*template // by name
+	pools          map[string]*warmPool // by template name
+	sweepStockOnce sync.Once
 }
 
 // Server returns a connection string for the maintenance database of the
@@ -91,8 +97,17 @@ func getServer(t testing.TB) *server {
 		ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 		defer cancel()
 		state.url = os.Getenv(EnvURL)
-		state.srv, state.err = newServer(ctx, state.url)
+		state.pool, state.poolErr = readPoolConfig(os.Getenv)
+		if state.poolErr == nil {
+			state.srv, state.err = newServer(ctx, state.url)
+		}
+		if state.srv != nil {
+			state.srv.pool = state.pool
+		}
 		state.started = true
+	}
+	if state.poolErr != nil {
+		t.Fatal(state.poolErr)
 	}
 	if state.err != nil {
 		reportUnavailable(t, state.err, testing.Short(), state.url != "")
@@ -172,24 +187,45 @@ func connectServer(ctx context.Context, adminConn string, connString func(string
 		return nil, err
 	}
 	var version int
-	if err := admin.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
+	var fsync bool
+	if err := admin.QueryRow(ctx, "SELECT current_setting('server_version_num')::int, current_setting('fsync')::bool").Scan(&version, &fsync); err != nil {
 		admin.Close()
 		return nil, err
 	}
 	s := &server{admin: admin, adminConn: adminConn, connString: connString, version: version,
-		templates: map[string]*template{}}
-	if version >= 150000 {
-		// The default there, WAL_LOG, writes the whole template to the WAL
-		// and was slower in our measurements (see the package doc).
-		s.strategy = " STRATEGY FILE_COPY"
-	}
+		strategy: cloneStrategy(version, fsync), templates: map[string]*template{}, pools: map[string]*warmPool{}}
 	return s, nil
+}
+
+// cloneStrategy returns the clause of CREATE DATABASE that chooses how
+// to copy a template, on a server of version (server_version_num) with
+// fsync on or off. Before PostgreSQL 15 there is no choice: the files
+// are copied. From 15 on, FILE_COPY copies the files with a checkpoint
+// before and after, and WAL_LOG (the server's default) copies them block
+// by block through the write-ahead log. With fsync off FILE_COPY took
+// half the time of WAL_LOG, in memory and on disk; with fsync on, where
+// each of its checkpoints flushes the server's dirty pages, twice as
+// long (BenchmarkCloneStrategy; numbers in the package doc).
+func cloneStrategy(version int, fsync bool) string {
+	switch {
+	case version < 150000:
+		return ""
+	case fsync:
+		return " STRATEGY WAL_LOG"
+	}
+	return " STRATEGY FILE_COPY"
 }
 
 // createDB creates database name as a copy of database template.
 func (s *server) createDB(ctx context.Context, name, template string) error {
+	return s.create(ctx, name, template, "")
+}
+
+// create creates database name as a copy of database template, with the
+// options of CREATE DATABASE in clause.
+func (s *server) create(ctx context.Context, name, template, clause string) error {
 	sql := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize() +
-		" TEMPLATE " + pgx.Identifier{template}.Sanitize() + s.strategy
+		" TEMPLATE " + pgx.Identifier{template}.Sanitize() + clause + s.strategy
 	if _, err := s.admin.Exec(ctx, sql); err != nil {
 		return fmt.Errorf("waymarktest: create database %s from %s: %w", name, template, err)
 	}
@@ -210,13 +246,17 @@ const testDBPrefix = "waymarktest_"
 
 var testDBName = regexp.MustCompile(`^waymarktest_([0-9]+)_[0-9]+_[0-9]+$`)
 
+// readyName matches the name of a ready clone of the warm pool:
+// waymarktest_r_<hash>_<unix seconds>_<pid>_<n>.
+var readyName = regexp.MustCompile(`^waymarktest_r_([0-9a-f]{16})_([0-9]+)_[0-9]+_[0-9]+$`)
+
 // newDatabase creates a database for t from template, to be dropped in
 // t.Cleanup (or kept, when t failed), and returns its name.
 func (s *server) newDatabase(t testing.TB, template string) (string, error) {
 	t.Helper()
 	for {
 		name := fmt.Sprintf("%s%d_%d_%d", testDBPrefix, time.Now().Unix(), os.Getpid(), dbCounter.Add(1))
-		err := s.createDB(t.Context(), name, template)
+		name, err := s.clone(t.Context(), name, template)
 		if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "42P04" {
 			continue // duplicate_database: left by another process with our PID
 		}
@@ -228,10 +268,32 @@ func (s *server) newDatabase(t testing.TB, template string) (string, error) {
 	}
 }
 
+// clone returns a new database that is a copy of template: one from the
+// template's warm pool when there is one (under another name than name,
+// when the process claimed it ahead), else a new copy named name.
+func (s *server) clone(ctx context.Context, name, template string) (string, error) {
+	if template != "template0" {
+		if p := s.warm(template); p != nil {
+			got, err := p.take(ctx, name)
+			if got != "" || err != nil {
+				return got, err
+			}
+		}
+	}
+	return name, s.createDB(ctx, name, template)
+}
+
 // cleanup drops the database name of test t, or keeps it and says so when
 // t failed.
 func (s *server) cleanup(t testing.TB, name string) {
 	if t.Failed() {
+		if strings.HasPrefix(name, stockPrefix) {
+			// Claimed ahead: mark it, so that no process takes it for
+			// an unused one when this process has ended.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			s.admin.Exec(ctx, "COMMENT ON DATABASE "+pgx.Identifier{name}.Sanitize()+" IS "+literal(keptComment))
+			cancel()
+		}
 		until := "until the throwaway server stops at the end of this test run"
 		if !s.throwaway {
 			until = fmt.Sprintf("until a test run after %s drops it", time.Now().Add(KeptMaxAge).Format(time.DateTime))
@@ -247,8 +309,9 @@ func (s *server) cleanup(t testing.TB, name string) {
 }
 
 // sweep drops, on a server of the user's, the test databases older than
-// KeptMaxAge (kept by failed tests, or left by crashed ones) and the
-// templates built more than TemplateMaxAge ago. It reports nothing: a
+// KeptMaxAge (kept by failed tests, or left by crashed ones), the
+// templates built more than TemplateMaxAge ago, and the ready clones of
+// the warm pool made that long ago or whose template is gone. It reports nothing: a
 // database it cannot drop now is dropped by a later run.
 func (s *server) sweep(ctx context.Context, now time.Time) {
 	rows, err := s.admin.Query(ctx, `SELECT datname, coalesce(shobj_description(oid, 'pg_database'), '')
@@ -265,7 +328,21 @@ FROM pg_database WHERE datname LIKE 'waymarktest\_%'`)
 	}); err != nil {
 		return
 	}
+	templates := map[string]bool{} // prefixes of their ready clones' names
 	for _, d := range dbs {
+		built, ok := templateBuilt(d.comment)
+		if ok && strings.HasPrefix(d.name, templatePrefix) && !strings.HasSuffix(d.name, buildSuffix) && now.Sub(built) <= TemplateMaxAge {
+			templates[readyPrefixOf(d.name)] = true
+		}
+	}
+	for _, d := range dbs {
+		if m := readyName.FindStringSubmatch(d.name); m != nil {
+			sec, err := strconv.ParseInt(m[2], 10, 64)
+			if err == nil && (now.Sub(time.Unix(sec, 0)) > TemplateMaxAge || !templates[readyPrefix+m[1]+"_"]) {
+				s.dropDB(ctx, d.name)
+			}
+			continue
+		}
 		if m := testDBName.FindStringSubmatch(d.name); m != nil {
 			if sec, err := strconv.ParseInt(m[1], 10, 64); err == nil && now.Sub(time.Unix(sec, 0)) > KeptMaxAge {
 				s.dropDB(ctx, d.name)

@@ -107,7 +107,7 @@ func TestTemplateName(t *testing.T) {
 		"v2_b.up.sql": "CREATE TABLE b (id int);",
 	}
 	set := testsets.Map(t, files)
-	name := templateName(set, 2, nil)
+	name := templateName(set, 2, nil, "")
 	if !regexp.MustCompile(`^waymarktest_tpl_[0-9a-f]{24}$`).MatchString(name) || len(name) > 63 {
 		t.Fatalf("templateName = %q; want waymarktest_tpl_<24 hex digits>, at most 63 bytes", name)
 	}
@@ -124,25 +124,26 @@ func TestTemplateName(t *testing.T) {
 		got  string
 		same bool
 	}{
-		{"the same set again", templateName(testsets.Map(t, files), 2, nil), true},
-		{"default options spelt out", templateName(set, 2, &pgxbackend.Options{Table: pgxbackend.DefaultTable}), true},
-		{"a lease TTL", templateName(set, 2, &pgxbackend.Options{LeaseTTL: time.Minute}), true},
-		{"a lease for the lock", templateName(set, 2, &pgxbackend.Options{Lock: pgxbackend.LockLease}), false},
-		{"an edited down script", templateName(edited("v1_a.down.sql", "DROP TABLE a; -- edited"), 2, nil), true},
-		{"a version above the target", templateName(edited("v3_c.up.sql", "SELECT 1;"), 2, nil), true},
-		{"an edited up script", templateName(edited("v2_b.up.sql", "CREATE TABLE b (id bigint);"), 2, nil), false},
-		{"an edited up script below the target", templateName(edited("v1_a.up.sql", "CREATE TABLE a (id bigint);"), 2, nil), false},
-		{"another target", templateName(set, 1, nil), false},
-		{"another history table", templateName(set, 2, &pgxbackend.Options{Table: "history"}), false},
-		{"another history schema", templateName(set, 2, &pgxbackend.Options{Schema: "meta"}), false},
-		{"another app key", templateName(set, 2, &pgxbackend.Options{AppKey: "billing"}), false},
-		{"a repeatable script, at the latest version", templateName(edited("r_v.sql", "CREATE VIEW v AS SELECT 1;"), 2, nil), false},
+		{"the same set again", templateName(testsets.Map(t, files), 2, nil, ""), true},
+		{"default options spelt out", templateName(set, 2, &pgxbackend.Options{Table: pgxbackend.DefaultTable}, ""), true},
+		{"a lease TTL", templateName(set, 2, &pgxbackend.Options{LeaseTTL: time.Minute}, ""), true},
+		{"a lease for the lock", templateName(set, 2, &pgxbackend.Options{Lock: pgxbackend.LockLease}, ""), false},
+		{"an edited down script", templateName(edited("v1_a.down.sql", "DROP TABLE a; -- edited"), 2, nil, ""), true},
+		{"a version above the target", templateName(edited("v3_c.up.sql", "SELECT 1;"), 2, nil, ""), true},
+		{"an edited up script", templateName(edited("v2_b.up.sql", "CREATE TABLE b (id bigint);"), 2, nil, ""), false},
+		{"an edited up script below the target", templateName(edited("v1_a.up.sql", "CREATE TABLE a (id bigint);"), 2, nil, ""), false},
+		{"another target", templateName(set, 1, nil, ""), false},
+		{"another history table", templateName(set, 2, &pgxbackend.Options{Table: "history"}, ""), false},
+		{"another history schema", templateName(set, 2, &pgxbackend.Options{Schema: "meta"}, ""), false},
+		{"another app key", templateName(set, 2, &pgxbackend.Options{AppKey: "billing"}, ""), false},
+		{"a prerequisites script", templateName(set, 2, nil, "CREATE EXTENSION citext;"), false},
+		{"a repeatable script, at the latest version", templateName(edited("r_v.sql", "CREATE VIEW v AS SELECT 1;"), 2, nil, ""), false},
 	}
 	withView := edited("r_v.sql", "CREATE VIEW v AS SELECT 1;")
-	if templateName(withView, 1, nil) != templateName(set, 1, nil) {
+	if templateName(withView, 1, nil, "") != templateName(set, 1, nil, "") {
 		t.Error("a repeatable script changes the name of a template below the latest version, which does not apply it")
 	}
-	if templateName(withView, 2, nil) == templateName(edited("r_v.sql", "CREATE VIEW v AS SELECT 2;"), 2, nil) {
+	if templateName(withView, 2, nil, "") == templateName(edited("r_v.sql", "CREATE VIEW v AS SELECT 2;"), 2, nil, "") {
 		t.Error("an edited repeatable script keeps the template's name")
 	}
 	for _, tt := range tests {
@@ -159,12 +160,12 @@ func TestTemplateBuildFailure(t *testing.T) {
 	set := testsets.Load(t, "four") // v2 inserts into a column that does not exist
 	s := getServer(t)
 	for range 2 {
-		_, err := s.template(t.Context(), set, 4, nil)
+		_, err := s.template(t.Context(), set, 4, nil, "")
 		if err == nil || !strings.Contains(err.Error(), "four/v2_two.up.sql:3:") {
 			t.Errorf("template of set four: %v; want the error of four/v2_two.up.sql:3", err)
 		}
 	}
-	name := templateName(set, 4, nil)
+	name := templateName(set, 4, nil, "")
 	for _, db := range []string{name, name + buildSuffix} {
 		if dbExists(t, db) {
 			t.Errorf("database %s exists after the template's build failed", db)
@@ -181,9 +182,19 @@ func TestSweep(t *testing.T) {
 	nonce := fmt.Sprintf("%d%d", os.Getpid(), now.UnixNano())
 	oldTest := fmt.Sprintf("waymarktest_%d_%s_1", old.Unix(), nonce)
 	newTest := fmt.Sprintf("waymarktest_%d_%s_2", now.Unix(), nonce)
-	oldTemplate := "waymarktest_tpl_old" + nonce
-	newTemplate := "waymarktest_tpl_new" + nonce
-	for _, name := range []string{oldTest, newTest, oldTemplate, newTemplate} {
+	hex := fmt.Sprintf("%024x", now.UnixNano()+int64(os.Getpid())<<40)
+	oldTemplate := "waymarktest_tpl_a" + hex[1:]
+	newTemplate := "waymarktest_tpl_b" + hex[1:]
+	// Ready clones of the warm pool: of a template that stays, made now
+	// and long ago; of one that the sweep drops; of one that is gone.
+	ready := func(tpl string, at time.Time) string {
+		return fmt.Sprintf("%s%d_%d_%d", readyPrefixOf(tpl), at.Unix(), os.Getpid(), dbCounter.Add(1))
+	}
+	readyNew := ready(newTemplate, now)
+	readyOld := ready(newTemplate, now.Add(-TemplateMaxAge-time.Hour))
+	readyOfOld := ready(oldTemplate, now)
+	readyOrphan := ready("waymarktest_tpl_c"+hex[1:], now)
+	for _, name := range []string{oldTest, newTest, oldTemplate, newTemplate, readyNew, readyOld, readyOfOld, readyOrphan} {
 		if err := s.createDB(ctx, name, "template0"); err != nil {
 			t.Fatal(err)
 		}
@@ -197,7 +208,8 @@ func TestSweep(t *testing.T) {
 		}
 	}
 	s.sweep(ctx, now)
-	for name, want := range map[string]bool{oldTest: false, newTest: true, oldTemplate: false, newTemplate: true} {
+	for name, want := range map[string]bool{oldTest: false, newTest: true, oldTemplate: false, newTemplate: true,
+		readyNew: true, readyOld: false, readyOfOld: false, readyOrphan: false} {
 		if got := dbExists(t, name); got != want {
 			t.Errorf("after the sweep, database %s exists: %v; want %v", name, got, want)
 		}
@@ -409,5 +421,34 @@ func BenchmarkCreateDB(b *testing.B) {
 				b.StartTimer()
 			}
 		})
+	}
+}
+
+// TestCloneStrategy checks the choice of CREATE DATABASE's strategy by
+// version and fsync, and that the kit's own server gets the one its
+// settings call for.
+func TestCloneStrategy(t *testing.T) {
+	for _, tt := range []struct {
+		version int
+		fsync   bool
+		want    string
+	}{
+		{140011, false, ""},
+		{140011, true, ""},
+		{150018, false, " STRATEGY FILE_COPY"},
+		{150018, true, " STRATEGY WAL_LOG"},
+		{180001, false, " STRATEGY FILE_COPY"},
+	} {
+		if got := cloneStrategy(tt.version, tt.fsync); got != tt.want {
+			t.Errorf("cloneStrategy(%d, %v) = %q; want %q", tt.version, tt.fsync, got, tt.want)
+		}
+	}
+	s := getServer(t)
+	var fsync bool
+	if err := s.admin.QueryRow(t.Context(), "SELECT current_setting('fsync')::bool").Scan(&fsync); err != nil {
+		t.Fatal(err)
+	}
+	if want := cloneStrategy(s.version, fsync); s.strategy != want {
+		t.Errorf("the server (version %d, fsync %v) clones with %q; want %q", s.version, fsync, s.strategy, want)
 	}
 }

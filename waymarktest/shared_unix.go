@@ -467,3 +467,8 @@ func shutdown(dir string, c *pgcluster.Cluster, logf func(string, ...any)) int {
 	}
 	return 0
 }
+
+// processAlive reports whether process pid is running.
+func processAlive(pid int) bool {
+	return pid > 0 && !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}

@@ -48,7 +48,7 @@ func TestChild(t *testing.T) {
 		t.Skip("runs only as a child process of TestTemplateAcrossProcesses and TestSharedClusterOutlivesNoCrashedProcess")
 	case "template":
 		connString := ConnString(t, nonceSet(t, os.Getenv(childNonce)), nil)
-		tp := getServer(t).templates[templateName(nonceSet(t, os.Getenv(childNonce)), 2, nil)]
+		tp := getServer(t).templates[templateName(nonceSet(t, os.Getenv(childNonce)), 2, nil, "")]
 		fmt.Printf("child built=%v server=%q db=%s\n", tp.built, getServer(t).adminConn, currentDatabase(t, connString))
 	case "hold":
 		fmt.Printf("child server=%q\n", Server(t))

@@ -23,7 +23,7 @@ import (
 // templateFormat goes into every template's name. Change it when what a
 // template holds for the same migrations changes, above all when waymark's
 // history table format changes, so that old templates are not cloned.
-const templateFormat = "waymarktest template 1, history format 2"
+const templateFormat = "waymarktest template 1, history format 3"
 
 const (
 	// templatePrefix starts the name of every template database:
@@ -50,9 +50,9 @@ type template struct {
 // templateName returns the name of the template database for set migrated
 // to version target with the history table of opts: a hash of everything
 // that makes the template's content (at the latest version, the repeatable
-// scripts too), so that an edited migration, another target or another
-// history table makes another template.
-func templateName(set *source.Set, target int64, opts *pgxbackend.Options) string {
+// scripts too), so that an edited migration, another target, another
+// history table or another prerequisites script makes another template.
+func templateName(set *source.Set, target int64, opts *pgxbackend.Options, prerequisites string) string {
 	h := sha256.New()
 	field := func(s string) {
 		var n [8]byte
@@ -73,6 +73,7 @@ func templateName(set *source.Set, target int64, opts *pgxbackend.Options) strin
 	field(o.AppKey)
 	field(o.Lock.String()) // a lease makes the lease table
 	field(fmt.Sprint(target))
+	field(prerequisites)
 	for _, m := range set.Migrations() {
 		if m.Version > target {
 			break
@@ -111,8 +112,8 @@ func lockKey(name string) int64 {
 // template returns the name of the template database for set at target,
 // building it if no process has. Concurrent callers for one template wait
 // for the first; a failed build is reported to every caller.
-func (s *server) template(ctx context.Context, set *source.Set, target int64, opts *pgxbackend.Options) (*template, error) {
-	name := templateName(set, target, opts)
+func (s *server) template(ctx context.Context, set *source.Set, target int64, opts *pgxbackend.Options, prerequisites string) (*template, error) {
+	name := templateName(set, target, opts, prerequisites)
 	s.mu.Lock()
 	tp := s.templates[name]
 	owner := tp == nil
@@ -124,7 +125,7 @@ func (s *server) template(ctx context.Context, set *source.Set, target int64, op
 	if owner {
 		// The build outlives the test that started it: others wait for it.
 		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), buildTimeout)
-		tp.built, tp.err = s.ensureTemplate(bctx, name, set, target, opts)
+		tp.built, tp.err = s.ensureTemplate(bctx, name, set, target, opts, prerequisites)
 		cancel()
 		close(tp.done)
 	}
@@ -155,7 +156,7 @@ func (s *server) forget(tp *template) {
 // name and renames the database when it is complete, so a crash never
 // leaves a half-built template under the name others clone. built reports
 // whether this call built it.
-func (s *server) ensureTemplate(ctx context.Context, name string, set *source.Set, target int64, opts *pgxbackend.Options) (built bool, err error) {
+func (s *server) ensureTemplate(ctx context.Context, name string, set *source.Set, target int64, opts *pgxbackend.Options, prerequisites string) (built bool, err error) {
 	conn, err := s.admin.Acquire(ctx)
 	if err != nil {
 		return false, fmt.Errorf("waymarktest: template %s: %w", name, err)
@@ -181,6 +182,12 @@ func (s *server) ensureTemplate(ctx context.Context, name string, set *source.Se
 	stmts := []string{"COMMENT ON DATABASE " + ident + " IS '" + builtComment + time.Now().UTC().Format(time.RFC3339) + "'"}
 	if err := execAll(ctx, conn, stmts); err != nil {
 		return false, fmt.Errorf("waymarktest: template %s: %w", name, err)
+	}
+	if prerequisites != "" {
+		if err := runPrerequisites(ctx, s.connString(build), prerequisites); err != nil {
+			s.dropDB(context.WithoutCancel(ctx), build)
+			return false, fmt.Errorf("waymarktest: build template of %d migrations up to version %d: %w", set.Len(), target, err)
+		}
 	}
 	if err := migrate(ctx, s.connString(build), set, target, opts); err != nil {
 		s.dropDB(context.WithoutCancel(ctx), build) // the next builder would drop it too
@@ -211,8 +218,9 @@ func migrate(ctx context.Context, connString string, set *source.Set, target int
 	return err
 }
 
-// dropTemplate drops template name and its build database, unless some
-// process holds its lock (it is being built right now).
+// dropTemplate drops template name, its build database and the ready
+// clones of its warm pool, unless some process holds its lock (it is
+// being built right now).
 func (s *server) dropTemplate(ctx context.Context, name string) error {
 	conn, err := s.admin.Acquire(ctx)
 	if err != nil {
@@ -225,6 +233,15 @@ func (s *server) dropTemplate(ctx context.Context, name string) error {
 		return err
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key)
+	ready, err := (&warmPool{s: s, prefix: readyPrefixOf(name)}).list(ctx)
+	if err != nil {
+		return err
+	}
+	for _, db := range ready {
+		if err := s.dropDB(ctx, db); err != nil {
+			return err
+		}
+	}
 	for _, db := range []string{name, name + buildSuffix} {
 		_, err := conn.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{db}.Sanitize()+" WITH IS_TEMPLATE false")
 		if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "3D000" {

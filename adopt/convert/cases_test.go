@@ -2,6 +2,7 @@ package convert_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,6 +146,14 @@ func TestTransactionsAndSteps(t *testing.T) {
 			[]string{"v1_a up/n down"}, []string{"up: no-transaction: golang-migrate ran its statements one by one (x-multi-statement)"}},
 		{"golang-migrate: BEGIN and COMMIT of its own", convert.GolangMigrate, nil, map[string]string{
 			"1_a.up.sql": "BEGIN;\nCREATE TABLE a (id int);\nCOMMIT;\n"},
+			[]string{"v1_a up/n -"}, []string{"irreversible: golang-migrate has no down file for it (and went down through it doing nothing)",
+				"up: no-transaction: it wraps its SQL in BEGIN; ... COMMIT;"}},
+		{"golang-migrate: BEGIN and COMMIT, unwrapped", convert.GolangMigrate, &convert.Options{Unwrap: true}, map[string]string{
+			"1_a.up.sql": "BEGIN;\nCREATE TABLE a (id int);\nCOMMIT;\n"},
+			[]string{"v1_a up -"}, []string{"irreversible: golang-migrate has no down file for it (and went down through it doing nothing)",
+				"v1_a.up.sql: unwrapped: its BEGIN and COMMIT are comments, and it runs in waymark's transaction"}},
+		{"golang-migrate: two transactions are not a wrapper", convert.GolangMigrate, &convert.Options{Unwrap: true}, map[string]string{
+			"1_a.up.sql": "BEGIN;\nCREATE TABLE a (id int);\nCOMMIT;\nBEGIN;\nCREATE TABLE b (id int);\nCOMMIT;\n"},
 			[]string{"v1_a up/n -"}, []string{"irreversible: golang-migrate has no down file for it (and went down through it doing nothing)",
 				"up: no-transaction: it has transaction control of its own (BEGIN, COMMIT)"}},
 		{"golang-migrate: only a down file", convert.GolangMigrate, nil, map[string]string{
@@ -387,5 +396,71 @@ func TestWrite(t *testing.T) {
 	}
 	if err := res.Write(other); err != nil {
 		t.Errorf("Write beside a README = %v", err)
+	}
+}
+
+// TestUnwrap: a script wrapped in BEGIN; ... COMMIT; becomes, with
+// Options.Unwrap, a transactional script whose every line keeps its
+// number; the report says how many were wrapped and what to do.
+func TestUnwrap(t *testing.T) {
+	files := map[string]string{
+		"1_a.up.sql":   "-- the tool's comment\nbegin transaction;\nCREATE TABLE a (id int);\nINSERT INTO a VALUES (1);\nEND;\n",
+		"1_a.down.sql": "BEGIN; DROP TABLE a; COMMIT;\n",
+	}
+	res := mustConv(t, convert.GolangMigrate, files, nil)
+	if !res.Migrations[0].Up.Wrapped || res.Migrations[0].Up.Unwrapped || !res.Migrations[0].Up.NoTransaction {
+		t.Errorf("without Unwrap: up %+v", res.Migrations[0].Up)
+	}
+	if report := res.String(); !strings.Contains(report, "2 scripts wrap their SQL in BEGIN; ... COMMIT; and run as no-transaction steps, which a failure part-way leaves dirty: Options.Unwrap makes them ordinary transactional steps") {
+		t.Errorf("report without Unwrap:\n%s", report)
+	}
+	res = mustConv(t, convert.GolangMigrate, files, &convert.Options{Unwrap: true})
+	up, down := res.Migrations[0].Up, res.Migrations[0].Down
+	want := "-- the tool's comment\n/* begin transaction; (unwrapped: waymark runs the step in its transaction) */\nCREATE TABLE a (id int);\nINSERT INTO a VALUES (1);\n/* END; (unwrapped: waymark runs the step in its transaction) */\n"
+	if diff := cmp.Diff(want, up.SQL); diff != "" || up.NoTransaction || !up.Unwrapped {
+		t.Errorf("unwrapped up (-want +got):\n%s\n%+v", diff, up)
+	}
+	want = "/* BEGIN; (unwrapped: waymark runs the step in its transaction) */ DROP TABLE a; /* COMMIT; (unwrapped: waymark runs the step in its transaction) */\n"
+	if diff := cmp.Diff(want, down.SQL); diff != "" || down.NoTransaction {
+		t.Errorf("unwrapped down (-want +got):\n%s", diff)
+	}
+	if report := res.String(); !strings.Contains(report, "2 scripts wrapped in BEGIN; ... COMMIT; unwrapped: they run in waymark's transaction") {
+		t.Errorf("report with Unwrap:\n%s", report)
+	}
+}
+
+// TestHistoryTableWarnings: a script that uses the tool's own history
+// table converts, with a warning naming the file and line.
+func TestHistoryTableWarnings(t *testing.T) {
+	res := mustConv(t, convert.GolangMigrate, map[string]string{
+		"1_a.up.sql": "CREATE TABLE a (id int);\n-- schema_migrations in a comment is fine\n  ALTER TABLE IF EXISTS schema_migrations ADD COLUMN data_version int;\n/* and schema_migrations here */ SELECT 'schema_migrations';\n",
+		"2_b.up.sql": "CREATE TABLE my_schema_migrations (id int);\nUPDATE \"schema_migrations\" SET dirty = false;\n",
+	}, nil)
+	var got []string
+	for _, w := range res.Warnings {
+		got = append(got, fmt.Sprintf("%d %s", w.Version, w.Pos))
+	}
+	if diff := cmp.Diff([]string{"1 m/1_a.up.sql:3:25", "2 m/2_b.up.sql:2:8"}, got); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+	report := res.String()
+	if !strings.Contains(report, "warnings (2):\n  m/1_a.up.sql:3:25: it uses golang-migrate's own history table schema_migrations, which waymark does not create: on a new database the statement fails; delete it from the converted file") {
+		t.Errorf("report:\n%s", report)
+	}
+}
+
+// TestManyIrreversibleOnOneLine: the versions that share a note share a
+// line of the report.
+func TestManyIrreversibleOnOneLine(t *testing.T) {
+	files := map[string]string{}
+	for v := 1; v <= 39; v++ {
+		files[fmt.Sprintf("%d_t%d.up.sql", v, v)] = "SELECT 1;\n"
+	}
+	report := mustConv(t, convert.GolangMigrate, files, nil).String()
+	if n := strings.Count(report, "irreversible: golang-migrate has no down file"); n != 1 {
+		t.Errorf("the irreversible note is written %d times, want once:\n%s", n, report)
+	}
+	if !strings.Contains(report, "  39 versions (1-39): irreversible: golang-migrate has no down file for it") {
+		t.Errorf("report:\n%s", report)
 	}
 }

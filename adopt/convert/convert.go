@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing/fstest"
 
+	"github.com/waymarkdb/waymark/internal/sqlsplit"
 	"github.com/waymarkdb/waymark/source"
 )
 
@@ -52,6 +53,13 @@ type Options struct {
 	// as one query, which PostgreSQL runs as one transaction, and so does
 	// waymark. Other tools ignore it.
 	MultiStatement bool
+	// Unwrap makes a script that wraps all its SQL in BEGIN; ... COMMIT;
+	// an ordinary transactional script: those two statements become
+	// comments (on the same lines), and waymark runs the rest in its own
+	// transaction, with the version's record, as the tool ran it in one.
+	// Default false: such a script keeps its BEGIN and COMMIT and runs as
+	// a no-transaction script, which a failure part-way leaves dirty.
+	Unwrap bool
 }
 
 // Result is a converted set: waymark's migrations, and every file of the
@@ -81,7 +89,25 @@ type Result struct {
 	// Repeatables are the tool's repeatable scripts (Flyway's R__ files),
 	// by description.
 	Repeatables []Repeatable
+	// Warnings are what converted but needs a look before the set runs
+	// on a new database: a script that changes the tool's own history
+	// table, which waymark does not keep.
+	Warnings []Warning
 }
+
+// Warning is a place in the tool's files that converted, but not cleanly.
+type Warning struct {
+	// Pos is the place in the tool's file.
+	Pos source.Position `json:"-"`
+	// Version is waymark's version of the script (0 for a repeatable
+	// script).
+	Version int64 `json:"version"`
+	// Message says what is wrong and what to do.
+	Message string `json:"message"`
+}
+
+// String returns "path:line:col: message".
+func (w Warning) String() string { return w.Pos.String() + ": " + w.Message }
 
 // Migration is one version of the converted set.
 type Migration struct {
@@ -119,6 +145,10 @@ type File struct {
 	SQL string
 	// NoTransaction is set when the file carries -- waymark:no-transaction.
 	NoTransaction bool
+	// Wrapped is set when the tool's script wraps all its SQL in BEGIN;
+	// ... COMMIT; Unwrapped when Options.Unwrap made those two statements
+	// comments, so that it runs in waymark's transaction.
+	Wrapped, Unwrapped bool
 	// Empty is set when the file carries -- waymark:empty.
 	Empty bool
 }
@@ -353,9 +383,14 @@ func (r *reader) number(steps []*step) {
 			continue
 		}
 		var upNoTx, downNoTx string
-		m.Up, upNoTx = r.file(m.Stem+".up.sql", st.up, source.Up)
+		m.Up, upNoTx = r.file(m.Version, m.Stem+".up.sql", st.up, source.Up)
 		if st.down != nil {
-			m.Down, downNoTx = r.file(m.Stem+".down.sql", st.down, source.Down)
+			m.Down, downNoTx = r.file(m.Version, m.Stem+".down.sql", st.down, source.Down)
+		}
+		for _, f := range []*File{m.Up, m.Down} {
+			if f != nil && f.Unwrapped {
+				m.Notes = append(m.Notes, f.Name+": unwrapped: its BEGIN and COMMIT are comments, and it runs in waymark's transaction")
+			}
 		}
 		switch {
 		case upNoTx != "" && upNoTx == downNoTx:
@@ -382,13 +417,26 @@ const (
 	emptyLine = `-- waymark:empty "an empty step in the %s migrations this set was converted from"` + "\n"
 )
 
-// file converts one direction of a step into a waymark script named name.
-// It returns why the script runs outside a transaction, or "".
-func (r *reader) file(name string, p *part, dir source.Direction) (*File, string) {
+// file converts one direction of version v's step into a waymark script
+// named name. It returns why the script runs outside a transaction, or "".
+func (r *reader) file(v int64, name string, p *part, dir source.Direction) (*File, string) {
 	f := &File{Name: name, From: p.path}
+	r.touchesHistory(v, p)
 	noTx := p.noTx
-	sc, err := source.ParseScript(name, []byte(p.text), dir)
+	text := p.text
+	sc, err := source.ParseScript(name, []byte(text), dir)
+	if errors.Is(err, source.ErrTransactionControl) && p.noTx == "" {
+		if inner, ok := unwrap(name, text, dir); ok {
+			f.Wrapped = true
+			if r.opts.Unwrap {
+				text, f.Unwrapped = inner, true
+				sc, err = source.ParseScript(name, []byte(text), dir)
+			}
+		}
+	}
 	switch {
+	case errors.Is(err, source.ErrTransactionControl) && f.Wrapped:
+		noTx = "it wraps its SQL in BEGIN; ... COMMIT;"
 	case errors.Is(err, source.ErrTransactionControl):
 		noTx = cmp.Or(noTx, "it has transaction control of its own (BEGIN, COMMIT)")
 	case errors.Is(err, source.ErrNeedsNoTransaction):
@@ -405,7 +453,7 @@ func (r *reader) file(name string, p *part, dir source.Direction) (*File, string
 	if f.Empty {
 		header += fmt.Sprintf(emptyLine, r.res.Tool)
 	}
-	f.SQL = header + p.text
+	f.SQL = header + text
 	if _, err := source.ParseScript(name, []byte(f.SQL), dir); err != nil {
 		var list source.ErrorList
 		errors.As(err, &list)
@@ -504,4 +552,93 @@ func fsCause(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// unwrap returns the text of a script whose statements are BEGIN (or
+// START TRANSACTION), then statements without transaction control, then
+// COMMIT (or END), with the first and the last made comments on their
+// own lines, so that every other line keeps its number.
+func unwrap(name, text string, dir source.Direction) (string, bool) {
+	sc, err := source.ParseScript(name, []byte(noTxLine+text), dir)
+	if err != nil || len(sc.Statements) < 2 {
+		return "", false
+	}
+	first, last := sc.Statements[0], sc.Statements[len(sc.Statements)-1]
+	if w := controlWord(first.SQL); w != "BEGIN" && w != "START" {
+		return "", false
+	}
+	if w := controlWord(last.SQL); w != "COMMIT" && w != "END" {
+		return "", false
+	}
+	for _, st := range sc.Statements[1 : len(sc.Statements)-1] {
+		switch controlWord(st.SQL) {
+		case "BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE", "PREPARE":
+			return "", false // more than a wrapper: left as the tool ran it
+		}
+	}
+	comment := func(stmt string) string {
+		return "/* " + strings.ReplaceAll(stmt, "*/", "* /") + " (unwrapped: waymark runs the step in its transaction) */"
+	}
+	a, b := first.Pos.Offset-len(noTxLine), last.Pos.Offset-len(noTxLine)
+	return text[:a] + comment(first.SQL) + text[a+len(first.SQL):b] + comment(last.SQL) + text[b+len(last.SQL):], true
+}
+
+// controlWord returns a statement's first word, upper-cased.
+func controlWord(stmt string) string {
+	f := strings.FieldsFunc(stmt, func(c rune) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ';' })
+	if len(f) == 0 {
+		return ""
+	}
+	return strings.ToUpper(f[0])
+}
+
+// HistoryTable returns the table tool keeps its history in unless told
+// otherwise: schema_migrations (golang-migrate), goose_db_version (goose),
+// schema_version (tern), schema_migration (pop), flyway_schema_history
+// (Flyway).
+func HistoryTable(tool Tool) string {
+	switch tool {
+	case GolangMigrate:
+		return "schema_migrations"
+	case Goose:
+		return "goose_db_version"
+	case Tern:
+		return "schema_version"
+	case Pop:
+		return "schema_migration"
+	case Flyway:
+		return "flyway_schema_history"
+	}
+	return ""
+}
+
+// touchesHistory warns about each statement of p that names the tool's
+// history table as an identifier (not in a comment or a string): waymark
+// does not keep that table, so on a new database the statement fails.
+func (r *reader) touchesHistory(v int64, p *part) {
+	table := HistoryTable(r.res.Tool)
+	if table == "" {
+		return
+	}
+	sc := sqlsplit.NewScanner(p.text)
+	line := -1 // one warning a line
+	for {
+		t, ok := sc.Next()
+		if !ok {
+			return
+		}
+		if name, ok := t.Ident(); !ok || name != table {
+			continue
+		}
+		pos := sqlsplit.Locate(p.text, t.Offset)
+		if pos.Line == line {
+			continue
+		}
+		line = pos.Line
+		r.res.Warnings = append(r.res.Warnings, Warning{
+			Pos:     p.position(source.Position{Line: pos.Line, Column: pos.Column}, 0),
+			Version: v,
+			Message: fmt.Sprintf("it uses %s's own history table %s, which waymark does not create: on a new database the statement fails; delete it from the converted file (or guard it with IF EXISTS) before the set runs on a new database", r.res.Tool, table),
+		})
+	}
 }

@@ -80,7 +80,13 @@
 // In every layout, a script that has transaction control of its own
 // (BEGIN, COMMIT) or a statement that cannot run in a transaction block
 // (CREATE INDEX CONCURRENTLY) becomes a no-transaction script: the tool
-// could only have run it that way.
+// could only have run it that way. A script that merely wraps all its SQL
+// in BEGIN; ... COMMIT; ([File].Wrapped) ran as one transaction, and
+// [Options].Unwrap makes it an ordinary transactional script instead
+// ([File].Unwrapped): its BEGIN and COMMIT become comments on their own
+// lines, so that every other line keeps its number, and waymark runs the
+// rest in its transaction, with the version's record; a failure then
+// rolls it back whole instead of leaving the version dirty.
 //
 // # Versions
 //
@@ -105,6 +111,15 @@
 //
 // the second for an up script with no statements, which every tool ran as
 // a step that does nothing (its down script may still matter).
+//
+// # What converts, but not cleanly
+//
+// [Result].Warnings names, by file and line, each statement that uses the
+// tool's own history table ([HistoryTable]: golang-migrate's
+// schema_migrations, ...): it ran against a table the tool had made, and
+// fails on a new database, where waymark makes none. [Result.Report]
+// prints the warnings, and writes a note that many versions share (such
+// as "irreversible") once, with the list of their versions.
 //
 // # What is not converted
 //

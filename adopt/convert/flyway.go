@@ -272,7 +272,7 @@ func (r *reader) flyway() []*step {
 		}
 		rep := Repeatable{Name: words(f.desc), Description: d, FlywayChecksum: FlywayChecksum(p.text)}
 		var noTx string
-		rep.File, noTx = r.file("r_"+rep.Name+".sql", p, source.Up)
+		rep.File, noTx = r.file(0, "r_"+rep.Name+".sql", p, source.Up)
 		if noTx != "" {
 			rep.Notes = append(rep.Notes, "no-transaction: "+noTx)
 		}

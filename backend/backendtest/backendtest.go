@@ -75,6 +75,7 @@ func Run(t *testing.T, h Harness) {
 	}{
 		{"EmptyState", testEmptyState},
 		{"InsertAndRead", testInsertAndRead},
+		{"InsertImported", testInsertImported},
 		{"ChangeErrors", testChangeErrors},
 		{"UpdateAndDelete", testUpdateAndDelete},
 		{"ScriptError", testScriptError},
@@ -193,6 +194,42 @@ func wantEffects(t *testing.T, st Store, want int, when string) {
 	t.Helper()
 	if got := st.Effects(t); got != want {
 		t.Errorf("%s: GoodSQL has taken effect %d times, want %d", when, got, want)
+	}
+}
+
+// testInsertImported: an imported record keeps the other tool's time and
+// reads back as imported, with no duration; a record of a run does not
+// read as imported, and an imported record without a time gets the
+// insert's.
+func testInsertImported(t *testing.T, h Harness) {
+	st := h.Open(t)
+	b := st.Backend("")
+	s := lock(t, b)
+	ctx := ctxT(t)
+	then := time.Date(2021, 3, 4, 5, 6, 7, 891011000, time.UTC)
+	before := time.Now()
+	old := rec(1, "old")
+	old.Imported, old.AppliedAt = true, then
+	must(t, "Apply insert imported 1", s.Apply(ctx, step("", insert(old))))
+	untimed := rec(2, "untimed")
+	untimed.Imported = true
+	must(t, "Apply insert imported 2", s.Apply(ctx, step("", insert(untimed))))
+	must(t, "Apply insert 3", s.Apply(ctx, step(h.GoodSQL, insert(rec(3, "ran")))))
+	after := time.Now()
+	must(t, "Unlock", s.Unlock(ctx))
+	got, err := b.ReadState(ctx)
+	must(t, "ReadState", err)
+	if len(got) != 3 {
+		t.Fatalf("ReadState = %d records, want 3", len(got))
+	}
+	if r := got[0]; !r.Imported || !r.AppliedAt.Equal(then) || r.Duration != 0 {
+		t.Errorf("imported record = imported %v, applied %v, took %v; want imported, applied %v, took 0", r.Imported, r.AppliedAt, r.Duration, then)
+	}
+	if r := got[1]; !r.Imported || r.AppliedAt.Before(before.Add(-time.Minute)) || r.AppliedAt.After(after.Add(time.Minute)) || r.Duration != 0 {
+		t.Errorf("imported record without a time = imported %v, applied %v, took %v; want imported, applied at the insert, took 0", r.Imported, r.AppliedAt, r.Duration)
+	}
+	if r := got[2]; r.Imported {
+		t.Errorf("the record of a run reads as imported: %+v", r)
 	}
 }
 

@@ -306,7 +306,10 @@ func change(hist []backend.Record, ch backend.Change, now time.Time) ([]backend.
 		return nil, fmt.Errorf("memory: insert version %d: %w", v, backend.ErrExists)
 	case ch.Op == backend.Insert:
 		r := ch.Record
-		r.AppliedAt, r.Duration = now, 0
+		if !r.Imported || r.AppliedAt.IsZero() {
+			r.AppliedAt = now
+		}
+		r.Duration = 0
 		return slices.Insert(hist, i, r), nil
 	case !found:
 		return nil, fmt.Errorf("memory: %s version %d: %w", ch.Op, v, backend.ErrNotRecorded)

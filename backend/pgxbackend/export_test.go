@@ -9,9 +9,10 @@ type Hooks struct {
 	LockTried func(took bool) error
 	UnlockTry func(try int) error
 	Terminate func() error
+	Probe     func()
 }
 
 // SetHooks installs h on b.
 func SetHooks(b *Backend, h Hooks) {
-	b.hooks = hooks{onCancel: h.OnCancel, onReturn: h.OnReturn, lockTried: h.LockTried, unlockTry: h.UnlockTry, terminate: h.Terminate}
+	b.hooks = hooks{onCancel: h.OnCancel, onReturn: h.OnReturn, lockTried: h.LockTried, unlockTry: h.UnlockTry, terminate: h.Terminate, probe: h.Probe}
 }

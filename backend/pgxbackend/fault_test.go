@@ -223,3 +223,25 @@ func TestUnlockAfterAScriptThatIgnoresCancel(t *testing.T) {
 		t.Error("the lock is still held after Unlock reported success")
 	}
 }
+
+// A step that runs long within its limits is checked on (its reply is
+// late) but not given up: the server says it is still running it.
+func TestALongStepIsNotALostOne(t *testing.T) {
+	b := pgxbackend.New(pgtest.Pool(t), nil)
+	var probes atomic.Int32
+	pgxbackend.SetHooks(b, pgxbackend.Hooks{Probe: func() { probes.Add(1) }})
+	s, err := b.TryLock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Unlock(context.Background())
+	// LockTimeout 1s: the session checks on a reply 6s late.
+	err = s.Apply(context.Background(), backend.Step{SQL: "SELECT pg_sleep(7.5)", Limits: backend.Limits{LockTimeout: time.Second},
+		Change: backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1}}})
+	if err != nil {
+		t.Fatalf("Apply of a long step = %v, want success", err)
+	}
+	if probes.Load() == 0 {
+		t.Error("the late reply was not checked on")
+	}
+}

@@ -52,6 +52,7 @@ func (s *session) startHeartbeat() {
 					continue // the next tick tries again; steps renew too
 				}
 			}
+			s.renewed.Store(time.Now().UnixNano())
 			results, err := conn.PgConn().Exec(ctx, q).ReadAll()
 			cancel()
 			if err != nil {

@@ -11,15 +11,18 @@ import (
 
 // The history table's formats. Format 1 (waymark before digests) has no
 // digest column; format 2 adds it and a partial index on dirty records;
-// format 3 is the down scripts' columns (built on branch i25-release: its
-// step goes into formatSteps between 2 and 4 when the branches merge);
+// format 3 adds each version's down script (reversible, down_script);
 // format 4 keeps each app key's repeatable scripts under the companion
 // app key (see [RepeatableKeySuffix]) and adds a unique index on their
 // names. A session that finds an older format upgrades the table in place,
 // under the migration lock, through every missing step of formatSteps in
-// one transaction.
+// one transaction. Binaries of format 2 and 3 read and write a table of a
+// later format unchanged: they name the columns they use, their records
+// keep no down script (reversible NULL), and they never read the
+// companion app key.
 const (
 	formatDigest     = 2
+	formatDown       = 3
 	formatRepeatable = 4
 	// formatCurrent is the format a new table is created in.
 	formatCurrent = formatRepeatable
@@ -52,6 +55,10 @@ type formatStep struct {
 var formatSteps = []formatStep{
 	{to: formatDigest, done: hasDigest, stmts: func(table string) []string {
 		return []string{"ALTER TABLE " + table + " ADD COLUMN digest bytea", dirtyIndex(table), backfill(table)}
+	}},
+	{to: formatDown, done: hasDownColumns, stmts: func(table string) []string {
+		// NULL for every existing record: no down script kept.
+		return []string{"ALTER TABLE " + table + " ADD COLUMN reversible boolean, ADD COLUMN down_script text"}
 	}},
 	{to: formatRepeatable, done: hasRepeatableIndex, stmts: func(table string) []string {
 		return []string{repeatableIndex(table)}
@@ -106,6 +113,8 @@ func historyDDL(table string) []string {
 	execution_time interval    NOT NULL,
 	dirty          text        CHECK (dirty IN ('up', 'down')),
 	digest         bytea,
+	reversible     boolean,
+	down_script    text,
 	PRIMARY KEY (app_key, version)
 )`,
 		dirtyIndex(table),
@@ -184,7 +193,7 @@ func (s *session) upgrade(ctx context.Context, from int) (bool, error) {
 		"BEGIN",
 		"SET LOCAL lock_timeout = '" + upgradeWait + "'",
 		fmt.Sprintf("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(%s, 0))", literal("waymark create "+s.table)),
-		"DO $" + tag + "$" + body + "$" + tag + "$",
+		"DO " + dollarQuote(body),
 		"COMMIT",
 	}, ";\n")
 	if _, err := s.query(ctx, q); err != nil {

@@ -19,6 +19,9 @@ type hooks struct {
 	// terminate, if set, is called before the session ends its own server
 	// process to release the lock; an error it returns fails that too.
 	terminate func() error
+	// probe, if set, is called when the session checks on a round trip
+	// whose reply is late.
+	probe func()
 }
 
 func (h *hooks) cancelSent() {

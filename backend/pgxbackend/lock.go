@@ -25,13 +25,13 @@ func (b *Backend) TryLock(ctx context.Context) (backend.Session, error) {
 	if err := ctx.Err(); err != nil {
 		// A try whose context has ended could still win the race with its
 		// cancel request, and hold a lock its caller has given up on.
-		return nil, fmt.Errorf("pgxbackend: try the migration lock: %w", err)
+		return nil, fmt.Errorf("pgxbackend: the context ended before the migration lock was tried: %w", err)
 	}
 	s := &session{b: b, conn: b.conn}
 	if b.pool != nil {
 		pc, err := b.pool.Acquire(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("pgxbackend: acquire a connection for the migration lock: %w", err)
+			return nil, fmt.Errorf("pgxbackend: acquire a connection for the migration lock: %w", connectError(b.pool, err))
 		}
 		s.pooled, s.conn = pc, pc.Conn()
 	}
@@ -41,6 +41,14 @@ func (b *Backend) TryLock(ctx context.Context) (backend.Session, error) {
 		// (its reply lost); closing the connection ends it.
 		s.giveBack(!errors.Is(err, backend.ErrLocked))
 		return nil, err
+	}
+	if s.unusable != nil {
+		if err := s.schemasUsable(); err != nil {
+			if uerr := s.Unlock(ctx); uerr != nil {
+				err = errors.Join(err, uerr)
+			}
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -177,7 +185,7 @@ func (s *session) tryAdvisory(ctx context.Context) error {
 t AS MATERIALIZED (SELECT schema, key, CASE WHEN key IS NOT NULL THEN pg_catalog.pg_try_advisory_lock(key) END AS got,
 	pg_catalog.pg_backend_pid() AS pid FROM k)
 SELECT t.schema, t.key, t.got, t.pid, 'pid ' || h.pid, h.application_name, coalesce(h.client_addr::text, 'local'),
-	(pg_catalog.date_part('epoch', h.query_start) * 1000000)::bigint, h.query
+	(pg_catalog.date_part('epoch', h.query_start) * 1000000)::bigint, h.query, ` + s.b.schemaCheck() + `
 FROM t LEFT JOIN LATERAL (
 	SELECT a.pid, a.application_name, a.client_addr, a.query_start, a.query
 	FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
@@ -214,6 +222,7 @@ SELECT pg_catalog.current_setting('role'), session_user`
 		return err
 	}
 	s.pid = string(row[3])
+	s.missing, s.unusable = string(row[9]) != "0", row[10]
 	for _, r := range results[1].Rows {
 		s.settings = append(s.settings, setting{name: string(r[0]), value: string(r[1])})
 	}
@@ -251,7 +260,9 @@ const leaseWait = "100ms"
 // table and find the lease table, one transaction that reads the current
 // holder and takes the lease if it is free or expired.
 func (s *session) tryLease(ctx context.Context) error {
-	results, err := s.query(ctx, `SELECT schema, key, pg_catalog.to_regclass(pg_catalog.format('%I.%I', schema, '`+LeaseTable+`')) IS NOT NULL FROM (`+s.keyExpr()+`) k`)
+	results, err := s.query(ctx, `SELECT schema, key, EXISTS (SELECT FROM pg_catalog.pg_namespace n WHERE n.nspname = schema AND pg_catalog.has_schema_privilege(n.oid, 'USAGE'))
+	AND pg_catalog.to_regclass(pg_catalog.format('%I.%I', schema, '`+LeaseTable+`')) IS NOT NULL, `+
+		s.b.schemaCheck()+` FROM (`+s.keyExpr()+`) k`)
 	if err != nil {
 		return fmt.Errorf("pgxbackend: try the migration lease: %w", connError(err, false, s.conn.PgConn().IsClosed()))
 	}
@@ -259,11 +270,20 @@ func (s *session) tryLease(ctx context.Context) error {
 	if err := s.pinned(row[0], row[1]); err != nil {
 		return err
 	}
+	if err := s.b.unusableSchema(row[4]); err != nil {
+		return err
+	}
 	s.leaseTable = ident(s.schema) + "." + ident(LeaseTable)
 	s.holder = newHolderID()
+	s.renewed.Store(time.Now().UnixNano())
 	ttl := fmt.Sprintf("interval '%d milliseconds'", s.b.opts.LeaseTTL.Milliseconds())
 	var q strings.Builder
 	q.WriteString("BEGIN;\nSET LOCAL lock_timeout = '" + leaseWait + "';\n")
+	if string(row[3]) != "0" {
+		// The named schemas that do not exist yet, created in the
+		// transaction that takes the lease (the lease table is in one).
+		q.WriteString(strings.Join(s.b.createSchemas(), ";\n") + ";\n")
+	}
 	if string(row[2]) != "t" {
 		fmt.Fprintf(&q, "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(%s, 0));\n%s;\n",
 			literal("waymark create "+s.leaseTable), leaseTableDDL(s.leaseTable))
@@ -293,6 +313,9 @@ COMMIT`, s.leaseTable, s.key, literal(s.table+" "+s.b.opts.AppKey), literal(s.ho
 				holder = &backend.Holder{ID: "a running step"}
 			}
 			return fmt.Errorf("pgxbackend: try the migration lease: %w", &backend.LockedError{Holder: *holder})
+		}
+		if errors.As(err, &pgErr) && pgErr.Code == "42501" && string(row[3]) != "0" { // insufficient_privilege
+			return fmt.Errorf("pgxbackend: try the migration lease: %w", s.schemaError(err))
 		}
 		return fmt.Errorf("pgxbackend: try the migration lease: %w", connError(err, true, s.conn.PgConn().IsClosed()))
 	}

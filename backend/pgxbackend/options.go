@@ -57,10 +57,12 @@ func (m LockMode) String() string {
 
 // Options configure a Backend. A nil *Options means the defaults.
 type Options struct {
-	// Schema holds the history table (and the lease table). Default "":
-	// the first schema of SearchPath when that is set; otherwise the table
-	// is looked up through the search_path, and created in the current
-	// schema (the first existing schema of the search_path).
+	// Schema holds the history table (and the lease table). If it does
+	// not exist, it is created under the lock, before the first step's
+	// SQL runs (see "Schemas" in the package doc). Default "": the first
+	// schema of SearchPath when that is set; otherwise the table is looked
+	// up through the search_path, and created in the current schema (the
+	// first existing schema of the search_path).
 	Schema string
 	// Table is the history table's name. Default [DefaultTable].
 	Table string
@@ -78,7 +80,9 @@ type Options struct {
 	// SearchPath, if set, is the search_path every step's SQL runs with,
 	// set after the session reset of each step (see "Search path" in the
 	// package doc): a schema per tenant runs the same set with its own
-	// schema first. Each name is quoted as an identifier. Default nil: the
+	// schema first. Each name is quoted as an identifier. Its first
+	// schema, where every step's unqualified objects are created, is
+	// created if it does not exist, like Schema. Default nil: the
 	// connection's own search_path.
 	SearchPath []string
 }

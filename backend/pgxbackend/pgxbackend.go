@@ -11,8 +11,14 @@
 //	version        bigint       the applied version
 //	name           text         the name part of its file name
 //	checksum       text         SHA-256 of its up script, hex
-//	applied_at     timestamptz  when its record was written
-//	execution_time interval     how long its up script took on the server
+//	applied_at     timestamptz  when its record was written; for an
+//	                            imported record, when the other tool
+//	                            applied it, if that tool kept the time
+//	execution_time interval     how long its up script took on the server,
+//	                            at least 1µs; exactly 0 marks a record
+//	                            written without running the script
+//	                            (backend.Record.Imported: import-history,
+//	                            baseline)
 //	dirty          text         NULL, or 'up'/'down': the no-transaction
 //	                            script of that direction did not finish
 //	digest         bytea        SHA-256 over the digest of the record
@@ -20,6 +26,12 @@
 //	                            version as 8 bytes big-endian and the
 //	                            checksum's bytes: the running digest that
 //	                            source.Set.Digest computes for the set
+//	reversible     boolean      NULL: nothing kept of the down script (a
+//	                            record of an older format or binary);
+//	                            false: the version has no down script;
+//	                            true: down_script holds it
+//	down_script    text         the version's down script, as the binary
+//	                            that applied it had it
 //	primary key (app_key, version)
 //	index on (app_key) where dirty is not null
 //	unique index on (app_key, name) where app_key like '%#repeatable'
@@ -34,20 +46,48 @@
 // key's versions, an older release included, never sees them, and an
 // AppKey that ends in the suffix is refused.
 //
-// That is format 4 (format 3, the down scripts' columns, comes from its
-// own change). A table of an older format is upgraded in place by the
-// first run that takes the lock, through every missing step in one
-// transaction: from format 1 the digest column, every record's digest and
-// the index on dirty records; for format 4 the index on repeatable
-// scripts' names; then the comment. Until then a table of format 1 reads
-// as before, only without the one-row no-op check. With the top record's
+// That is format 4. A table of an older format is upgraded in place by
+// the first run that takes the lock, through every missing step in one
+// transaction: for format 2 (from format 1: no digest column, no index, no
+// comment; written by waymark before running digests) the digest column,
+// every record's digest and the index on dirty records; for format 3 the
+// down scripts' columns (the records it finds keep no down script); for
+// format 4 the index on repeatable scripts' names; then the comment. Until
+// then it reads as before (format 1 without the one-row no-op check).
+// Binaries of formats 2 and 3 read and write a table of format 4 as their
+// own, so a rolling deploy may mix them; their records keep no down script,
+// and they never see the repeatable scripts' rows. With the top record's
 // digest, and the digest of the repeatable scripts' rows, "the database
 // holds exactly the set's first N versions and its repeatable scripts" is
-// one query returning one row ([Backend.ReadHead]).
+// one query returning one row ([Backend.ReadHead]). With the down scripts,
+// a binary rolled back to an older release can undo the versions the newer
+// one applied (see package plan).
 //
 // Reading the state never creates anything: a database without the table
-// has an empty history. The first write creates the table (and its schema,
-// if missing), in the same transaction as the step it records.
+// (or without its schema) has an empty history, found so without a failed
+// statement in the server's log ([Backend.ReadHead] asks
+// pg_catalog.to_regclass in its one query; ReadState looks for the table
+// first until it has found it once). The first write creates the table, in
+// the same transaction as the step it records.
+//
+// # Schemas
+//
+// The schemas the options name, [Options].Schema and the first schema of
+// [Options].SearchPath, are created when they do not exist (a new tenant),
+// under the lock and before any of a step's SQL runs, in both lock modes:
+// with the advisory lock, in the transaction of the first step (the first
+// write; so a run that writes nothing creates nothing, and a first step
+// that fails leaves nothing); with a lease, in the transaction that takes
+// the lease, whose table lives in the history table's schema (a first step
+// that fails leaves the schema, with the lease table). No step ever runs
+// while the search_path's first schema is missing, which would create its
+// objects in the next schema of the path (or nowhere). The schema is owned
+// by the role the steps run as; its creation is recorded nowhere else. A
+// role that may not create it (no CREATE privilege on the database) gets
+// an error naming the option, with the server's, and the step does not
+// run; a named schema that exists but that the role may not use (no USAGE
+// privilege) is refused by [Backend.TryLock] with an *OptionError, for the
+// same reason, before anything runs.
 //
 // # Locking
 //
@@ -102,7 +142,8 @@
 // reset at the start of each step ends with SET search_path, so a step
 // whose script set another one does not pass it on, and the connection
 // gets its own back when the run ends. The history table is then in
-// SearchPath's first schema unless Options.Schema says otherwise. A
+// SearchPath's first schema unless Options.Schema says otherwise; a
+// missing one is created (see "Schemas"). A
 // schema per tenant applies one set to every tenant this way, over one
 // pool. Under a lease, no-transaction scripts are refused (with an
 // *OptionError, before their version is marked dirty): their statements
@@ -113,13 +154,31 @@
 // (a cancel request, not a closed socket), so the server is not left
 // running it while holding the lock.
 //
+// A cancel is reported as one (an error reading "... (the statement was
+// cancelled on the server)") only when the server confirmed it. When
+// neither the statement nor the cancel request is answered within 5s, the
+// connection is closed and the call fails with a *backend.ConnectionError
+// whose outcome is unknown.
+//
 // Releasing the lock reports honestly: when it cannot release the advisory
 // lock over its connection, the session ends its own server process from
 // another connection and checks that the lock is gone (a process that does
 // not end within 5 seconds still holds it); only when that fails too does
-// Unlock return backend.ErrLockMayBeHeld. A lease that can be deleted
-// neither over the session's connection nor over a new one is reported the
-// same way: it stays held until it expires.
+// Unlock return backend.ErrLockMayBeHeld. When the server is not
+// running (nothing listens at its address, or it answers that it is
+// starting up, recovering or shutting down), the advisory lock is gone
+// with it (it lives in the server's memory), and Unlock says nothing of a
+// lock that may be held.
+//
+// A lease that cannot be released over the session's connection is
+// released over new ones, tried again and again (pausing from 100ms,
+// doubling, up to 2s between tries) until the lease would have expired
+// anyway: LeaseTTL after the last query that may have renewed it. A server
+// restarted behind a pooler (pg_ctl restart -m fast, with PgBouncer's login
+// back-off of server_login_retry, 15s by default, after it) is so back in
+// time, and the next run need not wait the lease out; Unlock then takes as
+// long. Only when no try got through does Unlock return
+// backend.ErrLockMayBeHeld, saying by when the lease expires by itself.
 //
 // # Durable commits
 //
@@ -132,12 +191,47 @@
 // wrote WAL. Logical decoding clients that ask for messages see it. Under
 // a lease, the release itself (a DELETE) is that commit.
 //
+// # Connecting
+//
+// A connection that cannot be made (from the pool, for the lock, for a
+// read, or for the release of a lease) is a *backend.ConnectError
+// (backend.ErrConnect), never a lost connection or lock contention: its
+// Problem says whether the server could not be reached or did not answer
+// (the context ended while connecting; the error names the address),
+// rejected the credentials (SQLSTATE class 28), or refused, with its
+// message: a server starting up or shutting down (57P03), too many
+// connections, or PgBouncer's refusal when its logins to the server are
+// failing ("server login has been failing, try again later"), which
+// PgBouncer may also send on a connection already made, at its first
+// query (SQLSTATE 08P01).
+//
 // # Faults
 //
 // A connection that breaks during a call yields a *backend.ConnectionError,
 // never a script error: its Outcome is OutcomeRolledBack when the server
-// ended the session (terminated, shut down), OutcomeUnknown when the reply
-// to a COMMIT may have been lost.
+// ended the session (terminated, shut down) or no COMMIT was sent,
+// OutcomeUnknown when the reply to a COMMIT (or to a statement of a
+// no-transaction script) may have been lost.
+//
+// A reply that never comes (a network or middlebox that goes silent
+// without closing the connection) is noticed without a context deadline
+// when the step has limits (backend.Limits: LockTimeout or
+// StatementTimeout): a round trip silent for longer than the longest limit
+// plus 5s is checked on over a new connection, which gets 5s to answer.
+// The session gives up on the reply, closing its connection, with a
+// *backend.ConnectionError of unknown outcome, when that connection fails
+// too, when no server process runs the session any more, or when the
+// server finished the round trip over a second ago and the reply has not
+// arrived; it waits again as long when the server says the round trip is
+// still running (a long statement is not a lost one). The session's
+// server process is found by its process id with the advisory lock and by
+// the lease holder's id in its query text with a lease; a statement of a
+// no-transaction script under a lease, whose server process cannot be
+// found, waits for the context only. So a step with limits L returns
+// within L + 10s of a silent network, and Unlock, whose own work is
+// bounded (10s for the advisory lock; see "Leases" for a lease), follows.
+// The direct connection also has TCP keepalives (see "Sessions"), so the
+// server notices the dead client too.
 //
 // # Invalid indexes
 //
@@ -174,6 +268,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -199,6 +294,11 @@ type Backend struct {
 	mode      LockMode // LockAdvisory or LockLease once known
 	pooler    *bool    // whether a pooler was found, once asked
 	connected func(ctx context.Context) (*pgx.Conn, error)
+	// found is set once a read found the history table, so that later
+	// reads query it at once; until then they look for it first, so that
+	// a database without one does not make the server log a failed
+	// statement.
+	found atomic.Bool
 }
 
 var (
@@ -261,45 +361,99 @@ func (b *Backend) ReadState(ctx context.Context) ([]backend.Record, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
-	var q querier = b.conn
-	if b.pool != nil {
-		q = b.pool
-	}
-	// Through pgx's query API, so that a tracer configured on the pool or
-	// connection sees it; simple protocol, one round trip.
-	rows, err := q.Query(ctx, historyQuery(b.table, b.appKey), pgx.QueryExecModeSimpleProtocol)
-	var result pgconn.Result
-	if err == nil {
-		for rows.Next() {
-			raw := rows.RawValues()
-			row := make([][]byte, len(raw))
-			for i, v := range raw {
-				if v != nil {
-					row[i] = append([]byte{}, v...)
-				}
-			}
-			result.Rows = append(result.Rows, row)
+	if !b.found.Load() {
+		// One more round trip, until the table is found.
+		raw, err := b.queryRow(ctx, "SELECT pg_catalog.to_regclass("+literal(b.table)+") IS NOT NULL")
+		if err != nil {
+			return nil, fmt.Errorf("pgxbackend: look for the history table %s: %w", b.table, connError(err, false, false))
 		}
-		rows.Close()
-		err = rows.Err()
+		if len(raw) != 1 || string(raw[0]) != "t" {
+			return []backend.Record{}, nil
+		}
 	}
-	records, _, err := parseHistory([]*pgconn.Result{&result}, err, b.table)
+	q, release, err := b.querier(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("pgxbackend: read history from %s: %w", b.table, err)
+	}
+	defer release()
+	// Through pgx's query API, so that a tracer configured on the pool or
+	// connection sees it; simple protocol, one round trip. A table of an
+	// older format (no down scripts) takes a second one, until the first
+	// run that takes the lock upgrades it.
+	result, err := readRows(ctx, q, historyQuery(b.table, b.appKey, true))
+	if undefinedColumn(err) {
+		result, err = readRows(ctx, q, historyQuery(b.table, b.appKey, false))
+	}
+	records, found, err := parseHistory([]*pgconn.Result{result}, err, b.table)
+	if err == nil && found {
+		b.found.Store(true)
+	}
+	if records == nil && err == nil {
+		records = []backend.Record{}
+	}
 	return records, err
 }
 
-// querier is what *pgx.Conn and *pgxpool.Pool have in common that
+// readRows runs query and returns its rows as raw values.
+func readRows(ctx context.Context, q querier, query string) (*pgconn.Result, error) {
+	var result pgconn.Result
+	rows, err := q.Query(ctx, query, pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		return &result, err
+	}
+	for rows.Next() {
+		raw := rows.RawValues()
+		row := make([][]byte, len(raw))
+		for i, v := range raw {
+			if v != nil {
+				row[i] = append([]byte{}, v...)
+			}
+		}
+		result.Rows = append(result.Rows, row)
+	}
+	rows.Close()
+	return &result, rows.Err()
+}
+
+// undefinedColumn reports whether err is PostgreSQL's undefined_column
+// (42703): the history table is of a format before the columns asked for.
+func undefinedColumn(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42703"
+}
+
+// querier is what *pgx.Conn and *pgxpool.Conn have in common that
 // ReadState needs.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// historyQuery reads the history of appKey from table. Times come back as
+// querier returns the connection to read through: the single *pgx.Conn,
+// or one acquired from the pool, which release gives back. A failure to
+// acquire one is a *backend.ConnectError.
+func (b *Backend) querier(ctx context.Context) (q querier, release func(), err error) {
+	if b.pool == nil {
+		return b.conn, func() {}, nil
+	}
+	c, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return nil, nil, connectError(b.pool, err)
+	}
+	return c, c.Release, nil
+}
+
+// historyQuery reads the history of appKey from table, with the down
+// scripts' columns of format 3 (withDown) or without. Times come back as
 // microseconds, so that the DateStyle and IntervalStyle settings of the
 // server cannot change how they read.
-func historyQuery(table, appKey string) string {
+func historyQuery(table, appKey string, withDown bool) string {
+	down := ", NULL::boolean, NULL::text"
+	if withDown {
+		down = ", reversible, down_script"
+	}
 	return `SELECT version, name, checksum, dirty,
 	(pg_catalog.date_part('epoch', applied_at) * 1000000)::bigint,
-	(pg_catalog.date_part('epoch', execution_time) * 1000000)::bigint
+	(pg_catalog.date_part('epoch', execution_time) * 1000000)::bigint` + down + `
 FROM ` + table + ` WHERE app_key = ` + appKey + ` ORDER BY version`
 }
 
@@ -332,7 +486,7 @@ func parseHistory(results []*pgconn.Result, err error, table string) (records []
 // scanRecord reads one row of historyQuery.
 func scanRecord(row [][]byte) (backend.Record, error) {
 	var r backend.Record
-	if len(row) != 6 || row[0] == nil || row[1] == nil || row[2] == nil || row[4] == nil || row[5] == nil {
+	if len(row) != 8 || row[0] == nil || row[1] == nil || row[2] == nil || row[4] == nil || row[5] == nil {
 		return r, errors.New("unexpected row")
 	}
 	var err error
@@ -355,5 +509,13 @@ func scanRecord(row [][]byte) (backend.Record, error) {
 	}
 	r.AppliedAt = time.UnixMicro(appliedAt)
 	r.Duration = time.Duration(taken) * time.Microsecond
+	r.Imported = taken == 0
+	// The down script (format 3; NULL before).
+	switch {
+	case string(row[6]) == "t" && row[7] != nil:
+		r.Down, r.DownSQL = backend.DownKept, string(row[7])
+	case string(row[6]) == "f":
+		r.Down = backend.DownNone
+	}
 	return r, nil
 }

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/waymarkdb/waymark/backend"
@@ -61,30 +60,31 @@ func parseRepeatables(rows [][][]byte, err error, table string) ([]backend.Repea
 
 // ReadRepeatables reads the records of the app key's repeatable scripts in
 // one query, without a lock and without writing. They are rows of the
-// history table under the app key followed by [RepeatableKeySuffix].
+// history table under the app key followed by [RepeatableKeySuffix]. Until
+// the table has been found once, it looks for it first, so that a
+// database without one does not make the server log a failed statement.
 func (b *Backend) ReadRepeatables(ctx context.Context) ([]backend.RepeatableRecord, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
-	var q querier = b.conn
-	if b.pool != nil {
-		q = b.pool
-	}
-	var rows [][][]byte
-	r, err := q.Query(ctx, repeatablesQuery(b.table, b.repeatKey), pgx.QueryExecModeSimpleProtocol)
-	if err == nil {
-		for r.Next() {
-			raw := r.RawValues()
-			row := make([][]byte, len(raw))
-			for i, v := range raw {
-				if v != nil {
-					row[i] = append([]byte{}, v...)
-				}
-			}
-			rows = append(rows, row)
+	if !b.found.Load() {
+		raw, err := b.queryRow(ctx, "SELECT pg_catalog.to_regclass("+literal(b.table)+") IS NOT NULL")
+		if err != nil {
+			return nil, fmt.Errorf("pgxbackend: look for the history table %s: %w", b.table, connError(err, false, false))
 		}
-		r.Close()
-		err = r.Err()
+		if len(raw) != 1 || string(raw[0]) != "t" {
+			return nil, nil
+		}
+	}
+	q, release, err := b.querier(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("pgxbackend: read repeatable scripts from %s: %w", b.table, err)
+	}
+	defer release()
+	result, err := readRows(ctx, q, repeatablesQuery(b.table, b.repeatKey))
+	var rows [][][]byte
+	if result != nil {
+		rows = result.Rows
 	}
 	return parseRepeatables(rows, err, b.table)
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -49,6 +50,9 @@ type session struct {
 	pid           string // the server process holding an advisory lock
 	leaseTable    string // the qualified lease table
 	holder        string // the lease holder id
+	missing       bool   // a schema the options name may not exist: the next Apply creates it first
+	schemaInTx    bool   // the transaction Begin opened creates the missing schemas
+	unusable      []byte // the schemas the options name that the role may not use, or nil
 	hb            *heartbeat
 
 	// The session state to return to (advisory mode).
@@ -56,12 +60,16 @@ type session struct {
 	role, sessionUser string
 
 	tstate   tableState
-	format   int     // the history table's format, once known (0: unknown)
+	format   int     // the history table's format (1 to 4), once known (0: unknown)
 	versions []int64 // the versions in the history, ascending, when known
 	known    bool    // versions is known (read under the lock, kept since)
 	async    bool    // a commit since the last durable one was asynchronous
 	inTx     bool
 	unlocked bool
+
+	renewed  atomic.Int64  // when (unix ns) the latest query that may renew the lease was sent
+	patience time.Duration // how long a reply may be late before probe checks on it (0: never)
+	probing  bool          // the current round trip is one that probe can find
 }
 
 func (s *session) usable(ctx context.Context) error {
@@ -79,7 +87,27 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 	if err := s.usable(ctx); err != nil {
 		return nil, fmt.Errorf("pgxbackend: read state: %w", err)
 	}
-	results, err := s.query(ctx, "SELECT "+formatOf(s.table)+";\n"+historyQuery(s.table, s.b.appKey))
+	if s.tstate == tableUnknown && !s.b.found.Load() {
+		// A database that may have no history table: look for it first,
+		// rather than fail a statement in the server's log.
+		results, err := s.query(ctx, "SELECT pg_catalog.to_regclass("+literal(s.table)+") IS NOT NULL")
+		if err != nil {
+			return nil, fmt.Errorf("pgxbackend: look for the history table %s: %w", s.table, connError(err, false, s.conn.PgConn().IsClosed()))
+		}
+		if string(results[0].Rows[0][0]) != "t" {
+			s.tstate = tableMissing
+			s.versions, s.known = nil, true
+			return []backend.Record{}, nil
+		}
+	}
+	// The columns of format 3 unless the table is known to be older; when
+	// the format is not known yet, outside a transaction, an older table
+	// costs a second round trip (the failed query aborts nothing).
+	withDown := s.format >= formatDown || s.format == 0 && !s.inTx
+	results, err := s.query(ctx, "SELECT "+formatOf(s.table)+";\n"+historyQuery(s.table, s.b.appKey, withDown))
+	if withDown && undefinedColumn(err) {
+		results, err = s.query(ctx, "SELECT "+formatOf(s.table)+";\n"+historyQuery(s.table, s.b.appKey, false))
+	}
 	records, found, err := parseHistory(results, err, s.table)
 	switch {
 	case err != nil:
@@ -90,6 +118,7 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 		return records, nil
 	}
 	s.tstate = tableExists
+	s.b.found.Store(true)
 	s.versions, s.known = make([]int64, len(records)), true
 	for i, r := range records {
 		s.versions[i] = r.Version
@@ -230,6 +259,13 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 	if st.Async && own {
 		add("SET LOCAL synchronous_commit = off")
 	}
+	schemaAt := -1
+	if s.missing {
+		// The named schemas that do not exist yet, before the step's SQL
+		// (see "Schemas" in the package doc).
+		schemaAt = n
+		add(s.b.createSchemas()...)
+	}
 	prefix, scriptAt := n, q.Len()
 	if st.SQL != "" {
 		// The newline ends a trailing "--" comment.
@@ -251,7 +287,12 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 	}
 	query := q.String()
 
-	done, history, err := s.exec(ctx, query)
+	var done int
+	var history bool
+	err = s.watched(st.Limits, func() (err error) {
+		done, history, err = s.exec(ctx, query)
+		return err
+	})
 	if own {
 		// A durable commit flushes the earlier asynchronous ones; a
 		// failed one flushes nothing, and an asynchronous one whose
@@ -266,6 +307,9 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 		if create != nil {
 			s.tstate = tableExists
 		}
+		if schemaAt >= 0 {
+			s.missing, s.schemaInTx = false, s.inTx
+		}
 		s.moved(st.Change)
 		return nil
 	}
@@ -279,7 +323,8 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 			err = errors.Join(err, fmt.Errorf("roll back: %w", rerr))
 		}
 	}
-	if cerr := connError(err, own, closed); cerr != err {
+	var lost *backend.ConnectionError
+	if cerr := connError(err, own, closed); cerr != err || errors.As(err, &lost) {
 		return fmt.Errorf("pgxbackend: apply version %d: %w", st.Change.Record.Version, cerr)
 	}
 	var pgErr *pgconn.PgError
@@ -294,6 +339,8 @@ func (s *session) Apply(ctx context.Context, st backend.Step) error {
 	switch {
 	case done == fenceAt && isPg && pgErr.Code == "22012":
 		return fmt.Errorf("pgxbackend: apply version %d: %w: %s", st.Change.Record.Version, backend.ErrLockLost, s.lostHint())
+	case schemaAt >= 0 && done >= schemaAt && done < prefix:
+		return fmt.Errorf("pgxbackend: apply version %d: %w", st.Change.Record.Version, s.schemaError(err))
 	case done < prefix:
 		return fmt.Errorf("pgxbackend: apply version %d: prepare the session: %w", st.Change.Record.Version, err)
 	case !history:
@@ -428,17 +475,34 @@ func (s *session) Exec(ctx context.Context, sql string, limits backend.Limits) e
 		// round trip: a failed build names only those it left.
 		pre = append(pre, invalidIndexes(build, false))
 	}
-	results, err := s.query(ctx, strings.Join(pre, ";\n"))
-	if err != nil {
+	var results []*pgconn.Result
+	if err := s.watched(limits, func() (err error) {
+		results, err = s.query(ctx, strings.Join(pre, ";\n"))
+		return err
+	}); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "22012" {
 			return fmt.Errorf("pgxbackend: exec: %w: %s", backend.ErrLockLost, s.lostHint())
 		}
 		return fmt.Errorf("pgxbackend: exec: %w", connError(err, false, s.conn.PgConn().IsClosed()))
 	}
-	done, _, err := s.exec(ctx, sql)
+	var done int
+	run := func() (err error) {
+		done, _, err = s.exec(ctx, sql)
+		return err
+	}
+	var err error
+	if s.mode == LockLease {
+		// Behind a pooler the statement's server process cannot be found
+		// (its text does not name the holder): only the context ends a wait.
+		err = run()
+	} else {
+		err = s.watched(limits, run)
+	}
 	if err != nil {
-		if cerr := connError(err, false, s.conn.PgConn().IsClosed()); cerr != err {
+		// Outside a transaction, the statement may have taken effect.
+		var lost *backend.ConnectionError
+		if cerr := connError(err, true, s.conn.PgConn().IsClosed()); cerr != err || errors.As(err, &lost) {
 			return fmt.Errorf("pgxbackend: exec: %w", cerr)
 		}
 		se := s.scriptError(sql, 0, len(sql), done, err)
@@ -592,7 +656,7 @@ func (s *session) Begin(ctx context.Context) error {
 	if _, _, err := s.exec(ctx, "BEGIN"); err != nil {
 		return fmt.Errorf("pgxbackend: begin: %w", connError(err, false, s.conn.PgConn().IsClosed()))
 	}
-	s.inTx = true
+	s.inTx, s.schemaInTx = true, false
 	return nil
 }
 
@@ -609,13 +673,21 @@ func (s *session) Commit(ctx context.Context) error {
 	if s.mode == LockLease {
 		q = s.renewal() + ";\nCOMMIT;\n" + strings.Join(s.restore(false), ";\n")
 	}
-	results, err := s.query(ctx, q)
+	var results []*pgconn.Result
+	err := s.watched(backend.Limits{}, func() (err error) {
+		results, err = s.query(ctx, q)
+		return err
+	})
 	s.inTx = false
 	if err != nil {
 		return fmt.Errorf("pgxbackend: commit: %w", connError(err, true, s.conn.PgConn().IsClosed()))
 	}
 	for _, r := range results {
 		if r.CommandTag.String() == "ROLLBACK" {
+			if s.schemaInTx {
+				s.missing = true
+			}
+			s.schemaInTx = false
 			return errors.New("pgxbackend: commit: the transaction had failed and was rolled back")
 		}
 	}
@@ -632,6 +704,9 @@ func (s *session) Rollback(ctx context.Context) error {
 	}
 	s.inTx = false
 	s.tstate = tableUnknown // a table created in the transaction is gone
+	if s.schemaInTx {
+		s.missing, s.schemaInTx = true, false // and so are its schemas
+	}
 	s.known = false
 	if _, _, err := s.exec(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
 		return fmt.Errorf("pgxbackend: rollback: %w", connError(err, false, s.conn.PgConn().IsClosed()))
@@ -643,6 +718,7 @@ func (s *session) Rollback(ctx context.Context) error {
 // returns how many of its statements completed, and whether the marker
 // statement (see Apply) was among them.
 func (s *session) exec(ctx context.Context, query string) (done int, marked bool, err error) {
+	s.sending()
 	err = s.watch(ctx, func(ctx context.Context) error {
 		mrr := s.conn.PgConn().Exec(ctx, query)
 		for mrr.NextResult() {
@@ -662,9 +738,19 @@ func (s *session) exec(ctx context.Context, query string) (done int, marked bool
 
 // query runs query and returns its results, rows included.
 func (s *session) query(ctx context.Context, query string) (results []*pgconn.Result, err error) {
+	s.sending()
 	err = s.watch(ctx, func(ctx context.Context) error {
 		results, err = s.conn.PgConn().Exec(ctx, query).ReadAll()
 		return err
 	})
 	return results, err
+}
+
+// sending notes, under a lease, that a query that may renew it is about to
+// be sent: the lease then lasts at most LeaseTTL from now (see
+// releaseLease).
+func (s *session) sending() {
+	if s.mode == LockLease {
+		s.renewed.Store(time.Now().UnixNano())
+	}
 }

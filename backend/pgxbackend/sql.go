@@ -49,7 +49,7 @@ func (s *session) createTable(ctx context.Context) ([]string, error) {
 			s.format, _ = strconv.Atoi(string(row[2]))
 			return nil, nil
 		}
-		if string(row[1]) != "t" {
+		if string(row[1]) != "t" && !s.missing { // else the step creates it first
 			stmts = append(stmts, "CREATE SCHEMA IF NOT EXISTS "+ident(s.b.opts.Schema))
 		}
 	}
@@ -62,16 +62,26 @@ func (s *session) createTable(ctx context.Context) ([]string, error) {
 // collation orders them as Go does.
 const repeatablesDigest = `pg_catalog.sha256(pg_catalog.string_agg(pg_catalog.int4send(pg_catalog.octet_length(name)) || pg_catalog.convert_to(name, 'UTF8') || pg_catalog.decode(checksum, 'hex'), ''::bytea ORDER BY name COLLATE "C"))`
 
+// hasColumn is the SQL that tells whether table has the column col.
+func hasColumn(table, col string) string {
+	return fmt.Sprintf(`EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass(%s) AND attname = %s AND NOT attisdropped)`, literal(table), literal(col))
+}
+
 // hasDigest is the SQL that tells whether table has the digest column of
 // format 2.
-func hasDigest(table string) string {
-	return fmt.Sprintf(`EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass(%s) AND attname = 'digest' AND NOT attisdropped)`, literal(table))
+func hasDigest(table string) string { return hasColumn(table, "digest") }
+
+// hasDownColumns is the SQL that tells whether table has the down
+// scripts' columns of format 3.
+func hasDownColumns(table string) string {
+	return hasColumn(table, "reversible") + " AND " + hasColumn(table, "down_script")
 }
 
 // change returns the statements that make ch. A Delete or Update that
 // finds no row divides by zero, so that the failure rolls back the step's
 // SQL too (SQLSTATE 22012, which Apply reports as ErrNotRecorded). On a
-// table of format 2 an insert records its digest, and an insert or a delete
+// table of format 3 an insert records the version's down script; from
+// format 2 its digest, and an insert or a delete
 // below the top brings the digests above it up to date.
 func (s *session) change(ch backend.Change) ([]string, error) {
 	r := ch.Record
@@ -103,9 +113,29 @@ WHERE NOT EXISTS (SELECT FROM upd)`, s.table, key, literal(r.Name), literal(r.Ch
 		if digests {
 			cols, vals = ", digest", ", "+digestOf(s.table, s.b.appKey, r.Version, r.Checksum.String())
 		}
+		if s.format >= formatDown {
+			cols += ", reversible, down_script"
+			switch r.Down {
+			case backend.DownKept:
+				vals += ", true, " + literal(r.DownSQL)
+			case backend.DownNone:
+				vals += ", false, NULL"
+			default:
+				vals += ", NULL, NULL"
+			}
+		}
+		// A run takes at least a microsecond, so that an execution time of
+		// zero marks an imported record (see "History table").
+		at, took := "pg_catalog.clock_timestamp()", "GREATEST(pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp(), interval '1 microsecond')"
+		if r.Imported {
+			took = "interval '0'"
+			if !r.AppliedAt.IsZero() {
+				at = fmt.Sprintf("(timestamptz 'epoch' + %d * interval '1 microsecond')", r.AppliedAt.UnixMicro())
+			}
+		}
 		stmts := []string{fmt.Sprintf(`INSERT INTO %s (app_key, version, name, checksum, applied_at, execution_time, dirty%s)
-VALUES (%s, %d, %s, %s, pg_catalog.clock_timestamp(), pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp(), %s%s)`,
-			s.table, cols, s.b.appKey, r.Version, literal(r.Name), literal(r.Checksum.String()), dirty(r.Dirty), vals)}
+VALUES (%s, %d, %s, %s, %s, %s, %s%s)`,
+			s.table, cols, s.b.appKey, r.Version, literal(r.Name), literal(r.Checksum.String()), at, took, dirty(r.Dirty), vals)}
 		if digests && !s.onTop(r.Version, true) {
 			// Below the top: the records above need their digests again.
 			stmts = append(stmts, rechain(s.table, s.b.appKey, r.Version))

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -21,9 +23,15 @@ func (s *session) Unlock(ctx context.Context) error {
 		return fmt.Errorf("pgxbackend: unlock: %w", backend.ErrUnlocked)
 	}
 	s.unlocked = true
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
-	defer cancel()
 	s.stopHeartbeat()
+	bound := unlockTimeout
+	if s.mode == LockLease {
+		// A release that cannot get through keeps trying until the lease
+		// would have expired anyway.
+		bound = max(bound, time.Until(s.leaseEnd()))
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bound)
+	defer cancel()
 	var err error
 	if s.mode == LockLease {
 		err = s.releaseLease(ctx)
@@ -82,11 +90,42 @@ func (s *session) releaseAdvisory(ctx context.Context) error {
 			return nil
 		}
 	}
-	if ferr := s.terminate(ctx); ferr != nil {
+	ferr := s.terminate(ctx)
+	for try := 0; ferr != nil && cutOff(ferr) && try < 3 && ctx.Err() == nil; try++ {
+		// A server going down may take the connection and drop it.
+		time.Sleep(250 * time.Millisecond)
+		ferr = s.terminate(ctx)
+	}
+	if ferr != nil {
+		if serverDown(ferr) {
+			// An advisory lock lives in the server's memory: it ends with
+			// the server process that holds it, and no one can take or
+			// hold it while the server is not running.
+			return nil
+		}
 		return fmt.Errorf("pgxbackend: release the migration lock: %w: %w; and ending the session's server process %s failed: %w",
 			backend.ErrLockMayBeHeld, err, s.pid, ferr)
 	}
 	return nil
+}
+
+// cutOff reports whether err is a connection attempt that the server
+// dropped before it answered.
+func cutOff(err error) bool {
+	var connecting *pgconn.ConnectError
+	return errors.As(err, &connecting) &&
+		(errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF))
+}
+
+// serverDown reports whether err, from connecting, says that the server is
+// not running: nothing listens at its address, or it is starting up (after
+// a crash or a restart), shutting down or recovering (SQLSTATE 57P03).
+func serverDown(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "57P03"
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT)
 }
 
 // unlocked reports whether the result of pg_advisory_unlock says true.
@@ -127,7 +166,8 @@ SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = %
 
 // releaseLease resets the session and deletes the lease, tried on the
 // session's connection and, if that fails, on a new one. A lease that can
-// be neither released nor found expires on its own, after at most LeaseTTL.
+// be neither released nor found expires on its own, after at most LeaseTTL
+// (see releaseAgain).
 func (s *session) releaseLease(ctx context.Context) error {
 	var stmts []string
 	if s.inTx || s.conn.PgConn().TxStatus() != 'I' {
@@ -147,15 +187,9 @@ func (s *session) releaseLease(ctx context.Context) error {
 		err = errors.New("the connection is closed")
 	}
 	if err != nil {
-		conn, cerr := s.b.connected(ctx)
-		if cerr != nil {
-			return fmt.Errorf("pgxbackend: release the migration lease: %w: %w; it expires within %v",
-				backend.ErrLockMayBeHeld, errors.Join(err, cerr), s.b.opts.LeaseTTL)
-		}
-		defer conn.Close(context.WithoutCancel(ctx))
-		if results, err = conn.PgConn().Exec(ctx, release).ReadAll(); err != nil {
-			return fmt.Errorf("pgxbackend: release the migration lease: %w: %w; it expires within %v",
-				backend.ErrLockMayBeHeld, err, s.b.opts.LeaseTTL)
+		if results, err = s.releaseAgain(ctx, release); err != nil {
+			return fmt.Errorf("pgxbackend: release the migration lease: %w: %w; it expires by itself by %s (Options.LeaseTTL after its last renewal)",
+				backend.ErrLockMayBeHeld, err, s.leaseEnd().UTC().Format(time.RFC3339))
 		}
 	}
 	last := results[len(results)-1].CommandTag
@@ -163,6 +197,68 @@ func (s *session) releaseLease(ctx context.Context) error {
 		return fmt.Errorf("pgxbackend: release the migration lease: %w: it had expired and another session took it over", backend.ErrLockLost)
 	}
 	return nil
+}
+
+// Retrying the release of a lease pauses from releasePauseMin, doubling,
+// up to releasePauseMax; each try gets up to releaseTry.
+const (
+	releasePauseMin = 100 * time.Millisecond
+	releasePauseMax = 2 * time.Second
+	releaseTry      = 5 * time.Second
+)
+
+// leaseEnd is the latest the lease can expire by itself: LeaseTTL after the
+// last query that may have renewed it was sent.
+func (s *session) leaseEnd() time.Time {
+	return time.Unix(0, s.renewed.Load()).Add(s.b.opts.LeaseTTL)
+}
+
+// releaseAgain runs release on new connections until one succeeds, or
+// until trying again would end after the lease expires by itself (or ctx
+// ends): a server restarting behind a pooler (whose login back-off refuses
+// connections for a while) is back in time, and the next run need not
+// wait the lease out. It returns the errors of the tries when none
+// succeeded.
+func (s *session) releaseAgain(ctx context.Context, release string) ([]*pgconn.Result, error) {
+	end := s.leaseEnd()
+	var errs []error
+	pause := releasePauseMin
+	for try := 1; ; try++ {
+		tctx, cancel := context.WithTimeout(ctx, min(releaseTry, max(time.Until(end), time.Second)))
+		results, err := s.releaseOnce(tctx, release)
+		cancel()
+		if err == nil {
+			return results, nil
+		}
+		if len(errs) < 3 {
+			errs = append(errs, fmt.Errorf("try %d: %w", try, err))
+		} else {
+			errs[2] = fmt.Errorf("try %d: %w", try, err) // the first two and the last
+		}
+		if time.Now().Add(pause).After(end) || ctx.Err() != nil {
+			return nil, errors.Join(errs...)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, errors.Join(errs...)
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, releasePauseMax)
+	}
+}
+
+// releaseOnce runs release on a new connection.
+func (s *session) releaseOnce(ctx context.Context, release string) ([]*pgconn.Result, error) {
+	conn, err := s.b.connected(ctx)
+	if err != nil {
+		return nil, connectError(nil, err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		conn.Close(cctx)
+		cancel()
+	}()
+	return conn.PgConn().Exec(ctx, release).ReadAll()
 }
 
 // giveBack ends the session's use of its connection. A pooled connection

@@ -110,28 +110,147 @@ func TestUpgradeFormatOne(t *testing.T) {
 	}
 }
 
-// formatTwo is the history table as waymark created it with digests,
-// before repeatable scripts.
-var formatTwo = []string{strings.Replace(formatOne, "dirty IN ('up', 'down')),", "dirty IN ('up', 'down')),\n\tdigest         bytea,", 1),
-	"CREATE INDEX ON waymark_history (app_key) WHERE dirty IS NOT NULL",
-	"COMMENT ON TABLE waymark_history IS 'waymark history, format 2'"}
+// formatTwo is the history table as waymark created it before it kept down
+// scripts.
+const formatTwo = `CREATE TABLE waymark_history (
+	app_key        text        NOT NULL,
+	version        bigint      NOT NULL CHECK (version > 0),
+	name           text        NOT NULL,
+	checksum       text        NOT NULL,
+	applied_at     timestamptz NOT NULL,
+	execution_time interval    NOT NULL,
+	dirty          text        CHECK (dirty IN ('up', 'down')),
+	digest         bytea,
+	PRIMARY KEY (app_key, version)
+);
+CREATE INDEX ON waymark_history (app_key) WHERE dirty IS NOT NULL;
+COMMENT ON TABLE waymark_history IS 'waymark history, format 2'`
 
-// A history table of format 2 is upgraded in place, under the lock, by the
-// first run of a release with repeatable scripts: the versions' records
-// keep their values and digests, the index on repeatable scripts' names
-// appears, and the scripts are recorded where a binary of format 2 does
-// not see them.
+// The statements a binary of format 2 runs on the history: its read of the
+// state and its insert of a record (an up step of version 9 here).
+const (
+	formatTwoRead = `SELECT version, name, checksum, dirty,
+	(pg_catalog.date_part('epoch', applied_at) * 1000000)::bigint,
+	(pg_catalog.date_part('epoch', execution_time) * 1000000)::bigint
+FROM waymark_history WHERE app_key = 'old' ORDER BY version`
+	formatTwoInsert = `INSERT INTO waymark_history (app_key, version, name, checksum, applied_at, execution_time, dirty, digest)
+VALUES ('old', 9, 'nine', $1, pg_catalog.clock_timestamp(), pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp(), NULL,
+	pg_catalog.sha256(coalesce((SELECT digest FROM waymark_history WHERE app_key = 'old' AND version < 9 ORDER BY version DESC LIMIT 1), '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea)
+	|| pg_catalog.int8send(9::bigint) || pg_catalog.decode($1, 'hex')))`
+)
+
+// A history table of format 2 is upgraded in place to format 4 (through
+// format 3) by the first run that takes the lock; its records keep their
+// values and no down script, the records written after keep theirs, and a
+// binary of format 2 still reads and writes the table.
 func TestUpgradeFormatTwo(t *testing.T) {
 	pool := pgtest.Pool(t)
 	ctx := context.Background()
-	for _, stmt := range formatTwo {
-		if _, err := pool.Exec(ctx, stmt); err != nil {
+	set := testsets.Load(t, "sample")
+	if _, err := pool.Exec(ctx, formatTwo); err != nil {
+		t.Fatal(err)
+	}
+	stamp := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	for v := int64(1); v <= 3; v++ {
+		m, _ := set.Lookup(v)
+		d, _ := set.Digest(v)
+		if _, err := pool.Exec(ctx, "INSERT INTO waymark_history VALUES ('', $1, $2, $3, $4, interval '2 seconds', NULL, $5)",
+			v, m.Name, m.Up.Checksum.String(), stamp, d[:]); err != nil {
 			t.Fatal(err)
 		}
+		for _, st := range m.Up.Statements {
+			if _, err := pool.Exec(ctx, st.SQL); err != nil {
+				t.Fatalf("setting up version %d: %v", v, err)
+			}
+		}
+	}
+	db := pgxbackend.New(pool, nil)
+	// Read before the upgrade: nothing kept, nothing written.
+	recs, err := db.ReadState(ctx)
+	if err != nil || len(recs) != 3 || recs[0].Down != backend.DownUnknown {
+		t.Fatalf("ReadState of format 2 = %+v, %v", recs, err)
+	}
+	if h, err := db.ReadHead(ctx); err != nil || !h.Known || h.Version != 3 {
+		t.Fatalf("head of format 2 = %+v, %v", h, err)
+	}
+	if _, err := execute.Migrate(ctx, db, set, plan.Latest(), nil); err != nil {
+		t.Fatal(err)
+	}
+	var comment string
+	var columns int
+	if err := pool.QueryRow(ctx, `SELECT obj_description('waymark_history'::regclass, 'pg_class'),
+		(SELECT count(*) FROM pg_attribute WHERE attrelid = 'waymark_history'::regclass AND attname IN ('reversible', 'down_script'))`).Scan(&comment, &columns); err != nil {
+		t.Fatal(err)
+	}
+	if comment != "waymark history, format 4" || columns != 2 {
+		t.Errorf("after the upgrade: comment %q, %d of the 2 new columns", comment, columns)
+	}
+	recs, err = db.ReadState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m4, _ := set.Lookup(4)
+	for _, r := range recs {
+		switch {
+		case r.Version <= 3 && (r.Down != backend.DownUnknown || !r.AppliedAt.Equal(stamp) || r.Duration != 2*time.Second):
+			t.Errorf("old record %d after the upgrade = %+v, want its values and nothing kept", r.Version, r)
+		case r.Version == 4 && (r.Down != backend.DownKept || r.DownSQL != m4.Down.SQL):
+			t.Errorf("record 4 = %v %q, want its down script kept", r.Down, r.DownSQL)
+		}
+	}
+	want, _ := set.Digest(4)
+	if h, err := db.ReadHead(ctx); err != nil || !h.Known || h.Digest != want {
+		t.Errorf("head after the upgrade = %+v, %v", h, err)
+	}
+
+	// A binary of format 2, during the rolling deploy, reads and writes
+	// the upgraded table as its own.
+	m1, _ := set.Lookup(1)
+	if _, err := pool.Exec(ctx, formatTwoInsert, m1.Up.Checksum.String()); err != nil {
+		t.Fatalf("format 2's insert on format 4: %v", err)
+	}
+	rows, err := pool.Query(ctx, formatTwoRead)
+	if err != nil {
+		t.Fatalf("format 2's read on format 4: %v", err)
+	}
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	if rows.Close(); rows.Err() != nil || n != 1 {
+		t.Errorf("format 2's read found %d records (%v), want 1", n, rows.Err())
+	}
+	old, err := pgxbackend.New(pool, &pgxbackend.Options{AppKey: "old"}).ReadState(ctx)
+	if err != nil || len(old) != 1 || old[0].Down != backend.DownUnknown {
+		t.Errorf("format 2's record read by format 4 = %+v, %v; want it with nothing kept", old, err)
+	}
+}
+
+// formatThree is the history table as waymark created it with down
+// scripts, before repeatable scripts.
+var formatThree = strings.NewReplacer("\tdigest         bytea,", "\tdigest         bytea,\n\treversible     boolean,\n\tdown_script    text,",
+	"format 2", "format 3").Replace(formatTwo)
+
+// A history table of format 2 or 3 is upgraded in place, under the lock,
+// by the first run of a release with repeatable scripts: the versions'
+// records keep their values and digests, the index on repeatable scripts'
+// names appears, and the scripts are recorded where a binary of format 2
+// or 3 does not see them.
+func TestUpgradeRepeatables(t *testing.T) {
+	for _, tc := range []struct{ name, ddl string }{{"format 2", formatTwo}, {"format 3", formatThree}} {
+		t.Run(tc.name, func(t *testing.T) { testUpgradeRepeatables(t, tc.ddl) })
+	}
+}
+
+func testUpgradeRepeatables(t *testing.T, ddl string) {
+	pool := pgtest.Pool(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, ddl); err != nil {
+		t.Fatal(err)
 	}
 	old := testsets.Map(t, map[string]string{"v1_t.up.sql": "CREATE TABLE t (id int);"})
 	// A run of the old format's rules (no repeatable scripts) writes
-	// format-2 records; this binary writes the same for versions.
+	// such records; this binary writes the same for versions.
 	stamp := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	m, _ := old.Lookup(1)
 	d, _ := old.Digest(1)
@@ -143,7 +262,7 @@ func TestUpgradeFormatTwo(t *testing.T) {
 	}
 	db := pgxbackend.New(pool, nil)
 	if h, err := db.ReadHead(ctx); err != nil || !h.Known || h.Version != 1 || h.Digest != d || !h.Repeatables.IsZero() {
-		t.Fatalf("head of a format-2 history = %+v, %v", h, err)
+		t.Fatalf("head of an older history = %+v, %v", h, err)
 	}
 	set := testsets.Map(t, map[string]string{"v1_t.up.sql": "CREATE TABLE t (id int);", "r_v.sql": "CREATE OR REPLACE VIEW v AS SELECT id FROM t;"})
 	res, err := execute.Migrate(ctx, db, set, plan.Latest(), nil)
@@ -163,7 +282,7 @@ func TestUpgradeFormatTwo(t *testing.T) {
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM waymark_history WHERE app_key = '' AND version = 1 AND applied_at = $1 AND digest = $2", stamp, d[:]).Scan(&kept); err != nil || kept != 1 {
 		t.Errorf("the old record kept its values: %d (%v)", kept, err)
 	}
-	// What a binary of format 2 reads, with its own query: the versions of
+	// What an older binary reads, with its own query: the versions of
 	// its app key, nothing of the repeatable scripts.
 	rows, err := pool.Query(ctx, "SELECT version FROM waymark_history WHERE app_key = '' ORDER BY version")
 	if err != nil {

@@ -45,19 +45,19 @@ func TestAdoptGoose(t *testing.T) {
 	want(t, r, 0)
 	contains(t, "import", r.stdout, "wrote 12 files to migrations",
 		"next, in each database goose migrated: waymark import-history goose -from db/goose -dir migrations",
-		"ignored (1 file, which goose never runs on PostgreSQL):\n  1: a Go file without a version, not a migration")
+		"ignored (1 file, which goose never runs on PostgreSQL):\n  db/goose/helpers.go: a Go file without a version, not a migration")
 	contains(t, "converted file", c.read("migrations/v00005_legacy_sessions.up.sql"), `-- waymark:empty "an empty step in the goose migrations this set was converted from"`)
 
 	// What goose left: the schema of versions 1 to 4 (made here by the
 	// same SQL, recorded elsewhere) and its table.
 	want(t, c.run("apply", "-to", "4", "-table", "made_by_goose"), 0)
 	c.exec1(`CREATE TABLE goose_db_version (id serial NOT NULL, version_id bigint NOT NULL, is_applied boolean NOT NULL, tstamp timestamp NULL DEFAULT now(), PRIMARY KEY (id));
-INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true), (2, true), (3, true), (4, true)`)
+INSERT INTO goose_db_version (version_id, is_applied, tstamp) VALUES (0, true, now()), (1, true, '2023-05-06 07:08:09'), (2, true, '2023-05-07 07:08:09'), (3, true, '2023-05-08 07:08:09'), (4, true, '2023-05-09 07:08:09')`)
 
 	r = c.run("import-history", "goose", "-from", "db/goose", "-dry-run")
 	want(t, r, 0)
 	contains(t, "import-history -dry-run", r.stdout, "dry run: would record 4 versions as applied (goose's versions 1 to 4, from \"goose_db_version\"), without running them:",
-		"  3  users_email_index  sha256:")
+		"  3  users_email_index  sha256:", "  applied by goose 2023-05-08T07:08:09Z")
 	if h := c.history(); h != nil {
 		t.Fatalf("a dry run recorded %v", h)
 	}
@@ -69,7 +69,12 @@ INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true
 	}
 	r = c.run("status")
 	want(t, r, 0)
-	contains(t, "status", r.stdout, "database at version 4, files up to 20240311093000: 4 applied, 2 pending")
+	contains(t, "status", r.stdout, "database at version 4, files up to 20240311093000: 4 applied, 2 pending",
+		"  3               applied  users_email_index  2023-05-08T07:08:09Z  imported")
+	r = c.run("status", "-json")
+	want(t, r, 0)
+	contains(t, "status -json", r.stdout, `"applied_at": "2023-05-08T07:08:09Z",
+      "imported": true,`)
 
 	// Once is enough: waymark's history is no longer empty.
 	r = c.run("import-history", "goose", "-from", "db/goose")
@@ -80,6 +85,11 @@ INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true
 	want(t, c.run("plan", "-detailed-exitcode"), 0)
 	want(t, c.run("apply", "-down-to", "0"), 0)
 	want(t, c.run("apply"), 0)
+	r = c.run("status")
+	want(t, r, 0)
+	if strings.Contains(r.stdout, "imported") {
+		t.Errorf("versions waymark ran show as imported:\n%v", r)
+	}
 	if h := strings.Join(c.history(), " "); h != "1 2 3 4 5 20240311093000" {
 		t.Errorf("history = %s", h)
 	}

@@ -47,7 +47,7 @@ func TestPlanFlags(t *testing.T) {
 	c.write("migrations/v001_a.up.sql", "CREATE TABLE a (x int);\n")
 	r := c.run("plan")
 	want(t, r, 3)
-	contains(t, "plan out of order", r.stderr, "v001_a.up.sql", "was never applied", "AllowOutOfOrder")
+	contains(t, "plan out of order", r.stderr, "v001_a.up.sql", "was never applied", "apply it with -allow-out-of-order")
 	want(t, c.run("apply"), 3)
 	r = c.run("status", "-allow-out-of-order")
 	want(t, r, 0)

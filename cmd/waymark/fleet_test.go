@@ -146,7 +146,7 @@ func TestFleetUsage(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{"fleet"}, "fleet takes one argument, status, plan or apply"},
+		{[]string{"fleet"}, "fleet takes one argument, status, plan, apply or drift"},
 		{[]string{"fleet", "rollout"}, "fleet takes one argument"},
 		{[]string{"fleet", "status", "-canary", "a"}, "-canary and -continue are for fleet apply"},
 		{[]string{"fleet", "status", "-to", "1"}, "-to and -down-to are for fleet plan and apply"},
@@ -159,8 +159,15 @@ func TestFleetUsage(t *testing.T) {
 		contains(t, strings.Join(tt.args, " "), r.stderr, tt.msg)
 	}
 	r := c.run("fleet", "status", "-schemas", "nothing%")
-	want(t, r, 1)
-	contains(t, "no schema", r.stderr, `no schema matches -schemas "nothing%"`)
+	want(t, r, 2)
+	contains(t, "no schema", r.stderr, `-schemas 'nothing%' matches no schema in 1 database: check the pattern`)
+	c.fleetSchemas(1)
+	r = c.run("fleet", "status", "-schemas", `tenant\`)
+	want(t, r, 2)
+	contains(t, "bad pattern", r.stderr, `-schemas: fleet: invalid schema pattern: 'tenant\': a LIKE pattern must not end with its escape character`)
+	if strings.Contains(r.stderr, "cannot read") {
+		t.Errorf("a bad pattern reads as a read failure:\n%v", r)
+	}
 	r = c.run("help", "fleet")
 	want(t, r, 0)
 	contains(t, "help fleet", r.stdout, "Usage: waymark fleet [flags] status|plan|apply", "-targets", "-schemas", "-parallel", "-canary", "-continue")

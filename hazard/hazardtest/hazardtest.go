@@ -41,6 +41,13 @@ type Options struct {
 	// Measure configures the measurement: a Seed hook that fills the
 	// tables, for one. Default nil.
 	Measure *measure.Options
+	// Prerequisites is an SQL script that makes what the set expects and
+	// does not make itself (an extension, a table another tool owns): it
+	// runs on the scratch database before the first version, and the
+	// rules read it first. It is the file that waymark check
+	// -prerequisites and waymarktest's Prerequisites take. Default "":
+	// none.
+	Prerequisites string
 }
 
 // Check reviews every up script of set on a new, empty database of the
@@ -63,7 +70,8 @@ func Check(t testing.TB, set *source.Set, opts *Options) *review.Review {
 //
 // conn must be a scratch database that is empty: CheckConn changes it (and
 // writes no history to it). It stops the test (t.Fatalf) when the set
-// cannot be checked, or a migration fails on the scratch database.
+// cannot be checked, or a migration fails on the scratch database (after
+// logging the review of what was measured up to the failure).
 func CheckConn(t testing.TB, conn *pgx.Conn, set *source.Set, opts *Options) *review.Review {
 	t.Helper()
 	if opts == nil {
@@ -78,6 +86,16 @@ func CheckConn(t testing.TB, conn *pgx.Conn, set *source.Set, opts *Options) *re
 		hopts = *opts.Hazard
 	}
 	hopts.Set = set
+	if opts.Prerequisites != "" {
+		sc, err := source.ParseScript("prerequisites", []byte(opts.Prerequisites), source.Up)
+		if err != nil {
+			t.Fatalf("hazardtest: %v", err)
+		}
+		hopts.Prerequisites = sc
+		if _, err := conn.PgConn().Exec(t.Context(), opts.Prerequisites).ReadAll(); err != nil {
+			t.Fatalf("hazardtest: the prerequisites script: %v", err)
+		}
+	}
 	if hopts.ServerVersion == 0 {
 		if err := conn.QueryRow(t.Context(), "SELECT pg_catalog.current_setting('server_version_num')::int").Scan(&hopts.ServerVersion); err != nil {
 			t.Fatalf("hazardtest: read the server version: %v", err)
@@ -87,13 +105,19 @@ func CheckConn(t testing.TB, conn *pgx.Conn, set *source.Set, opts *Options) *re
 	if err != nil {
 		t.Fatalf("hazardtest: %v", err)
 	}
-	measured, err := measure.Run(t.Context(), conn, p, opts.Measure)
+	measured, failure := measure.Run(t.Context(), conn, p, opts.Measure)
+	if failure != nil && measured == nil {
+		t.Fatalf("hazardtest: %v", failure)
+	}
+	r, err := review.BuildPartial(p, static, measured, failure)
 	if err != nil {
 		t.Fatalf("hazardtest: %v", err)
 	}
-	r, err := review.Build(p, static, measured)
-	if err != nil {
-		t.Fatalf("hazardtest: %v", err)
+	if failure != nil {
+		// What was measured up to the failure, the failing statement's
+		// locks and invalid indexes included.
+		t.Logf("hazardtest: the review of the migrations, up to the failure:\n%s", r)
+		t.Fatalf("hazardtest: %v", failure)
 	}
 	open := r.Unaccepted()
 	if len(open) == 0 {

@@ -72,11 +72,11 @@ func TestCheck(t *testing.T) {
 		}},
 		{name: "a measured hazard no rule predicted", files: map[string]string{
 			"v1_a.up.sql": "CREATE TABLE t (id int PRIMARY KEY, a int);",
-			"v2_b.up.sql": "DO $$ BEGIN EXECUTE 'CREATE INDEX ON t (a)'; END $$;",
+			"v2_b.up.sql": "DO $$ BEGIN EXECUTE 'CREATE INDEX ON t ' || '(a)'; END $$;",
 		}, errors: []string{"m/v2_b.up.sql:1:1: measured-lock: measured: ShareLock on t (no lock predicted); no rule predicted it"}},
 		{name: "a measured hazard accepted", files: map[string]string{
 			"v1_a.up.sql": "CREATE TABLE t (id int PRIMARY KEY, a int);",
-			"v2_b.up.sql": "-- waymark:allow measured-lock \"t is empty\"\nDO $$ BEGIN EXECUTE 'CREATE INDEX ON t (a)'; END $$;",
+			"v2_b.up.sql": "-- waymark:allow measured-lock \"t is empty\"\nDO $$ BEGIN EXECUTE 'CREATE INDEX ON t ' || '(a)'; END $$;",
 		}},
 		{name: "an unknown rule", files: map[string]string{
 			"v1_a.up.sql": "-- waymark:allow no-such-rule \"x\"\nCREATE TABLE t (id int);",
@@ -119,5 +119,30 @@ func TestCheckOwnDatabase(t *testing.T) {
 	<-done
 	if rec.fatal != "" || len(rec.errors) != 1 || !strings.Contains(rec.errors[0], "create-index-not-concurrently") {
 		t.Errorf("Check = errors %q, fatal %q; want the one blocking index", rec.errors, rec.fatal)
+	}
+}
+
+// TestPrerequisites: a set that alters a table it does not make is
+// measured after the prerequisites script makes it, and the rules know
+// the table existed before the set.
+func TestPrerequisites(t *testing.T) {
+	t.Parallel()
+	files := map[string]string{"v1_adopt.up.sql": "SET LOCAL lock_timeout = '5s';\nCREATE INDEX schema_migrations_version_idx ON schema_migrations (version);"}
+	rec := &recorder{TB: t}
+	set := testsets.Map(t, files)
+	conn := pgtest.Conn(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		hazardtest.CheckConn(rec, conn, set, &hazardtest.Options{Prerequisites: "CREATE TABLE schema_migrations (version bigint NOT NULL, dirty boolean NOT NULL);"})
+	}()
+	<-done
+	if rec.fatal != "" || len(rec.errors) != 1 || !strings.Contains(rec.errors[0], "create-index-not-concurrently") {
+		t.Errorf("fatal %q, errors %q: want one create-index-not-concurrently", rec.fatal, rec.errors)
+	}
+
+	rec = check(t, files) // without it, the first version fails
+	if !strings.Contains(rec.fatal, "schema_migrations") {
+		t.Errorf("without the prerequisites: fatal %q", rec.fatal)
 	}
 }

@@ -32,15 +32,32 @@
 // amounts to, and measured the same way. A statement that refuses a
 // transaction block (CREATE INDEX CONCURRENTLY, REINDEX CONCURRENTLY,
 // VACUUM, a procedure that commits) is then run on its own while two
-// other sessions watch its rows of pg_locks. One of them at a time holds a
-// snapshot and an ACCESS SHARE lock on every table, so that the
-// statement's next wait (for a lock it needs, or for older snapshots) is
-// seen for certain, with the locks it holds meanwhile; then the other
-// session holds, and the first lets the statement go on to its next wait.
+// other sessions watch its rows of pg_locks, so that the same statement
+// gives the same report every time:
+//
+//   - Before it starts, one session holds SHARE ROW EXCLUSIVE on every
+//     table, so that its first lock of SHARE UPDATE EXCLUSIVE or stronger
+//     (or a write's ROW EXCLUSIVE) waits, and is seen for certain, however
+//     quickly the statement would take it and go on (VACUUM of a small
+//     table waits for nothing else). At that wait the session lets go.
+//   - One of the sessions at a time holds a snapshot and an ACCESS SHARE
+//     lock on every table, so that the statement's next wait (for a lock
+//     it needs, or for older snapshots) is seen for certain, with the
+//     locks it holds meanwhile; then the other session holds, and the
+//     first lets the statement go on to its next wait.
+//   - A relation the statement removed was locked ACCESS EXCLUSIVE at the
+//     end (the old index of DROP INDEX CONCURRENTLY and REINDEX
+//     CONCURRENTLY): the lock is reported from the drop, which the
+//     readings see for certain.
+//   - Per relation only the strongest mode seen is kept, from SHARE
+//     UPDATE EXCLUSIVE up; a lock on an index, TOAST table or sequence
+//     that its table's covers, and locks on what the statement created,
+//     are left out. Whether the watch sees those between two waits
+//     depends on timing.
+//
 // The time the statement waited for the watch is left out of its
-// duration, to within a round trip. Locks that such a statement takes and
-// releases between two waits without conflicting with ACCESS SHARE can be
-// missed; scans cannot be counted.
+// duration, to within a round trip. Scans cannot be counted outside a
+// transaction.
 //
 // # Sample rows
 //
@@ -374,7 +391,7 @@ func (m *measurer) facts(st *Statement, after snapshot, locks []lockRow) {
 		if !now && !then {
 			continue // a system catalog, or a temporary relation
 		}
-		rel := m.relation(l.oid, after.rels, before.rels)
+		rel := m.relation(l.oid, before.rels, after.rels)
 		rel.Dropped = !now
 		st.Locks = append(st.Locks, Lock{Mode: l.mode, Relation: rel})
 	}
@@ -410,14 +427,14 @@ func (m *measurer) facts(st *Statement, after snapshot, locks []lockRow) {
 		for oid, n := range after.scans {
 			if n > before.scans[oid] {
 				if _, ok := after.rels[oid]; ok {
-					st.Scanned = append(st.Scanned, m.relation(oid, after.rels, before.rels))
+					st.Scanned = append(st.Scanned, m.relation(oid, before.rels, after.rels))
 				}
 			}
 		}
 	}
 	for oid, row := range after.rels {
 		if !row.valid && (before.rels[oid].valid || before.rels[oid].oid == 0) {
-			st.InvalidIndexes = append(st.InvalidIndexes, m.relation(oid, after.rels, before.rels))
+			st.InvalidIndexes = append(st.InvalidIndexes, m.relation(oid, before.rels, after.rels))
 		}
 	}
 	for _, rels := range [][]Relation{st.Rewritten, st.Scanned, st.InvalidIndexes, st.Dropped} {
@@ -426,19 +443,19 @@ func (m *measurer) facts(st *Statement, after snapshot, locks []lockRow) {
 	m.prev = after
 }
 
-// relation describes the relation oid, as the step's start knew it when
-// it existed then, else from the first of snaps that has it.
+// relation describes the relation oid as the first of snaps that has it
+// names it (the reading before the statement, for a statement's facts:
+// the relation as the statement calls it when it runs, after the renames
+// of the statements before it), else as the step's start knew it.
 func (m *measurer) relation(oid uint32, snaps ...map[uint32]relRow) Relation {
 	look := func(oid uint32) (relRow, bool) {
-		if row, ok := m.existing[oid]; ok {
-			return row, true
-		}
 		for _, s := range snaps {
 			if row, ok := s[oid]; ok {
 				return row, true
 			}
 		}
-		return relRow{}, false
+		row, ok := m.existing[oid]
+		return row, ok
 	}
 	row, _ := look(oid)
 	r := Relation{OID: oid, Schema: row.schema, Name: row.name, Kind: kindNames[row.kind], Visible: row.visible}

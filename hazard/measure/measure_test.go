@@ -405,3 +405,15 @@ func TestReportJSON(t *testing.T) {
 		t.Errorf("statement JSON: %+v", st)
 	}
 }
+
+// statement2 measures the last statement of sql run after setup, as
+// version 2.
+func statement2(t *testing.T, setup, sql string) *measure.Statement {
+	t.Helper()
+	r, _, err := run(t, map[string]string{"v1_base.up.sql": setup, "v2_case.up.sql": sql}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := r.Steps[0].Statements
+	return &st[len(st)-1]
+}

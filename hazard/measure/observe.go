@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,8 +37,13 @@ func (m *measurer) observed(ctx context.Context, s source.Statement, n int) (Sta
 			tables = append(tables, pgx.Identifier{r.schema, r.name}.Sanitize())
 		}
 	}
+	slices.Sort(tables)
 	w := &watch{conns: m.watchers, pid: m.conn.PgConn().PID(), tables: tables, seen: map[lockKey]bool{}}
 	if err := w.hold(ctx, 0); err != nil {
+		m.close()
+		return st, m.fail(ErrMeasure, s.Pos, "", fmt.Errorf("watch: %w", err))
+	}
+	if err := w.holdStrong(ctx); err != nil {
 		m.close()
 		return st, m.fail(ErrMeasure, s.Pos, "", fmt.Errorf("watch: %w", err))
 	}
@@ -76,11 +82,7 @@ func (m *measurer) observed(ctx context.Context, s source.Statement, n int) (Sta
 	if err != nil {
 		return st, err
 	}
-	locks := make([]lockRow, 0, len(w.seen))
-	for k := range w.seen {
-		locks = append(locks, lockRow(k))
-	}
-	m.facts(&st, after, locks)
+	m.facts(&st, after, m.settle(w.seen, before, after))
 	for i := range st.Locks {
 		st.Locks[i].Since = n
 	}
@@ -107,6 +109,7 @@ type watch struct {
 	conns   [2]*pgx.Conn
 	cur     int     // the session that holds or held last
 	holding [2]bool // which sessions hold
+	strong  bool    // session 1 holds SHARE ROW EXCLUSIVE on every table (see holdStrong)
 	pid     uint32
 	tables  []string
 	seen    map[lockKey]bool // locks held or awaited
@@ -133,12 +136,34 @@ func (w *watch) hold(ctx context.Context, i int) error {
 	return err
 }
 
+// holdStrong makes session 1 hold SHARE ROW EXCLUSIVE on every table
+// while session 0 holds its snapshot, before the statement starts: the
+// statement's first lock of SHARE UPDATE EXCLUSIVE or stronger on a
+// table (or of ROW EXCLUSIVE, for a write) then waits for certain, and is
+// seen, however quickly the statement would otherwise take it and go on
+// (VACUUM of a small table waits for nothing else). At that first wait
+// session 1 lets go and the watch goes on as usual.
+func (w *watch) holdStrong(ctx context.Context) error {
+	if len(w.tables) == 0 {
+		return nil
+	}
+	q := "BEGIN; LOCK TABLE " + strings.Join(w.tables, ", ") + " IN SHARE ROW EXCLUSIVE MODE NOWAIT"
+	if _, err := w.conns[1].PgConn().Exec(ctx, q).ReadAll(); err != nil {
+		return err
+	}
+	w.holding[1], w.strong = true, true
+	return nil
+}
+
 // release ends session i's transaction, if it holds.
 func (w *watch) release(ctx context.Context, i int) error {
 	if !w.holding[i] {
 		return nil
 	}
 	w.holding[i] = false
+	if i == 1 {
+		w.strong = false
+	}
 	_, err := w.conns[i].PgConn().Exec(ctx, "COMMIT").ReadAll()
 	return err
 }
@@ -181,6 +206,14 @@ func (w *watch) watch(ctx context.Context, finished func() bool) error {
 		}
 		next := 1 - w.cur
 		switch {
+		case waiting && w.strong:
+			// The first wait: for session 1's strong locks (or for
+			// session 0, the statement then waits for both). Seen; let
+			// it go on.
+			if err := w.release(ctx, 1); err != nil {
+				return err
+			}
+			w.waited += so + time.Since(answered)
 		case waiting && w.holding[w.cur]:
 			if err := w.hold(ctx, next); err != nil {
 				return err
@@ -198,6 +231,46 @@ func (w *watch) watch(ctx context.Context, finished func() bool) error {
 		time.Sleep(pollEvery)
 	}
 	return nil
+}
+
+// settle turns the locks the watch saw into the statement's locks, the
+// same each time the statement is measured:
+//
+//   - a statement that removed a relation held ACCESS EXCLUSIVE on it at
+//     the end (DROP INDEX CONCURRENTLY and REINDEX CONCURRENTLY take it
+//     on the old index last, when nothing else waits to be seen);
+//   - per relation, only the strongest mode seen, and only from SHARE
+//     UPDATE EXCLUSIVE up: weaker locks block no writes, and whether the
+//     watch saw them between two waits depends on timing;
+//   - a lock on an index, a TOAST table or a sequence that the lock seen
+//     on its table covers adds nothing to it, and is left out;
+//   - so are locks on relations the statement itself created.
+func (m *measurer) settle(seen map[lockKey]bool, before, after snapshot) []lockRow {
+	strongest := map[uint32]hazard.LockMode{}
+	for k := range seen {
+		strongest[k.oid] = max(strongest[k.oid], k.mode)
+	}
+	for oid := range before.rels {
+		if _, ok := after.rels[oid]; !ok {
+			strongest[oid] = hazard.AccessExclusive
+		}
+	}
+	var out []lockRow
+	for oid, mode := range strongest {
+		row, ok := before.rels[oid]
+		if !ok || mode < hazard.ShareUpdateExclusive {
+			continue
+		}
+		switch row.kind {
+		case "i", "I", "t", "S":
+			if row.owner != 0 && strongest[row.owner].Covers(mode) {
+				continue
+			}
+		}
+		out = append(out, lockRow{oid, mode})
+	}
+	slices.SortFunc(out, func(a, b lockRow) int { return int(a.oid) - int(b.oid) })
+	return out
 }
 
 // connectWatchers opens the two watching sessions, on first use.

@@ -34,7 +34,7 @@ type relDesc struct {
 	schema  string
 	name    string
 	visible bool
-	owner   uint32 // index: its table; TOAST table: its table; partition: its parent
+	owner   uint32 // index: its table; TOAST table: its table; partition: its parent; sequence: the table whose column owns it
 	// What a reading compares to tell whether to read the rest again: a
 	// rename, a move to another schema, an ATTACH or DETACH PARTITION.
 	nsp       uint32
@@ -67,12 +67,14 @@ FROM pg_catalog.pg_class WHERE oid >= 16384`
 	readingResults = 3
 
 	describeSQL = `SELECT c.oid, c.relkind, n.nspname, c.relname, pg_catalog.pg_table_is_visible(c.oid),
-	COALESCE(i.indrelid, tt.oid, h.inhparent, 0), c.relnamespace, c.relispartition
+	COALESCE(i.indrelid, tt.oid, h.inhparent, d.refobjid, 0), c.relnamespace, c.relispartition
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid
 LEFT JOIN pg_catalog.pg_class tt ON c.relkind = 't' AND tt.reltoastrelid = c.oid
 LEFT JOIN pg_catalog.pg_inherits h ON h.inhrelid = c.oid AND h.inhseqno = 1
+LEFT JOIN pg_catalog.pg_depend d ON c.relkind = 'S' AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+	AND d.objid = c.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype IN ('a', 'i')
 WHERE c.oid = ANY ($1) AND c.relkind IN ('r', 'p', 'i', 'I', 't', 'S', 'v', 'm', 'f')
 AND (n.nspname = 'pg_toast' OR n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema')`
 )

@@ -76,8 +76,9 @@ type Statement struct {
 type Relation struct {
 	// OID identifies the relation in the scratch database.
 	OID uint32 `json:"-"`
-	// Schema and Name are its schema and name, when the step began for a
-	// relation that existed then.
+	// Schema and Name are its schema and name as the statement called it
+	// when it ran: after what the statements before it renamed (in
+	// Step.Existing, as the step began).
 	Schema string `json:"schema"`
 	Name   string `json:"name"`
 	// Kind is "table", "partitioned table", "index", "partitioned index",
@@ -88,7 +89,9 @@ type Relation struct {
 	// alone.
 	Visible bool `json:"-"`
 	// Table is the table the relation belongs to: an index's table, a
-	// TOAST table's table, a partition's root. 0 for a table of its own.
+	// TOAST table's table, a partition's root, the table whose column
+	// owns a sequence (serial and identity columns). 0 for a table of its
+	// own.
 	Table uint32 `json:"-"`
 	// TableName names that table, as String does.
 	TableName string `json:"table,omitempty"`

@@ -25,6 +25,34 @@ func newResolver(existing []measure.Relation) *resolver {
 	return r
 }
 
+// follow renames the relations that statement m found under another name
+// than the step's start gave them (after an ALTER TABLE ... RENAME
+// earlier in the step): a statement's predictions name relations as they
+// are called when it runs, and so do its measurements.
+func (r *resolver) follow(m *measure.Statement) {
+	if r == nil {
+		return
+	}
+	see := func(rel measure.Relation) {
+		old, ok := r.byOID[rel.OID]
+		if !ok || old.Name == rel.Name && old.Schema == rel.Schema {
+			return
+		}
+		r.byName[old.Name] = slices.DeleteFunc(r.byName[old.Name], func(x measure.Relation) bool { return x.OID == rel.OID })
+		old.Name, old.Schema, old.Visible = rel.Name, rel.Schema, rel.Visible
+		r.byOID[rel.OID] = old
+		r.byName[rel.Name] = append(r.byName[rel.Name], old)
+	}
+	for _, l := range m.Locks {
+		see(l.Relation)
+	}
+	for _, rels := range [][]measure.Relation{m.Rewritten, m.Scanned, m.InvalidIndexes, m.Dropped} {
+		for _, rel := range rels {
+			see(rel)
+		}
+	}
+}
+
 // resolve finds the relation n: in its schema when n has one, else the
 // one the search_path finds (or the only one of that name).
 func (r *resolver) resolve(n hazard.Name) (measure.Relation, bool) {
@@ -81,8 +109,9 @@ func compare(s *Statement, names *resolver) {
 	// What the measurement saw, per table, on relations that existed
 	// before the step.
 	n := s.Pos.Statement
-	held := map[uint32][]hazard.LockMode{} // every mode held
-	taken := map[uint32]hazard.LockMode{}  // the strongest this statement took
+	held := map[uint32][]hazard.LockMode{}  // every mode held
+	taken := map[uint32]hazard.LockMode{}   // the strongest this statement took
+	earlier := map[uint32]hazard.LockMode{} // the strongest that earlier statements of the step took
 	for _, l := range m.Locks {
 		if l.Relation.New || l.Relation.Dropped && l.Relation.Table != 0 {
 			// A relation the step made is nobody else's yet; an index the
@@ -94,6 +123,9 @@ func compare(s *Statement, names *resolver) {
 		held[root] = append(held[root], l.Mode)
 		if (l.Since == n || m.Observed) && l.Mode > taken[root] {
 			taken[root] = l.Mode
+		}
+		if l.Since != n && !m.Observed {
+			earlier[root] = max(earlier[root], l.Mode)
 		}
 	}
 	rewritten := map[uint32][]string{}
@@ -159,6 +191,12 @@ func compare(s *Statement, names *resolver) {
 		if mode < hazard.ShareUpdateExclusive || predLock[root] != 0 && predLock[root].Covers(mode) {
 			continue
 		}
+		if earlier[root].Covers(mode) {
+			// The step held as much on the table already (a sequence
+			// that the table's column owns, locked after the table):
+			// the lock adds nothing.
+			continue
+		}
 		detail := "no lock predicted"
 		if predLock[root] != 0 {
 			detail = "predicted " + predLock[root].String()
@@ -199,6 +237,8 @@ func compare(s *Statement, names *resolver) {
 			strings.Compare(a.Effect.Relation.String(), b.Effect.Relation.String()))
 	})
 
+	s.refute()
+
 	// Hazards no rule predicted are findings of the measured rules.
 	for _, f := range s.Unpredicted {
 		if !f.Hazard {
@@ -233,4 +273,40 @@ func strongestOf(modes []hazard.LockMode) hazard.LockMode {
 		m = max(m, x)
 	}
 	return m
+}
+
+// refute moves out of s.Findings the static findings whose hazard the
+// measurement refuted: a finding that predicts scans or rewrites is
+// refuted when each of them was measured not to happen (a lock without
+// them is brief); one that predicts locks alone, when each lock was.
+func (s *Statement) refute() {
+	status := map[hazard.Effect]Status{}
+	for _, v := range s.Verdicts {
+		status[v.Effect] = v.Status
+	}
+	keep := s.Findings[:0]
+	for _, f := range s.Findings {
+		var long, locks []Status
+		for _, e := range f.Predicts {
+			if e.Kind == hazard.Lock {
+				locks = append(locks, status[e])
+			} else {
+				long = append(long, status[e])
+			}
+		}
+		judged := long
+		if len(judged) == 0 {
+			judged = locks
+		}
+		refuted := len(judged) > 0
+		for _, st := range judged {
+			refuted = refuted && st == Refuted
+		}
+		if refuted {
+			s.Refuted = append(s.Refuted, f)
+			continue
+		}
+		keep = append(keep, f)
+	}
+	s.Findings = keep
 }

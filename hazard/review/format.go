@@ -68,6 +68,9 @@ func (r *Review) String() string {
 		fmt.Fprintf(&b, "; the measurement agrees with the rules on %d of %s", agree, plural(n, "statement"))
 	}
 	b.WriteString("\n")
+	if r.Error != "" {
+		fmt.Fprintf(&b, "  the measurement stopped: %s\n", r.Error)
+	}
 	return b.String()
 }
 
@@ -103,6 +106,12 @@ func (s *Step) String() string {
 		}
 		for _, f := range st.Unpredicted {
 			fmt.Fprintf(&b, "%s%-12s %s\n", indent, "unpredicted", f)
+		}
+		if st.Failed != "" {
+			fmt.Fprintf(&b, "%s%-12s %s\n", indent, "failed", st.Failed)
+		}
+		for _, f := range st.Refuted {
+			fmt.Fprintf(&b, "%s%-12s %s: %s\n", indent, "refuted", f.Rule, "the measurement refutes it: "+f.Reason)
 		}
 		for _, f := range st.Findings {
 			at := ""
@@ -169,4 +178,23 @@ func (s Statement) MarshalJSON() ([]byte, error) {
 		plain
 		Agrees bool `json:"agrees"`
 	}{hazard.PositionOf(s.Pos), plain(s), s.Agrees()})
+}
+
+// MarshalJSON encodes the fact; for an index left invalid, which has no
+// effect kind, the effect is only its relation.
+func (f Fact) MarshalJSON() ([]byte, error) {
+	type plain Fact
+	if f.Effect.Kind != 0 {
+		return json.Marshal(plain(f))
+	}
+	return json.Marshal(struct {
+		Effect struct {
+			Relation hazard.Name `json:"relation"`
+		} `json:"effect"`
+		InvalidIndex bool   `json:"invalid_index,omitempty"`
+		Hazard       bool   `json:"hazard"`
+		Detail       string `json:"detail,omitempty"`
+	}{Effect: struct {
+		Relation hazard.Name `json:"relation"`
+	}{f.Effect.Relation}, InvalidIndex: f.InvalidIndex, Hazard: f.Hazard, Detail: f.Detail})
 }

@@ -36,9 +36,29 @@
 // findings of the measured rules [hazard.RuleMeasuredLock],
 // [hazard.RuleMeasuredRewrite] and [hazard.RuleMeasuredInvalidIdx], which
 // a waymark:allow directive before the statement accepts like any other.
+// A lock adds nothing, and is not listed, when its step already held one
+// as strong on the same table since an earlier statement: the sequence a
+// serial column owns, locked by DROP TABLE of its table or by ALTER
+// SEQUENCE after the owning column's ALTER COLUMN TYPE, counts for the
+// table. Predictions and measurements name a relation as it is called
+// when the statement runs, after the renames of the statements before it
+// in the step.
+//
+// A refuted prediction changes the verdict: a static finding whose
+// scans and rewrites were all measured not to happen (or, for a finding
+// about a lock alone, whose locks were) is moved to [Statement].Refuted
+// and fails nothing. CREATE INDEX IF NOT EXISTS of an index made where the
+// rules cannot see it locks the table and builds nothing: its finding is
+// refuted.
+//
+// A measurement that stopped at a failing statement is reviewed with
+// [BuildPartial]: the review covers what was measured, the failing
+// statement's locks and the INVALID index it may have left included,
+// marks that statement with the error and carries it ([Review].Error).
 package review
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -99,6 +119,10 @@ type Review struct {
 	// plan was not measured.
 	Server string `json:"server,omitempty"`
 	Steps  []Step `json:"steps"`
+	// Error is the failure that stopped the measurement part-way, when
+	// it did (see [BuildPartial]): the review then covers the steps and
+	// statements measured before it, the failing one included.
+	Error string `json:"error,omitempty"`
 }
 
 // Measured reports whether the review has a measurement.
@@ -132,9 +156,19 @@ type Statement struct {
 	Verdicts []Verdict `json:"verdicts,omitempty"`
 	// Unpredicted lists measured facts that no prediction covers.
 	Unpredicted []Fact `json:"unpredicted,omitempty"`
-	// Findings are the static findings and, for each hazardous
-	// unpredicted fact, a finding of a measured rule.
+	// Findings are the static findings that the measurement did not
+	// refute and, for each hazardous unpredicted fact, a finding of a
+	// measured rule.
 	Findings []*hazard.Finding `json:"findings,omitempty"`
+	// Refuted are the static findings whose hazard the measurement
+	// refuted: every scan or rewrite they predict (or, for a finding
+	// about a lock alone, every lock) was measured not to happen. They
+	// fail nothing.
+	Refuted []*hazard.Finding `json:"refuted,omitempty"`
+	// Failed is the error of the statement that stopped the measurement,
+	// for the statement it stopped at; what was measured up to the
+	// failure is in Measured.
+	Failed string `json:"failed,omitempty"`
 }
 
 // Agrees reports whether the measurement confirms every prediction that
@@ -227,11 +261,44 @@ func Build(p *plan.Plan, static *hazard.Report, measured *measure.Report) (*Revi
 			s := Statement{Pos: st.Pos, SQL: st.SQL, Static: st, Findings: append([]*hazard.Finding(nil), st.Findings...)}
 			if ms != nil && j < len(ms.Statements) {
 				s.Measured = &ms.Statements[j]
+				names.follow(s.Measured)
 			}
 			compare(&s, names)
 			step.Statements = append(step.Statements, s)
 		}
 		r.Steps = append(r.Steps, step)
+	}
+	return r, nil
+}
+
+// BuildPartial is [Build] for a measurement that stopped at a failure:
+// measured and failure are what [measure.Run] returned. The review keeps
+// what was measured, the failing statement's locks and invalid indexes
+// included, marks that statement with the error ([Statement].Failed),
+// and carries the error ([Review].Error). With a nil failure it is
+// Build.
+func BuildPartial(p *plan.Plan, static *hazard.Report, measured *measure.Report, failure error) (*Review, error) {
+	r, err := Build(p, static, measured)
+	if err != nil || failure == nil {
+		return r, err
+	}
+	r.Error = failure.Error()
+	var me *measure.Error
+	if !errors.As(failure, &me) || !errors.Is(failure, measure.ErrStatement) {
+		return r, nil
+	}
+	for i := range r.Steps {
+		st := &r.Steps[i]
+		if st.Version != me.Version || st.Path != me.Pos.Path {
+			continue
+		}
+		// The failing statement is the last one measured.
+		for j := len(st.Statements) - 1; j >= 0; j-- {
+			if st.Statements[j].Measured != nil {
+				st.Statements[j].Failed = me.Cause.Error()
+				break
+			}
+		}
 	}
 	return r, nil
 }

@@ -87,7 +87,7 @@ func run(dir string) error {
 		return err
 	}
 
-	section("Migrating again: nothing to do, one read, no lock")
+	section("Migrating again: nothing to do, one read, no wait for the lock")
 	res, err = execute.Migrate(ctx, db, set, plan.Latest(), opts)
 	if err != nil {
 		return err
