@@ -178,7 +178,7 @@ func (s *session) upgrade(ctx context.Context, from int) (bool, error) {
 		if st.to <= from {
 			continue
 		}
-		body += fmt.Sprintf("\tIF NOT %s THEN\n", st.done(s.table))
+		body += fmt.Sprintf("\tIF NOT (%s) THEN\n", st.done(s.table))
 		for _, stmt := range st.stmts(s.table) {
 			body += "\t\tEXECUTE " + literal(stmt) + ";\n"
 		}

@@ -74,7 +74,7 @@ func hasDigest(table string) string { return hasColumn(table, "digest") }
 // hasDownColumns is the SQL that tells whether table has the down
 // scripts' columns of format 3.
 func hasDownColumns(table string) string {
-	return hasColumn(table, "reversible") + " AND " + hasColumn(table, "down_script")
+	return "(" + hasColumn(table, "reversible") + " AND " + hasColumn(table, "down_script") + ")"
 }
 
 // change returns the statements that make ch. A Delete or Update that
