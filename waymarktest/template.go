@@ -23,7 +23,7 @@ import (
 // templateFormat goes into every template's name. Change it when what a
 // template holds for the same migrations changes, above all when waymark's
 // history table format changes, so that old templates are not cloned.
-const templateFormat = "waymarktest template 1, history format 3"
+const templateFormat = "waymarktest template 1, history format 4"
 
 const (
 	// templatePrefix starts the name of every template database:

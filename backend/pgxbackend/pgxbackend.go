@@ -66,9 +66,9 @@
 // Reading the state never creates anything: a database without the table
 // (or without its schema) has an empty history, found so without a failed
 // statement in the server's log ([Backend.ReadHead] asks
-// pg_catalog.to_regclass in its one query; ReadState looks for the table
-// first until it has found it once). The first write creates the table, in
-// the same transaction as the step it records.
+// pg_catalog.to_regclass in its one query; ReadState and ReadRepeatables
+// look for the table first until it has been found once). The first write
+// creates the table, in the same transaction as the step it records.
 //
 // # Schemas
 //
