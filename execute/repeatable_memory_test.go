@@ -3,12 +3,14 @@ package execute_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/waymarkdb/waymark/backend"
 	"github.com/waymarkdb/waymark/backend/memory"
 	"github.com/waymarkdb/waymark/execute"
 	"github.com/waymarkdb/waymark/plan"
+	"github.com/waymarkdb/waymark/source"
 )
 
 // versionsOnly is a backend that records versions only: it hides the
@@ -63,5 +65,25 @@ func TestRepeatablesSingleTransaction(t *testing.T) {
 	reps, _ := db.ReadRepeatables(ctx)
 	if len(recs) != 0 || len(reps) != 0 {
 		t.Errorf("after the failed single transaction: versions %+v, repeatable scripts %+v; want none", recs, reps)
+	}
+}
+
+// A plan whose repeatable step has a waymark:batch statement (a plan built
+// or edited by hand: package source refuses such a file) is refused
+// before anything runs.
+func TestRepeatableBatchRefused(t *testing.T) {
+	ctx := context.Background()
+	set := mapSet(t, map[string]string{"v1_t.up.sql": "CREATE TABLE t (id int, x int);", "r_v.sql": "CREATE VIEW v AS SELECT 1;"})
+	db := memory.New(nil)
+	p, err := plan.Build(ctx, db, set, plan.Latest(), nil)
+	if err != nil || len(p.Steps) != 2 || !p.Steps[1].Repeatable {
+		t.Fatalf("Build = %v, %v", p, err)
+	}
+	st := &p.Steps[1]
+	st.SQL = "-- waymark:no-transaction\n-- waymark:batch\nUPDATE t SET x = 1 WHERE id IN (SELECT id FROM t WHERE x IS NULL LIMIT 10);\n"
+	st.Checksum, st.NoTransaction = source.ChecksumOf(st.SQL), true
+	_, err = execute.Run(ctx, db, p, nil)
+	if !errors.Is(err, execute.ErrBadPlan) || !strings.Contains(err.Error(), "repeatable script's step, but its script has a waymark:batch") || len(db.Executed()) != 0 {
+		t.Errorf("Run = %v, ran %q; want ErrBadPlan for the batch and nothing run", err, db.Executed())
 	}
 }
