@@ -94,6 +94,38 @@ func TestPostgresRepeatableChangedOnce(t *testing.T) {
 	}
 }
 
+// A set of only repeatable scripts (an app key with no versions): after
+// the first run, a boot with nothing to do is still the one head read,
+// which returns its row without any version.
+func TestPostgresRepeatablesOnlyNoOp(t *testing.T) {
+	cfg, err := pgxpool.ParseConfig(pgtest.ConnString(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &tracer{}
+	cfg.ConnConfig.Tracer = tr
+	ctx := context.Background()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	db := pgxbackend.New(pool, &pgxbackend.Options{AppKey: "views"})
+	set := mapSet(t, map[string]string{"r_answer.sql": "CREATE OR REPLACE FUNCTION answer() RETURNS int LANGUAGE sql AS $$ SELECT 42 $$;"})
+	if _, err := execute.Migrate(ctx, db, set, plan.Latest(), nil); err != nil {
+		t.Fatal(err)
+	}
+	h, err := db.ReadHead(ctx)
+	if err != nil || !h.Known || h.Version != 0 || h.Repeatables != set.RepeatablesDigest() {
+		t.Fatalf("head = %+v, %v; want no version and the scripts' digest %s", h, err, set.RepeatablesDigest())
+	}
+	tr.take()
+	res, err := execute.Migrate(ctx, db, set, plan.Latest(), nil)
+	if queries := tr.take(); err != nil || !res.Plan.Empty() || len(queries) != 1 || !strings.HasPrefix(queries[0], "WITH k AS MATERIALIZED") {
+		t.Errorf("boot with nothing to do: plan %v, %v, queries %q; want the one head read", res.Plan, err, queries)
+	}
+}
+
 // A view and the function it calls, in name order; the other way round,
 // the first fails, naming its file, and nothing of it is recorded.
 func TestPostgresRepeatableViewAndFunction(t *testing.T) {
