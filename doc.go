@@ -2,7 +2,9 @@
 //
 // Migrations are plain files, v001_create_users.up.sql and
 // v001_create_users.down.sql, kept in a folder or compiled into the binary
-// with go:embed. You say where the schema should be (a target version);
+// with go:embed; views, functions and triggers can live beside them as
+// repeatable scripts (r_active_users.sql), applied again whenever they
+// change. You say where the schema should be (a target version);
 // waymark works out how to get there, shows that path as a value you can
 // print, store and test, and then runs exactly that path.
 //
@@ -34,7 +36,7 @@
 // what was changed by hand, schema for the expected schema as a file to
 // commit, and fleet for many databases or schemas at once (package [github.com/waymarkdb/waymark/fleet]); import,
 // import-history and baseline move a database from golang-migrate, goose,
-// tern or pop. A service mounts the same commands in its own binary, with
+// tern, pop or Flyway. A service mounts the same commands in its own binary, with
 // its embedded migrations, through package
 // [github.com/waymarkdb/waymark/cli].
 //

@@ -193,6 +193,9 @@ type applyStep struct {
 	Name      string           `json:"name,omitempty"`
 	Direction source.Direction `json:"direction"`
 	Duration  string           `json:"duration"`
+	// Repeatable marks a repeatable script's step (Version 0, Name its
+	// name).
+	Repeatable bool `json:"repeatable,omitempty"`
 }
 
 // maxBody bounds the body of POST /apply.
@@ -259,7 +262,7 @@ func (h *Handler) apply(w http.ResponseWriter, r *http.Request) {
 	res, err := execute.Run(ctx, h.cfg.Backend, p, &opts)
 	doc := applyDoc{Format: "waymark.admin.apply/v1", From: p.From, To: p.To, Direction: p.Direction, Steps: []applyStep{}}
 	for _, s := range res.Steps {
-		doc.Steps = append(doc.Steps, applyStep{s.Version, s.Name, s.Direction, s.Duration.String()})
+		doc.Steps = append(doc.Steps, applyStep{s.Version, s.Name, s.Direction, s.Duration.String(), s.Repeatable})
 	}
 	if err != nil {
 		code, msg := public(err)
@@ -386,7 +389,8 @@ var ErrNotReady = errors.New("database not at the expected version")
 
 // Ready returns nil when db has applied every version of set, clean and
 // with the files' checksums (and maybe newer versions a newer release
-// applied), and otherwise an error wrapping [ErrNotReady] saying why, or
+// applied), and every repeatable script of set as it is in the files, and
+// otherwise an error wrapping [ErrNotReady] saying why, or
 // the error of reading the history. With a backend that keeps digests
 // (backend.HeadReader) it reads one row when the database is ready. It
 // takes no lock and writes nothing.
@@ -397,15 +401,14 @@ func Ready(ctx context.Context, db backend.Backend, set *source.Set) error {
 		if err != nil {
 			return fmt.Errorf("admin: ready: %w", err)
 		}
-		if d, ok := set.Digest(latest); ok && h.Known && !h.Dirty && h.Version == latest && d == h.Digest {
+		if d, ok := set.Digest(latest); ok && h.Known && !h.Dirty && h.Version == latest && d == h.Digest && h.Repeatables == set.RepeatablesDigest() {
 			return nil
 		}
 	}
-	records, err := db.ReadState(ctx)
+	st, err := plan.ReadState(ctx, db)
 	if err != nil {
 		return fmt.Errorf("admin: ready: %w", err)
 	}
-	st := plan.State{Records: records}
 	p, err := plan.Compute(set, st, plan.Latest(), &plan.Options{AllowNewerDatabase: true})
 	switch {
 	case err != nil:

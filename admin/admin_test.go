@@ -477,3 +477,38 @@ func TestReady(t *testing.T) {
 		t.Errorf("Ready with a drifted file = %v, want ErrNotReady and plan.ErrDrift", err)
 	}
 }
+
+// TestReadyRepeatables: a database at the latest version is ready only
+// with the set's repeatable scripts applied as they are in the files; a
+// script removed from the files leaves it ready.
+func TestReadyRepeatables(t *testing.T) {
+	ctx := t.Context()
+	db := pgxbackend.New(pgtest.Pool(t), nil)
+	with := func(view string) *source.Set {
+		m := map[string]string{"r_view.sql": view}
+		for k, v := range files {
+			m[k] = v
+		}
+		return testsets.Map(t, m)
+	}
+	set := with("CREATE OR REPLACE VIEW answer AS SELECT 1 AS n;\n")
+	if _, err := execute.Migrate(ctx, db, set.WithoutRepeatables(), plan.Latest(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Ready(ctx, db, set); !errors.Is(err, admin.ErrNotReady) || !strings.Contains(err.Error(), "1 steps pending") {
+		t.Errorf("Ready with the repeatable script not applied = %v, want ErrNotReady with 1 step", err)
+	}
+	if _, err := execute.Migrate(ctx, db, set, plan.Latest(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Ready(ctx, db, set); err != nil {
+		t.Errorf("Ready with the repeatable script applied = %v", err)
+	}
+	changed := with("CREATE OR REPLACE VIEW answer AS SELECT 2 AS n;\n")
+	if err := admin.Ready(ctx, db, changed); !errors.Is(err, admin.ErrNotReady) {
+		t.Errorf("Ready with the repeatable script changed = %v, want ErrNotReady", err)
+	}
+	if err := admin.Ready(ctx, db, set.WithoutRepeatables()); err != nil {
+		t.Errorf("Ready with the repeatable script removed from the files = %v", err)
+	}
+}

@@ -12,6 +12,7 @@
 //	goose           goose_db_version    a row per version applied (or, from old goose, rolled back)
 //	tern            schema_version      one row: the number of migrations applied
 //	pop             schema_migration    a row per version applied
+//	flyway          flyway_schema_history  a row per run of a migration, repeatable scripts' too
 //
 // golang-migrate and tern apply their versions in order, so every version
 // up to the one in the table is applied; goose and pop record each
@@ -19,17 +20,28 @@
 // branch). As Ory's popx does, a pop version longer than 14 digits is
 // also applied when the table has its first 14 digits (pop's own column
 // held no more). Import refuses, changing nothing and naming the versions, a
-// dirty golang-migrate version ([ErrDirty]), a version of the table that
+// dirty golang-migrate version ([ErrDirty]), a Flyway row of a failed
+// migration ([ErrFailed]), a Flyway version whose file changed since Flyway
+// applied it (Flyway's checksum differs; [ErrMismatch]), a version of the table that
 // the files do not have or that the waymark set lacks ([ErrMismatch]), and
 // one whose file could not be converted and was not written by hand
 // ([ErrUnconverted]).
+//
+// Flyway's history is read as Flyway reads it: a version is applied when
+// its last row applied it (not undone or deleted since), a BASELINE row
+// stands for every version up to its own, and versions compare number by
+// number (1.2 and 1.02 are one version). Its repeatable scripts (rows
+// without a version) that are unchanged since Flyway last applied them are
+// recorded as applied too; a changed one is left for waymark's next plan
+// ([Result].RepeatablesPending).
 //
 // The records are written by [execute.Baseline]: in one transaction, under
 // waymark's lock, only into an empty history, each with the checksum of
 // the waymark file as it is now, marked as imported
 // (backend.Record.Imported), and with the time the tool applied it where
-// the tool kept one (goose); otherwise the time of the import. The tool's table is read, never changed:
-// drop it when you are sure you will not go back. Stop the other tool's
+// the tool kept one (goose); otherwise the time of the import. The tool's
+// table is read, never changed: drop it when you are sure you will not go
+// back. Stop the other tool's
 // migrations while importing, since its table is read before waymark's
 // lock is taken.
 package adopt
@@ -149,6 +161,15 @@ type History struct {
 	Versions []string
 	// Dirty is set when golang-migrate marked its version dirty.
 	Dirty bool
+	// Baseline is, for Flyway, the version of its BASELINE row (canonical,
+	// convert.FlywayVersion), or "".
+	Baseline string
+	// Checksums are, for Flyway, the checksums it recorded for the applied
+	// versions, by version.
+	Checksums map[string]int32
+	// Repeatables are, for Flyway, the repeatable scripts it applied, by
+	// description.
+	Repeatables []RepeatableRun
 	// AppliedAt holds, by version as in Versions, when the tool applied
 	// it, for the tools that keep that time: goose's tstamp (a timestamp
 	// without time zone, read in the session's time zone, in which goose
@@ -173,6 +194,12 @@ func ReadHistory(ctx context.Context, q Querier, tool convert.Tool, opts *Option
 	h := &History{Tool: tool, Table: table.Sanitize()}
 	fail := func(err error, detail string, cause error) error {
 		return &Error{Err: err, Tool: tool, Table: h.Table, Detail: detail, Cause: cause}
+	}
+	if tool == convert.Flyway {
+		if err := readFlyway(ctx, q, h, fail); err != nil {
+			return nil, err
+		}
+		return h, nil
 	}
 	var query string
 	switch tool {
@@ -259,6 +286,14 @@ type Result struct {
 	// plans refuse them as out of order until they are applied with
 	// plan.Options.AllowOutOfOrder.
 	NotApplied []int64
+	// Repeatables are the repeatable scripts' records written (Flyway's
+	// scripts applied and unchanged since), or with DryRun those that would
+	// be.
+	Repeatables []backend.RepeatableRecord
+	// RepeatablesPending lists, by the tool's description, the repeatable
+	// scripts the tool applied whose file has changed since, or is gone:
+	// waymark's next up plan applies the changed ones.
+	RepeatablesPending []string
 	// DryRun is set when nothing was written.
 	DryRun bool
 }
@@ -326,6 +361,28 @@ func Import(ctx context.Context, q Querier, db backend.Backend, set *source.Set,
 	if len(missing) > 0 {
 		return nil, fail(ErrMismatch, missing, "the waymark set lacks them: give the set converted from the tool's files")
 	}
+	var changed []string
+	for _, m := range applied {
+		if c, ok := h.Checksums[m.SourceVersion]; ok && m.Up != nil && c != m.FlywayChecksum {
+			changed = append(changed, m.SourceVersion)
+		}
+	}
+	if len(changed) > 0 {
+		return nil, fail(ErrMismatch, changed, "their files changed since Flyway applied them (Flyway's checksums differ): restore the files, or record them as they are with flyway repair, then convert and import")
+	}
+	// A repeatable script Flyway applied, unchanged since, is recorded as
+	// applied; a changed or new one is left to waymark's next plan.
+	var reps []string
+	for _, run := range h.Repeatables {
+		r, ok := conv.LookupRepeatable(run.Description)
+		if !ok || r.FlywayChecksum != run.Checksum {
+			res.RepeatablesPending = append(res.RepeatablesPending, run.Description)
+			continue
+		}
+		if _, ok := set.LookupRepeatable(r.Name); ok {
+			reps = append(reps, r.Name)
+		}
+	}
 	if len(only) == 0 {
 		return res, nil
 	}
@@ -335,11 +392,11 @@ func Import(ctx context.Context, q Querier, db backend.Backend, set *source.Set,
 			res.NotApplied = append(res.NotApplied, m.Version)
 		}
 	}
-	b, err := execute.Baseline(ctx, db, set, top, &execute.BaselineOptions{Only: only, AppliedAt: at, DryRun: o.DryRun, Logger: o.Logger})
+	b, err := execute.Baseline(ctx, db, set, top, &execute.BaselineOptions{Only: only, Repeatables: reps, AppliedAt: at, DryRun: o.DryRun, Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}
-	res.Records = b.Records
+	res.Records, res.Repeatables = b.Records, b.Repeatables
 	return res, nil
 }
 
@@ -367,6 +424,8 @@ func appliedMigrations(h *History, conv *convert.Result) ([]*convert.Migration, 
 				break
 			}
 		}
+	case convert.Flyway:
+		applied, unknown = flywayApplied(h, conv)
 	case convert.Goose:
 		for _, v := range h.Versions {
 			if m, ok := conv.Lookup(v); ok {

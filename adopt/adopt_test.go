@@ -339,10 +339,10 @@ INSERT INTO "Old Tools"."Goose" (version_id, is_applied, tstamp) VALUES (0, true
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if _, err := adopt.ReadHistory(ctx, conn, "flyway", nil); !errors.Is(err, convert.ErrUnknownTool) {
+	if _, err := adopt.ReadHistory(ctx, conn, "liquibase", nil); !errors.Is(err, convert.ErrUnknownTool) {
 		t.Errorf("ReadHistory of an unknown tool = %v", err)
 	}
-	for tool, table := range map[convert.Tool]string{convert.GolangMigrate: "schema_migrations", convert.Goose: "goose_db_version", convert.Tern: "schema_version", convert.Pop: "schema_migration"} {
+	for tool, table := range map[convert.Tool]string{convert.GolangMigrate: "schema_migrations", convert.Goose: "goose_db_version", convert.Tern: "schema_version", convert.Pop: "schema_migration", convert.Flyway: "flyway_schema_history"} {
 		if got := adopt.DefaultTable(tool); got != table {
 			t.Errorf("DefaultTable(%s) = %q, want %q", tool, got, table)
 		}

@@ -20,6 +20,10 @@
 // if the script fails part-way, until someone repairs the database and
 // resolves it.
 //
+// A backend that implements [RepeatableReader] also keeps a record per
+// repeatable script (source.Repeatable): its name and the checksum of the
+// text last applied, apart from the versions' records.
+//
 // # Contract
 //
 // Every method takes the context first and stops waiting when it ends,
@@ -181,6 +185,20 @@ func (d *DownState) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// RepeatableRecord is a repeatable script (source.Repeatable) in the
+// history: the checksum of the text last applied. A backend keeps these
+// apart from the versions' records, where a reader that knows only
+// versions (an older release) does not see them.
+type RepeatableRecord struct {
+	Name string
+	// Checksum is that of the script when it was last applied.
+	Checksum source.Checksum
+	// AppliedAt is when the backend wrote the record.
+	AppliedAt time.Time
+	// Duration is how long the script took.
+	Duration time.Duration
+}
+
 // Op is the kind of a [Change] to the history.
 type Op int8
 
@@ -197,6 +215,15 @@ const (
 	// Update sets the dirty marker of Record.Version to Record.Dirty and,
 	// if Record.Duration is not zero, its duration.
 	Update
+	// Repeat records the repeatable script Record.Name as applied with
+	// Record.Checksum, replacing its earlier record if any (the backend
+	// sets AppliedAt and Duration). Record.Version must be 0. Only a
+	// backend that implements [RepeatableReader] takes it.
+	Repeat
+	// Forget removes every repeatable script's record, so that the next
+	// up plan applies them all again. The Record is unused. Only a backend
+	// that implements [RepeatableReader] takes it.
+	Forget
 )
 
 // String returns the op's name.
@@ -208,6 +235,10 @@ func (o Op) String() string {
 		return "delete"
 	case Update:
 		return "update"
+	case Repeat:
+		return "repeat"
+	case Forget:
+		return "forget"
 	}
 	return "invalid op"
 }
@@ -247,6 +278,16 @@ type HeadReader interface {
 	ReadHead(ctx context.Context) (Head, error)
 }
 
+// RepeatableReader is implemented by a Backend, and by the Sessions it
+// hands out, that records repeatable scripts: it takes the [Repeat] and
+// [Forget] changes, and its [Head] covers the repeatable scripts too.
+type RepeatableReader interface {
+	// ReadRepeatables returns the records of repeatable scripts in name
+	// order. Like ReadState it takes no lock and writes nothing, and a
+	// session's reads see its open transaction.
+	ReadRepeatables(ctx context.Context) ([]RepeatableRecord, error)
+}
+
 // Head is what a lock-free check needs to know of a history.
 type Head struct {
 	// Version is the highest applied version, or 0.
@@ -258,6 +299,10 @@ type Head struct {
 	// kept before digests existed, not yet upgraded); the caller then reads
 	// the whole history.
 	Known bool
+	// Repeatables is the digest of the repeatable scripts' records
+	// (source.DigestRepeatables); zero when there are none, or when the
+	// backend does not record them.
+	Repeatables source.Digest
 	// Dirty is set when any version is dirty.
 	Dirty bool
 	// Busy is set when a session holds the migration lock: a run is under

@@ -118,6 +118,9 @@ type jsonStep struct {
 	Name      string           `json:"name,omitempty"`
 	Direction source.Direction `json:"direction"`
 	Duration  string           `json:"duration"`
+	// Repeatable marks a repeatable script's step (Version 0, Name its
+	// name).
+	Repeatable bool `json:"repeatable,omitempty"`
 }
 
 // report prints what apply did.
@@ -129,10 +132,10 @@ func report(env *Env, set *source.Set, res *execute.Result, out Outcome, err err
 			j.From, j.To, j.Direction = p.From, p.To, p.Direction
 		}
 		for _, s := range res.Steps {
-			j.Steps = append(j.Steps, jsonStep{s.Version, s.Name, s.Direction, s.Duration.String()})
+			j.Steps = append(j.Steps, jsonStep{s.Version, s.Name, s.Direction, s.Duration.String(), s.Repeatable})
 		}
 		for _, s := range res.Unconfirmed {
-			j.Unconfirmed = append(j.Unconfirmed, jsonStep{s.Version, s.Name, s.Direction, s.Duration.String()})
+			j.Unconfirmed = append(j.Unconfirmed, jsonStep{s.Version, s.Name, s.Direction, s.Duration.String(), s.Repeatable})
 		}
 		if err != nil {
 			j.Error = env.message(err)
@@ -145,9 +148,17 @@ func report(env *Env, set *source.Set, res *execute.Result, out Outcome, err err
 		if env.terminal() {
 			break // the progress lines showed them
 		}
+		if s.Repeatable {
+			fmt.Fprintf(w, "applied: %s repeatable %s (%v)\n", s.Direction, s.Name, s.Duration.Round(time.Microsecond))
+			continue
+		}
 		fmt.Fprintf(w, "applied: %s %d %s (%v)\n", s.Direction, s.Version, dash(s.Name), s.Duration.Round(time.Microsecond))
 	}
 	for _, s := range res.Unconfirmed {
+		if s.Repeatable {
+			fmt.Fprintf(w, "unconfirmed: %s repeatable %s: may or may not be applied\n", s.Direction, s.Name)
+			continue
+		}
 		fmt.Fprintf(w, "unconfirmed: %s %d %s: may or may not be applied\n", s.Direction, s.Version, dash(s.Name))
 	}
 	if n := len(res.Unconfirmed); n > 0 {

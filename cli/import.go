@@ -12,7 +12,7 @@ import (
 func init() {
 	register(&Command{
 		Name:    "import",
-		Args:    "golang-migrate|goose|tern|pop",
+		Args:    "golang-migrate|goose|tern|pop|flyway",
 		Summary: "convert another tool's migration files into waymark's",
 		Help: `Reads -from as the tool lays out its migrations and writes waymark's files to
 -to (a new directory, or one without .sql files): the same order, the SQL
@@ -21,7 +21,10 @@ tool ran a script outside a transaction, -- waymark:empty where it had an
 empty step). Versions that do not fit waymark's are renumbered, keeping the
 tool's version in the file name. The report lists every file not converted
 (Go migrations, templates, fizz, names the tool skips) and every file the
-tool never runs on PostgreSQL (-v lists each one); when a file is not
+tool never runs on PostgreSQL (-v lists each one). Flyway's V<version>__
+scripts become versions, its U<version>__ undo scripts their down scripts,
+its R__ repeatable scripts r_<name>.sql; callbacks, B baseline scripts and
+scripts with placeholders are not converted. When a file is not
 converted, nothing is written (exit 3) unless -allow-unconverted.
 It warns, naming file and line, about a statement that uses the tool's
 own history table (waymark does not create it, so that statement fails on
@@ -90,11 +93,11 @@ Then record, in each database, what the tool applied: import-history.`,
 // -from flag they require.
 func toolArg(args []string, from string) (convert.Tool, error) {
 	if len(args) != 1 {
-		return "", usagef("want one TOOL (golang-migrate, goose, tern or pop), got %q", args)
+		return "", usagef("want one TOOL (golang-migrate, goose, tern, pop or flyway), got %q", args)
 	}
 	tool, err := convert.ParseTool(args[0])
 	if err != nil {
-		return "", usagef("TOOL %q: want golang-migrate, goose, tern or pop", args[0])
+		return "", usagef("TOOL %q: want golang-migrate, goose, tern, pop or flyway", args[0])
 	}
 	if from == "" {
 		return "", usagef("-from: name the directory of %s's migration files", tool)

@@ -17,20 +17,24 @@ import (
 func init() {
 	register(&Command{
 		Name:    "import-history",
-		Args:    "golang-migrate|goose|tern|pop",
+		Args:    "golang-migrate|goose|tern|pop|flyway",
 		Summary: "record what another tool applied as applied in waymark's history",
 		Help: `Reads the tool's history table (golang-migrate schema_migrations, goose
-goose_db_version, tern schema_version, pop schema_migration; -from-table and
+goose_db_version, tern schema_version, pop schema_migration, flyway
+flyway_schema_history; -from-table and
 -from-schema name another), converts -from again to map the tool's versions
 to waymark's, and records them as applied, without running anything: in one
 transaction, under the migration lock, only into an empty waymark history,
 with the checksums of the files in -dir (the converted files). It refuses,
 changing nothing and naming the versions, a dirty golang-migrate version,
-versions the files lack, and applied versions whose files could not be
-converted until they are written by hand. The records keep the time the
-tool applied each version where it kept one (goose's tstamp), and status
-shows them as imported. Stop the other tool's migrations first. The tool's table is left as it is: drop it when you are sure.
--dry-run lists what would be recorded.`,
+failed Flyway rows, Flyway versions whose files changed since, versions the
+files lack, and applied versions whose files could not be converted until
+they are written by hand. The records keep the time the tool applied each
+version where it kept one (goose's tstamp), and status shows them as
+imported. Stop the other tool's migrations first. The tool's table is left
+as it is: drop it when you are sure. Flyway's repeatable scripts that are
+unchanged since it applied them are recorded too; changed ones are left for
+the next plan. -dry-run lists what would be recorded.`,
 		Setup: func(fs *flag.FlagSet, env *Env) func(context.Context, []string) (Outcome, error) {
 			env.AddFlags(fs, DatabaseFlags|SetFlags|JSONFlag)
 			from := fs.String("from", "", "the tool's migration directory, as it was converted (required)")
@@ -61,7 +65,7 @@ shows them as imported. Stop the other tool's migrations first. The tool's table
 				}
 				defer conn.Close(context.WithoutCancel(ctx))
 				res, err := adopt.Import(ctx, conn, db, set, conv, &adopt.Options{Schema: *schema, Table: *table, DryRun: *dry, Logger: env.Logger()})
-				for _, refusal := range []error{adopt.ErrNoTable, adopt.ErrDirty, adopt.ErrMismatch, adopt.ErrUnconverted, execute.ErrHistoryNotEmpty, execute.ErrBadBaseline} {
+				for _, refusal := range []error{adopt.ErrNoTable, adopt.ErrDirty, adopt.ErrFailed, adopt.ErrMismatch, adopt.ErrUnconverted, execute.ErrHistoryNotEmpty, execute.ErrBadBaseline} {
 					if errors.Is(err, refusal) {
 						return Refused, err
 					}
@@ -89,6 +93,12 @@ shows them as imported. Stop the other tool's migrations first. The tool's table
 					}
 					fmt.Fprintf(env.Stdout, "warning: %s never applied %s %s below them: plans refuse them as out of order until applied with -allow-out-of-order\n",
 						tool, plural(len(vs), "version"), strings.Join(vs, ", "))
+				}
+				for _, r := range res.Repeatables {
+					fmt.Fprintf(env.Stdout, "repeatable script %s: recorded as applied (unchanged since %s applied it)\n", r.Name, tool)
+				}
+				for _, d := range res.RepeatablesPending {
+					fmt.Fprintf(env.Stdout, "repeatable script %q: changed since %s applied it, or no longer in the files: the next plan applies it if it is in the files\n", d, tool)
 				}
 				if !res.DryRun {
 					fmt.Fprintf(env.Stdout, "%s's table %s is left as it is: drop it when you are sure you will not go back\n", tool, h.Table)

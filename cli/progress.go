@@ -42,6 +42,9 @@ func (p *progress) event(e execute.Event) {
 		p.mu.Lock()
 		p.line = fmt.Sprintf("[%d/%d] %s %d %s%s", e.Index+1, e.Total, e.Step.Direction, e.Step.Version, dash(e.Step.Name), tx)
 		p.batch = ""
+		if e.Step.Repeatable {
+			p.line = fmt.Sprintf("[%d/%d] %s repeatable %s%s", e.Index+1, e.Total, e.Step.Direction, e.Step.Name, tx)
+		}
 		fmt.Fprintf(p.w, "%s ...", p.line)
 		p.stop, p.done = make(chan struct{}), make(chan struct{})
 		p.mu.Unlock()

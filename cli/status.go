@@ -49,7 +49,11 @@ With -detailed-exitcode: 0 up to date, 4 steps pending, 3 a plan would be refuse
 				if err != nil {
 					return Failed, err
 				}
-				r := status.Compute(set, plan.State{Records: records}, env.planOptions())
+				st := plan.State{Records: records}
+				if st.Repeatables, err = db.ReadRepeatables(ctx); err != nil {
+					return Failed, err
+				}
+				r := status.Compute(set, st, env.planOptions())
 				if bad != nil {
 					inDir(r, env.Dir())
 					unreadable(r, badUps)
@@ -69,7 +73,7 @@ With -detailed-exitcode: 0 up to date, 4 steps pending, 3 a plan would be refuse
 					return Failed, nil
 				case r.Err != nil && env.detailed:
 					return Refused, nil
-				case r.Count(status.Pending)+r.Count(status.OutOfOrder) > 0:
+				case r.Count(status.Pending)+r.Count(status.OutOfOrder)+r.CountRepeatables(status.RepeatablePending)+r.CountRepeatables(status.RepeatableChanged) > 0:
 					return Changed, nil
 				}
 				return NothingToDo, nil

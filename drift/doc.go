@@ -97,4 +97,9 @@
 // is refused with a [*HistoryError]. An applied script whose file has
 // changed since is a warning in the report: the expected schema is what
 // the file makes now.
+//
+// At the files' latest version the expected schema has the repeatable
+// scripts applied, as the files have them; when the database recorded
+// others (changed, new or removed since), or is below the latest version
+// (where no plan applies them), the report warns so.
 package drift

@@ -275,6 +275,11 @@ func (c *Checker) readLive(ctx context.Context, pool *pgxpool.Pool, set *source.
 	if len(records) == 0 {
 		lv.warnings = append(lv.warnings, "the database has no history: it is compared with an empty schema, so every object is extra")
 	}
+	if w, err := repeatablesWarning(ctx, pgxbackend.New(pool, bo), set, lv.version); err != nil {
+		return nil, err
+	} else if w != "" {
+		lv.warnings = append(lv.warnings, w)
+	}
 	err = pool.QueryRow(ctx, `SELECT current_setting('server_version_num')::int,
 	coalesce((SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass($1)), current_user),
 	ARRAY(SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY rolname),
@@ -284,6 +289,28 @@ func (c *Checker) readLive(ctx context.Context, pool *pgxpool.Pool, set *source.
 		return nil, fmt.Errorf("drift: read the live server: %w", err)
 	}
 	return lv, nil
+}
+
+// repeatablesWarning says when the expected schema's repeatable scripts
+// (the files', applied at the set's latest version) are not those the
+// database recorded: the objects they make then differ for a reason other
+// than drift.
+func repeatablesWarning(ctx context.Context, db *pgxbackend.Backend, set *source.Set, version int64) (string, error) {
+	recs, err := db.ReadRepeatables(ctx)
+	if err != nil {
+		return "", fmt.Errorf("drift: read the live history: %w", err)
+	}
+	sums := make([]source.NamedChecksum, len(recs))
+	for i, r := range recs {
+		sums[i] = source.NamedChecksum{Name: r.Name, Checksum: r.Checksum}
+	}
+	switch {
+	case version != set.Latest() && len(set.Repeatables()) > 0:
+		return fmt.Sprintf("the database is at version %d, below the files' latest %d: the expected schema has no repeatable scripts applied", version, set.Latest()), nil
+	case version == set.Latest() && source.DigestRepeatables(sums) != set.RepeatablesDigest():
+		return "the database's repeatable scripts are not the files' (changed, new or removed since they were applied): the expected schema has the files' text, so the objects they make may differ until the next up plan applies them", nil
+	}
+	return "", nil
 }
 
 // historyIdent returns the quoted name of the history table of bo, for

@@ -31,6 +31,11 @@ type BaselineOptions struct {
 	// history with gaps (package adopt records one). Default nil: every
 	// version of the set up to the baseline version.
 	Only []int64
+	// Repeatables names repeatable scripts of the set to record as applied
+	// too, each with the checksum of its file as it is now, in the same
+	// transaction: scripts another tool applied, unchanged since. Default
+	// nil: none.
+	Repeatables []string
 	// AppliedAt gives, by version, when another tool applied a version,
 	// for the tools that keep that time (package adopt reads goose's).
 	// Default nil: the records get the time Baseline writes them.
@@ -51,6 +56,9 @@ type BaselineResult struct {
 	// of them ran); AppliedAt is that of Options.AppliedAt, else zero: the
 	// backend sets it as it writes.
 	Records []backend.Record
+	// Repeatables are the repeatable scripts' records written, in name
+	// order (BaselineOptions.Repeatables).
+	Repeatables []backend.RepeatableRecord
 	// DryRun is set when nothing was written.
 	DryRun bool
 }
@@ -87,6 +95,13 @@ func Baseline(ctx context.Context, db backend.Backend, set *source.Set, version 
 		return nil, err
 	}
 	res := &BaselineResult{Records: records, DryRun: o.DryRun}
+	for _, name := range slices.Sorted(slices.Values(o.Repeatables)) {
+		r, ok := set.LookupRepeatable(name)
+		if !ok {
+			return nil, &Error{Err: ErrBadBaseline, Detail: fmt.Sprintf("the set has no repeatable script %s", name)}
+		}
+		res.Repeatables = append(res.Repeatables, backend.RepeatableRecord{Name: name, Checksum: r.Script.Checksum})
+	}
 	if o.DryRun {
 		now, err := db.ReadState(ctx)
 		if err != nil {
@@ -104,8 +119,16 @@ func Baseline(ctx context.Context, db backend.Backend, set *source.Set, version 
 		if err := sess.Begin(ctx); err != nil {
 			return &Error{Err: ErrTransaction, Detail: "begin", Cause: err}
 		}
+		changes := make([]backend.Change, 0, len(records)+len(res.Repeatables))
 		for _, r := range records {
-			err := sess.Apply(ctx, backend.Step{Change: backend.Change{Op: backend.Insert, Record: r}})
+			changes = append(changes, backend.Change{Op: backend.Insert, Record: r})
+		}
+		for _, r := range res.Repeatables {
+			changes = append(changes, backend.Change{Op: backend.Repeat, Record: backend.Record{Name: r.Name, Checksum: r.Checksum}})
+		}
+		for _, ch := range changes {
+			r := ch.Record
+			err := sess.Apply(ctx, backend.Step{Change: ch})
 			if err != nil {
 				err = &Error{Err: ErrWriteHistory, Version: r.Version, Cause: err}
 				if rerr := sess.Rollback(context.WithoutCancel(ctx)); rerr != nil {

@@ -102,6 +102,9 @@ type StaleError struct {
 // Change is how one version's history record differs between two states.
 type Change struct {
 	Version int64
+	// Repeatable names the repeatable script whose record changed
+	// (Version is then 0), or is "".
+	Repeatable string
 	// What changed: "added", "removed", "checksum" or "dirty".
 	What string
 	// Was and Now describe the record before and after for "checksum"
@@ -109,9 +112,13 @@ type Change struct {
 	Was, Now string
 }
 
-// String describes the change: "3 added", "2 checksum 1a2b3c4d -> 5e6f7a8b".
+// String describes the change: "3 added", "2 checksum 1a2b3c4d -> 5e6f7a8b",
+// "repeatable active_users added".
 func (c Change) String() string {
 	s := fmt.Sprintf("%d %s", c.Version, c.What)
+	if c.Repeatable != "" {
+		s = "repeatable " + c.Repeatable + " " + c.What
+	}
 	if c.Was != "" || c.Now != "" {
 		s += " " + c.Was + " -> " + c.Now
 	}
@@ -157,6 +164,25 @@ func stale(planned, current plan.State) error {
 			a, b = a[1:], b[1:]
 		}
 	}
+	was := map[string]source.Checksum{}
+	for _, r := range planned.Repeatables {
+		was[r.Name] = r.Checksum
+	}
+	for _, r := range current.Repeatables {
+		c, ok := was[r.Name]
+		switch {
+		case !ok:
+			e.Changes = append(e.Changes, Change{Repeatable: r.Name, What: "added"})
+		case c != r.Checksum:
+			e.Changes = append(e.Changes, Change{Repeatable: r.Name, What: "checksum", Was: c.Short(), Now: r.Checksum.Short()})
+		}
+		delete(was, r.Name)
+	}
+	for _, r := range planned.Repeatables {
+		if _, ok := was[r.Name]; ok {
+			e.Changes = append(e.Changes, Change{Repeatable: r.Name, What: "removed"})
+		}
+	}
 	return e
 }
 
@@ -171,6 +197,9 @@ func stale(planned, current plan.State) error {
 type StepError struct {
 	Version   int64
 	Direction source.Direction
+	// Repeatable is the name of the repeatable script that failed (Version
+	// is then 0), or "".
+	Repeatable string
 	// Pos locates the error in the script's file: Pos.Path is always set,
 	// Pos.Line is 0 when the error cannot be located, and Pos.Statement is
 	// the 1-based number of the failing statement, or 0 when unknown.
@@ -208,6 +237,9 @@ func (e *StepError) Error() string {
 			e.Pos.Statement, e.Statements, tookEffect(e.Pos.Statement), e.Version)
 	case e.Dirty:
 		s += fmt.Sprintf("; version %d is left dirty: check the database, then call execute.Resolve", e.Version)
+	case e.Repeatable != "" && e.Pos.Statement > 1 && e.Statements > 1:
+		s += fmt.Sprintf("; statement %d of the no-transaction repeatable script %s failed %s; the next run applies the script again from the start",
+			e.Pos.Statement, e.Repeatable, tookEffect(e.Pos.Statement))
 	}
 	if e.Detail != "" {
 		s += "\nDETAIL: " + e.Detail

@@ -26,6 +26,16 @@
 // the DROP INDEX CONCURRENTLY of each (backend.ErrInvalidIndex). Such a
 // statement is never tried again, whatever [Options].LockTimeoutRetries.
 //
+// A repeatable script's step (plan.Step.Repeatable) runs like a version's,
+// in its own transaction with its record (backend.Repeat), which replaces
+// the script's earlier one; a no-transaction one runs statement by
+// statement and is recorded after its last statement, never dirty: if a
+// statement fails, its record is unchanged and the next run applies it
+// again from the start. A plan with repeatable scripts' steps or
+// plan.Plan.ForgetRepeatables needs a backend that records them
+// (backend.RepeatableReader; [ErrBadPlan] otherwise); a down plan forgets
+// their records (backend.Forget) before its first step.
+//
 // # Batches
 //
 // A statement marked waymark:batch (see package source) runs again and
@@ -208,10 +218,13 @@ type Result struct {
 
 // StepResult is one step that took effect.
 type StepResult struct {
-	Version   int64
-	Name      string
-	Direction source.Direction
-	Duration  time.Duration
+	Version int64
+	// Name is the version's name, or the repeatable script's.
+	Name string
+	// Repeatable marks a repeatable script's step (Version 0).
+	Repeatable bool
+	Direction  source.Direction
+	Duration   time.Duration
 }
 
 // Run executes p: it takes the migration lock, checks that the database is
@@ -320,6 +333,8 @@ func (r *runner) check() error {
 			return bad("Options.SingleTransaction, but the step must run outside a transaction")
 		case st.Resume && (st.Direction != source.Up || !sc.Resumable()):
 			return bad("a resume step, but its script is not an up script of waymark:batch statements only")
+		case st.Repeatable && len(sc.Batches) > 0:
+			return bad("a repeatable script's step, but its script has a waymark:batch statement (batches belong in versioned migrations)")
 		}
 		r.scripts[i] = sc
 	}
@@ -329,6 +344,9 @@ func (r *runner) check() error {
 // run executes the steps under the lock.
 func (r *runner) run(ctx context.Context, sess backend.Session) error {
 	p := r.p
+	if _, ok := sess.(backend.RepeatableReader); !ok && (p.ForgetRepeatables || len(p.Repeatables()) > 0) {
+		return &Error{Err: ErrBadPlan, Detail: "the plan has repeatable scripts, and the backend does not record them"}
+	}
 	if err := r.canBatch(sess); err != nil {
 		return err
 	}
@@ -338,11 +356,20 @@ func (r *runner) run(ctx context.Context, sess backend.Session) error {
 			return &Error{Err: ErrTransaction, Detail: "begin", Cause: err}
 		}
 	}
+	if p.ForgetRepeatables {
+		r.log.InfoContext(ctx, "waymark: forgetting the repeatable scripts' records", "repeatables", len(p.State.Repeatables))
+		if err := sess.Apply(ctx, backend.Step{Change: backend.Change{Op: backend.Forget}, Limits: r.limits()}); err != nil {
+			if r.opts.SingleTransaction {
+				err = errors.Join(err, sess.Rollback(context.WithoutCancel(ctx)))
+			}
+			return &Error{Err: ErrStepFailed, Detail: "forget the repeatable scripts' records", Cause: err}
+		}
+	}
 	var done []StepResult
 	for i, st := range p.Steps {
 		r.index = i
 		r.progress(Event{Step: st, Index: i, Total: len(p.Steps)})
-		r.log.InfoContext(ctx, "waymark: step", "version", st.Version, "name", st.Name, "direction", st.Direction.String(), "path", st.Path)
+		r.log.InfoContext(ctx, "waymark: step", "version", st.Version, "name", st.Name, "repeatable", st.Repeatable, "direction", st.Direction.String(), "path", st.Path)
 		start := time.Now()
 		var err error
 		if st.NoTransaction {
@@ -359,7 +386,7 @@ func (r *runner) run(ctx context.Context, sess backend.Session) error {
 			r.log.ErrorContext(ctx, "waymark: step failed", "version", st.Version, "error", err)
 			var ce *backend.ConnectionError
 			if errors.As(err, &ce) && ce.Outcome == backend.OutcomeUnknown && !r.opts.SingleTransaction {
-				r.unknown = &StepResult{Version: st.Version, Name: st.Name, Direction: st.Direction, Duration: d}
+				r.unknown = &StepResult{Version: st.Version, Name: st.Name, Repeatable: st.Repeatable, Direction: st.Direction, Duration: d}
 			}
 			if r.opts.SingleTransaction {
 				if rerr := sess.Rollback(context.WithoutCancel(ctx)); rerr != nil {
@@ -369,7 +396,7 @@ func (r *runner) run(ctx context.Context, sess backend.Session) error {
 			return err
 		}
 		r.log.InfoContext(ctx, "waymark: step done", "version", st.Version, "duration", d)
-		done = append(done, StepResult{Version: st.Version, Name: st.Name, Direction: st.Direction, Duration: d})
+		done = append(done, StepResult{Version: st.Version, Name: st.Name, Repeatable: st.Repeatable, Direction: st.Direction, Duration: d})
 		if !r.opts.SingleTransaction {
 			r.res.Steps = done
 			if st.NoTransaction || r.opts.DurableEveryStep || i == len(p.Steps)-1 {

@@ -112,5 +112,11 @@ func underLock(ctx context.Context, db backend.Backend, log *slog.Logger, fn fun
 	if err != nil {
 		return &Error{Err: ErrReadState, Cause: err}
 	}
-	return fn(sess, plan.State{Records: records})
+	now := plan.State{Records: records}
+	if rr, ok := sess.(backend.RepeatableReader); ok {
+		if now.Repeatables, err = rr.ReadRepeatables(ctx); err != nil {
+			return &Error{Err: ErrReadState, Cause: err}
+		}
+	}
+	return fn(sess, now)
 }

@@ -14,13 +14,16 @@ import (
 // It first checks, without waiting for the migration lock, whether the
 // database is already there: with a backend that keeps digests
 // (backend.HeadReader), one query that reads one row compares the
-// history's digest with the set's and tells whether a run holds the lock
-// (the pgx backend takes the lock's key in shared mode for that instant,
-// and gives it back in the same statement); otherwise it reads the
-// history. If there is nothing to do, it returns at once (no wait, no
-// write, no lock held). Otherwise, and whenever another process holds the
-// migration lock (its run is under way, and what it committed may not be
-// durable yet), it takes the lock, plans again under it and runs the plan. Many
+// history's digests (versions, and repeatable scripts) with the set's and
+// tells whether a run holds the lock (the pgx backend takes the lock's key
+// in shared mode for that instant, and gives it back in the same
+// statement); otherwise it reads the history. When only the repeatable
+// scripts' digest differs it reads the history, still without the lock:
+// records of repeatable scripts removed from the files need no work. If
+// there is nothing to do, it returns at once (no wait, no write, no lock
+// held). Otherwise, and whenever another process holds the migration lock
+// (its run is under way, and what it committed may not be durable yet), it
+// takes the lock, plans again under it and runs the plan. Many
 // replicas may call Migrate at once: one of them applies each step, the
 // others wait and find nothing left to do. The Result is never nil.
 //
@@ -67,26 +70,32 @@ func (r *runner) noop(ctx context.Context, db backend.Backend, set *source.Set, 
 		if err != nil || h.Busy {
 			return false, nil // decided under the lock
 		}
+		versionsDone := false
 		if v := target.Version(set); h.Known && !h.Dirty && h.Version == v {
 			if d, ok := set.Digest(v); ok && d == h.Digest {
-				r.use(&plan.Plan{From: v, To: v})
-				return true, nil
+				if h.Repeatables == set.RepeatablesDigest() || v != set.Latest() {
+					r.use(&plan.Plan{From: v, To: v})
+					return true, nil
+				}
+				versionsDone = true
 			}
 		}
-		if h.Known && h.Version <= set.Latest() {
+		if h.Known && h.Version <= set.Latest() && !versionsDone {
 			return false, nil // work to do, or a refusal: under the lock
 		}
 	}
 	// The whole history, without the lock: a database ahead of the set
-	// (see Options.RefuseNewerDatabase), or a backend without digests.
-	records, err := db.ReadState(ctx)
+	// (see Options.RefuseNewerDatabase), a backend without digests, or
+	// repeatable scripts' records that differ from the files (changed
+	// files, or records of files removed, which stay and need no work).
+	st, err := plan.ReadState(ctx, db)
 	if errors.Is(err, backend.ErrConnect) {
 		return false, &Error{Err: ErrConnect, Cause: err}
 	}
 	if err != nil {
 		return false, nil
 	}
-	p, err := r.plan(ctx, set, plan.State{Records: records}, target)
+	p, err := r.plan(ctx, set, st, target)
 	if err != nil || !p.Empty() {
 		return false, nil
 	}

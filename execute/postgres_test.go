@@ -126,7 +126,7 @@ func TestPostgresUpDownAndBack(t *testing.T) {
 		checkHistory(t, pool, set, s.want...)
 	}
 	want := []string{"S public.orders_id_seq", "S public.users_id_seq", "i public.orders_pkey", "i public.orders_user_id_idx",
-		"i public.users_email_key", "i public.users_pkey", "i public.waymark_history_app_key_idx", "i public.waymark_history_pkey", "r public.orders", "r public.users", "r public.waymark_history"}
+		"i public.users_email_key", "i public.users_pkey", "i public.waymark_history_app_key_idx", "i public.waymark_history_app_key_name_idx", "i public.waymark_history_pkey", "r public.orders", "r public.users", "r public.waymark_history"}
 	if diff := cmp.Diff(want, pgtest.Objects(t, pool)); diff != "" {
 		t.Errorf("objects (-want +got):\n%s", diff)
 	}
@@ -271,7 +271,7 @@ func TestPostgresFailingStepRollsBack(t *testing.T) {
 	}
 	// Version 1 stays; nothing of version 2 is left.
 	checkHistory(t, pool, set, 1)
-	wantObjects := []string{"i public.waymark_history_app_key_idx", "i public.waymark_history_pkey", "r public.a", "r public.waymark_history"}
+	wantObjects := []string{"i public.waymark_history_app_key_idx", "i public.waymark_history_app_key_name_idx", "i public.waymark_history_pkey", "r public.a", "r public.waymark_history"}
 	if diff := cmp.Diff(wantObjects, pgtest.Objects(t, pool)); diff != "" {
 		t.Errorf("objects (-want +got):\n%s", diff)
 	}

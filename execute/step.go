@@ -24,7 +24,10 @@ const (
 // timeout as many times as the options allow.
 func (r *runner) runTx(ctx context.Context, sess backend.Session, st plan.Step, sc *source.Script, async bool) error {
 	ch := backend.Change{Op: backend.Delete, Record: backend.Record{Version: st.Version}}
-	if st.Direction == source.Up {
+	switch {
+	case st.Repeatable:
+		ch = repeatChange(st)
+	case st.Direction == source.Up:
 		ch = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum,
 			Down: st.Down, DownSQL: st.DownSQL}}
 	}
@@ -56,18 +59,37 @@ func lockTimedOut(err error) bool {
 	return errors.As(err, &coded) && coded.SQLState() == "55P03"
 }
 
+// repeatChange is the history change that records a repeatable script's
+// step.
+func repeatChange(st plan.Step) backend.Change {
+	return backend.Change{Op: backend.Repeat, Record: backend.Record{Name: st.Name, Checksum: st.Checksum}}
+}
+
 // runNoTx runs a step statement by statement: recorded dirty first, clean
-// after.
+// after. A repeatable script's step is recorded after its statements only:
+// if one fails, the next run applies the script again from the start.
 func (r *runner) runNoTx(ctx context.Context, sess backend.Session, st plan.Step, sc *source.Script) error {
 	stmts := sc.Statements
+	if st.Repeatable {
+		for i, s := range stmts {
+			r.log.DebugContext(ctx, "waymark: statement", "repeatable", st.Name, "statement", i+1, "of", len(stmts), "line", s.Pos.Line)
+			if err := sess.Exec(ctx, s.SQL, r.limits()); err != nil {
+				return stepError(st, sc, err, i, false)
+			}
+		}
+		if err := sess.Apply(ctx, backend.Step{Change: repeatChange(st), Limits: r.limits()}); err != nil {
+			return stepError(st, sc, err, -1, false)
+		}
+		return nil
+	}
 	mark := backend.Change{Op: backend.Update, Record: backend.Record{Version: st.Version, Dirty: st.Direction}}
 	if st.Direction == source.Up {
 		mark = backend.Change{Op: backend.Insert, Record: backend.Record{Version: st.Version, Name: st.Name, Checksum: st.Checksum, Dirty: source.Up,
 			Down: st.Down, DownSQL: st.DownSQL}}
 	}
 	// The limits bound the marks' waits too (and tell the backend how long
-	// a reply may take; see backend.Limits). A resumed step's version is dirty already (the staleness check under
-	// the lock made sure of it).
+	// a reply may take; see backend.Limits). A resumed step's version is
+	// dirty already (the staleness check under the lock made sure of it).
 	if !st.Resume {
 		if err := sess.Apply(ctx, backend.Step{Change: mark, Limits: r.limits()}); err != nil {
 			return stepError(st, sc, err, -1, false)
@@ -100,7 +122,7 @@ func (r *runner) runNoTx(ctx context.Context, sess backend.Session, st plan.Step
 // raised it. stmt is the index of the statement that ran alone
 // (no-transaction steps), or -1 when the whole script ran at once.
 func stepError(st plan.Step, sc *source.Script, err error, stmt int, dirty bool) error {
-	e := &StepError{Version: st.Version, Direction: st.Direction, Pos: source.Position{Path: st.Path},
+	e := &StepError{Version: st.Version, Direction: st.Direction, Pos: source.Position{Path: st.Path}, Repeatable: repeatableName(st),
 		Statements: len(sc.Statements), Dirty: dirty, Err: err}
 	var se *backend.ScriptError
 	var ce *backend.ConnectionError
@@ -132,6 +154,14 @@ func stepError(st plan.Step, sc *source.Script, err error, stmt int, dirty bool)
 		e.Hint = "a table the step needs stayed locked by another session for longer than Options.LockTimeout; nothing of the step is applied"
 	}
 	return e
+}
+
+// repeatableName is the name of a repeatable script's step, or "".
+func repeatableName(st plan.Step) string {
+	if st.Repeatable {
+		return st.Name
+	}
+	return ""
 }
 
 // locate turns pos, a place in the SQL text the backend ran, into a place

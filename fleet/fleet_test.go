@@ -723,7 +723,7 @@ func serverLog(t *testing.T, pool *pgxpool.Pool) func() string {
 
 // TestFreshTargetsFailNoStatement: status, plan and apply of fresh
 // targets (no history table yet) find that out without a failed statement
-// in the server's log.
+// in the server's log, repeatable scripts' records included.
 func TestFreshTargetsFailNoStatement(t *testing.T) {
 	ctx := t.Context()
 	pool, targets := schemaPool(t, "fresh", 3)
@@ -732,7 +732,11 @@ func TestFreshTargetsFailNoStatement(t *testing.T) {
 	for i := range targets {
 		targets[i].Backend.Table = table
 	}
-	set := tenantSet(t)
+	set := testsets.Map(t, map[string]string{
+		"v1_log.up.sql": "CREATE TABLE applied_log (version int NOT NULL);\nINSERT INTO applied_log VALUES (1);\n",
+		"v2_a2.up.sql":  "CREATE TABLE a2 (id int);\nINSERT INTO applied_log VALUES (2);\n",
+		"r_view.sql":    "CREATE OR REPLACE VIEW answer AS SELECT 1 AS n;\n",
+	})
 	if _, err := fleet.Status(ctx, targets, set, nil); err != nil {
 		t.Fatal(err)
 	}

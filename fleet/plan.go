@@ -73,12 +73,12 @@ func Plan(ctx context.Context, targets []Target, set *source.Set, target plan.Ta
 			tp.Err = fmt.Errorf("connect: %w", err)
 			return false
 		}
-		records, err := db.ReadState(ctx)
+		st, err := plan.ReadState(ctx, db)
 		if err != nil {
 			tp.Err = err
 			return false
 		}
-		tp.Plan, err = plan.Compute(set, plan.State{Records: records}, target, planOptions(opts))
+		tp.Plan, err = plan.Compute(set, st, target, planOptions(opts))
 		tp.Err, tp.Refused = err, err != nil
 		return true
 	})

@@ -236,7 +236,11 @@ func after(p *plan.Plan, n int) int64 {
 		// the highest left.
 		return p.Steps[n].Version
 	}
-	return max(p.From, p.Steps[n-1].Version) // an out-of-order step is below From
+	v := p.From // an out-of-order step is below From; a repeatable script's has no version
+	for _, st := range p.Steps[:n] {
+		v = max(v, st.Version)
+	}
+	return v
 }
 
 // refusal reports whether err is one of waymark's refusals, made before

@@ -18,6 +18,7 @@ type checker struct {
 	lockTimeout time.Duration // Options.LockTimeout
 	runnerLimit bool          // the runner sets a lock_timeout for every step
 	model       *schema
+	repeatables map[string]string // objects that repeatable scripts create, by name, with their paths
 
 	// The script being read.
 	script   *source.Script

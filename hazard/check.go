@@ -93,7 +93,8 @@ type Statement struct {
 }
 
 // Check checks every up script of set, in version order, as if each ran
-// on the database the scripts before it built. Down scripts are not
+// on the database the scripts before it built, then its repeatable scripts
+// (reported with version 0), in name order. Down scripts are not
 // checked (check a down plan with [CheckPlan]), but the waymark:allow
 // directives of every script must name known rules: an unknown one is an
 // error, an [ErrorList] of [*Error] values wrapping [ErrUnknownRule].
@@ -101,6 +102,9 @@ func Check(set *source.Set, opts *Options) (*Report, error) {
 	k, err := newChecker(opts)
 	if err != nil {
 		return nil, err
+	}
+	if k.repeatables == nil {
+		k.repeatables = repeatableObjects(set)
 	}
 	var errs ErrorList
 	r := &Report{ServerVersion: k.version, LockTimeout: k.lockTimeout}
@@ -113,6 +117,10 @@ func Check(set *source.Set, opts *Options) (*Report, error) {
 			errs = append(errs, checkAllows(m.Down)...)
 		}
 		r.Scripts = append(r.Scripts, k.check(m.Version, m.Name, m.Up))
+	}
+	for _, rep := range set.Repeatables() {
+		errs = append(errs, checkAllows(rep.Script)...)
+		r.Scripts = append(r.Scripts, k.check(0, rep.Name, rep.Script))
 	}
 	if err := errs.Err(); err != nil {
 		return nil, err
@@ -167,7 +175,11 @@ func newChecker(opts *Options) (*checker, error) {
 		return nil, ErrorList{{Err: ErrServerVersion,
 			Detail: fmt.Sprintf("ServerVersion %d: waymark supports PostgreSQL 14 (140000) and later", opts.ServerVersion)}}
 	}
-	return &checker{version: v, lockTimeout: opts.LockTimeout, runnerLimit: opts.LockTimeout > 0, model: newSchema()}, nil
+	k := &checker{version: v, lockTimeout: opts.LockTimeout, runnerLimit: opts.LockTimeout > 0, model: newSchema()}
+	if opts.Set != nil {
+		k.repeatables = repeatableObjects(opts.Set)
+	}
+	return k, nil
 }
 
 // checkAllows returns an error for each allow directive of sc that names
@@ -199,6 +211,11 @@ func (k *checker) check(version int64, name string, sc *source.Script) Script {
 	used := make([]bool, len(sc.Allows))
 	for _, s := range sc.Statements {
 		st := k.statement(s)
+		if version != 0 && sc.Direction == source.Up {
+			k.st = &st
+			k.usesRepeatable()
+			FindingList(st.Findings).Sort()
+		}
 		for i, a := range sc.Allows {
 			if a.Pos.Statement != s.Pos.Statement {
 				continue

@@ -35,6 +35,7 @@
 //	missing-lock-timeout               ACCESS EXCLUSIVE on an existing table in a script without lock_timeout
 //	batch-unbounded                    a waymark:batch statement without LIMIT: its first run touches every row
 //	batch-endless                      a waymark:batch statement whose WHERE does not change as it runs: it never reports 0 rows
+//	versioned-uses-repeatable          a versioned up script names what a repeatable script creates
 //
 // and, reported by a measurement only: measured-lock, measured-rewrite and
 // measured-invalid-index, for what the server did that no rule predicted.
@@ -54,6 +55,16 @@
 // never accepts (CREATE INDEX CONCURRENTLY on a partitioned table), gets a
 // not-available finding, "... is not available on PostgreSQL N", and no
 // other: it fails, so it locks nothing.
+//
+// Versioned-uses-repeatable (a warning) needs the set ([Check], or
+// [Options].Set): it finds the views, materialized views, functions,
+// procedures, triggers and aggregates that the set's repeatable scripts
+// create, and reports a versioned up script's statement that names one
+// (outside strings: a use inside a function body or DO block is not
+// seen), other than one that drops it. Repeatable scripts run after every
+// version, so such a migration depends on when the database was migrated.
+// [Check] also checks the repeatable scripts themselves, after the
+// versions, as version 0.
 //
 // A statement only counts against a table that existed before its script:
 // creating a table and then indexing or altering it in the same script

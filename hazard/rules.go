@@ -94,6 +94,7 @@ const (
 	RuleBatchEndless       = "batch-endless"
 	RuleAttachPartition    = "attach-partition-scan"
 	RuleNotAvailable       = "not-available"
+	RuleUsesRepeatable     = "versioned-uses-repeatable"
 	RuleMeasuredLock       = "measured-lock"
 	RuleMeasuredRewrite    = "measured-rewrite"
 	RuleMeasuredInvalidIdx = "measured-invalid-index"
@@ -166,6 +167,9 @@ var rules = []Rule{
 	{ID: RuleBatchEndless, Severity: SeverityError,
 		Summary: "a waymark:batch statement whose WHERE does not change as it runs finds rows every time and never reports 0 rows, so the step never ends",
 		Safer:   "select only the rows not yet done, with a predicate on what the statement changes: WHERE new_col IS NULL (UPDATE), WHERE NOT EXISTS (SELECT FROM target ...) (INSERT)"},
+	{ID: RuleUsesRepeatable, Severity: SeverityWarning,
+		Summary: "a versioned migration uses a view, function, procedure or trigger that a repeatable script creates: the repeatable scripts run after every version, so the result depends on when the database was migrated",
+		Safer:   "make the versioned migration self-contained: create what it needs itself (a function of its own, or the query inline), and leave the repeatable script to define the object for the application"},
 	{ID: RuleMeasuredLock, Severity: SeverityError, Measured: true,
 		Summary: "the measurement saw a lock that blocks writes (or reads) of an existing table, and no rule predicted it",
 		Safer:   "read what the statement does on the documentation's lock table, and use a form that takes a weaker lock"},

@@ -41,6 +41,8 @@ type ruleCase struct {
 	sql   string
 	opts  *hazard.Options
 	want  []string
+	// repeatable, if set, is the set's repeatable script r_case.sql.
+	repeatable string
 }
 
 // timeout starts a script with a lock timeout, so that cases about other
@@ -247,6 +249,14 @@ var ruleCases = []ruleCase{
 	// no-transaction script they are fine.
 	{about: "no-transaction", name: "concurrently in a no-transaction script", sql: noTx + "SET lock_timeout = '5s';\nCREATE INDEX CONCURRENTLY i ON orders (note);\nREINDEX INDEX CONCURRENTLY i;\nDROP INDEX CONCURRENTLY i;\nVACUUM orders;"},
 	{about: "no-transaction", name: "cluster with a table in a transaction", sql: timeout + "CLUSTER orders USING orders_pkey;", want: []string{"cluster"}},
+	// versioned-uses-repeatable
+	{about: "versioned-uses-repeatable", name: "select from a repeatable view", repeatable: "CREATE OR REPLACE VIEW big_orders AS SELECT id FROM orders WHERE total > 100;",
+		sql: "INSERT INTO orders (id) SELECT id + 1000 FROM big_orders;", want: []string{"versioned-uses-repeatable"}},
+	{about: "versioned-uses-repeatable", name: "drop a repeatable view", repeatable: "CREATE OR REPLACE VIEW big_orders AS SELECT id FROM orders WHERE total > 100;",
+		sql: "SET LOCAL lock_timeout = '5s';\nDROP VIEW big_orders;"},
+	{about: "versioned-uses-repeatable", name: "a name inside a string", repeatable: "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;",
+		sql: "COMMENT ON TABLE orders IS 'see f';"},
+
 	{about: "no-transaction", name: "detach concurrently in a no-transaction script", sql: noTx + "SET lock_timeout = '5s';\nALTER TABLE events DETACH PARTITION events_2024 CONCURRENTLY;"},
 }
 
@@ -258,7 +268,11 @@ func ruleSet(t *testing.T, tc ruleCase) *hazard.Report {
 	if setup == "" {
 		setup = setupTables
 	}
-	set := testsets.Map(t, map[string]string{"v1_setup.up.sql": setup, "v2_case.up.sql": tc.sql})
+	files := map[string]string{"v1_setup.up.sql": setup, "v2_case.up.sql": tc.sql}
+	if tc.repeatable != "" {
+		files["r_case.sql"] = tc.repeatable
+	}
+	set := testsets.Map(t, files)
 	r, err := hazard.Check(set, tc.opts)
 	if err != nil {
 		t.Fatal(err)

@@ -12,9 +12,26 @@ import (
 // lock and writes nothing (not even the history table), so it is safe as a
 // dry run against production.
 func Build(ctx context.Context, db backend.Backend, set *source.Set, target Target, opts *Options) (*Plan, error) {
+	st, err := ReadState(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	return Compute(set, st, target, opts)
+}
+
+// ReadState reads the state of db: its versions' records and, when db is
+// a [backend.RepeatableReader], its repeatable scripts' records. It takes
+// no lock and writes nothing.
+func ReadState(ctx context.Context, db backend.Backend) (State, error) {
 	records, err := db.ReadState(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("plan: read state: %w", err)
+		return State{}, fmt.Errorf("plan: read state: %w", err)
 	}
-	return Compute(set, State{Records: records}, target, opts)
+	st := State{Records: records}
+	if rr, ok := db.(backend.RepeatableReader); ok {
+		if st.Repeatables, err = rr.ReadRepeatables(ctx); err != nil {
+			return State{}, fmt.Errorf("plan: read state: %w", err)
+		}
+	}
+	return st, nil
 }

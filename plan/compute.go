@@ -60,12 +60,18 @@ func Compute(set *source.Set, state State, target Target, opts *Options) (*Plan,
 	if err := c.errs.Err(); err != nil {
 		return nil, err
 	}
-	p := &Plan{From: c.current, To: c.current, Steps: c.steps, State: State{Records: applied}}
+	p := &Plan{From: c.current, To: c.current, Steps: c.steps, State: State{Records: applied, Repeatables: slices.Clone(state.Repeatables)}}
 	if c.down {
 		slices.Reverse(p.Steps)
 		p.To = c.below
-	} else if n := len(p.Steps); n > 0 {
-		p.To = max(c.current, p.Steps[n-1].Version)
+		p.ForgetRepeatables = len(p.Steps) > 0 && len(state.Repeatables) > 0
+	} else {
+		if n := len(p.Steps); n > 0 {
+			p.To = max(c.current, p.Steps[n-1].Version)
+		}
+		if c.target == set.Latest() && !c.newer {
+			p.Steps = append(p.Steps, repeatables(set, state.Repeatables)...)
+		}
 	}
 	if len(p.Steps) > 0 {
 		p.Direction = p.Steps[0].Direction
@@ -85,6 +91,7 @@ type computer struct {
 	below   int64 // highest applied version not above target
 	steps   []Step
 	above   []int64 // applied versions above an up target
+	newer   bool    // versions above the set's latest are tolerated
 	errs    ErrorList
 }
 
@@ -144,6 +151,7 @@ func (c *computer) unknown(r backend.Record) {
 	if !c.down && r.Version > c.set.Latest() && c.opts.AllowNewerDatabase {
 		// A newer release applied it, or is applying it: leave it alone.
 		c.place(r)
+		c.newer = true
 		return
 	}
 	c.dirty(r, "")
@@ -222,6 +230,25 @@ func (c *computer) checkDirection() {
 		c.errs = append(c.errs, &Error{Err: ErrDirection, Version: c.target,
 			Detail: fmt.Sprintf("the database is at %d and plan.DownTo only goes down; go up with plan.To(%d)", c.current, c.target)})
 	}
+}
+
+// repeatables returns the steps of the set's repeatable scripts that recs,
+// the database's records, do not have with the file's checksum.
+func repeatables(set *source.Set, recs []backend.RepeatableRecord) []Step {
+	recorded := make(map[string]source.Checksum, len(recs))
+	for _, r := range recs {
+		recorded[r.Name] = r.Checksum
+	}
+	var steps []Step
+	for _, r := range set.Repeatables() {
+		if c, ok := recorded[r.Name]; ok && c == r.Script.Checksum {
+			continue
+		}
+		st := stepOf(&source.Migration{Name: r.Name}, r.Script)
+		st.Repeatable, st.Down = true, backend.DownUnknown // no down script to keep
+		steps = append(steps, st)
+	}
+	return steps
 }
 
 // has reports whether the set has version v.

@@ -23,6 +23,16 @@ func (p *Plan) CheckFiles(set *source.Set) error {
 		bad := func(path, format string, args ...any) {
 			errs = append(errs, &Error{Err: ErrFileChanged, Version: s.Version, Path: path, Detail: fmt.Sprintf(format, args...)})
 		}
+		if s.Repeatable {
+			r, ok := set.LookupRepeatable(s.Name)
+			switch {
+			case !ok:
+				bad(s.Path, "the files no longer have the repeatable script %s (deleted or renamed?); plan again", s.Name)
+			case r.Script.Checksum != s.Checksum:
+				bad(r.Script.Path, "the plan has the repeatable script with checksum %s, the file now has %s; plan again, or restore the file", s.Checksum.Short(), r.Script.Checksum.Short())
+			}
+			continue
+		}
 		m, ok := set.Lookup(s.Version)
 		switch {
 		case s.FromHistory && ok:

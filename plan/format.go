@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
@@ -36,10 +37,21 @@ func (p *Plan) String() string {
 		if s.FromHistory {
 			tx += ", from the history"
 		}
-		fmt.Fprintf(w, "  %s\t%d\t%s\t%s\t%s\tsha256:%s\n", s.Direction, s.Version, s.label(), s.Path, tx, s.Checksum.Short())
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\tsha256:%s\n", s.Direction, s.column(), s.label(), s.Path, tx, s.Checksum.Short())
 	}
 	w.Flush()
+	if p.ForgetRepeatables {
+		fmt.Fprintf(&b, "  first forgets the records of %s, so that the next up plan applies them all again\n", describeRepeatables(p.State.Repeatables))
+	}
 	return b.String()
+}
+
+// column is the step's version for a listing, "R" for a repeatable script.
+func (s Step) column() string {
+	if s.Repeatable {
+		return "R"
+	}
+	return strconv.FormatInt(s.Version, 10)
 }
 
 // label is the step's name for a listing, "-" when it has none.

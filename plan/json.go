@@ -14,8 +14,10 @@ import (
 // The JSON layouts of a plan, so that a plan stored by one release is
 // refused, not misread, by a release that changed it. v2 is v1 with an
 // optional signature (see [Save]); v3 adds to the steps the down script an
-// up step records (down, down_sql), from_history and resume. All three are
-// read.
+// up step records (down, down_sql), from_history, resume and repeatable,
+// and to the plan the repeatable scripts' records (repeatables) and
+// forget_repeatables. All three are read; a v1 or v2 plan with repeatable
+// scripts is refused.
 const (
 	jsonFormatV1 = "waymark.plan/v1"
 	jsonFormatV2 = "waymark.plan/v2"
@@ -34,6 +36,10 @@ type jsonPlan struct {
 	Direction source.Direction `json:"direction"`
 	Steps     []jsonStep       `json:"steps"`
 	Applied   []jsonRecord     `json:"applied"`
+	// Repeatables are the repeatable scripts' records (v3 only).
+	Repeatables []jsonRepeatable `json:"repeatables,omitempty"`
+	// Forget is Plan.ForgetRepeatables (v3 only).
+	Forget bool `json:"forget_repeatables,omitempty"`
 	// Signature is "hmac-sha256:" and the hex HMAC of the plan's canonical
 	// encoding without it (v2 only).
 	Signature string `json:"signature,omitempty"`
@@ -47,10 +53,18 @@ type jsonStep struct {
 	Checksum      source.Checksum   `json:"checksum"`
 	NoTransaction bool              `json:"no_transaction,omitempty"`
 	SQL           string            `json:"sql"`
+	Repeatable    bool              `json:"repeatable,omitempty"`
 	Down          backend.DownState `json:"down,omitempty"`
 	DownSQL       string            `json:"down_sql,omitempty"`
 	FromHistory   bool              `json:"from_history,omitempty"`
 	Resume        bool              `json:"resume,omitempty"`
+}
+
+type jsonRepeatable struct {
+	Name      string          `json:"name"`
+	Checksum  source.Checksum `json:"checksum"`
+	AppliedAt time.Time       `json:"applied_at"`
+	Duration  string          `json:"duration"`
 }
 
 type jsonRecord struct {
@@ -81,7 +95,25 @@ func (p *Plan) wire() jsonPlan {
 		w.Applied[i] = jsonRecord{Version: r.Version, Name: r.Name, Checksum: r.Checksum,
 			AppliedAt: r.AppliedAt, Duration: r.Duration.String(), Dirty: r.Dirty}
 	}
+	for _, r := range p.State.Repeatables {
+		w.Repeatables = append(w.Repeatables, jsonRepeatable{Name: r.Name, Checksum: r.Checksum, AppliedAt: r.AppliedAt, Duration: r.Duration.String()})
+	}
+	w.Forget = p.ForgetRepeatables
 	return w
+}
+
+// hasRepeatables reports whether w has repeatable scripts, which only
+// format v3 carries.
+func (w jsonPlan) hasRepeatables() bool {
+	if w.Forget || len(w.Repeatables) > 0 {
+		return true
+	}
+	for _, s := range w.Steps {
+		if s.Repeatable {
+			return true
+		}
+	}
+	return false
 }
 
 // encode writes w as JSON without HTML escaping, indented by indent (none
@@ -98,7 +130,8 @@ func encode(w jsonPlan, indent string) ([]byte, error) {
 }
 
 // UnmarshalJSON decodes a plan written by MarshalJSON or [Save], in any of
-// its formats (v1, v2 or v3). It refuses unknown fields, another format, data after
+// its formats (v1, v2 or v3). It refuses unknown fields, another format,
+// repeatable scripts in a format before v3, data after
 // the plan ([ErrTrailingData]), steps out of order, a step whose SQL does
 // not match its checksum (an edited plan), and steps that are not the
 // path from the plan's From to its To as far as the plan itself tells
@@ -135,13 +168,15 @@ func decode(data []byte) (jsonPlan, error) {
 		return w, fmt.Errorf("plan: decode JSON: format %q has no signature field", w.Format)
 	case w.Format != jsonFormat && w.Format != jsonFormatV2 && w.Format != jsonFormatV1:
 		return w, fmt.Errorf("plan: decode JSON: format %q, want %q, %q or %q", w.Format, jsonFormat, jsonFormatV2, jsonFormatV1)
+	case w.Format != jsonFormat && w.hasRepeatables():
+		return w, fmt.Errorf("plan: decode JSON: format %q has no repeatable scripts", w.Format)
 	}
 	return w, nil
 }
 
 // plan checks the decoded layout and returns its plan.
 func (w jsonPlan) plan() (*Plan, error) {
-	q := &Plan{From: w.From, To: w.To, Direction: w.Direction}
+	q := &Plan{From: w.From, To: w.To, Direction: w.Direction, ForgetRepeatables: w.Forget}
 	for i, s := range w.Steps {
 		st := Step(s)
 		if err := checkStep(q.Direction, q.Steps, st); err != nil {
@@ -157,6 +192,14 @@ func (w jsonPlan) plan() (*Plan, error) {
 		q.State.Records = append(q.State.Records, backend.Record{Version: r.Version, Name: r.Name,
 			Checksum: r.Checksum, AppliedAt: r.AppliedAt, Duration: d, Dirty: r.Dirty})
 	}
+	for _, r := range w.Repeatables {
+		d, err := time.ParseDuration(r.Duration)
+		if err != nil {
+			return nil, fmt.Errorf("plan: decode JSON: repeatable %s: %w", r.Name, err)
+		}
+		q.State.Repeatables = append(q.State.Repeatables, backend.RepeatableRecord{Name: r.Name,
+			Checksum: r.Checksum, AppliedAt: r.AppliedAt, Duration: d})
+	}
 	if err := q.checkOwnPath(); err != nil {
 		return nil, fmt.Errorf("plan: decode JSON: %w", err)
 	}
@@ -166,16 +209,33 @@ func (w jsonPlan) plan() (*Plan, error) {
 // checkStep checks that step s can follow steps in a plan going dir.
 func checkStep(dir source.Direction, steps []Step, s Step) error {
 	if s.Direction != dir {
-		return fmt.Errorf("version %d goes %s in a plan going %s", s.Version, s.Direction, dir)
+		return fmt.Errorf("%s goes %s in a plan going %s", s.what(), s.Direction, dir)
 	}
+	var prev *Step
 	if n := len(steps); n > 0 {
-		prev := steps[n-1].Version
-		if dir == source.Up && s.Version <= prev || dir == source.Down && s.Version >= prev {
-			return fmt.Errorf("version %d out of order after %d", s.Version, prev)
-		}
+		prev = &steps[n-1]
+	}
+	switch {
+	case s.Repeatable && (s.Version != 0 || s.Name == ""):
+		return fmt.Errorf("repeatable script %q has version %d: want a name and no version", s.Name, s.Version)
+	case s.Repeatable && prev != nil && prev.Repeatable && s.Name <= prev.Name:
+		return fmt.Errorf("%s out of order after %s", s.what(), prev.what())
+	case !s.Repeatable && prev != nil && prev.Repeatable:
+		return fmt.Errorf("%s after %s: versions come first", s.what(), prev.what())
+	case !s.Repeatable && prev != nil && (dir == source.Up && s.Version <= prev.Version || dir == source.Down && s.Version >= prev.Version):
+		return fmt.Errorf("version %d out of order after %d", s.Version, prev.Version)
 	}
 	if source.ChecksumOf(s.SQL) != s.Checksum {
-		return fmt.Errorf("version %d (%s): SQL does not match its checksum; the plan was edited", s.Version, s.Path)
+		return fmt.Errorf("%s (%s): SQL does not match its checksum; the plan was edited", s.what(), s.Path)
 	}
 	return nil
+}
+
+// what names the step in a message: "version 3" or "repeatable script
+// active_users".
+func (s Step) what() string {
+	if s.Repeatable {
+		return "repeatable script " + s.Name
+	}
+	return fmt.Sprintf("version %d", s.Version)
 }

@@ -24,17 +24,22 @@ var ErrNotPath = errors.New("steps are not the plan's path")
 // higher of p.From and its last step; a down plan's steps are every
 // version of p.State above p.To, p.To being 0 or a version of p.State.
 // The versions between them that an up plan leaves out cannot be known
-// without the files.
+// without the files. Repeatable scripts' steps come after the versions',
+// in name order, only in an up plan, and only for a script the state has
+// not recorded with the step's checksum; ForgetRepeatables only on a down
+// plan with steps, from a state with repeatable scripts recorded, as
+// Compute sets it.
 //
 // With set, it also computes the plan for p.State and p's target from set
 // ([Compute], with opts, which should be the options p was made with) and
-// refuses a plan whose versions or steps differ from it: a step deleted
-// from a saved plan is found here. A state set refuses to plan from (a
+// refuses a plan whose versions, repeatable scripts or steps differ from
+// it: a step deleted from a saved plan is found here. A state set refuses to plan from (a
 // drift, for instance) is reported as such, in the [ErrorList] Compute
 // returns.
 //
 // It returns nil, or an [ErrorList] with an [*Error] (wrapping
-// [ErrNotPath]) per difference, naming the version.
+// [ErrNotPath]) per difference, naming the version (0 for a repeatable
+// script, named in the message, with its file).
 func (p *Plan) CheckPath(set *source.Set, opts *Options) error {
 	if err := p.checkOwnPath(); err != nil {
 		return err
@@ -59,24 +64,29 @@ func (p *Plan) CheckPath(set *source.Set, opts *Options) error {
 	bad := func(v int64, path, format string, args ...any) {
 		errs = append(errs, &Error{Err: ErrNotPath, Version: v, Path: path, Detail: fmt.Sprintf(format, args...)})
 	}
-	got := p.stepsByVersion()
+	got := p.stepsByKey()
 	for _, st := range want.Steps {
-		mine, ok := got[st.Version]
+		mine, ok := got[st.key()]
 		switch {
+		case !ok && st.Repeatable:
+			bad(0, st.Path, "the files say the path from %d to %d applies the %s, the plan does not: a step deleted from it? plan again", p.From, p.To, st.what())
 		case !ok:
 			bad(st.Version, st.Path, "the path from %d to %d %s it (the files say so), the plan does not: a step deleted from it? plan again", p.From, p.To, verb(st.Direction))
 		case mine.Checksum != st.Checksum || mine.NoTransaction != st.NoTransaction:
-			bad(st.Version, st.Path, "the plan's step is not the files' %s script; plan again", st.Direction)
+			bad(st.Version, st.Path, "the plan's step of %s is not the files' %s script; plan again", st.what(), st.Direction)
 		}
-		delete(got, st.Version)
+		delete(got, st.key())
 	}
 	for _, st := range p.Steps {
-		if _, extra := got[st.Version]; extra {
-			bad(st.Version, st.Path, "the plan %s it, but the path from %d to %d the files give does not: a step added to it? plan again", verb(st.Direction), p.From, p.To)
+		if _, extra := got[st.key()]; extra {
+			bad(st.Version, st.Path, "the plan %s the %s, but the path from %d to %d the files give does not: a step added to it? plan again", verb(st.Direction), st.what(), p.From, p.To)
 		}
 	}
 	if want.From != p.From || want.To != p.To {
 		bad(p.To, "", "the files give a path from %d to %d, the plan says from %d to %d; plan again", want.From, want.To, p.From, p.To)
+	}
+	if want.ForgetRepeatables != p.ForgetRepeatables {
+		bad(p.To, "", "the files give a plan that %s the repeatable scripts' records, the plan %s; plan again", forgets(want.ForgetRepeatables), forgets(p.ForgetRepeatables))
 	}
 	return errs.Err()
 }
@@ -93,7 +103,22 @@ func (p *Plan) checkOwnPath() error {
 		if p.To != p.From || p.Direction != 0 {
 			bad(p.To, "", "the plan has no steps, yet goes %s from %d to %d", p.Direction, p.From, p.To)
 		}
+		if p.ForgetRepeatables {
+			bad(p.To, "", "the plan has no steps, yet forgets the repeatable scripts' records")
+		}
 		return errs.Err()
+	}
+	switch {
+	case p.ForgetRepeatables && p.Direction != source.Down:
+		bad(p.To, "", "the plan goes %s, yet forgets the repeatable scripts' records (only a down plan does)", p.Direction)
+	case p.ForgetRepeatables && len(p.State.Repeatables) == 0:
+		bad(p.To, "", "the plan forgets the repeatable scripts' records, but the state it was made from has none")
+	case !p.ForgetRepeatables && p.Direction == source.Down && len(p.State.Repeatables) > 0:
+		bad(p.To, "", "the plan goes down, but does not forget the repeatable scripts' records the state it was made from has; plan again")
+	}
+	recorded := make(map[string]source.Checksum, len(p.State.Repeatables))
+	for _, r := range p.State.Repeatables {
+		recorded[r.Name] = r.Checksum
 	}
 	if top := p.State.Version(); p.From != top {
 		bad(p.From, "", "the plan starts at %d, but the state it was made from is at %d", p.From, top)
@@ -111,6 +136,14 @@ func (p *Plan) checkOwnPath() error {
 			bad(st.Version, st.Path, "%v", err)
 		}
 		switch {
+		case st.Repeatable && st.Resume:
+			bad(0, st.Path, "the plan resumes the %s, but only a version's step resumes", st.what())
+		case st.Repeatable && p.Direction != source.Up:
+			bad(0, st.Path, "the plan goes %s, yet has the %s (only an up plan applies them)", p.Direction, st.what())
+		case st.Repeatable:
+			if c, ok := recorded[st.Name]; ok && c == st.Checksum {
+				bad(0, st.Path, "the plan applies the %s, but the state it was made from has it recorded with the same checksum", st.what())
+			}
 		case p.Direction == source.Up && st.Resume && !dirtyUp[st.Version]:
 			bad(st.Version, st.Path, "the plan resumes it, but the state it was made from does not have it left part-way up")
 		case p.Direction == source.Up && !st.Resume && applied[st.Version]:
@@ -123,16 +156,22 @@ func (p *Plan) checkOwnPath() error {
 	}
 	switch p.Direction {
 	case source.Up:
-		if last := p.Steps[len(p.Steps)-1].Version; p.To != max(p.From, last) {
+		var last int64 // the last version's step's (the repeatable scripts' come after)
+		for _, st := range p.Steps {
+			if !st.Repeatable {
+				last = st.Version
+			}
+		}
+		if p.To != max(p.From, last) {
 			bad(p.To, "", "the plan ends at %d, but its last step applies %d from %d", p.To, last, p.From)
 		}
 	case source.Down:
 		if p.To != 0 && !applied[p.To] {
 			bad(p.To, "", "the plan goes down to %d, which the state it was made from does not have applied", p.To)
 		}
-		got := p.stepsByVersion()
+		got := p.stepsByKey()
 		for _, r := range p.State.Records {
-			if _, ok := got[r.Version]; r.Version > p.To && !ok {
+			if _, ok := got[stepKey{version: r.Version}]; r.Version > p.To && !ok {
 				bad(r.Version, "", "applied above the plan's end, %d, but the plan does not undo it: a step deleted from it? plan again", p.To)
 			}
 		}
@@ -142,13 +181,36 @@ func (p *Plan) checkOwnPath() error {
 	return errs.Err()
 }
 
-// stepsByVersion returns the steps of p by version.
-func (p *Plan) stepsByVersion() map[int64]Step {
-	m := make(map[int64]Step, len(p.Steps))
+// stepKey identifies a step of a plan: its version, or a repeatable
+// script's name.
+type stepKey struct {
+	version int64
+	name    string // a repeatable script's, else ""
+}
+
+// key is the step's stepKey.
+func (s Step) key() stepKey {
+	if s.Repeatable {
+		return stepKey{name: s.Name}
+	}
+	return stepKey{version: s.Version}
+}
+
+// stepsByKey returns the steps of p by key.
+func (p *Plan) stepsByKey() map[stepKey]Step {
+	m := make(map[stepKey]Step, len(p.Steps))
 	for _, st := range p.Steps {
-		m[st.Version] = st
+		m[st.key()] = st
 	}
 	return m
+}
+
+// forgets says whether a plan forgets the repeatable scripts' records.
+func forgets(yes bool) string {
+	if yes {
+		return "forgets"
+	}
+	return "does not forget"
 }
 
 // verb says what a step of direction d does to its version.

@@ -17,6 +17,23 @@
 // An up plan applies, in ascending order, every version of the set up to
 // the target that the database has not applied.
 //
+// # Repeatable scripts
+//
+// An up plan whose target is the set's latest version ends with a step
+// for every repeatable script (source.Repeatable) that the database has not
+// recorded with the file's checksum, new or changed, in name order; the
+// others are not touched. A changed repeatable script is not drift: that
+// is how one is meant to change. A plan to a lower version, and a plan
+// that finds versions above the set's latest (an older binary during a
+// rolling deploy, with [Options].AllowNewerDatabase), leave them alone: the
+// newer scripts belong to the newer schema.
+//
+// A record of a repeatable script the set no longer has is left alone
+// (the object it made stays in the database until a versioned migration
+// drops it). A down plan forgets every repeatable script's record first
+// ([Plan].ForgetRepeatables): a down step may have dropped what one made,
+// so the next up plan to the latest version applies them all again.
+//
 // # Down
 //
 // A down plan runs, in descending order, the down script of every applied
@@ -140,6 +157,9 @@ type State struct {
 	// Records lists the history records in ascending version order, one
 	// per applied version (dirty ones included).
 	Records []backend.Record
+	// Repeatables lists the records of repeatable scripts in name order
+	// (empty for a backend that does not record them).
+	Repeatables []backend.RepeatableRecord
 }
 
 // Version returns the highest applied version, or 0.
@@ -157,6 +177,8 @@ func (s State) Version() int64 {
 func (s State) Equal(o State) bool {
 	return slices.EqualFunc(s.Records, o.Records, func(a, b backend.Record) bool {
 		return a.Version == b.Version && a.Checksum == b.Checksum && a.Dirty == b.Dirty
+	}) && slices.EqualFunc(s.Repeatables, o.Repeatables, func(a, b backend.RepeatableRecord) bool {
+		return a.Name == b.Name && a.Checksum == b.Checksum
 	})
 }
 
@@ -168,8 +190,14 @@ type Plan struct {
 	To int64
 	// Direction is Up or Down, or zero for an empty plan.
 	Direction source.Direction
-	// Steps are run in order.
+	// Steps are run in order: the versions' steps, then, going up, the
+	// repeatable scripts' steps.
 	Steps []Step
+	// ForgetRepeatables, set on a down plan when the database has
+	// repeatable scripts recorded, removes their records before the first
+	// down step, so that the next up plan applies every repeatable script
+	// again (a down step may have dropped what one defines).
+	ForgetRepeatables bool
 	// State is the state the plan was computed from. Executing the plan
 	// refuses to start if the database's state has changed since.
 	State State
@@ -177,7 +205,10 @@ type Plan struct {
 
 // Step is one script to run and record.
 type Step struct {
-	Version   int64
+	// Version is the step's version; 0 for a repeatable script.
+	Version int64
+	// Name is the words of the file name: a version's name, or a
+	// repeatable script's name, which identifies it.
 	Name      string
 	Direction source.Direction
 	// Path names the script's file.
@@ -189,6 +220,10 @@ type Step struct {
 	NoTransaction bool
 	// SQL is the script's text.
 	SQL string
+	// Repeatable marks the step of a repeatable script (Version 0,
+	// Direction Up): it runs after the versions' steps and its record
+	// replaces the script's earlier one.
+	Repeatable bool
 	// Down and DownSQL, on an up step, are what the history keeps with the
 	// version's record: its down script (backend.DownKept, DownSQL holding
 	// it) or that it has none (backend.DownNone). Zero (DownUnknown) in a
@@ -211,13 +246,28 @@ type Step struct {
 // Empty reports whether the plan has nothing to do.
 func (p *Plan) Empty() bool { return len(p.Steps) == 0 }
 
-// Versions returns the versions of the steps, in the order they run.
+// Versions returns the versions of the steps, in the order they run,
+// without the repeatable scripts' steps.
 func (p *Plan) Versions() []int64 {
-	vs := make([]int64, len(p.Steps))
-	for i, s := range p.Steps {
-		vs[i] = s.Version
+	vs := make([]int64, 0, len(p.Steps))
+	for _, s := range p.Steps {
+		if !s.Repeatable {
+			vs = append(vs, s.Version)
+		}
 	}
 	return vs
+}
+
+// Repeatables returns the names of the repeatable scripts the plan
+// applies, in the order they run.
+func (p *Plan) Repeatables() []string {
+	var names []string
+	for _, s := range p.Steps {
+		if s.Repeatable {
+			names = append(names, s.Name)
+		}
+	}
+	return names
 }
 
 // stepOf makes the step that runs script sc of migration m.

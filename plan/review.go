@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/waymarkdb/waymark/backend"
 	"github.com/waymarkdb/waymark/source"
 )
 
@@ -31,7 +32,10 @@ func (p *Plan) Review() string {
 	b.WriteString("made from: " + describeState(p.State) + "\n")
 	for i, s := range p.Steps {
 		how := "in a transaction"
-		if s.NoTransaction {
+		switch {
+		case s.NoTransaction && s.Repeatable:
+			how = fmt.Sprintf("NO TRANSACTION: %s, run one by one; after a failure the next run applies it again from the start", statements(s))
+		case s.NoTransaction:
 			how = fmt.Sprintf("NO TRANSACTION: %s, run one by one; a failure leaves version %d dirty", statements(s), s.Version)
 		}
 		if s.FromHistory {
@@ -40,7 +44,11 @@ func (p *Plan) Review() string {
 		if s.Resume {
 			how = fmt.Sprintf("RESUME: an earlier run stopped part-way and left version %d dirty; its batches run again and touch only the rows not yet done", s.Version)
 		}
-		fmt.Fprintf(&b, "\nstep %d of %d: %s %d %s, %s\n", i+1, len(p.Steps), s.Direction, s.Version, s.label(), how)
+		if s.Repeatable {
+			fmt.Fprintf(&b, "\nstep %d of %d: %s repeatable %s, %s\n", i+1, len(p.Steps), s.Direction, s.Name, how)
+		} else {
+			fmt.Fprintf(&b, "\nstep %d of %d: %s %d %s, %s\n", i+1, len(p.Steps), s.Direction, s.Version, s.label(), how)
+		}
 		fmt.Fprintf(&b, "%s  sha256:%s\n", s.Path, s.Checksum.Short())
 		writeNumbered(&b, s.SQL)
 	}
@@ -49,6 +57,28 @@ func (p *Plan) Review() string {
 
 // describeState says which versions a state has applied.
 func describeState(st State) string {
+	s := describeVersions(st)
+	if len(st.Repeatables) > 0 {
+		s += "; " + describeRepeatables(st.Repeatables) + " applied"
+	}
+	return s
+}
+
+// describeRepeatables names repeatable scripts' records: "repeatable
+// script a" or "repeatable scripts a, b".
+func describeRepeatables(recs []backend.RepeatableRecord) string {
+	names := make([]string, len(recs))
+	for i, r := range recs {
+		names[i] = r.Name
+	}
+	if len(names) == 1 {
+		return "repeatable script " + names[0]
+	}
+	return "repeatable scripts " + strings.Join(names, ", ")
+}
+
+// describeVersions says which versions a state has applied.
+func describeVersions(st State) string {
 	if len(st.Records) == 0 {
 		return "nothing applied"
 	}

@@ -21,6 +21,19 @@
 // both present is an error. Version 0 stands for the empty schema and cannot
 // be a file. Gaps between versions are fine, so timestamps work as versions.
 //
+// A name that starts with "r_" is a repeatable script instead ([Repeatable]):
+//
+//	repeatable = "r_" words ".sql"
+//
+// for example r_active_users.sql: one file per view, function, procedure or
+// trigger, edited in place and re-applied whenever it changes. The words
+// are its name in the history. R_x.sql, r_.sql, r_x.up.sql and r_x.SQL are
+// errors. Repeatable scripts are checked like up scripts (directives
+// included: waymark:no-transaction and waymark:allow work the same;
+// waymark:batch is an error, since a repeatable script runs again whole) and
+// [Set.Repeatables] lists them in name order, the order they are applied
+// in. A set may hold only repeatable scripts.
+//
 // A migration file may be a symbolic link to a file inside the directory
 // (or one of its sub-directories); one that resolves outside it (an
 // absolute target, or a ".." that climbs above the directory, even to come

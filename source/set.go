@@ -18,10 +18,14 @@ import (
 // Set is a validated collection of migrations, in ascending version order.
 // A Set is immutable and safe for concurrent use.
 type Set struct {
-	migrations []*Migration
+	migrations  []*Migration
+	repeatables []*Repeatable // by name
 
 	digestOnce sync.Once
 	digests    []Digest // digests[i] is the digest through migrations[i]
+
+	repDigestOnce sync.Once
+	repDigest     Digest // the digest of the repeatable scripts
 }
 
 // Migrations returns the migrations in ascending version order. The slice
@@ -103,6 +107,7 @@ func FromFS(fsys fs.FS, dir string) (*Set, error) {
 type file struct {
 	fileName
 	entry  string // the name in the directory
+	rname  string // a repeatable script's name, or "" for a migration
 	path   string
 	script *Script   // nil when the script itself has problems
 	errs   ErrorList // the script's problems
@@ -128,6 +133,16 @@ func load(fsys fs.FS, dir, shown string) (*Set, error) {
 	files := make([]file, 0, len(entries))
 	for _, e := range entries {
 		if e.IsDir() || !isSQLName(e.Name()) {
+			continue
+		}
+		if isRepeatableName(e.Name()) {
+			rname, perr := parseRepeatableName(e.Name())
+			if perr != nil {
+				perr.Pos.Path = display(e.Name())
+				errs = append(errs, perr)
+				continue
+			}
+			files = append(files, file{fileName: fileName{direction: Up}, entry: e.Name(), rname: rname})
 			continue
 		}
 		f, perr := parseName(e.Name())
@@ -159,22 +174,36 @@ func load(fsys fs.FS, dir, shown string) (*Set, error) {
 			return
 		}
 		f.script, f.errs = parseScript(f.path, data, f.direction)
+		if f.rname != "" && f.script != nil {
+			// A repeatable script runs again whole whenever it changes:
+			// no batches, which a run resumes.
+			for _, b := range f.script.Batches {
+				f.errs = append(f.errs, &Error{Pos: b.Pos, Err: ErrDirective,
+					Detail: "waymark:batch: a repeatable script runs again whole whenever it changes; put a batched backfill in a versioned migration"})
+			}
+		}
 	})
 
 	// Group by version: ups before downs, then by name. A file with a bad
 	// script stays in, so that its problems do not hide a duplicate.
-	sorted := make([]*file, len(files))
+	sorted := make([]*file, 0, len(files))
+	set := &Set{migrations: make([]*Migration, 0, len(files)/2+1)}
 	for i := range files {
-		sorted[i] = &files[i]
 		errs = append(errs, files[i].errs...)
+		switch {
+		case files[i].rname == "":
+			sorted = append(sorted, &files[i])
+		case files[i].script != nil:
+			set.repeatables = append(set.repeatables, &Repeatable{Name: files[i].rname, Script: files[i].script})
+		}
 	}
+	slices.SortFunc(set.repeatables, func(a, b *Repeatable) int { return strings.Compare(a.Name, b.Name) })
 	slices.SortFunc(sorted, func(a, b *file) int {
 		if a.version != b.version {
 			return cmp.Compare(a.version, b.version)
 		}
 		return cmp.Or(cmp.Compare(a.direction, b.direction), strings.Compare(a.stem, b.stem))
 	})
-	set := &Set{migrations: make([]*Migration, 0, len(files)/2+1)}
 	for i := 0; i < len(sorted); {
 		j := i + 1
 		for j < len(sorted) && sorted[j].version == sorted[i].version {
@@ -191,8 +220,8 @@ func load(fsys fs.FS, dir, shown string) (*Set, error) {
 	if len(errs) > 0 {
 		return nil, errs.Err()
 	}
-	if len(set.migrations) == 0 {
-		return nil, ErrorList{{Pos: Position{Path: where}, Err: ErrNoMigrations, Detail: "want files named like v001_create_users.up.sql"}}
+	if len(set.migrations) == 0 && len(set.repeatables) == 0 {
+		return nil, ErrorList{{Pos: Position{Path: where}, Err: ErrNoMigrations, Detail: "want files named like v001_create_users.up.sql or r_active_users.sql"}}
 	}
 	return set, nil
 }

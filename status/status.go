@@ -30,6 +30,18 @@
 //	bad-file      its up file cannot be read as a migration (see
 //	              Report.FileProblems): nothing is known of it but its
 //	              history record, if any
+//
+// # Repeatable scripts
+//
+// The report lists the repeatable scripts (source.Repeatable) apart, by
+// name, each in one of these states ([RepeatableState]):
+//
+//	applied   recorded with the file's checksum
+//	changed   recorded with another checksum; the next up plan to the
+//	          latest version applies it again
+//	pending   in the files, not recorded; the next up plan applies it
+//	removed   recorded, but no longer in the files; nothing is done about
+//	          it (a versioned migration drops what it made)
 package status
 
 import (
@@ -114,12 +126,60 @@ type Entry struct {
 	Problems plan.ErrorList
 }
 
+// RepeatableState is where one repeatable script stands; see the package
+// doc.
+type RepeatableState int8
+
+// The states of a repeatable script.
+const (
+	RepeatableApplied RepeatableState = iota + 1
+	RepeatableChanged
+	RepeatablePending
+	RepeatableRemoved
+)
+
+var repeatableNames = [...]string{RepeatableApplied: "applied", RepeatableChanged: "changed", RepeatablePending: "pending", RepeatableRemoved: "removed"}
+
+// String returns the state's name: "applied", "changed", "pending" or
+// "removed".
+func (s RepeatableState) String() string {
+	if s > 0 && int(s) < len(repeatableNames) {
+		return repeatableNames[s]
+	}
+	return fmt.Sprintf("RepeatableState(%d)", int8(s))
+}
+
+// MarshalText encodes s as its String.
+func (s RepeatableState) MarshalText() ([]byte, error) {
+	if s <= 0 || int(s) >= len(repeatableNames) {
+		return nil, fmt.Errorf("status: invalid repeatable state %d", int8(s))
+	}
+	return []byte(s.String()), nil
+}
+
+// RepeatableEntry is one repeatable script of the report.
+type RepeatableEntry struct {
+	Name  string
+	State RepeatableState
+	// Path is its file, or "" when it was removed from the files.
+	Path string
+	// AppliedAt and Duration come from its record, zero when it has none.
+	AppliedAt time.Time
+	Duration  time.Duration
+	// Recorded is the checksum of its record (zero when pending); File its
+	// file's (zero when removed).
+	Recorded, File source.Checksum
+}
+
 // Report is the state of every version, in ascending order.
 type Report struct {
 	// Current is the database's highest applied version (0 for none);
 	// Latest is the highest version of the files.
 	Current, Latest int64
 	Entries         []Entry
+	// Repeatables are the repeatable scripts, of the files and of the
+	// history, in name order.
+	Repeatables []RepeatableEntry
 	// Err is the plan.ErrorList with which plan.Compute refuses to plan up
 	// to the latest version, or nil when it would not refuse.
 	Err error
@@ -129,6 +189,17 @@ type Report struct {
 	// bad files sets it (the waymark command's status does). Plans are
 	// refused until they are fixed. Default nil.
 	FileProblems source.ErrorList
+}
+
+// CountRepeatables returns how many repeatable scripts are in state s.
+func (r *Report) CountRepeatables(s RepeatableState) int {
+	n := 0
+	for _, e := range r.Repeatables {
+		if e.State == s {
+			n++
+		}
+	}
+	return n
 }
 
 // Count returns how many versions are in state s.
@@ -146,11 +217,11 @@ func (r *Report) Count(s State) int {
 // reports it against set. A nil opts means the defaults of plan.Options,
 // as for [plan.Build]. The error is only about reading the state.
 func Read(ctx context.Context, db backend.Backend, set *source.Set, opts *plan.Options) (*Report, error) {
-	records, err := db.ReadState(ctx)
+	st, err := plan.ReadState(ctx, db)
 	if err != nil {
-		return nil, fmt.Errorf("status: read state: %w", err)
+		return nil, fmt.Errorf("status: %w", err)
 	}
-	return Compute(set, plan.State{Records: records}, opts), nil
+	return Compute(set, st, opts), nil
 }
 
 // Compute reports st against set. It does no I/O. A version's state and
@@ -210,7 +281,38 @@ func Compute(set *source.Set, st plan.State, opts *plan.Options) *Report {
 		e.Problems = problems[e.Version]
 		r.Entries = append(r.Entries, e)
 	}
+	r.Repeatables = repeatables(set, st.Repeatables)
 	return r
+}
+
+// repeatables reports the repeatable scripts of set against recs.
+func repeatables(set *source.Set, recs []backend.RepeatableRecord) []RepeatableEntry {
+	byName := map[string]*RepeatableEntry{}
+	var names []string
+	for _, rec := range recs {
+		byName[rec.Name] = &RepeatableEntry{Name: rec.Name, State: RepeatableRemoved, AppliedAt: rec.AppliedAt, Duration: rec.Duration, Recorded: rec.Checksum}
+		names = append(names, rec.Name)
+	}
+	for _, f := range set.Repeatables() {
+		e, ok := byName[f.Name]
+		switch {
+		case !ok:
+			e = &RepeatableEntry{Name: f.Name, State: RepeatablePending}
+			byName[f.Name] = e
+			names = append(names, f.Name)
+		case e.Recorded == f.Script.Checksum:
+			e.State = RepeatableApplied
+		default:
+			e.State = RepeatableChanged
+		}
+		e.Path, e.File = f.Script.Path, f.Script.Checksum
+	}
+	slices.Sort(names)
+	out := make([]RepeatableEntry, len(names))
+	for i, n := range names {
+		out[i] = *byName[n]
+	}
+	return out
 }
 
 // resumable reports whether version v's up script is resumable.
@@ -235,7 +337,7 @@ func (r *Report) String() string {
 	switch {
 	case r.Err != nil || len(r.FileProblems) > 0:
 		b.WriteString("; plans are refused")
-	case r.Count(Pending) == 0 && r.Count(Dirty) == 0:
+	case r.Count(Pending) == 0 && r.Count(Dirty) == 0 && r.CountRepeatables(RepeatablePending) == 0 && r.CountRepeatables(RepeatableChanged) == 0:
 		b.WriteString("; up to date")
 	}
 	b.WriteString("\n")
@@ -253,6 +355,19 @@ func (r *Report) String() string {
 		fmt.Fprintf(w, "  %d\t%s\t%s\t%s\t%s\t%s\n", e.Version, e.State, name, applied, took, path)
 	}
 	w.Flush()
+	if len(r.Repeatables) > 0 {
+		w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(w, "  REPEATABLE\tSTATE\tAPPLIED\tTOOK\tFILE")
+		for _, e := range r.Repeatables {
+			applied, took := "-", "-"
+			if !e.AppliedAt.IsZero() {
+				applied = e.AppliedAt.UTC().Format(time.RFC3339)
+				took = round(e.Duration).String()
+			}
+			fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\n", e.Name, e.State, applied, took, dash(e.Path))
+		}
+		w.Flush()
+	}
 	if len(r.FileProblems) > 0 {
 		fmt.Fprintf(&b, "file problems (%s left out above; fix them first):\n", files(len(r.FileProblems)))
 		for _, line := range strings.Split(r.FileProblems.Error(), "\n") {
@@ -277,7 +392,16 @@ func (r *Report) counts() string {
 		}
 	}
 	if len(parts) == 0 {
-		return "no versions"
+		parts = append(parts, "no versions")
+	}
+	var reps []string
+	for s := RepeatableApplied; int(s) < len(repeatableNames); s++ {
+		if n := r.CountRepeatables(s); n > 0 {
+			reps = append(reps, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	if len(reps) > 0 {
+		parts = append(parts, "repeatable scripts "+strings.Join(reps, ", "))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -321,6 +445,18 @@ type jsonReport struct {
 	// FileProblems is left out when there are none, so that the
 	// documents of readable sets are unchanged.
 	FileProblems []string `json:"file_problems,omitempty"`
+	// Repeatables is there when the files or the history have any.
+	Repeatables []jsonRepeatable `json:"repeatables,omitempty"`
+}
+
+type jsonRepeatable struct {
+	Name      string          `json:"name"`
+	State     RepeatableState `json:"state"`
+	Path      string          `json:"path,omitempty"`
+	AppliedAt *time.Time      `json:"applied_at,omitempty"`
+	Duration  string          `json:"duration,omitempty"`
+	Recorded  string          `json:"recorded_checksum,omitempty"`
+	File      string          `json:"file_checksum,omitempty"`
 }
 
 type jsonEntry struct {
@@ -363,6 +499,20 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 			j.Problems = append(j.Problems, p.Error())
 		}
 		w.Entries[i] = j
+	}
+	for _, e := range r.Repeatables {
+		j := jsonRepeatable{Name: e.Name, State: e.State, Path: e.Path}
+		if !e.AppliedAt.IsZero() {
+			at := e.AppliedAt
+			j.AppliedAt, j.Duration = &at, e.Duration.String()
+		}
+		if !e.Recorded.IsZero() {
+			j.Recorded = e.Recorded.String()
+		}
+		if !e.File.IsZero() {
+			j.File = e.File.String()
+		}
+		w.Repeatables = append(w.Repeatables, j)
 	}
 	if r.Err != nil {
 		w.Problems = strings.Split(r.Err.Error(), "\n")

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/waymarkdb/waymark/backend"
 	"github.com/waymarkdb/waymark/backend/pgxbackend"
 	"github.com/waymarkdb/waymark/execute"
 	"github.com/waymarkdb/waymark/plan"
@@ -87,7 +88,9 @@ type RoundTripError struct {
 	// Step is what failed: "up", "seed", "down" or "up again"; before
 	// the first version (Version 0), "prerequisites" or "read the
 	// schema"; "count rows", or "go on" when the check could not get a
-	// database to go on with after a failure.
+	// database to go on with after a failure; for the repeatable scripts
+	// (Version is then the set's latest, Up names the first script),
+	// "repeatable" or "repeatable again".
 	Step string
 	// Diff shows, for ErrDownIncomplete and ErrUpNotRepeatable, the
 	// difference of the snapshots as cmp.Diff prints it (-want +got); for
@@ -108,6 +111,13 @@ type RoundTripError struct {
 // Error names the file at fault and, for a schema or data difference,
 // prints the difference.
 func (e *RoundTripError) Error() string {
+	switch {
+	case e.Err == ErrUpNotRepeatable && e.Step == "repeatable again":
+		return fmt.Sprintf("%s: the repeatable scripts (from this one, in name order), applied again, give another schema: first (-) and second time (+):\n%s",
+			e.Up, e.Diff)
+	case e.Step == "repeatable" || e.Step == "repeatable again":
+		return fmt.Sprintf("waymarktest: repeatable scripts on version %d: %s: %v", e.Version, e.Step, e.Err)
+	}
 	switch e.Err {
 	case ErrDownIncomplete:
 		if e.ColumnOrder != "" {
@@ -141,6 +151,9 @@ type Report struct {
 	// Irreversible lists the versions without a down script: they were
 	// applied, and not checked.
 	Irreversible []int64
+	// Repeatables lists the repeatable scripts applied at the end, twice,
+	// in name order.
+	Repeatables []string
 	// Failed lists the versions whose round trip failed, in order.
 	Failed []int64
 	// Unchecked lists the versions the check did not reach: those after
@@ -166,7 +179,8 @@ func RoundTrip(t testing.TB, set *source.Set, opts *RoundTripOptions) *Report {
 	}
 	pool := Pool(t, nil, nil)
 	fresh := func(ctx context.Context, version int64) (*pgxpool.Pool, error) {
-		return Pool(t, set, &Options{Target: plan.To(version), Backend: o.Backend, Prerequisites: o.Prerequisites}), nil
+		// Without the repeatable scripts, as the versions are checked.
+		return Pool(t, set.WithoutRepeatables(), &Options{Target: plan.To(version), Backend: o.Backend, Prerequisites: o.Prerequisites}), nil
 	}
 	rep, err := checkRoundTrip(t.Context(), pool, set, &o, fresh)
 	for _, v := range rep.Irreversible {
@@ -225,6 +239,14 @@ func (l RoundTripErrors) Unwrap() []error {
 // run through execute.Migrate, as in production, and waymark's own tables
 // (history and lease) are left out of the comparison.
 //
+// The versions are checked without the repeatable scripts of set. Those
+// are applied at the end, on the latest version, in name order; then their
+// records are forgotten and they are applied again, which must give the
+// same schema (ErrUpNotRepeatable otherwise): a repeatable script must be
+// safe to run again, as it will be whenever it changes or the database
+// goes down and up. They are checked when the versions' check reached the
+// latest version, failures or not.
+//
 // It checks every version and returns every failure, as
 // [RoundTripErrors] (each a *[RoundTripError]; errors.As finds the
 // first), unless opts.StopAtFirst is set. After a failure it goes on from
@@ -253,7 +275,7 @@ func checkRoundTrip(ctx context.Context, pool *pgxpool.Pool, set *source.Set, op
 	}
 	so.ExcludeTables = append(waymarkTables(o.Backend), so.ExcludeTables...)
 	rep := &Report{}
-	rt := &roundTrip{set: set, schema: &so, seed: o.Seed, backend: o.Backend, fresh: fresh, stopAtFirst: o.StopAtFirst}
+	rt := &roundTrip{set: set.WithoutRepeatables(), schema: &so, seed: o.Seed, backend: o.Backend, fresh: fresh, stopAtFirst: o.StopAtFirst}
 	defer rt.release(ctx)
 	if err := rt.use(ctx, pool); err != nil {
 		return rep, err
@@ -274,10 +296,53 @@ func checkRoundTrip(ctx context.Context, pool *pgxpool.Pool, set *source.Set, op
 	if err := rt.run(ctx, rep); err != nil {
 		return rep, err
 	}
+	if reps := set.Repeatables(); len(reps) > 0 && !rt.stopped {
+		rt.set = set
+		if err := rt.repeatables(ctx, rep, reps); err != nil {
+			var rtErr *RoundTripError
+			if !errors.As(err, &rtErr) {
+				return rep, err
+			}
+			rt.errs = append(rt.errs, rtErr)
+		}
+	}
 	if len(rt.errs) > 0 {
 		return rep, rt.errs
 	}
 	return rep, nil
+}
+
+// repeatables applies the repeatable scripts on the latest version, then
+// again after forgetting them, and compares the schemas.
+func (rt *roundTrip) repeatables(ctx context.Context, rep *Report, reps []*source.Repeatable) error {
+	e := &RoundTripError{Version: rt.set.Latest(), Up: reps[0].Script.Path}
+	first, err := rt.apply(ctx, plan.Latest())
+	if err != nil {
+		e.Step, e.Err = "repeatable", err
+		return e
+	}
+	sess, err := rt.db.TryLock(ctx)
+	if err == nil {
+		err = sess.Apply(ctx, backend.Step{Change: backend.Change{Op: backend.Forget}})
+		err = errors.Join(err, sess.Unlock(context.WithoutCancel(ctx)))
+	}
+	if err != nil {
+		e.Step, e.Err = "repeatable again", err
+		return e
+	}
+	second, err := rt.apply(ctx, plan.Latest())
+	if err != nil {
+		e.Step, e.Err = "repeatable again", err
+		return e
+	}
+	if diff := cmp.Diff(first, second); diff != "" {
+		e.Step, e.Diff, e.Err = "repeatable again", diff, ErrUpNotRepeatable
+		return e
+	}
+	for _, r := range reps {
+		rep.Repeatables = append(rep.Repeatables, r.Name)
+	}
+	return nil
 }
 
 // waymarkTables names waymark's own tables, the history table and the
@@ -311,6 +376,7 @@ type roundTrip struct {
 	fresh       func(context.Context, int64) (*pgxpool.Pool, error)
 	stopAtFirst bool
 	errs        RoundTripErrors
+	stopped     bool // the check of the versions ended before the latest
 }
 
 // use makes the round trip go on in the database of pool.
@@ -363,6 +429,7 @@ func (rt *roundTrip) run(ctx context.Context, rep *Report) error {
 	for i, m := range migrations {
 		after, err := rt.version(ctx, m, prev, before, rep)
 		if err != nil {
+			rt.stopped = true
 			// The failures so far stay in the list, with what ended it.
 			var rtErr *RoundTripError
 			switch {

@@ -339,6 +339,33 @@ func TestRoundTripHistoryOptions(t *testing.T) {
 	}
 }
 
+// With repeatable scripts, the versions are checked without them (a down
+// script need not drop a view that no version of its own made), and the
+// scripts are applied at the end, twice.
+func TestRoundTripRepeatables(t *testing.T) {
+	t.Parallel()
+	files := map[string]string{
+		"v1_users.up.sql":   "CREATE TABLE users (id int, active bool);",
+		"v1_users.down.sql": "DROP TABLE users;",
+		"v2_email.up.sql":   "ALTER TABLE users ADD COLUMN email text;",
+		"v2_email.down.sql": "ALTER TABLE users DROP COLUMN email;",
+		"r_a_fn.sql":        "CREATE OR REPLACE FUNCTION is_active(u users) RETURNS bool LANGUAGE sql AS $$ SELECT u.active $$;",
+		"r_b_view.sql":      "CREATE OR REPLACE VIEW active_emails AS SELECT email FROM users u WHERE is_active(u);",
+	}
+	rep := waymarktest.RoundTrip(t, testsets.Map(t, files), nil)
+	want := &waymarktest.Report{Checked: []int64{1, 2}, Repeatables: []string{"a_fn", "b_view"}}
+	if diff := cmp.Diff(want, rep); diff != "" {
+		t.Errorf("report (-want +got):\n%s", diff)
+	}
+	// A repeatable script that cannot run twice is caught.
+	files["r_c_once.sql"] = "CREATE OR REPLACE VIEW counted AS SELECT 1 AS n;\nDO $$ BEGIN IF EXISTS (SELECT FROM pg_class WHERE relname = 'c_marker') THEN CREATE TABLE c_second (); ELSE CREATE TABLE c_marker (); END IF; END $$;"
+	_, err := waymarktest.CheckRoundTrip(t.Context(), waymarktest.Pool(t, nil, nil), testsets.Map(t, files), nil)
+	var rtErr *waymarktest.RoundTripError
+	if !errors.As(err, &rtErr) || !errors.Is(err, waymarktest.ErrUpNotRepeatable) || rtErr.Step != "repeatable again" || !strings.Contains(err.Error(), "c_second") {
+		t.Errorf("err = %v; want ErrUpNotRepeatable for the repeatable scripts, showing c_second", err)
+	}
+}
+
 // TestDataChanged has version 2 change the type of users.email and a down
 // script that drops and adds the column again instead of changing the
 // type back: the schema is the same, the row count too, and every email

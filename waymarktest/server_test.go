@@ -137,6 +137,14 @@ func TestTemplateName(t *testing.T) {
 		{"another history schema", templateName(set, 2, &pgxbackend.Options{Schema: "meta"}, ""), false},
 		{"another app key", templateName(set, 2, &pgxbackend.Options{AppKey: "billing"}, ""), false},
 		{"a prerequisites script", templateName(set, 2, nil, "CREATE EXTENSION citext;"), false},
+		{"a repeatable script, at the latest version", templateName(edited("r_v.sql", "CREATE VIEW v AS SELECT 1;"), 2, nil, ""), false},
+	}
+	withView := edited("r_v.sql", "CREATE VIEW v AS SELECT 1;")
+	if templateName(withView, 1, nil, "") != templateName(set, 1, nil, "") {
+		t.Error("a repeatable script changes the name of a template below the latest version, which does not apply it")
+	}
+	if templateName(withView, 2, nil, "") == templateName(edited("r_v.sql", "CREATE VIEW v AS SELECT 2;"), 2, nil, "") {
+		t.Error("an edited repeatable script keeps the template's name")
 	}
 	for _, tt := range tests {
 		if (tt.got == name) != tt.same {

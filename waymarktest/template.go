@@ -23,7 +23,7 @@ import (
 // templateFormat goes into every template's name. Change it when what a
 // template holds for the same migrations changes, above all when waymark's
 // history table format changes, so that old templates are not cloned.
-const templateFormat = "waymarktest template 1, history format 3"
+const templateFormat = "waymarktest template 1, history format 4"
 
 const (
 	// templatePrefix starts the name of every template database:
@@ -49,8 +49,9 @@ type template struct {
 
 // templateName returns the name of the template database for set migrated
 // to version target with the history table of opts: a hash of everything
-// that makes the template's content, so that an edited migration, another
-// target or another history table makes another template.
+// that makes the template's content (at the latest version, the repeatable
+// scripts too), so that an edited migration, another target, another
+// history table or another prerequisites script makes another template.
 func templateName(set *source.Set, target int64, opts *pgxbackend.Options, prerequisites string) string {
 	h := sha256.New()
 	field := func(s string) {
@@ -80,6 +81,13 @@ func templateName(set *source.Set, target int64, opts *pgxbackend.Options, prere
 		field(fmt.Sprint(m.Version))
 		field(m.Name)
 		field(m.Up.Checksum.String())
+	}
+	if target == set.Latest() {
+		// Migrating to the latest version applies the repeatable scripts.
+		for _, r := range set.Repeatables() {
+			field("R " + r.Name)
+			field(r.Script.Checksum.String())
+		}
 	}
 	return templatePrefix + hex.EncodeToString(h.Sum(nil))[:24]
 }

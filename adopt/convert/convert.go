@@ -26,21 +26,22 @@ const (
 	Goose         Tool = "goose"
 	Tern          Tool = "tern"
 	Pop           Tool = "pop"
+	Flyway        Tool = "flyway"
 )
 
 // Tools lists the tools Convert knows.
-var Tools = []Tool{GolangMigrate, Goose, Tern, Pop}
+var Tools = []Tool{GolangMigrate, Goose, Tern, Pop, Flyway}
 
 // ParseTool returns the tool named s: "golang-migrate" (or "migrate"),
-// "goose", "tern" or "pop". The error wraps [ErrUnknownTool].
+// "goose", "tern", "pop" or "flyway". The error wraps [ErrUnknownTool].
 func ParseTool(s string) (Tool, error) {
 	switch s {
 	case "golang-migrate", "migrate":
 		return GolangMigrate, nil
-	case "goose", "tern", "pop":
+	case "goose", "tern", "pop", "flyway":
 		return Tool(s), nil
 	}
-	return "", fmt.Errorf("convert: %w %q (known: golang-migrate, goose, tern, pop)", ErrUnknownTool, s)
+	return "", fmt.Errorf("convert: %w %q (known: golang-migrate, goose, tern, pop, flyway)", ErrUnknownTool, s)
 }
 
 // Options configure Convert. A nil *Options means the defaults.
@@ -85,6 +86,9 @@ type Result struct {
 	// another dialect's, sub-directories the tool does not read, files
 	// that are not SQL.
 	Ignored []Skipped
+	// Repeatables are the tool's repeatable scripts (Flyway's R__ files),
+	// by description.
+	Repeatables []Repeatable
 	// Warnings are what converted but needs a look before the set runs
 	// on a new database: a script that changes the tool's own history
 	// table, which waymark does not keep.
@@ -95,7 +99,8 @@ type Result struct {
 type Warning struct {
 	// Pos is the place in the tool's file.
 	Pos source.Position `json:"-"`
-	// Version is waymark's version of the script.
+	// Version is waymark's version of the script (0 for a repeatable
+	// script).
 	Version int64 `json:"version"`
 	// Message says what is wrong and what to do.
 	Message string `json:"message"`
@@ -124,6 +129,9 @@ type Migration struct {
 	// runs outside a transaction, that an empty step was marked, that the
 	// version is irreversible.
 	Notes []string
+	// FlywayChecksum is, for Flyway, the checksum Flyway records for the
+	// version's file ([FlywayChecksum]); 0 for the other tools.
+	FlywayChecksum int32
 }
 
 // File is a converted script.
@@ -177,7 +185,21 @@ func (r *Result) Files() []*File {
 			}
 		}
 	}
+	for _, rep := range r.Repeatables {
+		out = append(out, rep.File)
+	}
 	return out
+}
+
+// LookupRepeatable returns the repeatable script whose description, as
+// the tool's history table holds it, is d.
+func (r *Result) LookupRepeatable(d string) (*Repeatable, bool) {
+	for i := range r.Repeatables {
+		if r.Repeatables[i].Description == d {
+			return &r.Repeatables[i], true
+		}
+	}
+	return nil, false
 }
 
 // Write writes the converted files into dir, which it creates if needed.
@@ -262,9 +284,10 @@ type step struct {
 	down    *part // nil: the tool has no down script
 	// why is set when the version cannot be converted; paths are its
 	// files then.
-	why   string
-	paths []string
-	notes []string
+	why      string
+	paths    []string
+	notes    []string
+	checksum int32 // Flyway's checksum of the up file
 }
 
 // part is the text of one direction of a step.
@@ -292,11 +315,13 @@ func convert(fsys fs.FS, dir string, show func(string) string, tool Tool, opts *
 		steps = r.tern()
 	case Pop:
 		steps = r.pop()
+	case Flyway:
+		steps = r.flyway()
 	default:
 		_, err := ParseTool(string(tool))
 		return nil, err
 	}
-	if len(r.errs) == 0 && len(steps) == 0 {
+	if len(r.errs) == 0 && len(steps) == 0 && len(r.res.Repeatables) == 0 {
 		r.errs = append(r.errs, &source.Error{Pos: source.Position{Path: show(".")}, Err: source.ErrNoMigrations, Detail: "none named as " + string(tool) + " names them"})
 	}
 	// Number what could be read even after a problem, so that every
@@ -333,7 +358,7 @@ func (r *reader) number(steps []*step) {
 	r.res.Renumbered = !keep
 	width := max(4, len(strconv.Itoa(len(steps))))
 	for i, st := range steps {
-		m := Migration{SourceVersion: st.version, Name: words(st.name), Notes: st.notes}
+		m := Migration{SourceVersion: st.version, Name: words(st.name), Notes: st.notes, FlywayChecksum: st.checksum}
 		if keep {
 			m.Version, _ = strconv.ParseInt(st.version, 10, 64)
 			m.Stem = "v" + st.digits
@@ -569,7 +594,8 @@ func controlWord(stmt string) string {
 
 // HistoryTable returns the table tool keeps its history in unless told
 // otherwise: schema_migrations (golang-migrate), goose_db_version (goose),
-// schema_version (tern), schema_migration (pop).
+// schema_version (tern), schema_migration (pop), flyway_schema_history
+// (Flyway).
 func HistoryTable(tool Tool) string {
 	switch tool {
 	case GolangMigrate:
@@ -580,6 +606,8 @@ func HistoryTable(tool Tool) string {
 		return "schema_version"
 	case Pop:
 		return "schema_migration"
+	case Flyway:
+		return "flyway_schema_history"
 	}
 	return ""
 }

@@ -29,6 +29,7 @@ var sets = []struct {
 	{"tern", convert.Tern, nil},
 	{"pop", convert.Pop, nil},
 	{"pop-ory", convert.Pop, nil},
+	{"flyway", convert.Flyway, nil},
 }
 
 // TestGolden converts every test set and compares the files and the report
@@ -112,19 +113,19 @@ func TestByteForByte(t *testing.T) {
 }
 
 func TestParseTool(t *testing.T) {
-	for name, want := range map[string]convert.Tool{"golang-migrate": convert.GolangMigrate, "migrate": convert.GolangMigrate, "goose": convert.Goose, "tern": convert.Tern, "pop": convert.Pop} {
+	for name, want := range map[string]convert.Tool{"golang-migrate": convert.GolangMigrate, "migrate": convert.GolangMigrate, "goose": convert.Goose, "tern": convert.Tern, "pop": convert.Pop, "flyway": convert.Flyway} {
 		if got, err := convert.ParseTool(name); got != want || err != nil {
 			t.Errorf("ParseTool(%q) = %q, %v", name, got, err)
 		}
 	}
-	_, err := convert.ParseTool("flyway")
-	if !errors.Is(err, convert.ErrUnknownTool) || err.Error() != `convert: unknown migration tool "flyway" (known: golang-migrate, goose, tern, pop)` {
-		t.Errorf("ParseTool(flyway) = %v", err)
+	_, err := convert.ParseTool("liquibase")
+	if !errors.Is(err, convert.ErrUnknownTool) || err.Error() != `convert: unknown migration tool "liquibase" (known: golang-migrate, goose, tern, pop, flyway)` {
+		t.Errorf("ParseTool(liquibase) = %v", err)
 	}
-	if _, err := convert.ConvertDir(t.TempDir(), "flyway", nil); !errors.Is(err, convert.ErrUnknownTool) {
+	if _, err := convert.ConvertDir(t.TempDir(), "liquibase", nil); !errors.Is(err, convert.ErrUnknownTool) {
 		t.Errorf("ConvertDir with an unknown tool = %v", err)
 	}
-	if !slices.Contains(convert.Tools, convert.Pop) || len(convert.Tools) != 4 {
+	if !slices.Contains(convert.Tools, convert.Flyway) || len(convert.Tools) != 5 {
 		t.Errorf("Tools = %v", convert.Tools)
 	}
 }

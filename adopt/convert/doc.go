@@ -1,6 +1,6 @@
 // Package convert turns a directory of another migration tool's files into
-// waymark's files: golang-migrate, goose, tern and pop (with the additions
-// of Ory's popx). It keeps the order the tool applies them in, their SQL
+// waymark's files: golang-migrate, goose, tern, pop (with the additions
+// of Ory's popx) and Flyway. It keeps the order the tool applies them in, their SQL
 // byte for byte and the way the tool ran them (in a transaction or not),
 // and it never drops a file silently: every file that does not become a
 // waymark file is listed with the reason.
@@ -54,6 +54,28 @@
 // no-transaction script. fizz files and files with "{{" (pop renders every
 // migration as a text/template) cannot be converted. pop orders versions
 // as text, and so does the conversion.
+//
+// Flyway: files anywhere under the directory (Flyway searches its
+// locations recursively) named
+//
+//	"V" version "__" description ".sql"     a versioned migration
+//	"U" version "__" description ".sql"     its undo script (Flyway Teams)
+//	"R__" description ".sql"                a repeatable migration
+//	version = digits { ( "." | "_" ) digits }
+//
+// Versions compare number by number ([CompareFlyway]; "1.2" before
+// "1.10", "1.01" and "1.1" the same version, which is an error twice); the
+// history table holds them in the canonical form [FlywayVersion]. The undo
+// script is the version's down script; without one the version is
+// irreversible. A repeatable migration becomes a repeatable script
+// r_<description>.sql ([Result].Repeatables). A script whose configuration
+// (a <script>.sql.conf file, or a "-- flyway:executeInTransaction=false"
+// line) sets executeInTransaction=false is a no-transaction script.
+// Scripts with placeholders ("${"), SQL callbacks (beforeMigrate.sql,
+// afterMigrate.sql, ...), baseline migrations (B<version>__) and .sql files
+// whose name Flyway skips are not converted. [FlywayChecksum] is the
+// checksum Flyway records, so that package adopt can tell a file changed
+// since Flyway applied it.
 //
 // In every layout, a script that has transaction control of its own
 // (BEGIN, COMMIT) or a statement that cannot run in a transaction block

@@ -70,6 +70,15 @@ func (r *Result) Report(w io.Writer, verbose bool) {
 			fmt.Fprintf(w, "  %s\n", wn)
 		}
 	}
+	if len(r.Repeatables) > 0 {
+		fmt.Fprintf(w, "  %s\n", count(len(r.Repeatables), "repeatable script"))
+		for _, rep := range r.Repeatables {
+			fmt.Fprintf(w, "  %s: from %s\n", rep.File.Name, rep.File.From)
+			for _, n := range rep.Notes {
+				fmt.Fprintf(w, "  %s: %s\n", rep.File.Name, n)
+			}
+		}
+	}
 	if len(r.Unconverted) > 0 {
 		fmt.Fprintf(w, "not converted (%s):\n", count(len(r.Unconverted), "file"))
 		for _, s := range r.Unconverted {

@@ -17,8 +17,9 @@
 // empty history, each history change and its sentinel errors, atomicity of
 // Apply (a failed history write undoes the script's effects, and a failed
 // script writes no history), transactions opened by Begin, positions in
-// script errors, separation of app keys, and the exclusive lock with its
-// context handling.
+// script errors, separation of app keys, the exclusive lock with its
+// context handling, and, for a backend that implements them, the head and
+// the repeatable scripts' records.
 package backendtest
 
 import (
@@ -88,6 +89,7 @@ func Run(t *testing.T, h Harness) {
 		{"UnlockCancelledContext", testUnlockCancelledContext},
 		{"UseAfterUnlock", testUseAfterUnlock},
 		{"Head", testHead},
+		{"Repeatables", testRepeatables},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, h) })
@@ -582,5 +584,77 @@ func testHead(t *testing.T, h Harness) {
 		if got.Version != 0 || !got.Digest.IsZero() {
 			t.Errorf("another app key's head = %+v, want empty", got)
 		}
+	}
+}
+
+func testRepeatables(t *testing.T, h Harness) {
+	st := h.Open(t)
+	b := st.Backend("")
+	if _, ok := b.(backend.RepeatableReader); !ok {
+		t.Skip("the backend does not implement backend.RepeatableReader, which is optional")
+	}
+	ctx := ctxT(t)
+	repeat := func(name, sql string) backend.Change {
+		return backend.Change{Op: backend.Repeat, Record: backend.Record{Name: name, Checksum: source.ChecksumOf(sql)}}
+	}
+	wantReps := func(what string, rr backend.RepeatableReader, want ...string) {
+		t.Helper()
+		got, err := rr.ReadRepeatables(ctx)
+		must(t, "ReadRepeatables "+what, err)
+		var names []string
+		var sums []source.NamedChecksum
+		for _, r := range got {
+			names = append(names, r.Name+"="+r.Checksum.Short())
+			sums = append(sums, source.NamedChecksum{Name: r.Name, Checksum: r.Checksum})
+			if r.AppliedAt.IsZero() {
+				t.Errorf("%s: %s has no AppliedAt", what, r.Name)
+			}
+		}
+		if diff := cmp.Diff(want, names, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s: repeatable scripts (-want +got):\n%s", what, diff)
+		}
+		if _, inTx := rr.(backend.Session); inTx {
+			return // another process's head sees what is committed
+		}
+		if hr, ok := st.Backend("").(backend.HeadReader); ok && any(rr) == any(b) {
+			head, err := hr.ReadHead(ctx)
+			must(t, "ReadHead "+what, err)
+			if head.Repeatables != source.DigestRepeatables(sums) {
+				t.Errorf("%s: head's digest of the repeatable scripts %s, want %s", what, head.Repeatables, source.DigestRepeatables(sums))
+			}
+		}
+	}
+	short := func(sql string) string { return source.ChecksumOf(sql).Short() }
+	wantReps("none", b.(backend.RepeatableReader))
+	s := lock(t, b)
+	must(t, "insert 1", s.Apply(ctx, step("", insert(rec(1, "one")))))
+	must(t, "repeat b", s.Apply(ctx, step(h.GoodSQL, repeat("b", "b1"))))
+	must(t, "repeat a", s.Apply(ctx, step("", repeat("a", "a1"))))
+	wantReps("a and b", b.(backend.RepeatableReader), "a="+short("a1"), "b="+short("b1"))
+	// The versions are apart from them.
+	wantState(t, b, records([]backend.Record{rec(1, "one")}))
+	must(t, "repeat b again", s.Apply(ctx, step("", repeat("b", "b2"))))
+	wantReps("b replaced", b.(backend.RepeatableReader), "a="+short("a1"), "b="+short("b2"))
+	// A failed script records nothing.
+	if err := s.Apply(ctx, step(h.BadSQL, repeat("c", "c1"))); err == nil {
+		t.Error("Apply of BadSQL with a Repeat change succeeded")
+	}
+	// Inside a transaction, the session sees its own changes; a rollback
+	// undoes them.
+	rr, ok := s.(backend.RepeatableReader)
+	if !ok {
+		t.Fatal("the backend is a RepeatableReader, its session is not")
+	}
+	must(t, "Begin", s.Begin(ctx))
+	must(t, "forget", s.Apply(ctx, step("", backend.Change{Op: backend.Forget})))
+	wantReps("forgotten, in the transaction", rr)
+	must(t, "Rollback", s.Rollback(ctx))
+	wantReps("after the rollback", rr, "a="+short("a1"), "b="+short("b2"))
+	must(t, "forget", s.Apply(ctx, step("", backend.Change{Op: backend.Forget})))
+	wantReps("forgotten", b.(backend.RepeatableReader))
+	must(t, "Unlock", s.Unlock(ctx))
+	// Another app key has its own.
+	if o, ok := st.Backend("other").(backend.RepeatableReader); ok {
+		wantReps("another app key", o)
 	}
 }

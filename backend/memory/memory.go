@@ -35,16 +35,17 @@ type Options struct {
 type Store struct {
 	mu        sync.Mutex
 	histories map[string][]backend.Record
-	executed  map[string][]string         // every SQL text given, in order
-	limits    map[string][]backend.Limits // the limits each was given with
-	steps     map[string][]backend.Step   // every Step given to Apply
-	committed []string                    // the SQL texts that took effect
+	repeats   map[string][]backend.RepeatableRecord // by name
+	executed  map[string][]string                   // every SQL text given, in order
+	limits    map[string][]backend.Limits           // the limits each was given with
+	steps     map[string][]backend.Step             // every Step given to Apply
+	committed []string                              // the SQL texts that took effect
 	locks     map[string]chan struct{}
 }
 
 // NewStore returns an empty store.
 func NewStore() *Store {
-	return &Store{histories: map[string][]backend.Record{}, executed: map[string][]string{},
+	return &Store{histories: map[string][]backend.Record{}, repeats: map[string][]backend.RepeatableRecord{}, executed: map[string][]string{},
 		limits: map[string][]backend.Limits{}, steps: map[string][]backend.Step{}, locks: map[string]chan struct{}{}}
 }
 
@@ -87,8 +88,9 @@ type Backend struct {
 }
 
 var (
-	_ backend.Backend    = (*Backend)(nil)
-	_ backend.HeadReader = (*Backend)(nil)
+	_ backend.Backend          = (*Backend)(nil)
+	_ backend.HeadReader       = (*Backend)(nil)
+	_ backend.RepeatableReader = (*Backend)(nil)
 )
 
 // ReadHead returns the head of the history: its top version, the digest of
@@ -104,7 +106,27 @@ func (b *Backend) ReadHead(ctx context.Context) (backend.Head, error) {
 		h.Version, h.Digest = r.Version, source.Chain(h.Digest, r.Version, r.Checksum)
 		h.Dirty = h.Dirty || r.Dirty != 0
 	}
+	h.Repeatables = digestOf(b.store.repeats[b.key])
 	return h, nil
+}
+
+// digestOf returns the digest of repeatable records.
+func digestOf(reps []backend.RepeatableRecord) source.Digest {
+	sums := make([]source.NamedChecksum, len(reps))
+	for i, r := range reps {
+		sums[i] = source.NamedChecksum{Name: r.Name, Checksum: r.Checksum}
+	}
+	return source.DigestRepeatables(sums)
+}
+
+// ReadRepeatables returns a copy of the repeatable scripts' records.
+func (b *Backend) ReadRepeatables(ctx context.Context) ([]backend.RepeatableRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memory: read repeatables: %w", err)
+	}
+	b.store.mu.Lock()
+	defer b.store.mu.Unlock()
+	return slices.Clone(b.store.repeats[b.key]), nil
 }
 
 // ReadState returns a copy of the history.
@@ -160,7 +182,8 @@ type session struct {
 	b        *Backend
 	unlocked bool
 	tx       []backend.Record // working copy while a transaction is open
-	pending  []string         // SQL applied in the open transaction
+	rtx      []backend.RepeatableRecord
+	pending  []string // SQL applied in the open transaction
 	inTx     bool
 	aborted  bool // a statement failed inside the transaction
 }
@@ -180,6 +203,16 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 		return slices.Clone(s.tx), nil
 	}
 	return s.b.ReadState(ctx)
+}
+
+func (s *session) ReadRepeatables(ctx context.Context) ([]backend.RepeatableRecord, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, fmt.Errorf("memory: read repeatables: %w", err)
+	}
+	if s.inTx {
+		return slices.Clone(s.rtx), nil
+	}
+	return s.b.ReadRepeatables(ctx)
 }
 
 // run records sql and its limits and asks the Fail hook about it.
@@ -212,9 +245,9 @@ func (s *session) Apply(ctx context.Context, step backend.Step) error {
 	}
 	st := s.b.store
 	st.mu.Lock()
-	hist := s.tx
+	hist, reps := s.tx, s.rtx
 	if !s.inTx {
-		hist = slices.Clone(st.histories[s.b.key])
+		hist, reps = slices.Clone(st.histories[s.b.key]), slices.Clone(st.repeats[s.b.key])
 	}
 	st.mu.Unlock()
 
@@ -222,7 +255,9 @@ func (s *session) Apply(ctx context.Context, step backend.Step) error {
 	if sql != "" {
 		err = s.run(sql, step.Limits)
 	}
-	if err == nil {
+	if err == nil && (ch.Op == backend.Repeat || ch.Op == backend.Forget) {
+		reps, err = repeat(reps, ch, s.b.now())
+	} else if err == nil {
 		hist, err = change(hist, ch, s.b.now())
 	}
 	if err != nil {
@@ -230,19 +265,36 @@ func (s *session) Apply(ctx context.Context, step backend.Step) error {
 		return err
 	}
 	if s.inTx {
-		s.tx = hist
+		s.tx, s.rtx = hist, reps
 		if sql != "" {
 			s.pending = append(s.pending, sql)
 		}
 		return nil
 	}
 	st.mu.Lock()
-	st.histories[s.b.key] = hist
+	st.histories[s.b.key], st.repeats[s.b.key] = hist, reps
 	if sql != "" {
 		st.committed = append(st.committed, sql)
 	}
 	st.mu.Unlock()
 	return nil
+}
+
+// repeat applies a Repeat or Forget change to reps, which it may modify.
+func repeat(reps []backend.RepeatableRecord, ch backend.Change, now time.Time) ([]backend.RepeatableRecord, error) {
+	if ch.Op == backend.Forget {
+		return nil, nil
+	}
+	if ch.Record.Version != 0 || ch.Record.Name == "" {
+		return nil, fmt.Errorf("memory: repeat: want a name and version 0, got %q and %d", ch.Record.Name, ch.Record.Version)
+	}
+	r := backend.RepeatableRecord{Name: ch.Record.Name, Checksum: ch.Record.Checksum, AppliedAt: now}
+	i, found := slices.BinarySearchFunc(reps, r.Name, func(x backend.RepeatableRecord, n string) int { return cmp.Compare(x.Name, n) })
+	if found {
+		reps[i] = r
+		return reps, nil
+	}
+	return slices.Insert(reps, i, r), nil
 }
 
 // change applies ch to hist, which it may modify.
@@ -297,7 +349,7 @@ func (s *session) Begin(ctx context.Context) error {
 		return fmt.Errorf("memory: begin: %w", backend.ErrInTransaction)
 	}
 	s.b.store.mu.Lock()
-	s.tx = slices.Clone(s.b.store.histories[s.b.key])
+	s.tx, s.rtx = slices.Clone(s.b.store.histories[s.b.key]), slices.Clone(s.b.store.repeats[s.b.key])
 	s.b.store.mu.Unlock()
 	s.inTx, s.aborted = true, false
 	return nil
@@ -310,13 +362,13 @@ func (s *session) Commit(ctx context.Context) error {
 	if !s.inTx {
 		return fmt.Errorf("memory: commit: %w", backend.ErrNoTransaction)
 	}
-	tx, pending, aborted := s.tx, s.pending, s.aborted
-	s.tx, s.pending, s.inTx, s.aborted = nil, nil, false, false
+	tx, rtx, pending, aborted := s.tx, s.rtx, s.pending, s.aborted
+	s.tx, s.rtx, s.pending, s.inTx, s.aborted = nil, nil, nil, false, false
 	if aborted {
 		return fmt.Errorf("memory: commit: the transaction failed earlier and was rolled back")
 	}
 	s.b.store.mu.Lock()
-	s.b.store.histories[s.b.key] = tx
+	s.b.store.histories[s.b.key], s.b.store.repeats[s.b.key] = tx, rtx
 	s.b.store.committed = append(s.b.store.committed, pending...)
 	s.b.store.mu.Unlock()
 	return nil

@@ -30,9 +30,10 @@ type headPlan struct {
 }
 
 // ReadHead reads, in one query that returns one row, the top record's
-// version and digest, whether a record is dirty (through the partial index
-// on dirty records), and whether a session holds the migration lock: an
-// advisory lock, or an unexpired lease. To see the advisory lock, the query
+// version and digest, the digest of the repeatable scripts' records,
+// whether a record is dirty (through the partial index on dirty records),
+// and whether a session holds the migration lock: an advisory lock, or an
+// unexpired lease. To see the advisory lock, the query
 // takes the lock's key in shared mode (pg_try_advisory_lock_shared, which
 // never waits) and gives it back in the same statement: for that instant a
 // TryLock of another session finds the lock held, and tries again. It holds
@@ -85,15 +86,15 @@ func (b *Backend) readHeadDirect(ctx context.Context, conn *pgx.Conn, hp *headPl
 		mode = pgx.QueryExecModeCacheStatement
 	}
 	var (
-		version            *int64
-		digest             []byte
-		dirty, busy, lease bool
-		oid                *int64
-		pid                int64
-		h                  backend.Head
-		pgErr              *pgconn.PgError
+		version             *int64
+		digest, repeatables []byte
+		dirty, busy, lease  bool
+		oid                 *int64
+		pid                 int64
+		h                   backend.Head
+		pgErr               *pgconn.PgError
 	)
-	err := conn.QueryRow(ctx, hp.query, mode).Scan(&version, &digest, &dirty, &busy, &lease, &oid, &pid)
+	err := conn.QueryRow(ctx, hp.query, mode).Scan(&version, &digest, &dirty, &busy, &lease, &oid, &pid, &repeatables)
 	if errors.As(err, &pgErr) && pgErr.Severity != "FATAL" && pgErr.Severity != "PANIC" {
 		b.head.CompareAndSwap(hp, nil)
 		return h, false, nil
@@ -112,6 +113,14 @@ func (b *Backend) readHeadDirect(ctx context.Context, conn *pgx.Conn, hp *headPl
 		b.head.CompareAndSwap(hp, b.newHeadPlan(hp.schema, hp.key, hp.oid, true))
 	}
 	h = backend.Head{Known: true, Dirty: dirty, Busy: busy}
+	if repeatables != nil {
+		// As readHeadFirst reads them: a digest no set has when it is not
+		// one, so that the caller reads the records.
+		h.Repeatables = source.Digest{0xff}
+		if len(repeatables) == len(h.Repeatables) {
+			copy(h.Repeatables[:], repeatables)
+		}
+	}
 	if version != nil {
 		h.Version = *version
 		h.Known = len(digest) == len(h.Digest)
@@ -146,9 +155,10 @@ func (b *Backend) newHeadPlan(schema string, key, oid int64, lease bool) *headPl
 	}
 	q := fmt.Sprintf(`SELECT t.version, t.digest, EXISTS (SELECT FROM %[1]s WHERE app_key = %[2]s AND dirty IS NOT NULL),
 	CASE WHEN pg_catalog.pg_try_advisory_lock_shared(%[3]d) THEN NOT pg_catalog.pg_advisory_unlock_shared(%[3]d) ELSE true END OR %[4]s,
-	%[5]s, pg_catalog.to_regclass(%[6]s)::oid::int8, pg_catalog.pg_backend_pid()::int8
+	%[5]s, pg_catalog.to_regclass(%[6]s)::oid::int8, pg_catalog.pg_backend_pid()::int8,
+	(SELECT digest FROM %[1]s WHERE app_key = %[7]s ORDER BY version DESC LIMIT 1)
 FROM (SELECT) AS o LEFT JOIN LATERAL (SELECT version, digest FROM %[1]s WHERE app_key = %[2]s ORDER BY version DESC LIMIT 1) AS t ON true`,
-		table, b.appKey, key, leaseBusy, leaseExists, literal(b.table))
+		table, b.appKey, key, leaseBusy, leaseExists, literal(b.table), b.repeatKey)
 	return &headPlan{schema: schema, key: key, oid: oid, lease: lease, query: q}
 }
 
@@ -165,25 +175,31 @@ func (b *Backend) readHeadFirst(ctx context.Context, conn *pgx.Conn) (backend.He
 		(pg_catalog.xpath('/row/n/text()', pg_catalog.query_to_xml(pg_catalog.format(
 			'SELECT count(*) AS n FROM %%I.%%I WHERE lock_key = %%s AND expires_at > pg_catalog.clock_timestamp()', k.schema, %[1]s, k.key),
 			false, true, '')))[1]::text END`, literal(LeaseTable))
-	// The top record is read through query_to_xml, and only when the
-	// table exists, so that a database without one does not make the
-	// server log a failed statement.
-	top := fmt.Sprintf(`SELECT version, pg_catalog.to_jsonb(t) ->> 'digest' AS digest,
-		EXISTS (SELECT FROM %[1]s WHERE app_key = %[2]s AND dirty IS NOT NULL) AS dirty
-	FROM %[1]s t WHERE app_key = %[2]s ORDER BY version DESC LIMIT 1`, b.table, b.appKey)
+	// The top record and the repeatable scripts' digest are read through
+	// query_to_xml, and only when the table exists, so that a database
+	// without one does not make the server log a failed statement. The
+	// inner query returns one row even when the app key has no versions (a
+	// set of only repeatable scripts); a NULL is left out of its XML.
+	top := fmt.Sprintf(`SELECT v.version, v.digest, v.dirty,
+		(SELECT pg_catalog.to_jsonb(r) ->> 'digest' FROM %[1]s r WHERE app_key = %[3]s ORDER BY version DESC LIMIT 1) AS repeatables
+	FROM (SELECT) one LEFT JOIN LATERAL (
+		SELECT version, pg_catalog.to_jsonb(t) ->> 'digest' AS digest,
+			EXISTS (SELECT FROM %[1]s WHERE app_key = %[2]s AND dirty IS NOT NULL) AS dirty
+		FROM %[1]s t WHERE app_key = %[2]s ORDER BY version DESC LIMIT 1) v ON true`, b.table, b.appKey, b.repeatKey)
 	q := fmt.Sprintf(`WITH k AS MATERIALIZED (%[1]s),
 h AS MATERIALIZED (SELECT CASE WHEN pg_catalog.to_regclass(%[2]s) IS NOT NULL THEN
 	pg_catalog.query_to_xml(%[3]s, false, false, '') END AS x)
 SELECT (pg_catalog.xpath('//row/version/text()', h.x))[1]::text, (pg_catalog.xpath('//row/digest/text()', h.x))[1]::text,
 	coalesce((pg_catalog.xpath('//row/dirty/text()', h.x))[1]::text = 'true', false), %[4]s, h.x IS NOT NULL,
 	k.schema, k.key, %[5]s, pg_catalog.to_regclass(pg_catalog.format('%%I.%%I', k.schema, %[6]s)) IS NOT NULL,
-	pg_catalog.to_regclass(%[2]s)::oid::int8, pg_catalog.pg_backend_pid()
+	pg_catalog.to_regclass(%[2]s)::oid::int8, pg_catalog.pg_backend_pid(),
+	(pg_catalog.xpath('//row/repeatables/text()', h.x))[1]::text
 FROM k, h`, s.keyExpr(), literal(b.table), literal(top), busy, fmt.Sprintf("(%s) >= %d", formatOf(b.table), formatDigest), literal(LeaseTable))
 	raw, err := queryRow(ctx, conn, q)
 	if err != nil {
 		return backend.Head{}, fmt.Errorf("pgxbackend: read head: %w", connError(err, false, false))
 	}
-	if len(raw) != 12 {
+	if len(raw) != 13 {
 		return backend.Head{}, fmt.Errorf("pgxbackend: read head: %d columns", len(raw))
 	}
 	found := string(raw[5]) == "t"
@@ -199,6 +215,14 @@ FROM k, h`, s.keyExpr(), literal(b.table), literal(top), busy, fmt.Sprintf("(%s)
 		}
 	}
 	h := backend.Head{Dirty: string(raw[2]) == "t", Busy: string(raw[3]) == "t" || raw[4] != nil && string(raw[4]) != "0"}
+	if raw[12] != nil {
+		// Unreadable (a table of format 1 has no digests): a digest no
+		// set has, so that the caller reads the records.
+		h.Repeatables = source.Digest{0xff}
+		if d, ok := strings.CutPrefix(string(raw[12]), `\x`); ok && len(d) == hex.EncodedLen(len(source.Digest{})) {
+			hex.Decode(h.Repeatables[:], []byte(d))
+		}
+	}
 	switch {
 	case raw[0] == nil: // no records
 		h.Known = true

@@ -9,19 +9,94 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// The history table's format. Format 1 (waymark before digests) has no
+// The history table's formats. Format 1 (waymark before digests) has no
 // digest column; format 2 adds it and a partial index on dirty records;
-// format 3 adds each version's down script (reversible, down_script). A
-// session that finds an older format upgrades the table in place, under
-// the migration lock. Binaries of format 2 read and write a table of
-// format 3 unchanged: they name the columns they use, and their records
-// keep no down script (reversible NULL).
+// format 3 adds each version's down script (reversible, down_script);
+// format 4 keeps each app key's repeatable scripts under the companion
+// app key (see [RepeatableKeySuffix]) and adds a unique index on their
+// names. A session that finds an older format upgrades the table in place,
+// under the migration lock, through every missing step of formatSteps in
+// one transaction. Binaries of format 2 and 3 read and write a table of a
+// later format unchanged: they name the columns they use, their records
+// keep no down script (reversible NULL), and they never read the
+// companion app key.
 const (
-	formatDigest = 2
-	formatDown   = 3
-	// tableComment marks a table of format 3.
-	tableComment = "waymark history, format 3"
+	formatDigest     = 2
+	formatDown       = 3
+	formatRepeatable = 4
+	// formatCurrent is the format a new table is created in.
+	formatCurrent = formatRepeatable
 )
+
+// RepeatableKeySuffix ends the app key under which the history table keeps
+// the records of an app key's repeatable scripts: app key "billing" keeps
+// them under "billing#repeatable", one row per script, where a reader of
+// the versions of "billing" (an older release included) never sees them.
+// Their version column is only a row number (1, 2, ...), their digest
+// column the digest of all of them (source.DigestRepeatables).
+const RepeatableKeySuffix = "#repeatable"
+
+// tableComment marks a table of the given format.
+func tableComment(format int) string { return fmt.Sprintf("waymark history, format %d", format) }
+
+// formatStep is one in-place upgrade of the history table: it brings a
+// table of format to-1 to format to. Steps are self-contained and each
+// checks whether its work is done, so they can be run in a chain.
+type formatStep struct {
+	to int
+	// done is the SQL condition that holds when table has the step's
+	// changes.
+	done func(table string) string
+	// stmts makes the step's changes to table.
+	stmts func(table string) []string
+}
+
+// formatSteps are the upgrades, in order.
+var formatSteps = []formatStep{
+	{to: formatDigest, done: hasDigest, stmts: func(table string) []string {
+		return []string{"ALTER TABLE " + table + " ADD COLUMN digest bytea", dirtyIndex(table), backfill(table)}
+	}},
+	{to: formatDown, done: hasDownColumns, stmts: func(table string) []string {
+		// NULL for every existing record: no down script kept.
+		return []string{"ALTER TABLE " + table + " ADD COLUMN reversible boolean, ADD COLUMN down_script text"}
+	}},
+	{to: formatRepeatable, done: hasRepeatableIndex, stmts: func(table string) []string {
+		return []string{repeatableIndex(table)}
+	}},
+}
+
+// formatOf is the SQL of the format of table: that of the last step of
+// the chain whose work is done, as is the work of every step before it (1
+// when the first step's is not).
+func formatOf(table string) string {
+	q := "CASE"
+	for i := len(formatSteps) - 1; i >= 0; i-- {
+		var all []string
+		for _, st := range formatSteps[:i+1] {
+			all = append(all, st.done(table))
+		}
+		q += fmt.Sprintf(" WHEN %s THEN %d", strings.Join(all, " AND "), formatSteps[i].to)
+	}
+	return q + " ELSE 1 END"
+}
+
+// dirtyIndex is the partial index on dirty records (format 2).
+func dirtyIndex(table string) string {
+	return "CREATE INDEX ON " + table + " (app_key) WHERE dirty IS NOT NULL"
+}
+
+// repeatableIndex is the unique index on the names of repeatable scripts
+// (format 4).
+func repeatableIndex(table string) string {
+	return "CREATE UNIQUE INDEX ON " + table + " (app_key, name) WHERE app_key LIKE " + literal("%"+RepeatableKeySuffix)
+}
+
+// hasRepeatableIndex is the SQL that tells whether table has the index of
+// format 4.
+func hasRepeatableIndex(table string) string {
+	return fmt.Sprintf(`EXISTS (SELECT FROM pg_catalog.pg_index WHERE indrelid = pg_catalog.to_regclass(%s) AND indisunique
+	AND pg_catalog.pg_get_expr(indpred, indrelid) LIKE %s)`, literal(table), literal("%"+RepeatableKeySuffix+"%"))
+}
 
 // zeroDigest is the digest of no versions, as SQL.
 var zeroDigest = `'\x` + strings.Repeat("00", 32) + `'::bytea`
@@ -42,8 +117,9 @@ func historyDDL(table string) []string {
 	down_script    text,
 	PRIMARY KEY (app_key, version)
 )`,
-		"CREATE INDEX ON " + table + " (app_key) WHERE dirty IS NOT NULL",
-		"COMMENT ON TABLE " + table + " IS " + literal(tableComment),
+		dirtyIndex(table),
+		repeatableIndex(table),
+		"COMMENT ON TABLE " + table + " IS " + literal(tableComment(formatCurrent)),
 	}
 }
 
@@ -90,31 +166,29 @@ UPDATE %[1]s t SET digest = c.digest FROM chain c WHERE t.app_key = c.app_key AN
 // upgrade waits for a later run.
 const upgradeWait = "5s"
 
-// upgrade brings a history table of format 1 or 2 to format 3, in one
-// transaction: from format 1, the digest column, its values for every
-// record and the index on dirty records; then the columns of the down
-// scripts (NULL for every existing record: nothing kept) and the comment.
-// Two sessions of different app keys upgrading at once take turns (a
-// transaction-level advisory lock), and the second finds the work done. It
-// reports whether the table is now of format 3.
-func (s *session) upgrade(ctx context.Context) (bool, error) {
-	has := func(col string) string {
-		return fmt.Sprintf("EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = %s::regclass AND attname = %s AND NOT attisdropped)", literal(s.table), literal(col))
+// upgrade brings a history table of an older format (from, 1 or more) to
+// the current one, in one transaction: every step of formatSteps above
+// from, each only if its work is not done yet, then the comment. Two
+// sessions of different app keys upgrading at once take turns (a
+// transaction-level advisory lock), and the second finds the work done.
+// It reports whether the table is now of the current format.
+func (s *session) upgrade(ctx context.Context, from int) (bool, error) {
+	body := "BEGIN\n"
+	for _, st := range formatSteps {
+		if st.to <= from {
+			continue
+		}
+		body += fmt.Sprintf("\tIF NOT (%s) THEN\n", st.done(s.table))
+		for _, stmt := range st.stmts(s.table) {
+			body += "\t\tEXECUTE " + literal(stmt) + ";\n"
+		}
+		body += "\tEND IF;\n"
 	}
-	body := fmt.Sprintf(`BEGIN
-	IF NOT %[1]s THEN
-		EXECUTE %[2]s;
-		EXECUTE %[3]s;
-		EXECUTE %[4]s;
-	END IF;
-	IF NOT %[5]s THEN
-		EXECUTE %[6]s;
-		EXECUTE %[7]s;
-	END IF;
-END`, has("digest"), literal("ALTER TABLE "+s.table+" ADD COLUMN digest bytea"),
-		literal(historyDDL(s.table)[1]), literal(backfill(s.table)),
-		has("reversible"), literal("ALTER TABLE "+s.table+" ADD COLUMN reversible boolean, ADD COLUMN down_script text"),
-		literal(historyDDL(s.table)[2]))
+	body += "\tEXECUTE " + literal("COMMENT ON TABLE "+s.table+" IS "+literal(tableComment(formatCurrent))) + ";\nEND"
+	tag := "waymark"
+	for strings.Contains(body, "$"+tag+"$") {
+		tag += "_"
+	}
 	q := strings.Join([]string{
 		"BEGIN",
 		"SET LOCAL lock_timeout = '" + upgradeWait + "'",

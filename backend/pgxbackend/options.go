@@ -126,6 +126,8 @@ func (o *Options) check() error {
 		return &OptionError{"Options.AppKey", short(o.AppKey), "contains a NUL byte"}
 	case !utf8.ValidString(o.AppKey):
 		return &OptionError{"Options.AppKey", short(o.AppKey), "is not valid UTF-8"}
+	case strings.HasSuffix(o.AppKey, RepeatableKeySuffix):
+		return &OptionError{"Options.AppKey", short(o.AppKey), fmt.Sprintf("ends in %q, which marks the rows of repeatable scripts", RepeatableKeySuffix)}
 	case o.Lock < LockAuto || o.Lock > LockLease:
 		return &OptionError{"Options.Lock", o.Lock.String(), "want LockAuto, LockAdvisory or LockLease"}
 	case o.LeaseTTL < time.Second || o.LeaseTTL > time.Hour:

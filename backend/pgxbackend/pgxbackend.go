@@ -34,27 +34,42 @@
 //	                            that applied it had it
 //	primary key (app_key, version)
 //	index on (app_key) where dirty is not null
-//	comment 'waymark history, format 3'
+//	unique index on (app_key, name) where app_key like '%#repeatable'
+//	comment 'waymark history, format 4'
 //
-// That is format 3. A table of format 1 (no digest column, no index, no
-// comment; written by waymark before running digests) or 2 (no down
-// scripts) is upgraded in place by the first run that takes the lock: the
-// missing columns, every record's digest, the index and the comment, in
-// one transaction; the records it finds keep no down script. Until then it
-// reads as before (format 1 without the one-row no-op check). Binaries of
-// format 2 read and write a table of format 3 as their own, so a rolling
-// deploy may mix them; their records keep no down script. With the top
-// record's digest, "the database holds exactly the set's first N versions"
-// is one indexed single-row read ([Backend.ReadHead]). With the down
-// scripts, a binary rolled back to an older release can undo the versions
-// the newer one applied (see package plan).
+// The records of an app key's repeatable scripts (source.Repeatable) are
+// rows of the same table under the app key followed by
+// [RepeatableKeySuffix] ("billing#repeatable" for "billing"), one per
+// script: name is the script's name, checksum that of the text last
+// applied, version only a row number, and digest, on every row, the
+// digest of all of them (source.DigestRepeatables). A reader of the app
+// key's versions, an older release included, never sees them, and an
+// AppKey that ends in the suffix is refused.
+//
+// That is format 4. A table of an older format is upgraded in place by
+// the first run that takes the lock, through every missing step in one
+// transaction: for format 2 (from format 1: no digest column, no index, no
+// comment; written by waymark before running digests) the digest column,
+// every record's digest and the index on dirty records; for format 3 the
+// down scripts' columns (the records it finds keep no down script); for
+// format 4 the index on repeatable scripts' names; then the comment. Until
+// then it reads as before (format 1 without the one-row no-op check).
+// Binaries of formats 2 and 3 read and write a table of format 4 as their
+// own, so a rolling deploy may mix them; their records keep no down script,
+// and they never see the repeatable scripts' rows. With the top record's
+// digest, and the digest of the repeatable scripts' rows, "the database
+// holds exactly the set's first N versions and its repeatable scripts" is
+// one query returning one row ([Backend.ReadHead]). With the down scripts,
+// a binary rolled back to an older release can undo the versions the newer
+// one applied (see package plan).
 //
 // Reading the state never creates anything: a database without the table
 // (or without its schema) has an empty history, found so without a failed
 // statement in the server's log ([Backend.ReadHead] asks
-// pg_catalog.to_regclass in its one query until it has found the table; ReadState looks for the table
-// first until it has found it once). The first write creates the table, in
-// the same transaction as the step it records.
+// pg_catalog.to_regclass in its one query until it has found the table;
+// ReadState and ReadRepeatables look for the table first until it has been
+// found once). The first write creates the table, in the same transaction
+// as the step it records.
 //
 // # Schemas
 //
@@ -287,6 +302,7 @@ type Backend struct {
 	opts      Options
 	table     string // quoted, schema-qualified if Schema is set
 	appKey    string // quoted literal
+	repeatKey string // quoted literal: the app key of the repeatable scripts' rows
 	err       error  // invalid options, reported by every call
 	hooks     hooks
 	modeOnce  sync.Mutex
@@ -357,6 +373,7 @@ func New[DB *pgxpool.Pool | *pgx.Conn](db DB, opts *Options) *Backend {
 		b.table = ident(b.opts.Schema) + "." + b.table
 	}
 	b.appKey = literal(b.opts.AppKey)
+	b.repeatKey = literal(b.opts.AppKey + RepeatableKeySuffix)
 	b.mode = b.opts.Lock
 	return b
 }

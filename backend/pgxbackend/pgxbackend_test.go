@@ -300,7 +300,7 @@ func TestSessionSettingsDoNotLeakIntoThePool(t *testing.T) {
 	}
 	// Step 2 starts from the session state the lock was taken with: the
 	// search_path step 1 set is gone, so t is in public.
-	want := []string{"i public.waymark_history_app_key_idx", "i public.waymark_history_pkey", "r public.t", "r public.waymark_history", "schema other"}
+	want := []string{"i public.waymark_history_app_key_idx", "i public.waymark_history_app_key_name_idx", "i public.waymark_history_pkey", "r public.t", "r public.waymark_history", "schema other"}
 	if got := pgtest.Objects(t, pool); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("objects = %q, want %q", got, want)
 	}

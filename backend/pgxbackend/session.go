@@ -61,7 +61,7 @@ type session struct {
 	role, sessionUser string
 
 	tstate   tableState
-	format   int     // the history table's format (1, 2 or 3), once known (0: unknown)
+	format   int     // the history table's format (1 to 4), once known (0: unknown)
 	versions []int64 // the versions in the history, ascending, when known
 	known    bool    // versions is known (read under the lock, kept since)
 	// chain holds the running digest at each of versions, computed from
@@ -133,11 +133,11 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 		s.chain[i] = d
 	}
 	s.format, _ = strconv.Atoi(string(results[0].Rows[0][0]))
-	if s.format < formatDown {
-		if ok, err := s.upgrade(ctx); err != nil {
+	if s.format < formatCurrent {
+		if ok, err := s.upgrade(ctx, s.format); err != nil {
 			return nil, err
 		} else if ok {
-			s.format = formatDown
+			s.format = formatCurrent
 		}
 	}
 	return records, nil

@@ -54,17 +54,28 @@ func (s *session) createTable(ctx context.Context) ([]string, error) {
 			stmts = append(stmts, "CREATE SCHEMA IF NOT EXISTS "+ident(s.b.opts.Schema))
 		}
 	}
-	s.format = formatDown
+	s.format = formatCurrent
 	return append(stmts, historyDDL(s.table)...), nil
 }
 
-// formatOf is the SQL of the format of table, as its columns tell: 3
-// with the down scripts' columns, 2 with the digest column, else 1.
-func formatOf(table string) string {
-	has := func(col string) string {
-		return fmt.Sprintf(`EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass(%s) AND attname = %s AND NOT attisdropped)`, literal(table), literal(col))
-	}
-	return fmt.Sprintf("CASE WHEN %s THEN %d WHEN %s THEN %d ELSE 1 END", has("reversible"), formatDown, has("digest"), formatDigest)
+// repeatablesDigest is the SQL aggregate of the digest of the repeatable
+// scripts' rows (source.DigestRepeatables); names are ASCII, so the C
+// collation orders them as Go does.
+const repeatablesDigest = `pg_catalog.sha256(pg_catalog.string_agg(pg_catalog.int4send(pg_catalog.octet_length(name)) || pg_catalog.convert_to(name, 'UTF8') || pg_catalog.decode(checksum, 'hex'), ''::bytea ORDER BY name COLLATE "C"))`
+
+// hasColumn is the SQL that tells whether table has the column col.
+func hasColumn(table, col string) string {
+	return fmt.Sprintf(`EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass(%s) AND attname = %s AND NOT attisdropped)`, literal(table), literal(col))
+}
+
+// hasDigest is the SQL that tells whether table has the digest column of
+// format 2.
+func hasDigest(table string) string { return hasColumn(table, "digest") }
+
+// hasDownColumns is the SQL that tells whether table has the down
+// scripts' columns of format 3.
+func hasDownColumns(table string) string {
+	return "(" + hasColumn(table, "reversible") + " AND " + hasColumn(table, "down_script") + ")"
 }
 
 // change returns the statements that make ch. A Delete or Update that
@@ -78,6 +89,24 @@ func (s *session) change(ch backend.Change) ([]string, error) {
 	where := fmt.Sprintf("app_key = %s AND version = %d", s.b.appKey, r.Version)
 	digests := s.format >= formatDigest
 	switch ch.Op {
+	case backend.Repeat:
+		if r.Version != 0 || r.Name == "" {
+			return nil, fmt.Errorf("pgxbackend: repeat: want a name and version 0, got %q and %d", r.Name, r.Version)
+		}
+		key := s.b.repeatKey
+		stmts := []string{fmt.Sprintf(`WITH upd AS (UPDATE %[1]s SET checksum = %[4]s, applied_at = pg_catalog.clock_timestamp(),
+	execution_time = pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp() WHERE app_key = %[2]s AND name = %[3]s RETURNING 1)
+INSERT INTO %[1]s (app_key, version, name, checksum, applied_at, execution_time)
+SELECT %[2]s, coalesce((SELECT max(version) FROM %[1]s WHERE app_key = %[2]s), 0) + 1, %[3]s, %[4]s,
+	pg_catalog.clock_timestamp(), pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp()
+WHERE NOT EXISTS (SELECT FROM upd)`, s.table, key, literal(r.Name), literal(r.Checksum.String()))}
+		if digests {
+			stmts = append(stmts, fmt.Sprintf(`UPDATE %[1]s SET digest = (SELECT %[3]s FROM %[1]s WHERE app_key = %[2]s) WHERE app_key = %[2]s`,
+				s.table, key, repeatablesDigest))
+		}
+		return stmts, nil
+	case backend.Forget:
+		return []string{fmt.Sprintf("DELETE FROM %s WHERE app_key = %s", s.table, s.b.repeatKey)}, nil
 	case backend.Insert:
 		// The migration's SQL and this statement arrive in one message, so
 		// statement_timestamp() is when the SQL started.

@@ -2,6 +2,8 @@ package pgxbackend_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,7 +69,7 @@ func TestUpgradeFormatOne(t *testing.T) {
 		EXISTS (SELECT FROM pg_index WHERE indrelid = 'waymark_history'::regclass AND indpred IS NOT NULL)`).Scan(&comment, &hasIndex); err != nil {
 		t.Fatal(err)
 	}
-	if comment != "waymark history, format 3" || !hasIndex {
+	if comment != "waymark history, format 4" || !hasIndex {
 		t.Errorf("after the upgrade: comment %q, partial index %v", comment, hasIndex)
 	}
 	var kept int
@@ -137,10 +139,10 @@ VALUES ('old', 9, 'nine', $1, pg_catalog.clock_timestamp(), pg_catalog.clock_tim
 	|| pg_catalog.int8send(9::bigint) || pg_catalog.decode($1, 'hex')))`
 )
 
-// A history table of format 2 is upgraded in place to format 3 by the first
-// run that takes the lock; its records keep their values and no down
-// script, the records written after keep theirs, and a binary of format 2
-// still reads and writes the table.
+// A history table of format 2 is upgraded in place to format 4 (through
+// format 3) by the first run that takes the lock; its records keep their
+// values and no down script, the records written after keep theirs, and a
+// binary of format 2 still reads and writes the table.
 func TestUpgradeFormatTwo(t *testing.T) {
 	pool := pgtest.Pool(t)
 	ctx := context.Background()
@@ -180,7 +182,7 @@ func TestUpgradeFormatTwo(t *testing.T) {
 		(SELECT count(*) FROM pg_attribute WHERE attrelid = 'waymark_history'::regclass AND attname IN ('reversible', 'down_script'))`).Scan(&comment, &columns); err != nil {
 		t.Fatal(err)
 	}
-	if comment != "waymark history, format 3" || columns != 2 {
+	if comment != "waymark history, format 4" || columns != 2 {
 		t.Errorf("after the upgrade: comment %q, %d of the 2 new columns", comment, columns)
 	}
 	recs, err = db.ReadState(ctx)
@@ -205,11 +207,11 @@ func TestUpgradeFormatTwo(t *testing.T) {
 	// the upgraded table as its own.
 	m1, _ := set.Lookup(1)
 	if _, err := pool.Exec(ctx, formatTwoInsert, m1.Up.Checksum.String()); err != nil {
-		t.Fatalf("format 2's insert on format 3: %v", err)
+		t.Fatalf("format 2's insert on format 4: %v", err)
 	}
 	rows, err := pool.Query(ctx, formatTwoRead)
 	if err != nil {
-		t.Fatalf("format 2's read on format 3: %v", err)
+		t.Fatalf("format 2's read on format 4: %v", err)
 	}
 	n := 0
 	for rows.Next() {
@@ -220,6 +222,97 @@ func TestUpgradeFormatTwo(t *testing.T) {
 	}
 	old, err := pgxbackend.New(pool, &pgxbackend.Options{AppKey: "old"}).ReadState(ctx)
 	if err != nil || len(old) != 1 || old[0].Down != backend.DownUnknown {
-		t.Errorf("format 2's record read by format 3 = %+v, %v; want it with nothing kept", old, err)
+		t.Errorf("format 2's record read by format 4 = %+v, %v; want it with nothing kept", old, err)
+	}
+}
+
+// formatThree is the history table as waymark created it with down
+// scripts, before repeatable scripts.
+var formatThree = strings.NewReplacer("\tdigest         bytea,", "\tdigest         bytea,\n\treversible     boolean,\n\tdown_script    text,",
+	"format 2", "format 3").Replace(formatTwo)
+
+// A history table of format 2 or 3 is upgraded in place, under the lock,
+// by the first run of a release with repeatable scripts: the versions'
+// records keep their values and digests, the index on repeatable scripts'
+// names appears, and the scripts are recorded where a binary of format 2
+// or 3 does not see them.
+func TestUpgradeRepeatables(t *testing.T) {
+	for _, tc := range []struct{ name, ddl string }{{"format 2", formatTwo}, {"format 3", formatThree}} {
+		t.Run(tc.name, func(t *testing.T) { testUpgradeRepeatables(t, tc.ddl) })
+	}
+}
+
+func testUpgradeRepeatables(t *testing.T, ddl string) {
+	pool := pgtest.Pool(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, ddl); err != nil {
+		t.Fatal(err)
+	}
+	old := testsets.Map(t, map[string]string{"v1_t.up.sql": "CREATE TABLE t (id int);"})
+	// A run of the old format's rules (no repeatable scripts) writes
+	// such records; this binary writes the same for versions.
+	stamp := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	m, _ := old.Lookup(1)
+	d, _ := old.Digest(1)
+	if _, err := pool.Exec(ctx, "INSERT INTO waymark_history VALUES ('', 1, 't', $1, $2, interval '1 second', NULL, $3)", m.Up.Checksum.String(), stamp, d[:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, m.Up.SQL); err != nil {
+		t.Fatal(err)
+	}
+	db := pgxbackend.New(pool, nil)
+	if h, err := db.ReadHead(ctx); err != nil || !h.Known || h.Version != 1 || h.Digest != d || !h.Repeatables.IsZero() {
+		t.Fatalf("head of an older history = %+v, %v", h, err)
+	}
+	set := testsets.Map(t, map[string]string{"v1_t.up.sql": "CREATE TABLE t (id int);", "r_v.sql": "CREATE OR REPLACE VIEW v AS SELECT id FROM t;"})
+	res, err := execute.Migrate(ctx, db, set, plan.Latest(), nil)
+	if err != nil || len(res.Plan.Steps) != 1 || !res.Plan.Steps[0].Repeatable {
+		t.Fatalf("Migrate = %v, %v; want the repeatable script's step only", res.Plan, err)
+	}
+	var comment string
+	var unique bool
+	if err := pool.QueryRow(ctx, `SELECT obj_description('waymark_history'::regclass, 'pg_class'),
+		EXISTS (SELECT FROM pg_index WHERE indrelid = 'waymark_history'::regclass AND indisunique AND indpred IS NOT NULL)`).Scan(&comment, &unique); err != nil {
+		t.Fatal(err)
+	}
+	if comment != "waymark history, format 4" || !unique {
+		t.Errorf("after the upgrade: comment %q, unique index on names %v", comment, unique)
+	}
+	var kept int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM waymark_history WHERE app_key = '' AND version = 1 AND applied_at = $1 AND digest = $2", stamp, d[:]).Scan(&kept); err != nil || kept != 1 {
+		t.Errorf("the old record kept its values: %d (%v)", kept, err)
+	}
+	// What an older binary reads, with its own query: the versions of
+	// its app key, nothing of the repeatable scripts.
+	rows, err := pool.Query(ctx, "SELECT version FROM waymark_history WHERE app_key = '' ORDER BY version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs []int64
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, v)
+	}
+	if rows.Err() != nil || len(vs) != 1 || vs[0] != 1 {
+		t.Errorf("an old binary reads versions %v (%v), want [1]", vs, rows.Err())
+	}
+	h, err := db.ReadHead(ctx)
+	if err != nil || h.Digest != d || h.Repeatables != set.RepeatablesDigest() {
+		t.Errorf("head after the run = %+v, %v; want the repeatable scripts' digest %s", h, err, set.RepeatablesDigest())
+	}
+	// The index keeps one row per script name.
+	if _, err := pool.Exec(ctx, "INSERT INTO waymark_history VALUES ('#repeatable', 9, 'v', 'x', now(), interval '0', NULL, NULL)"); err == nil {
+		t.Error("a second row for the script v was accepted")
+	}
+}
+
+// An app key that ends like the repeatable scripts' rows is refused.
+func TestAppKeyRepeatableSuffix(t *testing.T) {
+	err := pgxbackend.New(pgtest.Pool(t), &pgxbackend.Options{AppKey: "billing" + pgxbackend.RepeatableKeySuffix}).Check()
+	if !errors.Is(err, backend.ErrBadOptions) || !strings.Contains(err.Error(), "Options.AppKey") {
+		t.Errorf("Check = %v, want ErrBadOptions naming Options.AppKey", err)
 	}
 }

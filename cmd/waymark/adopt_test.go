@@ -140,7 +140,10 @@ func TestImportRefuses(t *testing.T) {
 	want(t, r, 3)
 	contains(t, "second import", r.stderr, "directory is not empty: it already holds")
 
-	want(t, c.run("import", "flyway", "-from", "goose"), 2)
+	want(t, c.run("import", "liquibase", "-from", "goose"), 2)
+	r = c.run("import", "flyway", "-from", "goose", "-to", "elsewhere")
+	want(t, r, 1)
+	contains(t, "goose files read as Flyway's", r.stderr, "waymark import: goose: no migration files: none named as flyway names them")
 	r = c.run("import", "goose")
 	want(t, r, 2)
 	contains(t, "no -from", r.stderr, "-from: name the directory of goose's migration files")

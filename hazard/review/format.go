@@ -3,6 +3,7 @@ package review
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,7 +50,11 @@ func (r *Review) String() string {
 		if name == "" {
 			name = "-"
 		}
-		fmt.Fprintf(&b, "  %s  %d  %s  %s  %s", st.Direction, st.Version, name, st.Path, tx)
+		version := strconv.FormatInt(st.Version, 10)
+		if st.Repeatable {
+			version = "R"
+		}
+		fmt.Fprintf(&b, "  %s  %s  %s  %s  %s", st.Direction, version, name, st.Path, tx)
 		if st.Measured {
 			fmt.Fprintf(&b, "  %s", formatDuration(st.Duration))
 		}

@@ -135,6 +135,8 @@ type Step struct {
 	Path          string           `json:"path"`
 	Direction     source.Direction `json:"direction"`
 	NoTransaction bool             `json:"no_transaction,omitempty"`
+	// Repeatable marks a repeatable script's step (Version 0).
+	Repeatable bool `json:"repeatable,omitempty"`
 	// Measured is set when the measurement reached the step; Duration is
 	// then its time on the scratch database.
 	Measured   bool          `json:"measured"`
@@ -242,7 +244,7 @@ func Build(p *plan.Plan, static *hazard.Report, measured *measure.Report) (*Revi
 		if sc.Version != ps.Version || sc.Path != ps.Path {
 			return nil, fmt.Errorf("review: step %d: the static report has version %d (%s), the plan %d (%s)", i+1, sc.Version, sc.Path, ps.Version, ps.Path)
 		}
-		step := Step{Version: ps.Version, Name: ps.Name, Path: ps.Path, Direction: ps.Direction, NoTransaction: ps.NoTransaction}
+		step := Step{Version: ps.Version, Name: ps.Name, Path: ps.Path, Direction: ps.Direction, NoTransaction: ps.NoTransaction, Repeatable: ps.Repeatable}
 		var ms *measure.Step
 		if measured != nil && i < len(measured.Steps) {
 			ms = &measured.Steps[i]

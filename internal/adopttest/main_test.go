@@ -34,7 +34,7 @@ func setDir(name string) string {
 
 // toolTables are the history tables, waymark's and the tools', that a
 // snapshot leaves out.
-var toolTables = []string{"waymark_history", "waymark_lease", "schema_migrations", "goose_db_version", "schema_version", "schema_migration"}
+var toolTables = []string{"waymark_history", "waymark_lease", "schema_migrations", "goose_db_version", "schema_version", "schema_migration", "flyway_schema_history"}
 
 // snapshot reads the schema the migrations made, without the history
 // tables.

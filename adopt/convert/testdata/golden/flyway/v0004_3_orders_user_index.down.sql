@@ -1,0 +1,2 @@
+-- waymark:no-transaction
+DROP INDEX CONCURRENTLY orders_user_id;
