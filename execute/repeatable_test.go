@@ -70,7 +70,7 @@ func TestPostgresRepeatableChangedOnce(t *testing.T) {
 		if i == 0 && (len(res.Plan.Steps) != 1 || !res.Plan.Steps[0].Repeatable || res.Plan.From != 1 || res.Plan.To != 1) {
 			t.Errorf("plan after the change = %v, want the one repeatable step", res.Plan)
 		}
-		if i > 0 && (!res.Plan.Empty() || len(queries) != 1 || !strings.HasPrefix(queries[0], "WITH k AS MATERIALIZED")) {
+		if i > 0 && (!res.Plan.Empty() || len(queries) != 1 || !strings.Contains(queries[0], "pg_try_advisory_lock_shared(")) {
 			t.Errorf("boot %d after the change: plan %v, queries %q; want nothing to do, in the one head read", i+1, res.Plan, queries)
 		}
 	}
@@ -121,7 +121,7 @@ func TestPostgresRepeatablesOnlyNoOp(t *testing.T) {
 	}
 	tr.take()
 	res, err := execute.Migrate(ctx, db, set, plan.Latest(), nil)
-	if queries := tr.take(); err != nil || !res.Plan.Empty() || len(queries) != 1 || !strings.HasPrefix(queries[0], "WITH k AS MATERIALIZED") {
+	if queries := tr.take(); err != nil || !res.Plan.Empty() || len(queries) != 1 || !strings.Contains(queries[0], "pg_try_advisory_lock_shared(") {
 		t.Errorf("boot with nothing to do: plan %v, %v, queries %q; want the one head read", res.Plan, err, queries)
 	}
 }
