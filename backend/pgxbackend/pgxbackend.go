@@ -382,21 +382,30 @@ func New[DB *pgxpool.Pool | *pgx.Conn](db DB, opts *Options) *Backend {
 // backend.ErrBadOptions), or nil. It does not touch the database.
 func (b *Backend) Check() error { return b.err }
 
+// tableExists reports whether the history table exists, asking the server
+// only until it has been found once (one more round trip), so that reading
+// a database without one makes the server log no failed statement.
+func (b *Backend) tableExists(ctx context.Context) (bool, error) {
+	if b.found.Load() {
+		return true, nil
+	}
+	raw, err := b.queryRow(ctx, "SELECT pg_catalog.to_regclass("+literal(b.table)+") IS NOT NULL")
+	if err != nil {
+		return false, fmt.Errorf("pgxbackend: look for the history table %s: %w", b.table, connError(err, false, false))
+	}
+	return len(raw) == 1 && string(raw[0]) == "t", nil
+}
+
 // ReadState reads the history of the app key in one query, without a lock
 // and without writing.
 func (b *Backend) ReadState(ctx context.Context) ([]backend.Record, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
-	if !b.found.Load() {
-		// One more round trip, until the table is found.
-		raw, err := b.queryRow(ctx, "SELECT pg_catalog.to_regclass("+literal(b.table)+") IS NOT NULL")
-		if err != nil {
-			return nil, fmt.Errorf("pgxbackend: look for the history table %s: %w", b.table, connError(err, false, false))
-		}
-		if len(raw) != 1 || string(raw[0]) != "t" {
-			return []backend.Record{}, nil
-		}
+	if exists, err := b.tableExists(ctx); err != nil {
+		return nil, err
+	} else if !exists {
+		return []backend.Record{}, nil
 	}
 	q, release, err := b.querier(ctx)
 	if err != nil {

@@ -67,14 +67,8 @@ func (b *Backend) ReadRepeatables(ctx context.Context) ([]backend.RepeatableReco
 	if b.err != nil {
 		return nil, b.err
 	}
-	if !b.found.Load() {
-		raw, err := b.queryRow(ctx, "SELECT pg_catalog.to_regclass("+literal(b.table)+") IS NOT NULL")
-		if err != nil {
-			return nil, fmt.Errorf("pgxbackend: look for the history table %s: %w", b.table, connError(err, false, false))
-		}
-		if len(raw) != 1 || string(raw[0]) != "t" {
-			return nil, nil
-		}
+	if exists, err := b.tableExists(ctx); err != nil || !exists {
+		return nil, err
 	}
 	q, release, err := b.querier(ctx)
 	if err != nil {
