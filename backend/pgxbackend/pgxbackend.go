@@ -393,7 +393,11 @@ func (b *Backend) tableExists(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("pgxbackend: look for the history table %s: %w", b.table, connError(err, false, false))
 	}
-	return len(raw) == 1 && string(raw[0]) == "t", nil
+	found := len(raw) == 1 && string(raw[0]) == "t"
+	if found {
+		b.found.Store(true)
+	}
+	return found, nil
 }
 
 // ReadState reads the history of the app key in one query, without a lock

@@ -133,7 +133,9 @@ func (s *session) ReadState(ctx context.Context) ([]backend.Record, error) {
 		s.chain[i] = d
 	}
 	s.format, _ = strconv.Atoi(string(results[0].Rows[0][0]))
-	if s.format < formatCurrent {
+	if s.format < formatCurrent && !s.inTx {
+		// Not inside a transaction Begin opened: the upgrade is a
+		// transaction of its own, which would end the caller's.
 		if ok, err := s.upgrade(ctx, s.format); err != nil {
 			return nil, err
 		} else if ok {

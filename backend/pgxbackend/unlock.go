@@ -186,13 +186,20 @@ func (s *session) releaseLease(ctx context.Context) error {
 	} else {
 		err = errors.New("the connection is closed")
 	}
+	retried := false
 	if err != nil {
 		if results, err = s.releaseAgain(ctx, release); err != nil {
 			return fmt.Errorf("pgxbackend: release the migration lease: %w: %w; it expires by itself by %s (Options.LeaseTTL after its last renewal)",
 				backend.ErrLockMayBeHeld, err, s.leaseEnd().UTC().Format(time.RFC3339))
 		}
+		retried = true
 	}
 	last := results[len(results)-1].CommandTag
+	if retried && last.Delete() && last.RowsAffected() == 0 {
+		// The first try's DELETE may have committed with its reply lost:
+		// either way the lease is no longer ours, and nobody's by our hand.
+		return nil
+	}
 	if !last.Delete() || last.RowsAffected() != 1 {
 		return fmt.Errorf("pgxbackend: release the migration lease: %w: it had expired and another session took it over", backend.ErrLockLost)
 	}

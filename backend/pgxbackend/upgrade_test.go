@@ -13,6 +13,7 @@ import (
 	"github.com/waymarkdb/waymark/internal/pgtest"
 	"github.com/waymarkdb/waymark/internal/testsets"
 	"github.com/waymarkdb/waymark/plan"
+	"github.com/waymarkdb/waymark/source"
 )
 
 // formatOne is the history table as waymark created it before digests.
@@ -314,5 +315,50 @@ func TestAppKeyRepeatableSuffix(t *testing.T) {
 	err := pgxbackend.New(pgtest.Pool(t), &pgxbackend.Options{AppKey: "billing" + pgxbackend.RepeatableKeySuffix}).Check()
 	if !errors.Is(err, backend.ErrBadOptions) || !strings.Contains(err.Error(), "Options.AppKey") {
 		t.Errorf("Check = %v, want ErrBadOptions naming Options.AppKey", err)
+	}
+}
+
+// Reading the state inside a transaction Begin opened, on a table of an
+// older format, does not upgrade it there: the upgrade is a transaction of
+// its own, and would commit (or roll back) the caller's. The rollback
+// still undoes the transaction's step, and the next read outside it
+// upgrades the table.
+func TestNoUpgradeInsideATransaction(t *testing.T) {
+	pool := pgtest.Pool(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, formatTwo); err != nil {
+		t.Fatal(err)
+	}
+	s, err := pgxbackend.New(pool, nil).TryLock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Unlock(ctx)
+	if err := s.Begin(ctx); err != nil {
+		t.Fatal(err)
+	}
+	insert := backend.Change{Op: backend.Insert, Record: backend.Record{Version: 1, Name: "one", Checksum: source.ChecksumOf("CREATE TABLE inside_tx (id int);")}}
+	if err := s.Apply(ctx, backend.Step{SQL: "CREATE TABLE inside_tx (id int);", Change: insert}); err != nil {
+		t.Fatal(err)
+	}
+	if recs, err := s.ReadState(ctx); err != nil || len(recs) != 1 {
+		t.Fatalf("ReadState in the transaction = %+v, %v; want the step's record", recs, err)
+	}
+	if err := s.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var exists bool
+	var comment string
+	if err := pool.QueryRow(ctx, "SELECT to_regclass('inside_tx') IS NOT NULL, obj_description('waymark_history'::regclass)").Scan(&exists, &comment); err != nil {
+		t.Fatal(err)
+	}
+	if exists || comment != "waymark history, format 2" {
+		t.Errorf("after the rollback: inside_tx exists %v, history %q; want the step undone and the table untouched", exists, comment)
+	}
+	if _, err := s.ReadState(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.QueryRow(ctx, "SELECT obj_description('waymark_history'::regclass)").Scan(&comment); err != nil || !strings.HasSuffix(comment, "format 4") {
+		t.Errorf("after a read outside the transaction the history is %q, %v; want format 4", comment, err)
 	}
 }
