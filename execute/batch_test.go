@@ -158,7 +158,7 @@ func TestPostgresBatchResumes(t *testing.T) {
 					return
 				}
 				// Kill the session that holds the migration lock.
-				if _, err := pool.Exec(t.Context(), "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"); err != nil {
+				if _, err := pool.Exec(t.Context(), "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid() AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"); err != nil {
 					t.Error(err)
 				}
 			}}

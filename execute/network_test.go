@@ -31,6 +31,9 @@ func silentBound(limit time.Duration) time.Duration {
 // of version 10 is unknown and how to find out, and claims neither a
 // cancel nor a rollback; step 10 did commit on the server.
 func TestSilentNetworkDuringAStep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a test of waymark's own machinery (a silent network, a restart, a pooler gone), not of the PostgreSQL version; make test runs it")
+	}
 	for _, limits := range []struct {
 		name     string
 		opts     execute.Options

@@ -24,6 +24,9 @@ import (
 // lease keeps trying until it gets through after the restart, so the next
 // deploy does not wait the lease out.
 func TestLeaseReleasedAfterARestartBehindPgBouncer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a test of waymark's own machinery (a silent network, a restart, a pooler gone), not of the PostgreSQL version; make test runs it")
+	}
 	cluster := pgtest.OwnCluster(t)
 	ctx := context.Background()
 	bouncer, err := pgcluster.StartBouncer(ctx, pgcluster.BouncerOptions{Server: cluster.ConnString("postgres"), PoolMode: "transaction", Logf: t.Logf})

@@ -227,6 +227,9 @@ func TestUnlockAfterAScriptThatIgnoresCancel(t *testing.T) {
 // A step that runs long within its limits is checked on (its reply is
 // late) but not given up: the server says it is still running it.
 func TestALongStepIsNotALostOne(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a test of waymark's own machinery (a silent network, a restart, a pooler gone), not of the PostgreSQL version; make test runs it")
+	}
 	b := pgxbackend.New(pgtest.Pool(t), nil)
 	var probes atomic.Int32
 	pgxbackend.SetHooks(b, pgxbackend.Hooks{Probe: func() { probes.Add(1) }})
