@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // The warm pool: for every template, databases cloned from it before a
@@ -335,10 +336,7 @@ func (p *warmPool) topUp(ctx context.Context) error {
 	}
 	one = max(one, 1)
 	for {
-		var have int
-		var bytes int64
-		err := conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE datname LIKE $1), coalesce(sum(pg_database_size(oid)), 0)::bigint
-FROM pg_database WHERE datname LIKE $2 AND has_database_privilege(oid, 'CONNECT')`, likePrefix(p.prefix), likePrefix(readyPrefix)).Scan(&have, &bytes)
+		have, bytes, err := p.count(ctx, conn)
 		if err != nil {
 			return err
 		}
@@ -371,6 +369,23 @@ FROM pg_database WHERE datname LIKE $2 AND has_database_privilege(oid, 'CONNECT'
 			return err
 		}
 	}
+}
+
+// count counts the template's ready clones and sums the size of the
+// ready clones of all templates. Other processes claim and drop ready
+// clones all the while: a clone dropped between the catalog read and
+// its size ("database with OID n does not exist") makes the count be
+// taken again, a few times, rather than fail the top-up.
+func (p *warmPool) count(ctx context.Context, conn *pgxpool.Conn) (have int, bytes int64, err error) {
+	for range 5 {
+		err = conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE datname LIKE $1), coalesce(sum(pg_database_size(oid)), 0)::bigint
+FROM pg_database WHERE datname LIKE $2 AND has_database_privilege(oid, 'CONNECT')`, likePrefix(p.prefix), likePrefix(readyPrefix)).Scan(&have, &bytes)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || (pgErr.Code != "42704" && pgErr.Code != "3D000") {
+			return have, bytes, err
+		}
+	}
+	return have, bytes, err
 }
 
 // likePrefix returns the LIKE pattern of the names that start with

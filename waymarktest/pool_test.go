@@ -303,3 +303,64 @@ func TestReadPoolConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestStockWhileClonesAreDropped counts the ready clones while another
+// process's clones come and go: a clone dropped between the catalog
+// read and its size is no error. Twenty clones stand at any time, so
+// that summing their sizes takes long enough for drops to land in it.
+func TestStockWhileClonesAreDropped(t *testing.T) {
+	t.Parallel()
+	s := getServer(t)
+	ctx := t.Context()
+	p := newWarmPool(s, "waymarktest_stock_probe", poolConfig{size: 1, maxBytes: 1 << 40})
+	churn := readyPrefixOf(fmt.Sprintf("waymarktest_churn_%d_%d", os.Getpid(), dbCounter.Add(1)))
+	const standing, workers = 20, 2
+	for i := range standing {
+		name := fmt.Sprintf("%s%d", churn, i)
+		t.Cleanup(func() { s.dropDB(context.Background(), name) })
+		if err := s.create(ctx, name, "template0", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each worker drops and makes again its own share of the
+			// standing clones, in turn.
+			for i := w; ; i += workers {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				name := fmt.Sprintf("%s%d", churn, i%standing)
+				if err := s.dropDB(context.Background(), name); err != nil {
+					t.Error(err)
+					return
+				}
+				if err := s.create(context.Background(), name, "template0", ""); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	conn, err := s.admin.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	var calls int
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+		calls++
+		if _, _, err := p.count(ctx, conn); err != nil {
+			t.Errorf("count %d: %v", calls, err)
+			break
+		}
+	}
+	close(done)
+	wg.Wait()
+}
