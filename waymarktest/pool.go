@@ -373,19 +373,35 @@ func (p *warmPool) topUp(ctx context.Context) error {
 
 // count counts the template's ready clones and sums the size of the
 // ready clones of all templates. Other processes claim and drop ready
-// clones all the while: a clone dropped between the catalog read and
-// its size ("database with OID n does not exist") makes the count be
-// taken again, a few times, rather than fail the top-up.
+// clones all the while, so each is sized apart: a clone dropped after
+// the catalog was read (PostgreSQL 18 says "database with OID n does not
+// exist", 42704, where earlier versions say 3D000) is not counted, nor is
+// one this role may not connect to.
 func (p *warmPool) count(ctx context.Context, conn *pgxpool.Conn) (have int, bytes int64, err error) {
-	for range 5 {
-		err = conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE datname LIKE $1), coalesce(sum(pg_database_size(oid)), 0)::bigint
-FROM pg_database WHERE datname LIKE $2 AND has_database_privilege(oid, 'CONNECT')`, likePrefix(p.prefix), likePrefix(readyPrefix)).Scan(&have, &bytes)
+	rows, err := conn.Query(ctx, "SELECT datname FROM pg_database WHERE datname LIKE $1", likePrefix(readyPrefix))
+	if err != nil {
+		return 0, 0, err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, name := range names {
+		var size int64
+		err := conn.QueryRow(ctx, "SELECT coalesce(pg_database_size($1), 0)", name).Scan(&size)
 		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) || (pgErr.Code != "42704" && pgErr.Code != "3D000") {
-			return have, bytes, err
+		if errors.As(err, &pgErr) && (pgErr.Code == "3D000" || pgErr.Code == "42704" || pgErr.Code == "42501") {
+			continue
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		bytes += size
+		if strings.HasPrefix(name, p.prefix) {
+			have++
 		}
 	}
-	return have, bytes, err
+	return have, bytes, nil
 }
 
 // likePrefix returns the LIKE pattern of the names that start with
