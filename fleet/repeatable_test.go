@@ -8,8 +8,9 @@ import (
 	"github.com/waymarkdb/waymark/plan"
 )
 
-// A changed repeatable script is applied once per target by a fleet run,
-// and a fleet plan made after it has nothing to do.
+// A changed repeatable script puts every target behind in a fleet status,
+// is applied once per target by a fleet run, and a fleet plan and status
+// made after it have nothing to do.
 func TestRepeatables(t *testing.T) {
 	ctx := t.Context()
 	files := map[string]string{
@@ -22,6 +23,10 @@ func TestRepeatables(t *testing.T) {
 	}
 	files["r_view.sql"] = "CREATE OR REPLACE VIEW answer AS SELECT 2 AS n;\nINSERT INTO applied_log VALUES (100);\n"
 	set := testsets.Map(t, files)
+	st, err := fleet.Status(ctx, targets, set, nil)
+	if err != nil || st.Count("behind") != len(targets) || st.Count("up to date") != 0 {
+		t.Fatalf("fleet status with a changed repeatable script: %v, %v; want every target behind", st, err)
+	}
 	pr, err := fleet.Plan(ctx, targets, set, plan.Latest(), nil)
 	if err != nil || len(pr.Groups) != 1 || pr.Groups[0].Plan == nil || len(pr.Groups[0].Plan.Repeatables()) != 1 {
 		t.Fatalf("fleet plan after the change: %v, %v", pr, err)
@@ -41,5 +46,8 @@ func TestRepeatables(t *testing.T) {
 	pr, err = fleet.Plan(ctx, targets, set, plan.Latest(), nil)
 	if err != nil || len(pr.Groups) != 1 || !pr.Groups[0].Plan.Empty() {
 		t.Errorf("fleet plan after the run: %v, %v", pr, err)
+	}
+	if st, err := fleet.Status(ctx, targets, set, nil); err != nil || st.Count("up to date") != len(targets) {
+		t.Errorf("fleet status after the run: %v, %v; want every target up to date", st, err)
 	}
 }

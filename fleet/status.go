@@ -27,7 +27,9 @@ type TargetStatus struct {
 // Conditions returns the target's conditions, in this order: "unreadable"
 // (its history could not be read), "dirty", "drifted", "missing"
 // (applied versions the files lack), "out-of-order", "behind" (pending
-// versions); or "up to date" when it has none of them.
+// versions, or repeatable scripts pending or changed: what the next run
+// to the latest version applies); or "up to date" when it has none of
+// them.
 func (t TargetStatus) Conditions() []string {
 	if t.Report == nil {
 		return []string{"unreadable"}
@@ -37,7 +39,11 @@ func (t TargetStatus) Conditions() []string {
 		name  string
 		state status.State
 	}{{"dirty", status.Dirty}, {"drifted", status.Drifted}, {"missing", status.Missing}, {"out-of-order", status.OutOfOrder}, {"behind", status.Pending}} {
-		if t.Report.Count(c.state) > 0 {
+		n := t.Report.Count(c.state)
+		if c.state == status.Pending {
+			n += t.Report.CountRepeatables(status.RepeatablePending) + t.Report.CountRepeatables(status.RepeatableChanged)
+		}
+		if n > 0 {
 			out = append(out, c.name)
 		}
 	}
