@@ -171,7 +171,8 @@ func (b *Backend) readHeadFirst(ctx context.Context, conn *pgx.Conn) (backend.He
 	busy := fmt.Sprintf(`CASE WHEN k.key IS NULL THEN false
 		WHEN pg_catalog.pg_try_advisory_lock_shared(k.key) THEN NOT pg_catalog.pg_advisory_unlock_shared(k.key)
 		ELSE true END,
-	CASE WHEN pg_catalog.to_regclass(pg_catalog.format('%%I.%%I', k.schema, %[1]s)) IS NOT NULL THEN
+	CASE WHEN k.schema IS NULL THEN NULL
+		WHEN pg_catalog.to_regclass(pg_catalog.format('%%I.%%I', k.schema, %[1]s)) IS NOT NULL THEN
 		(pg_catalog.xpath('/row/n/text()', pg_catalog.query_to_xml(pg_catalog.format(
 			'SELECT count(*) AS n FROM %%I.%%I WHERE lock_key = %%s AND expires_at > pg_catalog.clock_timestamp()', k.schema, %[1]s, k.key),
 			false, true, '')))[1]::text END`, literal(LeaseTable))
@@ -191,7 +192,8 @@ h AS MATERIALIZED (SELECT CASE WHEN pg_catalog.to_regclass(%[2]s) IS NOT NULL TH
 	pg_catalog.query_to_xml(%[3]s, false, false, '') END AS x)
 SELECT (pg_catalog.xpath('//row/version/text()', h.x))[1]::text, (pg_catalog.xpath('//row/digest/text()', h.x))[1]::text,
 	coalesce((pg_catalog.xpath('//row/dirty/text()', h.x))[1]::text = 'true', false), %[4]s, h.x IS NOT NULL,
-	k.schema, k.key, %[5]s, pg_catalog.to_regclass(pg_catalog.format('%%I.%%I', k.schema, %[6]s)) IS NOT NULL,
+	k.schema, k.key, %[5]s,
+	CASE WHEN k.schema IS NULL THEN false ELSE pg_catalog.to_regclass(pg_catalog.format('%%I.%%I', k.schema, %[6]s)) IS NOT NULL END,
 	pg_catalog.to_regclass(%[2]s)::oid::int8, pg_catalog.pg_backend_pid(),
 	(pg_catalog.xpath('//row/repeatables/text()', h.x))[1]::text
 FROM k, h`, s.keyExpr(), literal(b.table), literal(top), busy, fmt.Sprintf("(%s) >= %d", formatOf(b.table), formatDigest), literal(LeaseTable))

@@ -284,8 +284,9 @@ const leaseWait = "100ms"
 // table and find the lease table, one transaction that reads the current
 // holder and takes the lease if it is free or expired.
 func (s *session) tryLease(ctx context.Context) error {
-	results, err := s.query(ctx, `SELECT schema, key, EXISTS (SELECT FROM pg_catalog.pg_namespace n WHERE n.nspname = schema AND pg_catalog.has_schema_privilege(n.oid, 'USAGE'))
-	AND pg_catalog.to_regclass(pg_catalog.format('%I.%I', schema, '`+LeaseTable+`')) IS NOT NULL, `+
+	results, err := s.query(ctx, `SELECT schema, key, CASE WHEN schema IS NULL THEN false
+	WHEN EXISTS (SELECT FROM pg_catalog.pg_namespace n WHERE n.nspname = schema AND pg_catalog.has_schema_privilege(n.oid, 'USAGE'))
+	THEN pg_catalog.to_regclass(pg_catalog.format('%I.%I', schema, '`+LeaseTable+`')) IS NOT NULL ELSE false END, `+
 		s.b.schemaCheck()+` FROM (`+s.keyExpr()+`) k`)
 	if err != nil {
 		return fmt.Errorf("pgxbackend: try the migration lease: %w", connError(err, false, s.conn.PgConn().IsClosed()))
