@@ -171,9 +171,10 @@ type History struct {
 	// description.
 	Repeatables []RepeatableRun
 	// AppliedAt holds, by version as in Versions, when the tool applied
-	// it, for the tools that keep that time: goose's tstamp (a timestamp
-	// without time zone, read in the session's time zone, in which goose
-	// wrote it). Nil for the others.
+	// it, for the tools that keep that time: goose's tstamp and Flyway's
+	// installed_on (of the row that last applied the version), both
+	// timestamps without time zone, read in the session's time zone, in
+	// which the tool wrote them. Nil for the others.
 	AppliedAt map[string]time.Time
 }
 

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -36,6 +37,7 @@ type flywayRow struct {
 	Type        string
 	Checksum    *int32
 	Success     bool
+	InstalledOn *time.Time
 }
 
 // readFlyway reads Flyway's history table (flyway_schema_history, as Flyway
@@ -47,7 +49,9 @@ type flywayRow struct {
 // left out; a row without a version is a repeatable script's run, the last
 // one per description counting. A failed row (success false) is refused.
 func readFlyway(ctx context.Context, q Querier, h *History, fail func(error, string, error) error) error {
-	rows, err := q.Query(ctx, "SELECT installed_rank::int8, version, description, type, checksum, success FROM "+h.Table+" ORDER BY installed_rank")
+	// installed_on is a timestamp without time zone, written by Flyway's
+	// session in its time zone: it is read in this session's, as goose's.
+	rows, err := q.Query(ctx, "SELECT installed_rank::int8, version, description, type, checksum, success, installed_on::timestamptz FROM "+h.Table+" ORDER BY installed_rank")
 	var got []flywayRow
 	if err == nil {
 		got, err = pgx.CollectRows(rows, pgx.RowToStructByPos[flywayRow])
@@ -62,6 +66,7 @@ func readFlyway(ctx context.Context, q Querier, h *History, fail func(error, str
 	var failed []string
 	applied := map[string]bool{}
 	checksums := map[string]int32{}
+	at := map[string]time.Time{}
 	repeatables := map[string]RepeatableRun{}
 	for _, r := range got {
 		what := "repeatable " + r.Description
@@ -92,10 +97,14 @@ func readFlyway(ctx context.Context, q Querier, h *History, fail func(error, str
 			repeatables[r.Description] = run
 		case strings.HasPrefix(r.Type, "UNDO_") || r.Type == "DELETE":
 			applied[v] = false
+			delete(at, v)
 		case r.Type == "SQL" || r.Type == "JDBC" || r.Type == "SPRING_JDBC" || r.Type == "SCRIPT" || r.Type == "CUSTOM":
 			applied[v] = true
 			if r.Checksum != nil {
 				checksums[v] = *r.Checksum
+			}
+			if r.InstalledOn != nil {
+				at[v] = *r.InstalledOn
 			}
 		default:
 			return fail(ErrReadHistory, fmt.Sprintf("rank %d (version %s): type %q is not one Flyway writes for a migration that waymark can import", r.Rank, v, r.Type), nil)
@@ -112,6 +121,9 @@ func readFlyway(ctx context.Context, q Querier, h *History, fail func(error, str
 	}
 	slices.SortFunc(h.Versions, convert.CompareFlyway)
 	h.Checksums = checksums
+	if len(at) > 0 {
+		h.AppliedAt = at
+	}
 	for _, d := range slices.Sorted(maps.Keys(repeatables)) {
 		h.Repeatables = append(h.Repeatables, repeatables[d])
 	}

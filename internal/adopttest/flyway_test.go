@@ -9,11 +9,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/waymarkdb/waymark/adopt"
 	"github.com/waymarkdb/waymark/adopt/convert"
+	"github.com/waymarkdb/waymark/backend"
 	"github.com/waymarkdb/waymark/backend/pgxbackend"
 	"github.com/waymarkdb/waymark/execute"
 	"github.com/waymarkdb/waymark/internal/pgtest"
@@ -189,8 +191,29 @@ VALUES (100, '3', 'orders user index', 'UNDO_SQL', 'sub/U3__orders_user_index.sq
 		len(res.RepeatablesPending) != 1 || res.RepeatablesPending[0] != "active users" {
 		t.Errorf("import: versions %v, repeatable scripts %+v, pending %v", imported, res.Repeatables, res.RepeatablesPending)
 	}
+	// Flyway's installed_on of version 2 becomes its applied time.
+	exec("UPDATE flyway_schema_history SET installed_on = '2021-03-04 05:06:07.123456' WHERE version = '2'")
+	var installed time.Time
+	if err := conn.QueryRow(ctx, "SELECT installed_on::timestamptz FROM flyway_schema_history WHERE version = '2'").Scan(&installed); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := adopt.Import(ctx, p, db, set, conv, nil); err != nil {
 		t.Fatal(err)
+	}
+	state, err := db.ReadState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var two int64
+	for _, m := range res.Versions {
+		if m.Source == "2" {
+			two = m.Version
+		}
+	}
+	if i := slices.IndexFunc(state, func(r backend.Record) bool { return r.Version == two }); i < 0 {
+		t.Errorf("version 2 (waymark's %d) not recorded", two)
+	} else if !state[i].AppliedAt.Equal(installed) {
+		t.Errorf("version 2 (waymark's %d) recorded as applied at %v; want Flyway's installed_on %v", two, state[i].AppliedAt, installed)
 	}
 	pl, err := plan.Build(ctx, db, set, plan.Latest(), nil)
 	if err != nil {
