@@ -372,13 +372,19 @@ func (p *warmPool) topUp(ctx context.Context) error {
 }
 
 // count counts the template's ready clones and sums the size of the
-// ready clones of all templates. Other processes claim and drop ready
-// clones all the while, so each is sized apart: a clone dropped after
-// the catalog was read (PostgreSQL 18 says "database with OID n does not
-// exist", 42704, where earlier versions say 3D000) is not counted, nor is
-// one this role may not connect to.
+// ready clones of all templates.
 func (p *warmPool) count(ctx context.Context, conn *pgxpool.Conn) (have int, bytes int64, err error) {
-	rows, err := conn.Query(ctx, "SELECT datname FROM pg_database WHERE datname LIKE $1", likePrefix(readyPrefix))
+	return sizes(ctx, conn, readyPrefix, p.prefix)
+}
+
+// sizes sums the size of the databases whose names start with all, and
+// counts those of them whose names start with mine. Other processes
+// claim and drop ready clones all the while, so each is sized apart: a
+// database dropped after the catalog was read (PostgreSQL 18 says
+// "database with OID n does not exist", 42704, where earlier versions say
+// 3D000) is left out, as is one this role may not connect to.
+func sizes(ctx context.Context, conn *pgxpool.Conn, all, mine string) (have int, bytes int64, err error) {
+	rows, err := conn.Query(ctx, "SELECT datname FROM pg_database WHERE datname LIKE $1", likePrefix(all))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -397,7 +403,7 @@ func (p *warmPool) count(ctx context.Context, conn *pgxpool.Conn) (have int, byt
 			return 0, 0, err
 		}
 		bytes += size
-		if strings.HasPrefix(name, p.prefix) {
+		if strings.HasPrefix(name, mine) {
 			have++
 		}
 	}

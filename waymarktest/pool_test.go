@@ -304,19 +304,20 @@ func TestReadPoolConfig(t *testing.T) {
 	}
 }
 
-// TestStockWhileClonesAreDropped counts the ready clones while another
-// process's clones come and go: a clone dropped between the catalog
-// read and its size is no error. Twenty clones stand at any time, so
-// that summing their sizes takes long enough for drops to land in it.
-func TestStockWhileClonesAreDropped(t *testing.T) {
+// TestSizesWhileDatabasesAreDropped sums the sizes of databases, as the
+// pool does its ready clones, while other sessions drop and make them
+// again: a database dropped between the catalog read and its size is no
+// error. Twenty stand at any time, so that sizing them takes long enough
+// for drops to land in it; their prefix is the test's own, so that the
+// pools of other tests do not count them against their disk limit.
+func TestSizesWhileDatabasesAreDropped(t *testing.T) {
 	t.Parallel()
 	s := getServer(t)
 	ctx := t.Context()
-	p := newWarmPool(s, "waymarktest_stock_probe", poolConfig{size: 1, maxBytes: 1 << 40})
-	churn := readyPrefixOf(fmt.Sprintf("waymarktest_churn_%d_%d", os.Getpid(), dbCounter.Add(1)))
+	prefix := fmt.Sprintf("waymarktest_churn_%d_%d_", os.Getpid(), dbCounter.Add(1))
 	const standing, workers = 20, 2
 	for i := range standing {
-		name := fmt.Sprintf("%s%d", churn, i)
+		name := fmt.Sprintf("%s%d", prefix, i)
 		t.Cleanup(func() { s.dropDB(context.Background(), name) })
 		if err := s.create(ctx, name, "template0", ""); err != nil {
 			t.Fatal(err)
@@ -329,14 +330,14 @@ func TestStockWhileClonesAreDropped(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			// Each worker drops and makes again its own share of the
-			// standing clones, in turn.
+			// standing databases, in turn.
 			for i := w; ; i += workers {
 				select {
 				case <-done:
 					return
 				default:
 				}
-				name := fmt.Sprintf("%s%d", churn, i%standing)
+				name := fmt.Sprintf("%s%d", prefix, i%standing)
 				if err := s.dropDB(context.Background(), name); err != nil {
 					t.Error(err)
 					return
@@ -356,8 +357,13 @@ func TestStockWhileClonesAreDropped(t *testing.T) {
 	var calls int
 	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
 		calls++
-		if _, _, err := p.count(ctx, conn); err != nil {
+		have, bytes, err := sizes(ctx, conn, prefix, prefix)
+		if err != nil {
 			t.Errorf("count %d: %v", calls, err)
+			break
+		}
+		if have < standing-workers || have > standing || bytes <= 0 {
+			t.Errorf("count %d: %d databases of %d bytes; want %d to %d", calls, have, bytes, standing-workers, standing)
 			break
 		}
 	}
