@@ -362,8 +362,10 @@ func TestSizesWhileDatabasesAreDropped(t *testing.T) {
 			t.Errorf("count %d: %v", calls, err)
 			break
 		}
-		if have < standing-workers || have > standing || bytes <= 0 {
-			t.Errorf("count %d: %d databases of %d bytes; want %d to %d", calls, have, bytes, standing-workers, standing)
+		// Those dropped while the others were sized are left out: each
+		// worker may drop several meanwhile.
+		if have < standing/2 || have > standing || bytes <= 0 {
+			t.Errorf("count %d: %d databases of %d bytes; want %d to %d", calls, have, bytes, standing/2, standing)
 			break
 		}
 	}
