@@ -76,7 +76,13 @@ func FromDir(dir string) (*Set, error) {
 		return nil, ErrorList{{Pos: Position{Path: shown[:len(shown)-1]}, Err: ErrRead, Detail: "the migration directory", Cause: fsCause(err)}}
 	}
 	defer root.Close()
-	return load(root.FS(), ".", shown)
+	// The names come from the directory read by its path: a directory
+	// opened in an os.Root stats every entry as it is listed (one system
+	// call a file, a quarter of the load's time on a large set), which
+	// the type that listing gives already makes needless. The reads go
+	// through the root, so they cannot leave the directory whatever the
+	// names say.
+	return load(root.FS(), ".", shown, func() ([]fs.DirEntry, error) { return os.ReadDir(dir) })
 }
 
 // FromFS reads the migrations in directory dir of fsys ("." for its root).
@@ -100,7 +106,7 @@ func FromDir(dir string) (*Set, error) {
 // meanwhile, use FromDir, whose reads cannot leave the directory. embed.FS
 // has no links: the files were copied in when the binary was built.
 func FromFS(fsys fs.FS, dir string) (*Set, error) {
-	return load(fsys, dir, "")
+	return load(fsys, dir, "", nil)
 }
 
 // file is one migration file.
@@ -115,7 +121,8 @@ type file struct {
 
 // load reads directory dir of fsys. Script paths are shown as the path in
 // fsys, or, when shown is not empty, as shown followed by the file name.
-func load(fsys fs.FS, dir, shown string) (*Set, error) {
+// list, when not nil, lists the directory instead of fs.ReadDir.
+func load(fsys fs.FS, dir, shown string, list func() ([]fs.DirEntry, error)) (*Set, error) {
 	dir = path.Clean(dir)
 	prefix := dir + "/"
 	if dir == "." {
@@ -125,7 +132,10 @@ func load(fsys fs.FS, dir, shown string) (*Set, error) {
 	if shown != "" {
 		display, where = func(name string) string { return shown + name }, shown[:len(shown)-1]
 	}
-	entries, err := fs.ReadDir(fsys, dir)
+	if list == nil {
+		list = func() ([]fs.DirEntry, error) { return fs.ReadDir(fsys, dir) }
+	}
+	entries, err := list()
 	if err != nil {
 		return nil, ErrorList{{Pos: Position{Path: where}, Err: ErrRead, Detail: "the migration directory", Cause: fsCause(err)}}
 	}
