@@ -192,36 +192,41 @@ h AS MATERIALIZED (SELECT CASE WHEN pg_catalog.to_regclass(%[2]s) IS NOT NULL TH
 	pg_catalog.query_to_xml(%[3]s, false, false, '') END AS x)
 SELECT (pg_catalog.xpath('//row/version/text()', h.x))[1]::text, (pg_catalog.xpath('//row/digest/text()', h.x))[1]::text,
 	coalesce((pg_catalog.xpath('//row/dirty/text()', h.x))[1]::text = 'true', false), %[4]s, h.x IS NOT NULL,
-	k.schema, k.key, %[5]s,
-	CASE WHEN k.schema IS NULL THEN false ELSE pg_catalog.to_regclass(pg_catalog.format('%%I.%%I', k.schema, %[6]s)) IS NOT NULL END,
+	k.schema, k.key,
+	CASE WHEN k.schema IS NULL THEN false ELSE pg_catalog.to_regclass(pg_catalog.format('%%I.%%I', k.schema, %[5]s)) IS NOT NULL END,
 	pg_catalog.to_regclass(%[2]s)::oid::int8, pg_catalog.pg_backend_pid(),
 	(pg_catalog.xpath('//row/repeatables/text()', h.x))[1]::text
-FROM k, h`, s.keyExpr(), literal(b.table), literal(top), busy, fmt.Sprintf("(%s) >= %d", formatOf(b.table), formatDigest), literal(LeaseTable))
+FROM k, h`, s.keyExpr(), literal(b.table), literal(top), busy, literal(LeaseTable))
 	raw, err := queryRow(ctx, conn, q)
 	if err != nil {
 		return backend.Head{}, fmt.Errorf("pgxbackend: read head: %w", connError(err, false, false))
 	}
-	if len(raw) != 13 {
+	if len(raw) != 12 {
 		return backend.Head{}, fmt.Errorf("pgxbackend: read head: %d columns", len(raw))
 	}
 	found := string(raw[5]) == "t"
 	b.found.Store(found)
-	if pid, err := strconv.ParseInt(string(raw[11]), 10, 64); err == nil {
+	if pid, err := strconv.ParseInt(string(raw[10]), 10, 64); err == nil {
 		b.learnDirect(conn, pid)
 	}
-	if found && string(raw[8]) == "t" && raw[6] != nil {
+	// A top record with a digest says the table has the digest column
+	// (format 2 or later), which the direct query reads: no catalog
+	// query of the format is needed (on a new connection it costs more
+	// than the rest of this read). A table without records, or of
+	// format 1, is read this way again next time.
+	if found && raw[1] != nil && raw[6] != nil {
 		key, err1 := strconv.ParseInt(string(raw[7]), 10, 64)
-		oid, err2 := strconv.ParseInt(string(raw[10]), 10, 64)
+		oid, err2 := strconv.ParseInt(string(raw[9]), 10, 64)
 		if err1 == nil && err2 == nil {
-			b.head.Store(b.newHeadPlan(string(raw[6]), key, oid, string(raw[9]) == "t"))
+			b.head.Store(b.newHeadPlan(string(raw[6]), key, oid, string(raw[8]) == "t"))
 		}
 	}
 	h := backend.Head{Dirty: string(raw[2]) == "t", Busy: string(raw[3]) == "t" || raw[4] != nil && string(raw[4]) != "0"}
-	if raw[12] != nil {
+	if raw[11] != nil {
 		// Unreadable (a table of format 1 has no digests): a digest no
 		// set has, so that the caller reads the records.
 		h.Repeatables = source.Digest{0xff}
-		if d, ok := strings.CutPrefix(string(raw[12]), `\x`); ok && len(d) == hex.EncodedLen(len(source.Digest{})) {
+		if d, ok := strings.CutPrefix(string(raw[11]), `\x`); ok && len(d) == hex.EncodedLen(len(source.Digest{})) {
 			hex.Decode(h.Repeatables[:], []byte(d))
 		}
 	}

@@ -138,12 +138,16 @@ func (b *Backend) lockMode(ctx context.Context, s *session) (LockMode, error) {
 // Options.Schema empty, the schema is the table's, or the one CREATE TABLE
 // would use. The key is computed by the server from the resolved names,
 // so that two processes naming the same table differently ("" and
-// "public") share one lock.
+// "public") share one lock. The table's schema is found through the
+// server's catalog caches (pg_identify_object gives it quoted, parse_ident
+// unquotes it), not a join of pg_class and pg_namespace: on a new
+// connection, planning that join costs about a millisecond of loading
+// catalog metadata, which is most of a cold start's first read.
 func (s *session) keyExpr() string {
 	schema := literal(s.b.opts.Schema)
 	if s.b.opts.Schema == "" {
-		schema = fmt.Sprintf(`coalesce((SELECT n.nspname FROM pg_catalog.pg_class c
-	JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = pg_catalog.to_regclass(%s)), pg_catalog.current_schema())`, literal(ident(s.b.opts.Table)))
+		schema = fmt.Sprintf(`coalesce((pg_catalog.parse_ident((pg_catalog.pg_identify_object('pg_catalog.pg_class'::pg_catalog.regclass,
+		pg_catalog.to_regclass(%s), 0)).schema))[1], pg_catalog.current_schema())`, literal(ident(s.b.opts.Table)))
 	}
 	return fmt.Sprintf(`SELECT schema, CASE WHEN schema IS NOT NULL THEN pg_catalog.hashtextextended(pg_catalog.format('waymark %%I.%%I %%L', schema, %s, %s), 0) END AS key
 	FROM (SELECT %s AS schema) s`, literal(s.b.opts.Table), s.b.appKey, schema)

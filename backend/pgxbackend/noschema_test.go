@@ -1,11 +1,14 @@
 package pgxbackend_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/waymarkdb/waymark/backend"
 	"github.com/waymarkdb/waymark/backend/pgxbackend"
 	"github.com/waymarkdb/waymark/internal/pgtest"
 )
@@ -45,5 +48,56 @@ func TestNoSchemaInTheSearchPath(t *testing.T) {
 				t.Errorf("TryLock: %v; want the option to set named", err)
 			}
 		})
+	}
+}
+
+// TestOddSchemaNameSharesTheLock resolves the history table's schema from
+// the search_path when its name needs quoting (capitals, a space, a
+// double quote): a Backend that names the schema in Options.Schema
+// shares the lock of one that finds it, before and after the table exists.
+func TestOddSchemaNameSharesTheLock(t *testing.T) {
+	ctx := t.Context()
+	const odd = `Odd "S" x`
+	admin := pgtest.Pool(t)
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{odd}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgxpool.ParseConfig(admin.Config().ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{odd}.Sanitize()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	found := pgxbackend.New(pool, nil)
+	named := pgxbackend.New(pool, &pgxbackend.Options{Schema: odd})
+	for _, when := range []string{"before the table exists", "after"} {
+		s, err := found.TryLock(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		if s2, err := named.TryLock(ctx); !errors.As(err, new(*backend.LockedError)) {
+			if err == nil {
+				s2.Unlock(ctx)
+			}
+			t.Errorf("%s: the Backend naming the schema took the lock: %v; want a LockedError", when, err)
+		}
+		if err := s.Apply(ctx, backend.Step{SQL: "CREATE TABLE IF NOT EXISTS odd_t (id int)", Change: insert(1, 0)}); err != nil && when != "after" {
+			t.Fatal(err)
+		}
+		if err := s.Unlock(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var schema string
+	if err := admin.QueryRow(ctx, "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = 'waymark_history'").Scan(&schema); err != nil || schema != odd {
+		t.Errorf("history table in schema %q, %v; want %q", schema, err, odd)
+	}
+	h, err := found.ReadHead(ctx)
+	if err != nil || h.Version != 1 {
+		t.Errorf("ReadHead = %+v, %v; want version 1", h, err)
 	}
 }
