@@ -88,7 +88,7 @@ func main() {
 	flag.IntVar(&cfg.coldRuns, "cold", 10, "W3 cold: processes per measurement (median)")
 	flag.StringVar(&cfg.psql, "psql", "psql", "the psql program")
 	flag.StringVar(&cfg.goCmd, "go", "go", "the go command, to build the cold programs")
-	flag.StringVar(&cfg.only, "only", "", "comma-separated rows to run (default all), e.g. 'waymark,raw-pgx floor'")
+	flag.StringVar(&cfg.only, "only", "", "rows to run (default all), separated by commas, or by semicolons to name a row with a comma: 'waymark,raw-pgx floor', 'waymark, single transaction;psql -1'")
 	flag.BoolVar(&cfg.noCount, "nocount", false, "skip the counting pass")
 	flag.Parse()
 	if err := run(cfg); err != nil {
@@ -145,7 +145,11 @@ func run(cfg config) error {
 	all := tools(psql, cfg.steps)
 	if cfg.only != "" {
 		keep := map[string]bool{}
-		for name := range strings.SplitSeq(cfg.only, ",") {
+		sep := ","
+		if strings.Contains(cfg.only, ";") {
+			sep = ";"
+		}
+		for name := range strings.SplitSeq(cfg.only, sep) {
 			keep[strings.TrimSpace(name)] = true
 		}
 		var some []tool
