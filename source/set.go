@@ -76,13 +76,42 @@ func FromDir(dir string) (*Set, error) {
 		return nil, ErrorList{{Pos: Position{Path: shown[:len(shown)-1]}, Err: ErrRead, Detail: "the migration directory", Cause: fsCause(err)}}
 	}
 	defer root.Close()
-	// The names come from the directory read by its path: a directory
+	// The names come from the directory opened by its path: a directory
 	// opened in an os.Root stats every entry as it is listed (one system
 	// call a file, a quarter of the load's time on a large set), which
-	// the type that listing gives already makes needless. The reads go
-	// through the root, so they cannot leave the directory whatever the
-	// names say.
-	return load(root.FS(), ".", shown, func() ([]fs.DirEntry, error) { return os.ReadDir(dir) })
+	// the type that listing gives already makes needless. It must be the
+	// root's directory (not one renamed or swapped in meanwhile), and
+	// the reads go through the root, so they cannot leave the directory
+	// whatever the names say.
+	return load(root.FS(), ".", shown, func() ([]fs.DirEntry, error) { return listRoot(root, dir) })
+}
+
+// errDirChanged: the directory's path named another directory when it was
+// listed than when it was opened.
+var errDirChanged = errors.New("the directory was replaced while it was read")
+
+// listRoot lists directory dir, sorted by name, after checking that it is
+// the directory root was opened on.
+func listRoot(root *os.Root, dir string) ([]fs.DirEntry, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	listed, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	opened, err := root.Stat(".")
+	if err != nil {
+		return nil, err
+	}
+	if !os.SameFile(listed, opened) {
+		return nil, errDirChanged
+	}
+	entries, err := f.ReadDir(-1)
+	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return entries, err
 }
 
 // FromFS reads the migrations in directory dir of fsys ("." for its root).

@@ -209,12 +209,13 @@ FROM k, h`, s.keyExpr(), literal(b.table), literal(top), busy, literal(LeaseTabl
 	if pid, err := strconv.ParseInt(string(raw[10]), 10, 64); err == nil {
 		b.learnDirect(conn, pid)
 	}
-	// A top record with a digest says the table has the digest column
-	// (format 2 or later), which the direct query reads: no catalog
-	// query of the format is needed (on a new connection it costs more
-	// than the rest of this read). A table without records, or of
-	// format 1, is read this way again next time.
-	if found && raw[1] != nil && raw[6] != nil {
+	// A top record with a digest, or the repeatable scripts' record (of
+	// format 4), says the table has the digest column (format 2 or
+	// later), which the direct query reads: no catalog query of the
+	// format is needed (on a new connection it costs more than the rest
+	// of this read). A table without records, or of format 1, is read
+	// this way again next time.
+	if found && (raw[1] != nil || raw[11] != nil) && raw[6] != nil {
 		key, err1 := strconv.ParseInt(string(raw[7]), 10, 64)
 		oid, err2 := strconv.ParseInt(string(raw[9]), 10, 64)
 		if err1 == nil && err2 == nil {

@@ -196,3 +196,30 @@ func TestTryLockNamesTheHolder(t *testing.T) {
 		t.Errorf("holder = %+v", le.Holder)
 	}
 }
+
+// TestReadHeadOnceFoundRepeatablesOnly finds the history table of a set of
+// repeatable scripts alone, which has no versioned record: the reads after
+// the first go to the table directly all the same.
+func TestReadHeadOnceFoundRepeatablesOnly(t *testing.T) {
+	ctx := context.Background()
+	pool := onePool(t)
+	set := testsets.Map(t, map[string]string{"r_answer.sql": "CREATE OR REPLACE VIEW answer AS SELECT 42 AS n;\n"})
+	db := pgxbackend.New(pool, nil)
+	if _, err := execute.Migrate(ctx, db, set, plan.Latest(), nil); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		h, err := db.ReadHead(ctx)
+		if err != nil || !h.Known || h.Version != 0 || h.Repeatables != set.RepeatablesDigest() {
+			t.Fatalf("ReadHead = %+v, %v; want no version and the set's repeatable scripts", h, err)
+		}
+	}
+	var prepared int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%pg_try_advisory_lock_shared%'",
+		pgx.QueryExecModeSimpleProtocol).Scan(&prepared); err != nil {
+		t.Fatal(err)
+	}
+	if prepared != 1 {
+		t.Errorf("%d prepared head queries on the connection, want 1: the reads did not go to the table directly", prepared)
+	}
+}

@@ -2,6 +2,7 @@ package pgxbackend_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -52,52 +53,58 @@ func TestNoSchemaInTheSearchPath(t *testing.T) {
 }
 
 // TestOddSchemaNameSharesTheLock resolves the history table's schema from
-// the search_path when its name needs quoting (capitals, a space, a
-// double quote): a Backend that names the schema in Options.Schema
-// shares the lock of one that finds it, before and after the table exists.
+// the search_path when its name needs quoting (capitals, spaces, double
+// quotes, a keyword, other scripts, a leading digit, 63 bytes): a Backend
+// that names the schema in Options.Schema shares the lock of one that
+// finds it, before and after the table exists, and the table is found in
+// that schema. (The lock key is hashed from the schema's name, so a
+// resolution that returned it quoted, or changed, would split the lock.)
 func TestOddSchemaNameSharesTheLock(t *testing.T) {
 	ctx := t.Context()
-	const odd = `Odd "S" x`
 	admin := pgtest.Pool(t)
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{odd}.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := pgxpool.ParseConfig(admin.Config().ConnString())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{odd}.Sanitize()
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	found := pgxbackend.New(pool, nil)
-	named := pgxbackend.New(pool, &pgxbackend.Options{Schema: odd})
-	for _, when := range []string{"before the table exists", "after"} {
-		s, err := found.TryLock(ctx)
+	for i, odd := range []string{`Odd "S" x`, "select", "MixedCase", "Ä日本 ß", "1st", "a.b", `""`, strings.Repeat("é", 31) + "x"} {
+		if _, err := admin.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{odd}.Sanitize()); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := pgxpool.ParseConfig(admin.Config().ConnString())
 		if err != nil {
-			t.Fatalf("%s: %v", when, err)
+			t.Fatal(err)
 		}
-		if s2, err := named.TryLock(ctx); !errors.As(err, new(*backend.LockedError)) {
-			if err == nil {
-				s2.Unlock(ctx)
+		cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{odd}.Sanitize()
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		found := pgxbackend.New(pool, nil)
+		named := pgxbackend.New(pool, &pgxbackend.Options{Schema: odd})
+		for _, when := range []string{"before the table exists", "after"} {
+			s, err := found.TryLock(ctx)
+			if err != nil {
+				t.Fatalf("%q, %s: %v", odd, when, err)
 			}
-			t.Errorf("%s: the Backend naming the schema took the lock: %v; want a LockedError", when, err)
+			if s2, err := named.TryLock(ctx); !errors.As(err, new(*backend.LockedError)) {
+				if err == nil {
+					s2.Unlock(ctx)
+				}
+				t.Errorf("%q, %s: the Backend naming the schema took the lock: %v; want a LockedError", odd, when, err)
+			}
+			if when != "after" {
+				if err := s.Apply(ctx, backend.Step{SQL: fmt.Sprintf("CREATE TABLE odd_%d (id int)", i), Change: insert(1, 0)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Unlock(ctx); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if err := s.Apply(ctx, backend.Step{SQL: "CREATE TABLE IF NOT EXISTS odd_t (id int)", Change: insert(1, 0)}); err != nil && when != "after" {
-			t.Fatal(err)
+		var n int
+		if err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relname IN ('waymark_history', $2) AND n.nspname = $1`, odd, fmt.Sprintf("odd_%d", i)).Scan(&n); err != nil || n != 2 {
+			t.Errorf("%q: %d of the history table and the step's table in the schema, %v; want 2", odd, n, err)
 		}
-		if err := s.Unlock(ctx); err != nil {
-			t.Fatal(err)
+		if h, err := found.ReadHead(ctx); err != nil || h.Version != 1 {
+			t.Errorf("%q: ReadHead = %+v, %v; want version 1", odd, h, err)
 		}
-	}
-	var schema string
-	if err := admin.QueryRow(ctx, "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = 'waymark_history'").Scan(&schema); err != nil || schema != odd {
-		t.Errorf("history table in schema %q, %v; want %q", schema, err, odd)
-	}
-	h, err := found.ReadHead(ctx)
-	if err != nil || h.Version != 1 {
-		t.Errorf("ReadHead = %+v, %v; want version 1", h, err)
 	}
 }
