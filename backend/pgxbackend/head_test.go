@@ -22,18 +22,35 @@ import (
 // onePool opens a pool of one connection on a new database, so that every
 // call sees that connection's session.
 func onePool(t *testing.T) *pgxpool.Pool {
+	return configuredPool(t, pgtest.ConnString(t), func(cfg *pgxpool.Config) { cfg.MaxConns = 1 })
+}
+
+// configuredPool opens a pool on connString with the configuration that
+// configure changes; it is closed when the test ends.
+func configuredPool(t *testing.T, connString string, configure func(*pgxpool.Config)) *pgxpool.Pool {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(pgtest.ConnString(t))
+	cfg, err := pgxpool.ParseConfig(connString)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.MaxConns = 1
+	configure(cfg)
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
 	return pool
+}
+
+// preparedHeads counts the head queries prepared on pool's connection.
+func preparedHeads(t *testing.T, pool *pgxpool.Pool) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%pg_try_advisory_lock_shared%'",
+		pgx.QueryExecModeSimpleProtocol).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // Once ReadHead has found the history table, it reads it directly, with a
@@ -67,12 +84,7 @@ func TestReadHeadOnceFound(t *testing.T) {
 	for _, what := range []string{"first read of the table", "direct read", "prepared read"} {
 		head(what, 2, false)
 	}
-	var prepared int
-	if err := pool.QueryRow(ctx, "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%pg_try_advisory_lock_shared%'",
-		pgx.QueryExecModeSimpleProtocol).Scan(&prepared); err != nil {
-		t.Fatal(err)
-	}
-	if prepared != 1 {
+	if prepared := preparedHeads(t, pool); prepared != 1 {
 		t.Errorf("%d prepared head queries on the connection, want 1", prepared)
 	}
 
@@ -214,12 +226,7 @@ func TestReadHeadOnceFoundRepeatablesOnly(t *testing.T) {
 			t.Fatalf("ReadHead = %+v, %v; want no version and the set's repeatable scripts", h, err)
 		}
 	}
-	var prepared int
-	if err := pool.QueryRow(ctx, "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%pg_try_advisory_lock_shared%'",
-		pgx.QueryExecModeSimpleProtocol).Scan(&prepared); err != nil {
-		t.Fatal(err)
-	}
-	if prepared != 1 {
+	if prepared := preparedHeads(t, pool); prepared != 1 {
 		t.Errorf("%d prepared head queries on the connection, want 1: the reads did not go to the table directly", prepared)
 	}
 }

@@ -14,22 +14,19 @@ import (
 	"github.com/waymarkdb/waymark/internal/pgtest"
 )
 
+// searchPathPool opens a pool on connString whose connections start with
+// search_path set to searchPath; it is closed when the test ends.
+func searchPathPool(t *testing.T, connString, searchPath string) *pgxpool.Pool {
+	return configuredPool(t, connString, func(cfg *pgxpool.Config) { cfg.ConnConfig.RuntimeParams["search_path"] = searchPath })
+}
+
 // TestNoSchemaInTheSearchPath reads the head and takes the lock on a
 // connection whose search_path names no schema that exists: the head is
 // that of a database without a history, and the lock is refused with the
 // option to set, not a server error about formatting a NULL.
 func TestNoSchemaInTheSearchPath(t *testing.T) {
 	ctx := t.Context()
-	cfg, err := pgxpool.ParseConfig(pgtest.ConnString(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ConnConfig.RuntimeParams["search_path"] = "no_such_schema"
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := searchPathPool(t, pgtest.ConnString(t), "no_such_schema")
 	for _, lock := range []pgxbackend.LockMode{pgxbackend.LockAdvisory, pgxbackend.LockLease} {
 		t.Run(lock.String(), func(t *testing.T) {
 			db := pgxbackend.New(pool, &pgxbackend.Options{Lock: lock})
@@ -66,16 +63,7 @@ func TestOddSchemaNameSharesTheLock(t *testing.T) {
 		if _, err := admin.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{odd}.Sanitize()); err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := pgxpool.ParseConfig(admin.Config().ConnString())
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{odd}.Sanitize()
-		pool, err := pgxpool.NewWithConfig(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pool.Close()
+		pool := searchPathPool(t, admin.Config().ConnString(), pgx.Identifier{odd}.Sanitize())
 		found := pgxbackend.New(pool, nil)
 		named := pgxbackend.New(pool, &pgxbackend.Options{Schema: odd})
 		for _, when := range []string{"before the table exists", "after"} {
