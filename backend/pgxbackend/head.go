@@ -43,8 +43,9 @@ type headPlan struct {
 // Until it has found the history table, ReadHead resolves the table and
 // the lock key on the server and reads the table through
 // pg_catalog.query_to_xml, only if it exists, so that a database without
-// one logs no failed statement. Once it has found a table of format 2, it
-// keeps what does not change for the Backend (the table's schema, the lock
+// one logs no failed statement. Once it has found a table of format 2 or
+// later (told by a record's digest: a table with no record yet is read
+// the first way again), it keeps what does not change for the Backend (the table's schema, the lock
 // key, whether a lease table exists) and reads the table directly: an
 // index scan for one row and one entry of the partial index, the advisory
 // lock's key, and the lease row only where a lease table exists. On a
